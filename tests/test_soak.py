@@ -102,6 +102,57 @@ def test_million_op_chain_gradient_and_release():
     assert out.split() == ["1.0", "0"]
 
 
+def test_ctrl_c_interrupts_a_long_sweep_and_leaves_nothing_behind():
+    # The reverse sweep is one C call; it polls for signals so Ctrl-C stops
+    # a long gradient promptly.  The alarm fires a fraction into a sweep that
+    # takes far longer; the interrupted gradient must raise KeyboardInterrupt
+    # well before the full sweep would end, and release every tape entry,
+    # saved tensor and partial gradient.
+    out = _run("""
+        import signal, time
+        import tapegrad as tf
+        from tapegrad import _tapegrad as C
+
+        def chain(n):
+            x = tf.constant(1.0)
+            with tf.GradientTape() as t:
+                t.watch(x)
+                y = x
+                for _ in range(n):
+                    y = y * 1.0
+            return t, x, y
+
+        t, x, y = chain(300_000)
+        start = time.perf_counter()
+        t.gradient(y, x)
+        full = time.perf_counter() - start
+        del t, x, y
+        baseline = C._live_counts()
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        t, x, y = chain(300_000)
+        signal.setitimer(signal.ITIMER_REAL, full / 4)
+        start = time.perf_counter()
+        try:
+            t.gradient(y, x)
+        except KeyboardInterrupt:
+            print("interrupted", time.perf_counter() - start < full * 0.75)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        try:
+            t.gradient(y, x)
+        except RuntimeError as e:
+            print("used up:", e)
+        del t, x, y
+        print(C._live_counts() == baseline)
+    """)
+    lines = out.splitlines()
+    assert lines[0] == "interrupted True"
+    assert lines[1].startswith("used up: A non-persistent GradientTape can only")
+    assert lines[2] == "True"
+
+
 def test_interpreter_shutdown_with_live_tapes_variables_and_threads():
     out = _run("""
         import threading, tapegrad as tf
