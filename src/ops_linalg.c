@@ -630,70 +630,286 @@ eigh_vjp(tg_vjp_ctx *c)
     VJP_END;
 }
 
-/* ---- diag / diag_part: an adjoint pair ---------------------------------------------
- * diag:      z[..., i, i] = d[..., i], zeros elsewhere   dd = diag_part(g)
- * diag_part: z[..., i] = x[..., i, i], i < min(m, n)   dx = diag(g, m, n)
- * diag attrs: (num_rows, num_cols), -1 meaning "as many as the diagonal"
+/* ---- diag / diag_part: TF's MatrixDiagV3 / MatrixDiagPartV3, an adjoint pair -----
+ * k: one diagonal (0 the main one, > 0 above it) or a band (lo, hi).  A
+ * band's diagonals are stored one per row, from hi down to lo, each row
+ * max_len long; a diagonal shorter than max_len is aligned by `align`
+ * (its first word for superdiagonals, its second for subdiagonals, either
+ * for the main diagonal) and the rest of its row is padding_value.
+ *   diag:      z[..., i, j] = d[..., hi - (j - i), j - max(j - i, 0) + off]
+ *              for lo <= j - i <= hi, padding_value elsewhere
+ *                                               dd = diag_part(g, k, align)
+ *   diag_part: the inverse reading, padding_value where a row of the band
+ *              has no element                   dx = diag(g, k, M, N, align)
+ * (TF's gradients; padding_value gets none.)  k, num_rows and num_cols
+ * are converted to int32 and padding_value to the input's dtype, as TF's
+ * op inputs are; the errors are TF's kernel messages.
+ * diag attrs:      (name, k, num_rows, num_cols, padding_value, align)
+ * diag_part attrs: (name, k, padding_value, align)
  */
-static int
-dim_attr(PyObject *attrs, Py_ssize_t i, Py_ssize_t *v)
+typedef struct {
+    Py_ssize_t lo, hi;
+    int left_super, left_sub;
+} band;
+
+static const char *const align_names[4] = {"LEFT_RIGHT", "RIGHT_LEFT",
+                                           "LEFT_LEFT", "RIGHT_RIGHT"};
+
+/* an op input TF takes as int32: a new reference to the int32 tensor */
+static TensorObject *
+int32_input(PyObject *o, const char *tfname, int index)
 {
-    PyObject *a = attr(attrs, i);
-    if (a == Py_None) {
-        *v = -1;
+    TensorObject *t = tg_convert(o, TG_INT32, tfname);
+    if (t != NULL && tg_want_dtype(tfname, index, TG_INT32, t->dtype) < 0) {
+        Py_CLEAR(t);
+    }
+    return t;
+}
+
+static int
+band_parse(PyObject *k, PyObject *align, const char *tfname, band *b)
+{
+    int which = 1;                      /* RIGHT_LEFT, TF's default */
+    b->lo = b->hi = 0;
+    if (align != Py_None) {
+        if (!PyUnicode_Check(align)) {
+            PyErr_Format(PyExc_TypeError,
+                         "Expected string for argument 'align' not %R.",
+                         align);
+            return -1;
+        }
+        for (which = 0; which < 4; which++) {
+            if (PyUnicode_CompareWithASCIIString(align,
+                                                 align_names[which]) == 0) {
+                break;
+            }
+        }
+        if (which == 4) {
+            TG_INVALID_ARGUMENT("Value for attr 'align' of \"%U\" is not in "
+                                "the list of allowed values: \"LEFT_RIGHT\", "
+                                "\"RIGHT_LEFT\", \"LEFT_LEFT\", "
+                                "\"RIGHT_RIGHT\" [Op:%s]", align, tfname);
+            return -1;
+        }
+    }
+    b->left_super = which == 0 || which == 2;
+    b->left_sub = which == 1 || which == 2;
+    if (k == Py_None) {
         return 0;
     }
-    if (PyFloat_Check(a) || PyBool_Check(a)) {
-        PyErr_Format(PyExc_TypeError, "diag: `%s` must be an integer, got %R",
-                     i == 0 ? "num_rows" : "num_cols", a);
+    TensorObject *t = int32_input(k, tfname, 1);
+    int rc = -1;
+    if (t == NULL) {
         return -1;
     }
-    *v = PyNumber_AsSsize_t(a, PyExc_OverflowError);
-    return *v == -1 && PyErr_Occurred() ? -1 : 0;
+    if (t->ndim > 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("diag_index must be a scalar or vector, "
+                                "received shape: %U [Op:%s]", sh, tfname);
+            Py_DECREF(sh);
+        }
+    }
+    else if (t->ndim == 1 && (t->size < 1 || t->size > 2)) {
+        TG_INVALID_ARGUMENT("diag_index must have only one or two elements, "
+                            "received %zd elements. [Op:%s]", t->size,
+                            tfname);
+    }
+    else {
+        const int32_t *v = (const int32_t *)t->data;
+        b->lo = v[0];
+        b->hi = t->size == 2 ? v[1] : v[0];
+        rc = 0;
+    }
+    Py_DECREF(t);
+    return rc;
+}
+
+/* num_rows / num_cols: an int32 scalar, None meaning -1 */
+static int
+dim_arg(PyObject *o, const char *what, int index, Py_ssize_t *v)
+{
+    *v = -1;
+    if (o == Py_None) {
+        return 0;
+    }
+    TensorObject *t = int32_input(o, "MatrixDiagV3", index);
+    if (t == NULL) {
+        return -1;
+    }
+    if (t->size != 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("%s must be a scalar, received shape: %U "
+                                "[Op:MatrixDiagV3]", what, sh);
+            Py_DECREF(sh);
+        }
+        Py_DECREF(t);
+        return -1;
+    }
+    *v = *(const int32_t *)t->data;
+    Py_DECREF(t);
+    return 0;
+}
+
+/* padding_value as one element of `dtype` in buf (TF converts it to the
+ * input's dtype; for a bool input, TF's wrapper takes its truth value) */
+static int
+padding_parse(PyObject *p, int dtype, const char *tfname, int index,
+              char *buf)
+{
+    memset(buf, 0, 8);
+    if (p == Py_None) {
+        return 0;
+    }
+    if (dtype == TG_BOOL) {
+        int v = PyObject_IsTrue(p);
+        if (v < 0) {
+            return -1;
+        }
+        *(npy_bool *)buf = (npy_bool)v;
+        return 0;
+    }
+    TensorObject *t = tg_convert(p, dtype, tfname);
+    int rc = -1;
+    if (t == NULL || tg_want_dtype(tfname, index, dtype, t->dtype) < 0) {
+        Py_XDECREF(t);
+        return -1;
+    }
+    if (t->size != 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("padding_value must be a scalar, received "
+                                "shape: %U [Op:%s]", sh, tfname);
+            Py_DECREF(sh);
+        }
+    }
+    else {
+        memcpy(buf, t->data, (size_t)tg_dtype_size[dtype]);
+        rc = 0;
+    }
+    Py_DECREF(t);
+    return rc;
+}
+
+/* length of diagonal d of a rows x cols matrix */
+static Py_ssize_t
+diag_len(Py_ssize_t d, Py_ssize_t rows, Py_ssize_t cols)
+{
+    Py_ssize_t a = rows + (d < 0 ? d : 0), b = cols - (d > 0 ? d : 0);
+    return a < b ? a : b;
+}
+
+/* where diagonal d (of length len) starts in its row of max_len */
+static Py_ssize_t
+diag_offset(const band *b, Py_ssize_t d, Py_ssize_t max_len, Py_ssize_t len)
+{
+    int left = (d >= 0 && b->left_super) || (d <= 0 && b->left_sub);
+    return left ? 0 : max_len - len;
+}
+
+static Py_ssize_t
+batch_count(const TensorObject *t, int nbatch)
+{
+    Py_ssize_t n = 1;
+    for (int i = 0; i < nbatch; i++) {
+        n *= t->shape[i];
+    }
+    return n;
 }
 
 int
 diag_forward(tg_fwd *f)
 {
     TensorObject *d = f->in[0];
+    band b;
     Py_ssize_t rows, cols, shape[TG_MAXDIMS];
-    if (dim_attr(f->attrs, 0, &rows) < 0 || dim_attr(f->attrs, 1, &cols) < 0) {
+    char pad[8];
+    if (band_parse(attr(f->attrs, 1), attr(f->attrs, 5), "MatrixDiagV3",
+                   &b) < 0 ||
+        dim_arg(attr(f->attrs, 2), "num_rows", 2, &rows) < 0 ||
+        dim_arg(attr(f->attrs, 3), "num_cols", 3, &cols) < 0 ||
+        padding_parse(attr(f->attrs, 4), d->dtype, "MatrixDiagV3", 4,
+                      pad) < 0) {
         return -1;
     }
     if (d->ndim < 1 || d->ndim >= TG_MAXDIMS) {
         PyObject *s = tg_shape_str(d->ndim, d->shape);
         if (s != NULL) {
-            TG_INVALID_ARGUMENT("diag: `diagonal` must be at least 1-dim, "
-                                "received shape: %U [Op:MatrixDiagV3]", s);
+            TG_INVALID_ARGUMENT("diagonal must be at least 1-dim, received "
+                                "shape: %U [Op:MatrixDiagV3]", s);
             Py_DECREF(s);
         }
         return -1;
     }
-    Py_ssize_t len = d->shape[d->ndim - 1];
-    rows = rows < 0 ? len : rows;
-    cols = cols < 0 ? len : cols;
-    if (rows < len || cols < len || (rows != len && cols != len)) {
-        TG_INVALID_ARGUMENT("diag: the number of diagonal elements (%zd) "
-                            "should match num_rows or num_cols and not "
-                            "exceed the other, got num_rows=%zd, "
-                            "num_cols=%zd [Op:MatrixDiagV3]", len, rows, cols);
+    if (b.lo > b.hi) {
+        TG_INVALID_ARGUMENT("lower_diag_index must not be larger than "
+                            "upper_diag_index: %zd > %zd [Op:MatrixDiagV3]",
+                            b.lo, b.hi);
         return -1;
     }
-    memcpy(shape, d->shape, (size_t)(d->ndim - 1) * sizeof(Py_ssize_t));
-    shape[d->ndim - 1] = rows;
-    shape[d->ndim] = cols;
-    f->out[0] = tg_fill_like(d->dtype, d->ndim + 1, shape, 0.0);
+    Py_ssize_t ndiag = b.hi - b.lo + 1;
+    if (ndiag > 1 && (d->ndim < 2 || d->shape[d->ndim - 2] != ndiag)) {
+        TG_INVALID_ARGUMENT("The number of diagonals provided in the input "
+                            "does not match the lower_diag_index and "
+                            "upper_diag_index range. [Op:MatrixDiagV3]");
+        return -1;
+    }
+    Py_ssize_t len = d->shape[d->ndim - 1];
+    Py_ssize_t min_rows = len - (b.hi < 0 ? b.hi : 0);
+    Py_ssize_t min_cols = len + (b.lo > 0 ? b.lo : 0);
+    const char *why = NULL;
+    if (rows != -1 && rows < min_rows) {
+        why = "The number of rows is too small.";
+    }
+    else if (cols != -1 && cols < min_cols) {
+        why = "The number of columns is too small.";
+    }
+    else {
+        if (rows == -1 && cols == -1) {
+            rows = cols = min_rows > min_cols ? min_rows : min_cols;
+        }
+        else if (rows == -1) {
+            rows = min_rows;
+        }
+        else if (cols == -1) {
+            cols = min_cols;
+        }
+        if (rows != min_rows && cols != min_cols) {
+            why = "The number of rows or columns is not consistent with the "
+                  "specified d_lower, d_upper, and diagonal.";
+        }
+    }
+    if (why != NULL) {
+        TG_INVALID_ARGUMENT("%s [Op:MatrixDiagV3]", why);
+        return -1;
+    }
+    int nbatch = d->ndim - (ndiag > 1 ? 2 : 1);
+    memcpy(shape, d->shape, (size_t)nbatch * sizeof(Py_ssize_t));
+    shape[nbatch] = rows;
+    shape[nbatch + 1] = cols;
+    f->out[0] = tg_tensor_new(d->dtype, nbatch + 2, shape);
     if (f->out[0] == NULL || f->out[0]->size == 0) {
         return f->out[0] ? 0 : -1;
     }
     size_t isz = (size_t)tg_dtype_size[d->dtype];
-    Py_ssize_t batch = d->size / (len ? len : 1);
-    for (Py_ssize_t b = 0; len && b < batch; b++) {
-        char *dst = f->out[0]->data + (size_t)(b * rows * cols) * isz;
-        const char *src = d->data + (size_t)(b * len) * isz;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            copy_item(dst + (size_t)(i * cols + i) * isz,
-                      src + (size_t)i * isz, isz);
+    Py_ssize_t nb = batch_count(d, nbatch);
+    for (Py_ssize_t q = 0; q < nb; q++) {
+        const char *src = d->data + (size_t)(q * ndiag * len) * isz;
+        char *dst = f->out[0]->data + (size_t)(q * rows * cols) * isz;
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            for (Py_ssize_t j = 0; j < cols; j++, dst += isz) {
+                Py_ssize_t dd = j - i;
+                if (dd < b.lo || dd > b.hi) {
+                    copy_item(dst, pad, isz);
+                    continue;
+                }
+                Py_ssize_t at = j - (dd > 0 ? dd : 0) +
+                                diag_offset(&b, dd, len,
+                                            diag_len(dd, rows, cols));
+                copy_item(dst, src + (size_t)((b.hi - dd) * len + at) * isz,
+                          isz);
+            }
         }
     }
     return 0;
@@ -703,7 +919,8 @@ int
 diag_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, keep(S, tg_op1(TG_OP_diag_part, G, NULL)));
+    SET(0, OP1A(diag_part, G, "(OOiO)", Py_None, attr(c->attrs, 1), 0,
+                attr(c->attrs, 5)));
     VJP_END;
 }
 
@@ -711,32 +928,76 @@ int
 diag_part_forward(tg_fwd *f)
 {
     TensorObject *x = f->in[0];
+    band b;
     Py_ssize_t shape[TG_MAXDIMS];
+    char pad[8];
+    if (band_parse(attr(f->attrs, 1), attr(f->attrs, 3), "MatrixDiagPartV3",
+                   &b) < 0 ||
+        padding_parse(attr(f->attrs, 2), x->dtype, "MatrixDiagPartV3", 2,
+                      pad) < 0) {
+        return -1;
+    }
     if (x->ndim < 2) {
         PyObject *s = tg_shape_str(x->ndim, x->shape);
         if (s != NULL) {
-            TG_INVALID_ARGUMENT("diag_part: `input` must be at least 2-dim, "
-                                "received shape: %U [Op:MatrixDiagPartV3]", s);
+            TG_INVALID_ARGUMENT("input must be at least 2-dim, received "
+                                "shape: %U [Op:MatrixDiagPartV3]", s);
             Py_DECREF(s);
         }
         return -1;
     }
     Py_ssize_t m = x->shape[x->ndim - 2], n = x->shape[x->ndim - 1];
-    Py_ssize_t len = m < n ? m : n;
-    memcpy(shape, x->shape, (size_t)(x->ndim - 2) * sizeof(Py_ssize_t));
-    shape[x->ndim - 2] = len;
-    f->out[0] = tg_tensor_new(x->dtype, x->ndim - 1, shape);
+    if (!((-m < b.lo && b.lo < n) || b.lo == 0)) {
+        TG_INVALID_ARGUMENT("lower_diag_index is out of bound: %zd. It must "
+                            "be between %zd and %zd [Op:MatrixDiagPartV3]",
+                            b.lo, -m, n);
+        return -1;
+    }
+    if (!((-m < b.hi && b.hi < n) || b.hi == 0)) {
+        TG_INVALID_ARGUMENT("upper_diag_index is out of bound: %zd It must "
+                            "be between %zd and %zd [Op:MatrixDiagPartV3]",
+                            b.hi, -m, n);
+        return -1;
+    }
+    if (b.lo > b.hi) {
+        TG_INVALID_ARGUMENT("lower_diag_index must not be larger than "
+                            "upper_diag_index: %zd > %zd "
+                            "[Op:MatrixDiagPartV3]", b.lo, b.hi);
+        return -1;
+    }
+    Py_ssize_t ndiag = b.hi - b.lo + 1;
+    Py_ssize_t r1 = m + (b.hi < 0 ? b.hi : 0), r2 = n - (b.lo > 0 ? b.lo : 0);
+    Py_ssize_t len = r1 < r2 ? r1 : r2;
+    int nd = x->ndim - 2;
+    memcpy(shape, x->shape, (size_t)nd * sizeof(Py_ssize_t));
+    if (ndiag > 1) {
+        shape[nd++] = ndiag;
+    }
+    shape[nd++] = len;
+    f->out[0] = tg_tensor_new(x->dtype, nd, shape);
     if (f->out[0] == NULL || f->out[0]->size == 0) {
         return f->out[0] ? 0 : -1;
     }
     size_t isz = (size_t)tg_dtype_size[x->dtype];
-    Py_ssize_t batch = f->out[0]->size / len;
-    for (Py_ssize_t b = 0; b < batch; b++) {
-        const char *src = x->data + (size_t)(b * m * n) * isz;
-        char *dst = f->out[0]->data + (size_t)(b * len) * isz;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            copy_item(dst + (size_t)i * isz, src + (size_t)(i * n + i) * isz,
-                      isz);
+    Py_ssize_t nb = batch_count(x, x->ndim - 2);
+    char *dst = f->out[0]->data;
+    for (Py_ssize_t q = 0; q < nb; q++) {
+        const char *src = x->data + (size_t)(q * m * n) * isz;
+        for (Py_ssize_t dd = b.hi; dd >= b.lo; dd--, dst += (size_t)len * isz) {
+            Py_ssize_t dl = diag_len(dd, m, n);
+            Py_ssize_t off = diag_offset(&b, dd, len, dl);
+            Py_ssize_t y0 = dd < 0 ? -dd : 0, x0 = dd > 0 ? dd : 0;
+            for (Py_ssize_t t = 0; t < len; t++) {
+                Py_ssize_t e = t - off;
+                if (e < 0 || e >= dl) {
+                    copy_item(dst + (size_t)t * isz, pad, isz);
+                }
+                else {
+                    copy_item(dst + (size_t)t * isz,
+                              src + (size_t)((e + y0) * n + e + x0) * isz,
+                              isz);
+                }
+            }
         }
     }
     return 0;
@@ -747,8 +1008,9 @@ diag_part_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *x = IN_SLOT(0);
-    SET(0, OP1A(diag, G, "(nn)", x->shape[x->ndim - 2],
-                x->shape[x->ndim - 1]));
+    SET(0, OP1A(diag, G, "(OOnniO)", Py_None, attr(c->attrs, 1),
+                x->shape[x->ndim - 2], x->shape[x->ndim - 1], 0,
+                attr(c->attrs, 3)));
     VJP_END;
 }
 

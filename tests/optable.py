@@ -37,8 +37,11 @@ FD = {
 #:             differentiable: must get None gradients), a list or a
 #:             string ('bff'); default all 'f';
 #:   'ranges': per input, None or [lo, hi] replacing [LO, HI];
-#:   'dtypes': per input, None or a dtype name for an 'i' input (int32).
-CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes")
+#:   'dtypes': per input, None or a dtype name for an 'i' input (int32);
+#:   'affine': True when the case's attributes make a 'linear' row affine
+#:             (diag's nonzero padding_value): the linearity check
+#:             subtracts f(0).
+CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes", "affine")
 
 
 # ---- literal parsing ---------------------------------------------------------
