@@ -630,6 +630,214 @@ eigh_vjp(tg_vjp_ctx *c)
     VJP_END;
 }
 
+/* ---- svd ---------------------------------------------------------------------------
+ * A = U diag(s) V^T, s descending (k = min(m, n) of them); outputs (s, U, V)
+ * in TF's order, U m x k and V n x k (full_matrices: m x m and n x n), or
+ * s alone (compute_uv=False).  The signs of singular vectors are LAPACK's.
+ * vjp, with U1, V1 the first k columns, S = diag(s), and (TF's
+ * _SafeReciprocal, so equal singular values give finite values)
+ *   F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it,  1/s likewise:
+ *   dA = U1 [diag(g_s) + (J + J^T) S + S (K + K^T)] V1^T
+ *        + (I - U1 U1^T) g_U1 S^-1 V1^T       (m > k)
+ *        + U1 S^-1 g_V1^T (I - V1 V1^T)       (n > k)
+ *   with J = F * (U1^T g_U1), K = F * (V1^T g_V1); full_matrices adds
+ *   -U2 g_U2^T U1 S^-1 V1^T (m = n + 1) or -U1 S^-1 g_V2 ... (n = m + 1):
+ *   the one extra column is fixed up to sign; for |m - n| > 1 it is not,
+ *   and the gradient raises NotImplementedError, as TF's.
+ * compute_uv=False: dA = U diag(g_s) V^T, U and V from a recorded svd of
+ * A, so the gradient differentiates again (TF does the same).
+ * attrs: (full_matrices, compute_uv)
+ */
+static int
+svd_attrs(PyObject *attrs, int *full, int *uv)
+{
+    *full = attr_bool(attrs, 0);
+    *uv = attr(attrs, 1) == Py_None ? 1 : attr_bool(attrs, 1);
+    return *full < 0 || *uv < 0 ? -1 : 0;
+}
+
+int
+svd_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0];
+    int full, uv;
+    if (svd_attrs(f->attrs, &full, &uv) < 0 ||
+        matrix_check("svd", "tensor", "Svd", x, 0) < 0) {
+        return -1;
+    }
+    PyObject *a = lapack_array(x, 0);
+    PyObject *r = a ? call_quiet(!uv ? "svd" : full ? "svd_f" : "svd_s", 1,
+                                 &a)
+                    : NULL;
+    Py_XDECREF(a);
+    if (r == NULL) {
+        return -1;
+    }
+    if (!uv) {
+        f->out[0] = result_tensor(r, x->dtype);
+        return f->out[0] ? 0 : -1;
+    }
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_SystemError, "tapegrad: svd result");
+        return -1;
+    }
+    /* NumPy's (u, s, vh) -> TF's (s, u, v) */
+    PyObject *v = PyArray_SwapAxes((PyArrayObject *)PyTuple_GET_ITEM(r, 2),
+                                   -1, -2);
+    f->nout = 3;
+    f->out[0] = result_tensor(Py_NewRef(PyTuple_GET_ITEM(r, 1)), x->dtype);
+    f->out[1] = result_tensor(Py_NewRef(PyTuple_GET_ITEM(r, 0)), x->dtype);
+    f->out[2] = v ? result_tensor(v, x->dtype) : NULL;
+    Py_DECREF(r);
+    return f->out[0] && f->out[1] && f->out[2] ? 0 : -1;
+}
+
+/* x[..., :, a:b], recorded */
+static PyObject *
+col_slice(scope *S, PyObject *x, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *lo = PyLong_FromSsize_t(a), *hi = PyLong_FromSsize_t(b);
+    PyObject *all = PySlice_New(NULL, NULL, NULL);
+    PyObject *part = lo && hi ? PySlice_New(lo, hi, NULL) : NULL;
+    PyObject *key = all && part ? PyTuple_Pack(3, Py_Ellipsis, all, part)
+                                : NULL;
+    Py_XDECREF(lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(all);
+    Py_XDECREF(part);
+    keep(S, key);
+    return key && x ? OP1A(getitem, x, "(O)", key) : NULL;
+}
+
+/* x / (x^2 + eps): TF's _SafeReciprocal (eps 1e-20) */
+static PyObject *
+safe_recip(scope *S, PyObject *x)
+{
+    return DIV(x, ADD(MUL(x, x), CONST(1e-20, x)));
+}
+
+/* s (batch + (k,)) as batch + (1, k) (row = 1) or batch + (k, 1) */
+static PyObject *
+s_as(scope *S, PyObject *s, int row)
+{
+    TensorObject *t = (TensorObject *)s;
+    Py_ssize_t shape[TG_MAXDIMS];
+    if (s == NULL) {
+        return NULL;
+    }
+    memcpy(shape, t->shape, (size_t)(t->ndim - 1) * sizeof(Py_ssize_t));
+    shape[t->ndim - 1] = row ? 1 : t->shape[t->ndim - 1];
+    shape[t->ndim] = row ? t->shape[t->ndim - 1] : 1;
+    return reshape_to(S, s, t->ndim + 1, shape);
+}
+
+/* a helper's result: a new reference to r, or NULL if anything failed */
+static PyObject *
+scope_result(scope *S, PyObject *r)
+{
+    Py_XINCREF(r);
+    if (vjp_end(S) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+/* U1 [diag(g_s) + (J + J^T) S + S (K + K^T)] V1^T (new reference) */
+static PyObject *
+svd_core(PyObject *s, PyObject *u1, PyObject *gu1, PyObject *v1,
+         PyObject *gv1, PyObject *gs, int dtype, Py_ssize_t k)
+{
+    scope S_ = {.n = 0}, *S = &S_;
+    /* F_ij = 1/(s_j^2 - s_i^2), 0 on the diagonal (the eye keeps 0/0 away
+     * in float16, where 1e-20 underflows) */
+    PyObject *s2 = MUL(s, s);
+    PyObject *dif = SUB(s_as(S, s2, 1), s_as(S, s2, 0));
+    PyObject *eye = band_const(S, dtype, k, 0.0, 1.0, 0.0);
+    PyObject *fm = DIV(dif, ADD(ADD(MUL(dif, dif), eye), CONST(1e-20, s)));
+    PyObject *j = MUL(fm, mm(S, u1, gu1, 1, 0));
+    PyObject *kk = MUL(fm, mm(S, v1, gv1, 1, 0));
+    PyObject *inner = ADD(keep(S, tg_op1(TG_OP_diag, gs, NULL)),
+                          ADD(MUL(ADD(j, mtrans(S, j)), s_as(S, s, 1)),
+                              MUL(s_as(S, s, 0), ADD(kk, mtrans(S, kk)))));
+    return scope_result(S, mm(S, u1, mm(S, inner, v1, 0, 1), 0, 0));
+}
+
+/* (g_U1 - U1 U1^T g_U1) S^-1 V1^T, with full_matrices (one extra column
+ * U2 = U[..., k:]) also - U2 g_U2^T U1 S^-1 V1^T: what U's columns beyond
+ * the k x k block carry (new reference).  With U and V swapped, its
+ * transpose is V's part. */
+static PyObject *
+svd_side(PyObject *u, PyObject *gu, PyObject *v1, PyObject *sinv_row,
+         Py_ssize_t k, Py_ssize_t m, int full)
+{
+    scope S_ = {.n = 0}, *S = &S_;
+    PyObject *u1 = full ? col_slice(S, u, 0, k) : u;
+    PyObject *gu1 = full ? col_slice(S, gu, 0, k) : gu;
+    PyObject *p = SUB(gu1, mm(S, u1, mm(S, u1, gu1, 1, 0), 0, 0));
+    if (full) {
+        PyObject *u2 = col_slice(S, u, k, m), *gu2 = col_slice(S, gu, k, m);
+        p = SUB(p, mm(S, u2, mm(S, gu2, u1, 1, 0), 0, 0));
+    }
+    return scope_result(S, mm(S, MUL(p, sinv_row), v1, 0, 1));
+}
+
+int
+svd_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    const tg_slot *x = IN_SLOT(0);
+    int full, uv;
+    if (svd_attrs(c->attrs, &full, &uv) < 0) {
+        return -1;
+    }
+    Py_ssize_t m = x->shape[x->ndim - 2], n = x->shape[x->ndim - 1];
+    Py_ssize_t k = m < n ? m : n;
+    if (!uv) {
+        PyObject *r = OP1A(svd, X(0), "(OO)", Py_False, Py_True);
+        if (r != NULL && (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3)) {
+            PyErr_SetString(PyExc_SystemError, "tapegrad: svd result");
+            r = NULL;
+        }
+        if (r != NULL) {
+            PyObject *u = PyTuple_GET_ITEM(r, 1), *v = PyTuple_GET_ITEM(r, 2);
+            SET(0, mm(S, MUL(u, s_as(S, G, 1)), v, 0, 1));
+        }
+        VJP_END;
+    }
+    if (full && (m - n > 1 || n - m > 1)) {
+        PyErr_SetString(PyExc_NotImplementedError,
+                        "svd gradient is not implemented for abs(m - n) > 1 "
+                        "when full_matrices is True");
+        VJP_END;
+    }
+    PyObject *s = YS(0), *u = YS(1), *v = YS(2);
+    PyObject *u1 = full && m > k ? col_slice(S, u, 0, k) : u;
+    PyObject *gu1 = full && m > k ? col_slice(S, GS(1), 0, k) : GS(1);
+    PyObject *v1 = full && n > k ? col_slice(S, v, 0, k) : v;
+    PyObject *gv1 = full && n > k ? col_slice(S, GS(2), 0, k) : GS(2);
+    PyObject *ga = KEEP(u1 && gu1 && v1 && gv1
+                            ? svd_core(s, u1, gu1, v1, gv1, GS(0), x->dtype,
+                                       k)
+                            : NULL);
+    if (m > k || n > k) {
+        PyObject *sinv = safe_recip(S, s);
+        if (m > k) {
+            ga = ADD(ga, KEEP(sinv ? svd_side(u, GS(1), v1, s_as(S, sinv, 1),
+                                              k, m, full)
+                                   : NULL));
+        }
+        else {
+            ga = ADD(ga, mtrans(S, KEEP(sinv ? svd_side(v, GS(2), u1,
+                                                        s_as(S, sinv, 1), k,
+                                                        n, full)
+                                             : NULL)));
+        }
+    }
+    SET(0, ga);
+    VJP_END;
+}
+
 /* ---- diag / diag_part: TF's MatrixDiagV3 / MatrixDiagPartV3, an adjoint pair -----
  * k: one diagonal (0 the main one, > 0 above it) or a band (lo, hi).  A
  * band's diagonals are stored one per row, from hi down to lo, each row
@@ -1727,6 +1935,7 @@ NO_VJP(tensordot)
  *          p > 0: (sum |x|^p)^(1/p)
  * matrices (axis a pair): 'euclidean'/'fro': sqrt(sum x^2)
  *          1: max over columns of sum |x| over rows   inf: the transpose
+ *          2: the largest singular value (spectral_norm, through svd)
  * |x| is x * sign(x) with the sign a constant (TF's abs gradient), max is a
  * recorded sum against a constant tie indicator (TF's reduce_max gradient:
  * ties share it evenly).  sqrt at 0 has a NaN gradient, as in TF.
@@ -1780,12 +1989,50 @@ max_keep(scope *S, PyObject *v, PyObject *axes)
     return sum_keep(S, MUL(v, DIV(ind, cnt)), axes);
 }
 
+/* ord=2 over the axis pair ax (rows, columns): the largest singular
+ * value, as TF builds it: the pair moved last, svd(compute_uv=False),
+ * max |s| with TF's reduce_max gradient (so the gradient is u1 v1^T, split
+ * evenly between equal largest values).  The result has x's rank with 1
+ * at both axes (keepdims); the other axes keep their order. */
+static PyObject *
+spectral_norm(scope *S, PyObject *x, const int *ax)
+{
+    TensorObject *t = (TensorObject *)x;
+    Py_ssize_t shape[TG_MAXDIMS];
+    int nd = t->ndim, q = 0, moved = 0;
+    PyObject *perm = keep(S, PyList_New(0));
+    for (int i = 0; perm && i <= nd + 1; i++) {
+        int a = i < nd ? i : ax[i - nd];
+        if (i < nd && (i == ax[0] || i == ax[1])) {
+            continue;
+        }
+        PyObject *v = PyLong_FromLong(a);
+        if (v == NULL || PyList_Append(perm, v) < 0) {
+            Py_XDECREF(v);
+            return NULL;
+        }
+        Py_DECREF(v);
+        moved |= a != q++;
+    }
+    if (perm == NULL) {
+        return NULL;
+    }
+    PyObject *xt = moved ? OP1A(transpose, x, "(O)", perm) : x;
+    PyObject *sv = xt ? OP1A(svd, xt, "(OO)", Py_False, Py_False) : NULL;
+    PyObject *last = keep(S, Py_BuildValue("[i]", nd - 2));
+    PyObject *m = last && sv ? max_keep(S, abs_rec(S, sv), last) : NULL;
+    for (int i = 0; i < nd; i++) {
+        shape[i] = i == ax[0] || i == ax[1] ? 1 : t->shape[i];
+    }
+    return m ? reshape_to(S, m, nd, shape) : NULL;
+}
+
 static int
 norm_bad_ord(int matrix, PyObject *ord)
 {
     if (matrix) {
         PyErr_Format(PyExc_ValueError, "norm: 'ord' must be a supported "
-                     "matrix norm in ['euclidean', 'fro', 1, inf], got %R",
+                     "matrix norm in ['euclidean', 'fro', 1, 2, inf], got %R",
                      ord);
     }
     else {
@@ -1855,13 +2102,8 @@ norm_forward(tg_fwd *f)
         if (p == -1.0 && PyErr_Occurred()) {
             return -1;
         }
-        if (matrix ? !(p == 1.0 || isinf(p)) : !(p > 0)) {
-            if (matrix && p == 2.0) {
-                PyErr_SetString(PyExc_ValueError,
-                                "norm: ord=2 for matrices (the spectral "
-                                "norm) is not supported by tapegrad");
-                return -1;
-            }
+        if (matrix ? !(p == 1.0 || p == 2.0 || (isinf(p) && p > 0))
+                   : !(p > 0)) {
             return norm_bad_ord(matrix, ord);
         }
     }
@@ -1895,6 +2137,9 @@ norm_forward(tg_fwd *f)
     PyObject *xo = (PyObject *)x, *r;
     if (is_str || (!matrix && p == 2.0)) {
         r = POW(sum_keep(S, MUL(xo, xo), axes), CONST(0.5, xo));
+    }
+    else if (matrix && p == 2.0) {
+        r = spectral_norm(S, xo, ax);
     }
     else if (matrix) {
         /* ord 1: sum over rows (ax[0]) then max over columns; inf: swap */

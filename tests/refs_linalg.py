@@ -59,6 +59,32 @@ def eigh(tensor):
     return _same(e, tensor), _same(v, tensor)
 
 
+def svd(tensor, full_matrices=False, compute_uv=True):
+    """TF's order: (s, u, v), v = vh^T; s alone without compute_uv."""
+    a = _f64(tensor)
+    if not compute_uv:
+        return _same(np.linalg.svd(a, compute_uv=False), tensor)
+    u, s, vh = np.linalg.svd(a, full_matrices=bool(full_matrices))
+    return (_same(s, tensor), _same(u, tensor),
+            _same(np.swapaxes(vh, -1, -2), tensor))
+
+
+def spread_singular_values(arrays):
+    """Case inputs for svd and the spectral norm: each matrix keeps its
+    singular vectors but gets singular values 1, 2, ..., k (times 0.8), so
+    the gaps the gradient divides by are never small."""
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.ndim < 2 or a.size == 0:
+            out.append(a)
+            continue
+        u, s, vh = np.linalg.svd(a.astype(np.float64), full_matrices=False)
+        s = 0.8 * np.arange(s.shape[-1], 0, -1, dtype=np.float64)
+        out.append(((u * s[..., None, :]) @ vh).astype(a.dtype))
+    return out
+
+
 def _band(k):
     if k is None:
         return 0, 0

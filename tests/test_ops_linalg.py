@@ -136,8 +136,12 @@ def test_norm_ord_and_axis_errors():
         tf.norm(x, ord=3, axis=[0, 1])
     with pytest.raises(ValueError, match="'axis'"):
         tf.norm(x, axis=[0, 0])
-    with pytest.raises(ValueError, match="spectral"):
-        tf.norm(x, ord=2, axis=(0, 1))
+    with pytest.raises(ValueError) as ei:
+        tf.norm(x, ord=-2, axis=(0, 1))
+    assert str(ei.value) == ("norm: 'ord' must be a supported matrix norm in "
+                             "['euclidean', 'fro', 1, 2, inf], got -2")
+    with pytest.raises(ValueError, match="supported matrix norm"):
+        tf.norm(x, ord=-np.inf, axis=(0, 1))
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero")
@@ -312,3 +316,123 @@ def test_diag_errors_follow_tf(call, exc, msg):
     with pytest.raises(exc) as ei:
         call()
     assert str(ei.value) == msg
+
+
+# ---- svd and the spectral norm -------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 2), (2, 4), (3, 3), (2, 3, 5), (2, 5, 3)])
+def test_svd_factorises_in_tf_order(shape, rng):
+    a = rng.standard_normal(shape)
+    s, u, v = tf.linalg.svd(tf.constant(a))
+    k = min(shape[-2:])
+    assert s.shape == shape[:-2] + (k,)
+    assert u.shape == shape[:-1] + (k,) and v.shape == shape[:-2] + (shape[-1], k)
+    s, u, v = s.numpy(), u.numpy(), v.numpy()
+    assert np.all(np.diff(s, axis=-1) <= 0) and np.all(s >= 0)   # descending
+    np.testing.assert_allclose((u * s[..., None, :]) @ np.swapaxes(v, -1, -2),
+                               a, atol=1e-12)
+    np.testing.assert_allclose(np.swapaxes(u, -1, -2) @ u, np.broadcast_to(
+        np.eye(k), shape[:-2] + (k, k)), atol=1e-12)
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+    only = tf.linalg.svd(tf.constant(a), compute_uv=False)
+    assert isinstance(only, tf.Tensor)
+    np.testing.assert_allclose(only.numpy(), s, rtol=1e-12)
+    s, u, v = tf.linalg.svd(tf.constant(a), full_matrices=True)
+    assert u.shape == shape[:-1] + (shape[-2],) and v.shape == shape[:-2] + (shape[-1],) * 2
+
+
+def test_svd_singular_value_gradients_are_u_v_outer_products(rng):
+    """d s_i / dA = u_i v_i^T, for the thin and the values-only forms."""
+    a = rng.standard_normal((4, 3))
+    x = tf.constant(a)
+    w = np.array([1.0, -2.0, 0.5])
+    for compute_uv in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = tf.linalg.svd(x, compute_uv=compute_uv)
+            s = out[0] if compute_uv else out
+            y = tf.reduce_sum(s * tf.constant(w))
+        u, _, vh = np.linalg.svd(a, full_matrices=False)
+        np.testing.assert_allclose(tape.gradient(y, x).numpy(),
+                                   (u * w) @ vh, atol=1e-12)
+
+
+def test_svd_full_matrices_gradient_limits_follow_tf():
+    x = tf.constant(np.arange(10.0).reshape(5, 2) ** 0.5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s, u, v = tf.linalg.svd(x, full_matrices=True)
+    with pytest.raises(NotImplementedError) as ei:
+        tape.gradient(u, x)
+    assert str(ei.value) == ("svd gradient is not implemented for "
+                             "abs(m - n) > 1 when full_matrices is True")
+
+
+def test_svd_gradient_with_equal_singular_values_is_finite_as_in_tf():
+    # TF's _SafeReciprocal: 1/(s_j^2 - s_i^2) is taken as 0 for equal values
+    x = tf.constant(np.eye(3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s, u, v = tf.linalg.svd(x)
+        y = tf.reduce_sum(u) + tf.reduce_sum(s)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), np.eye(3))
+
+
+def test_svd_errors():
+    with pytest.raises(InvalidArgumentError, match=r"rank >= 2.*\[Op:Svd\]"):
+        tf.linalg.svd(tf.ones((3,)))
+
+
+@pytest.mark.parametrize("shape,axis", [((3, 4), (0, 1)), ((3, 4), (1, 0)),
+                                        ((2, 3, 4), (-1, -2)),
+                                        ((3, 2, 4), (2, 0))])
+def test_spectral_norm_is_the_largest_singular_value(shape, axis, rng):
+    a = rng.standard_normal(shape)
+    m = np.moveaxis(a, axis, (-2, -1))
+    big = np.linalg.svd(m, compute_uv=False)[..., 0]
+    x = tf.constant(a)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.norm(x, ord=2, axis=axis)
+    np.testing.assert_allclose(y.numpy(), big, rtol=1e-12)
+    # its gradient is u1 v1^T (TF's too: svd(compute_uv=False) has one)
+    u, _, vh = np.linalg.svd(m)
+    g = np.moveaxis(u[..., :, :1] @ vh[..., :1, :], (-2, -1), axis)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), g, atol=1e-12)
+    kd = tf.norm(x, ord=2, axis=axis, keepdims=True)
+    shp = list(shape)
+    for ax in axis:
+        shp[ax] = 1
+    assert kd.shape == tuple(shp)
+    np.testing.assert_allclose(kd.numpy().reshape(-1), big.reshape(-1), rtol=1e-12)
+
+
+def test_spectral_norm_gradient_splits_ties_as_tf_reduce_max():
+    x = tf.constant(2.0 * np.eye(3))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.norm(x, ord=2, axis=[0, 1])
+    assert y.numpy() == 2.0
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), np.eye(3) / 3,
+                               atol=1e-15)
+
+
+def test_spectral_norm_second_derivative(rng):
+    """d/dt of the gradient along a direction E against finite differences
+    of u1 v1^T (the Hessian of the largest singular value)."""
+    a = rng.standard_normal((3, 2))
+    e = rng.standard_normal((3, 2))
+    x = tf.constant(a)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = tf.norm(x, ord=2, axis=(0, 1))
+        g = inner.gradient(y, x)
+        ge = tf.reduce_sum(g * tf.constant(e))
+    h = outer.gradient(ge, x).numpy()
+
+    def grad(b):
+        u, _, vh = np.linalg.svd(b)
+        return np.outer(u[:, 0], vh[0])
+    fd = (grad(a + 1e-6 * e) - grad(a - 1e-6 * e)) / 2e-6
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)   # H symmetric

@@ -122,6 +122,7 @@ def test_row_is_consistent(row):
         for key in ("ranges", "dtypes"):
             assert len(c.get(key) or shapes) == len(shapes), (key, c)
         assert not c.get("affine") or row.has("linear"), c
+        assert not c.get("prepare") or callable(getattr(refs, c["prepare"], None)), c
         if set(kinds) != {"f"}:
             assert row.has("int_ok"), "non-float inputs need TG_INT_OK"
     if row.ref.startswith("ref:"):
