@@ -1101,22 +1101,32 @@ diag_forward(tg_fwd *f)
         return f->out[0] ? 0 : -1;
     }
     size_t isz = (size_t)tg_dtype_size[d->dtype];
+    char *o = f->out[0]->data;
+    int zero = 1;
+    for (size_t i = 0; i < isz; i++) {
+        zero &= pad[i] == 0;
+    }
+    if (zero) {
+        memset(o, 0, (size_t)f->out[0]->size * isz);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < f->out[0]->size; i++) {
+            copy_item(o + (size_t)i * isz, pad, isz);
+        }
+    }
+    /* each diagonal of the band in place (diag_part's loop, reversed) */
     Py_ssize_t nb = batch_count(d, nbatch);
     for (Py_ssize_t q = 0; q < nb; q++) {
         const char *src = d->data + (size_t)(q * ndiag * len) * isz;
-        char *dst = f->out[0]->data + (size_t)(q * rows * cols) * isz;
-        for (Py_ssize_t i = 0; i < rows; i++) {
-            for (Py_ssize_t j = 0; j < cols; j++, dst += isz) {
-                Py_ssize_t dd = j - i;
-                if (dd < b.lo || dd > b.hi) {
-                    copy_item(dst, pad, isz);
-                    continue;
-                }
-                Py_ssize_t at = j - (dd > 0 ? dd : 0) +
-                                diag_offset(&b, dd, len,
-                                            diag_len(dd, rows, cols));
-                copy_item(dst, src + (size_t)((b.hi - dd) * len + at) * isz,
-                          isz);
+        char *dst = o + (size_t)(q * rows * cols) * isz;
+        for (Py_ssize_t dd = b.hi; dd >= b.lo; dd--) {
+            Py_ssize_t dl = diag_len(dd, rows, cols);
+            Py_ssize_t off = diag_offset(&b, dd, len, dl);
+            Py_ssize_t y0 = dd < 0 ? -dd : 0, x0 = dd > 0 ? dd : 0;
+            const char *row = src + (size_t)((b.hi - dd) * len) * isz;
+            for (Py_ssize_t t = 0; t < dl; t++) {
+                copy_item(dst + (size_t)((t + y0) * cols + t + x0) * isz,
+                          row + (size_t)(t + off) * isz, isz);
             }
         }
     }
