@@ -3,7 +3,8 @@
  *   1. convert operands (TF's args_to_matching_eager: the first Tensor or
  *      Variable among the arguments fixes the dtype that Python scalars,
  *      lists and arrays are converted to; with none, the first argument
- *      decides);
+ *      decides; a TG_DTYPE_INPUTS row converts them to its `dtype`
+ *      attribute instead);
  *   2. check dtypes (tensors are never silently promoted);
  *   3. run the row's forward kernel;
  *   4. record the op on every active tape of this thread that watches one of
@@ -114,9 +115,15 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
     TensorObject *inline_in[MAX_INLINE_ARGS];
     TensorObject **in = inline_in;
     PyObject *result = NULL;
-    int dt = -1, n = 0;
+    int dt = -1, n = 0, want = -1;
     int same = (d->flags & TG_SAME_DTYPE) != 0;
 
+    if ((d->flags & TG_DTYPE_INPUTS) && attrs != NULL &&
+        PyTuple_GET_SIZE(attrs) > 0 &&
+        tg_dtype_arg(PyTuple_GET_ITEM(attrs, PyTuple_GET_SIZE(attrs) - 1),
+                     &want) < 0) {
+        return NULL;
+    }
     if (nargs > MAX_INLINE_ARGS) {
         in = PyMem_New(TensorObject *, nargs);
         if (in == NULL) {
@@ -134,7 +141,11 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         }
     }
     for (; n < nargs; n++) {
-        in[n] = tg_convert(args[n], same ? dt : -1, d->tf_name);
+        int hint = same ? dt : -1;
+        if (want >= 0 && !Tensor_Check(args[n]) && !Variable_Check(args[n])) {
+            hint = want;
+        }
+        in[n] = tg_convert(args[n], hint, d->tf_name);
         if (in[n] == NULL) {
             goto done;
         }

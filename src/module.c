@@ -129,10 +129,12 @@ run_op(int op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         PyErr_SetString(PyExc_SystemError, "tapegrad: too many parameters");
         return NULL;
     }
-    if (nargs > nin + nattr + 1) {
+    /* the trailing `name`, unless the row lists it among its attributes */
+    Py_ssize_t npos = nin + nattr + !(tg_ops[op].flags & TG_NAME_ATTR);
+    if (nargs > npos) {
         PyErr_Format(PyExc_TypeError,
                      "%s() takes at most %zd positional arguments (%zd given)",
-                     fname, nin + nattr + 1, nargs);
+                     fname, npos, nargs);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < nargs && i < nin + nattr; i++) {

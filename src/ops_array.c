@@ -1930,6 +1930,9 @@ COMPOSITE_VJP(linspace)
  * z = [start, start + delta, ...) up to limit (exclusive), z[i] computed as
  * start + i * delta in the result dtype.  Without `dtype`, the widest of
  * the three argument dtypes in int32 < int64 < float16 < float32 < float64.
+ * As TF, Python values are converted to `dtype` (the dispatcher does it
+ * for `start`, TG_DTYPE_INPUTS), so range(3.5, dtype=int32) is a
+ * TypeError; tensors are cast.
  * attrs: (limit, delta, dtype)
  */
 static int

@@ -630,70 +630,504 @@ eigh_vjp(tg_vjp_ctx *c)
     VJP_END;
 }
 
-/* ---- diag / diag_part: an adjoint pair ---------------------------------------------
- * diag:      z[..., i, i] = d[..., i], zeros elsewhere   dd = diag_part(g)
- * diag_part: z[..., i] = x[..., i, i], i < min(m, n)   dx = diag(g, m, n)
- * diag attrs: (num_rows, num_cols), -1 meaning "as many as the diagonal"
+/* ---- svd ---------------------------------------------------------------------------
+ * A = U diag(s) V^T, s descending (k = min(m, n) of them); outputs (s, U, V)
+ * in TF's order, U m x k and V n x k (full_matrices: m x m and n x n), or
+ * s alone (compute_uv=False).  The signs of singular vectors are LAPACK's.
+ * vjp, with U1, V1 the first k columns, S = diag(s), and (TF's
+ * _SafeReciprocal, so equal singular values give finite values)
+ *   F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it,  1/s likewise:
+ *   dA = U1 [diag(g_s) + (J + J^T) S + S (K + K^T)] V1^T
+ *        + (I - U1 U1^T) g_U1 S^-1 V1^T       (m > k)
+ *        + U1 S^-1 g_V1^T (I - V1 V1^T)       (n > k)
+ *   with J = F * (U1^T g_U1), K = F * (V1^T g_V1); full_matrices adds
+ *   -U2 g_U2^T U1 S^-1 V1^T (m = n + 1) or -U1 S^-1 g_V2 ... (n = m + 1):
+ *   the one extra column is fixed up to sign; for |m - n| > 1 it is not,
+ *   and the gradient raises NotImplementedError, as TF's.
+ * compute_uv=False: dA = U diag(g_s) V^T, U and V from a recorded svd of
+ * A, so the gradient differentiates again (TF does the same).
+ * attrs: (full_matrices, compute_uv)
  */
 static int
-dim_attr(PyObject *attrs, Py_ssize_t i, Py_ssize_t *v)
+svd_attrs(PyObject *attrs, int *full, int *uv)
 {
-    PyObject *a = attr(attrs, i);
-    if (a == Py_None) {
-        *v = -1;
-        return 0;
-    }
-    if (PyFloat_Check(a) || PyBool_Check(a)) {
-        PyErr_Format(PyExc_TypeError, "diag: `%s` must be an integer, got %R",
-                     i == 0 ? "num_rows" : "num_cols", a);
+    *full = attr_bool(attrs, 0);
+    *uv = attr(attrs, 1) == Py_None ? 1 : attr_bool(attrs, 1);
+    return *full < 0 || *uv < 0 ? -1 : 0;
+}
+
+int
+svd_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0];
+    int full, uv;
+    if (svd_attrs(f->attrs, &full, &uv) < 0 ||
+        matrix_check("svd", "tensor", "Svd", x, 0) < 0) {
         return -1;
     }
-    *v = PyNumber_AsSsize_t(a, PyExc_OverflowError);
-    return *v == -1 && PyErr_Occurred() ? -1 : 0;
+    PyObject *a = lapack_array(x, 0);
+    PyObject *r = a ? call_quiet(!uv ? "svd" : full ? "svd_f" : "svd_s", 1,
+                                 &a)
+                    : NULL;
+    Py_XDECREF(a);
+    if (r == NULL) {
+        return -1;
+    }
+    if (!uv) {
+        f->out[0] = result_tensor(r, x->dtype);
+        return f->out[0] ? 0 : -1;
+    }
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_SystemError, "tapegrad: svd result");
+        return -1;
+    }
+    /* NumPy's (u, s, vh) -> TF's (s, u, v) */
+    PyObject *v = PyArray_SwapAxes((PyArrayObject *)PyTuple_GET_ITEM(r, 2),
+                                   -1, -2);
+    f->nout = 3;
+    f->out[0] = result_tensor(Py_NewRef(PyTuple_GET_ITEM(r, 1)), x->dtype);
+    f->out[1] = result_tensor(Py_NewRef(PyTuple_GET_ITEM(r, 0)), x->dtype);
+    f->out[2] = v ? result_tensor(v, x->dtype) : NULL;
+    Py_DECREF(r);
+    return f->out[0] && f->out[1] && f->out[2] ? 0 : -1;
+}
+
+/* x[..., :, a:b], recorded */
+static PyObject *
+col_slice(scope *S, PyObject *x, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *lo = PyLong_FromSsize_t(a), *hi = PyLong_FromSsize_t(b);
+    PyObject *all = PySlice_New(NULL, NULL, NULL);
+    PyObject *part = lo && hi ? PySlice_New(lo, hi, NULL) : NULL;
+    PyObject *key = all && part ? PyTuple_Pack(3, Py_Ellipsis, all, part)
+                                : NULL;
+    Py_XDECREF(lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(all);
+    Py_XDECREF(part);
+    keep(S, key);
+    return key && x ? OP1A(getitem, x, "(O)", key) : NULL;
+}
+
+/* x / (x^2 + eps): TF's _SafeReciprocal (eps 1e-20) */
+static PyObject *
+safe_recip(scope *S, PyObject *x)
+{
+    return DIV(x, ADD(MUL(x, x), CONST(1e-20, x)));
+}
+
+/* s (batch + (k,)) as batch + (1, k) (row = 1) or batch + (k, 1) */
+static PyObject *
+s_as(scope *S, PyObject *s, int row)
+{
+    TensorObject *t = (TensorObject *)s;
+    Py_ssize_t shape[TG_MAXDIMS];
+    if (s == NULL) {
+        return NULL;
+    }
+    memcpy(shape, t->shape, (size_t)(t->ndim - 1) * sizeof(Py_ssize_t));
+    shape[t->ndim - 1] = row ? 1 : t->shape[t->ndim - 1];
+    shape[t->ndim] = row ? t->shape[t->ndim - 1] : 1;
+    return reshape_to(S, s, t->ndim + 1, shape);
+}
+
+/* a helper's result: a new reference to r, or NULL if anything failed */
+static PyObject *
+scope_result(scope *S, PyObject *r)
+{
+    Py_XINCREF(r);
+    if (vjp_end(S) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+/* U1 [diag(g_s) + (J + J^T) S + S (K + K^T)] V1^T (new reference) */
+static PyObject *
+svd_core(PyObject *s, PyObject *u1, PyObject *gu1, PyObject *v1,
+         PyObject *gv1, PyObject *gs, int dtype, Py_ssize_t k)
+{
+    scope S_ = {.n = 0}, *S = &S_;
+    /* F_ij = 1/(s_j^2 - s_i^2), 0 on the diagonal (the eye keeps 0/0 away
+     * in float16, where 1e-20 underflows) */
+    PyObject *s2 = MUL(s, s);
+    PyObject *dif = SUB(s_as(S, s2, 1), s_as(S, s2, 0));
+    PyObject *eye = band_const(S, dtype, k, 0.0, 1.0, 0.0);
+    PyObject *fm = DIV(dif, ADD(ADD(MUL(dif, dif), eye), CONST(1e-20, s)));
+    PyObject *j = MUL(fm, mm(S, u1, gu1, 1, 0));
+    PyObject *kk = MUL(fm, mm(S, v1, gv1, 1, 0));
+    PyObject *inner = ADD(keep(S, tg_op1(TG_OP_diag, gs, NULL)),
+                          ADD(MUL(ADD(j, mtrans(S, j)), s_as(S, s, 1)),
+                              MUL(s_as(S, s, 0), ADD(kk, mtrans(S, kk)))));
+    return scope_result(S, mm(S, u1, mm(S, inner, v1, 0, 1), 0, 0));
+}
+
+/* (g_U1 - U1 U1^T g_U1) S^-1 V1^T, with full_matrices (one extra column
+ * U2 = U[..., k:]) also - U2 g_U2^T U1 S^-1 V1^T: what U's columns beyond
+ * the k x k block carry (new reference).  With U and V swapped, its
+ * transpose is V's part. */
+static PyObject *
+svd_side(PyObject *u, PyObject *gu, PyObject *v1, PyObject *sinv_row,
+         Py_ssize_t k, Py_ssize_t m, int full)
+{
+    scope S_ = {.n = 0}, *S = &S_;
+    PyObject *u1 = full ? col_slice(S, u, 0, k) : u;
+    PyObject *gu1 = full ? col_slice(S, gu, 0, k) : gu;
+    PyObject *p = SUB(gu1, mm(S, u1, mm(S, u1, gu1, 1, 0), 0, 0));
+    if (full) {
+        PyObject *u2 = col_slice(S, u, k, m), *gu2 = col_slice(S, gu, k, m);
+        p = SUB(p, mm(S, u2, mm(S, gu2, u1, 1, 0), 0, 0));
+    }
+    return scope_result(S, mm(S, MUL(p, sinv_row), v1, 0, 1));
+}
+
+int
+svd_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    const tg_slot *x = IN_SLOT(0);
+    int full, uv;
+    if (svd_attrs(c->attrs, &full, &uv) < 0) {
+        return -1;
+    }
+    Py_ssize_t m = x->shape[x->ndim - 2], n = x->shape[x->ndim - 1];
+    Py_ssize_t k = m < n ? m : n;
+    if (!uv) {
+        PyObject *r = OP1A(svd, X(0), "(OO)", Py_False, Py_True);
+        if (r != NULL && (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 3)) {
+            PyErr_SetString(PyExc_SystemError, "tapegrad: svd result");
+            r = NULL;
+        }
+        if (r != NULL) {
+            PyObject *u = PyTuple_GET_ITEM(r, 1), *v = PyTuple_GET_ITEM(r, 2);
+            SET(0, mm(S, MUL(u, s_as(S, G, 1)), v, 0, 1));
+        }
+        VJP_END;
+    }
+    if (full && (m - n > 1 || n - m > 1)) {
+        PyErr_SetString(PyExc_NotImplementedError,
+                        "svd gradient is not implemented for abs(m - n) > 1 "
+                        "when full_matrices is True");
+        VJP_END;
+    }
+    PyObject *s = YS(0), *u = YS(1), *v = YS(2);
+    PyObject *u1 = full && m > k ? col_slice(S, u, 0, k) : u;
+    PyObject *gu1 = full && m > k ? col_slice(S, GS(1), 0, k) : GS(1);
+    PyObject *v1 = full && n > k ? col_slice(S, v, 0, k) : v;
+    PyObject *gv1 = full && n > k ? col_slice(S, GS(2), 0, k) : GS(2);
+    PyObject *ga = KEEP(u1 && gu1 && v1 && gv1
+                            ? svd_core(s, u1, gu1, v1, gv1, GS(0), x->dtype,
+                                       k)
+                            : NULL);
+    if (m > k || n > k) {
+        PyObject *sinv = safe_recip(S, s);
+        if (m > k) {
+            ga = ADD(ga, KEEP(sinv ? svd_side(u, GS(1), v1, s_as(S, sinv, 1),
+                                              k, m, full)
+                                   : NULL));
+        }
+        else {
+            ga = ADD(ga, mtrans(S, KEEP(sinv ? svd_side(v, GS(2), u1,
+                                                        s_as(S, sinv, 1), k,
+                                                        n, full)
+                                             : NULL)));
+        }
+    }
+    SET(0, ga);
+    VJP_END;
+}
+
+/* ---- diag / diag_part: TF's MatrixDiagV3 / MatrixDiagPartV3, an adjoint pair -----
+ * k: one diagonal (0 the main one, > 0 above it) or a band (lo, hi).  A
+ * band's diagonals are stored one per row, from hi down to lo, each row
+ * max_len long; a diagonal shorter than max_len is aligned by `align`
+ * (its first word for superdiagonals, its second for subdiagonals, either
+ * for the main diagonal) and the rest of its row is padding_value.
+ *   diag:      z[..., i, j] = d[..., hi - (j - i), j - max(j - i, 0) + off]
+ *              for lo <= j - i <= hi, padding_value elsewhere
+ *                                               dd = diag_part(g, k, align)
+ *   diag_part: the inverse reading, padding_value where a row of the band
+ *              has no element                   dx = diag(g, k, M, N, align)
+ * (TF's gradients; padding_value gets none.)  k, num_rows and num_cols
+ * are converted to int32 and padding_value to the input's dtype, as TF's
+ * op inputs are; the errors are TF's kernel messages.
+ * diag attrs:      (name, k, num_rows, num_cols, padding_value, align)
+ * diag_part attrs: (name, k, padding_value, align)
+ */
+typedef struct {
+    Py_ssize_t lo, hi;
+    int left_super, left_sub;
+} band;
+
+static const char *const align_names[4] = {"LEFT_RIGHT", "RIGHT_LEFT",
+                                           "LEFT_LEFT", "RIGHT_RIGHT"};
+
+/* an op input TF takes as int32: a new reference to the int32 tensor */
+static TensorObject *
+int32_input(PyObject *o, const char *tfname, int index)
+{
+    TensorObject *t = tg_convert(o, TG_INT32, tfname);
+    if (t != NULL && tg_want_dtype(tfname, index, TG_INT32, t->dtype) < 0) {
+        Py_CLEAR(t);
+    }
+    return t;
+}
+
+static int
+band_parse(PyObject *k, PyObject *align, const char *tfname, band *b)
+{
+    int which = 1;                      /* RIGHT_LEFT, TF's default */
+    b->lo = b->hi = 0;
+    if (align != Py_None) {
+        if (!PyUnicode_Check(align)) {
+            PyErr_Format(PyExc_TypeError,
+                         "Expected string for argument 'align' not %R.",
+                         align);
+            return -1;
+        }
+        for (which = 0; which < 4; which++) {
+            if (PyUnicode_CompareWithASCIIString(align,
+                                                 align_names[which]) == 0) {
+                break;
+            }
+        }
+        if (which == 4) {
+            TG_INVALID_ARGUMENT("Value for attr 'align' of \"%U\" is not in "
+                                "the list of allowed values: \"LEFT_RIGHT\", "
+                                "\"RIGHT_LEFT\", \"LEFT_LEFT\", "
+                                "\"RIGHT_RIGHT\" [Op:%s]", align, tfname);
+            return -1;
+        }
+    }
+    b->left_super = which == 0 || which == 2;
+    b->left_sub = which == 1 || which == 2;
+    if (k == Py_None) {
+        return 0;
+    }
+    TensorObject *t = int32_input(k, tfname, 1);
+    int rc = -1;
+    if (t == NULL) {
+        return -1;
+    }
+    if (t->ndim > 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("diag_index must be a scalar or vector, "
+                                "received shape: %U [Op:%s]", sh, tfname);
+            Py_DECREF(sh);
+        }
+    }
+    else if (t->ndim == 1 && (t->size < 1 || t->size > 2)) {
+        TG_INVALID_ARGUMENT("diag_index must have only one or two elements, "
+                            "received %zd elements. [Op:%s]", t->size,
+                            tfname);
+    }
+    else {
+        const int32_t *v = (const int32_t *)t->data;
+        b->lo = v[0];
+        b->hi = t->size == 2 ? v[1] : v[0];
+        rc = 0;
+    }
+    Py_DECREF(t);
+    return rc;
+}
+
+/* num_rows / num_cols: an int32 scalar, None meaning -1 */
+static int
+dim_arg(PyObject *o, const char *what, int index, Py_ssize_t *v)
+{
+    *v = -1;
+    if (o == Py_None) {
+        return 0;
+    }
+    TensorObject *t = int32_input(o, "MatrixDiagV3", index);
+    if (t == NULL) {
+        return -1;
+    }
+    if (t->size != 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("%s must be a scalar, received shape: %U "
+                                "[Op:MatrixDiagV3]", what, sh);
+            Py_DECREF(sh);
+        }
+        Py_DECREF(t);
+        return -1;
+    }
+    *v = *(const int32_t *)t->data;
+    Py_DECREF(t);
+    return 0;
+}
+
+/* padding_value as one element of `dtype` in buf (TF converts it to the
+ * input's dtype; for a bool input, TF's wrapper takes its truth value) */
+static int
+padding_parse(PyObject *p, int dtype, const char *tfname, int index,
+              char *buf)
+{
+    memset(buf, 0, 8);
+    if (p == Py_None) {
+        return 0;
+    }
+    if (dtype == TG_BOOL) {
+        int v = PyObject_IsTrue(p);
+        if (v < 0) {
+            return -1;
+        }
+        *(npy_bool *)buf = (npy_bool)v;
+        return 0;
+    }
+    TensorObject *t = tg_convert(p, dtype, tfname);
+    int rc = -1;
+    if (t == NULL || tg_want_dtype(tfname, index, dtype, t->dtype) < 0) {
+        Py_XDECREF(t);
+        return -1;
+    }
+    if (t->size != 1) {
+        PyObject *sh = tg_shape_str(t->ndim, t->shape);
+        if (sh != NULL) {
+            TG_INVALID_ARGUMENT("padding_value must be a scalar, received "
+                                "shape: %U [Op:%s]", sh, tfname);
+            Py_DECREF(sh);
+        }
+    }
+    else {
+        memcpy(buf, t->data, (size_t)tg_dtype_size[dtype]);
+        rc = 0;
+    }
+    Py_DECREF(t);
+    return rc;
+}
+
+/* length of diagonal d of a rows x cols matrix */
+static Py_ssize_t
+diag_len(Py_ssize_t d, Py_ssize_t rows, Py_ssize_t cols)
+{
+    Py_ssize_t a = rows + (d < 0 ? d : 0), b = cols - (d > 0 ? d : 0);
+    return a < b ? a : b;
+}
+
+/* where diagonal d (of length len) starts in its row of max_len */
+static Py_ssize_t
+diag_offset(const band *b, Py_ssize_t d, Py_ssize_t max_len, Py_ssize_t len)
+{
+    int left = (d >= 0 && b->left_super) || (d <= 0 && b->left_sub);
+    return left ? 0 : max_len - len;
+}
+
+static Py_ssize_t
+batch_count(const TensorObject *t, int nbatch)
+{
+    Py_ssize_t n = 1;
+    for (int i = 0; i < nbatch; i++) {
+        n *= t->shape[i];
+    }
+    return n;
 }
 
 int
 diag_forward(tg_fwd *f)
 {
     TensorObject *d = f->in[0];
+    band b;
     Py_ssize_t rows, cols, shape[TG_MAXDIMS];
-    if (dim_attr(f->attrs, 0, &rows) < 0 || dim_attr(f->attrs, 1, &cols) < 0) {
+    char pad[8];
+    if (band_parse(attr(f->attrs, 1), attr(f->attrs, 5), "MatrixDiagV3",
+                   &b) < 0 ||
+        dim_arg(attr(f->attrs, 2), "num_rows", 2, &rows) < 0 ||
+        dim_arg(attr(f->attrs, 3), "num_cols", 3, &cols) < 0 ||
+        padding_parse(attr(f->attrs, 4), d->dtype, "MatrixDiagV3", 4,
+                      pad) < 0) {
         return -1;
     }
     if (d->ndim < 1 || d->ndim >= TG_MAXDIMS) {
         PyObject *s = tg_shape_str(d->ndim, d->shape);
         if (s != NULL) {
-            TG_INVALID_ARGUMENT("diag: `diagonal` must be at least 1-dim, "
-                                "received shape: %U [Op:MatrixDiagV3]", s);
+            TG_INVALID_ARGUMENT("diagonal must be at least 1-dim, received "
+                                "shape: %U [Op:MatrixDiagV3]", s);
             Py_DECREF(s);
         }
         return -1;
     }
-    Py_ssize_t len = d->shape[d->ndim - 1];
-    rows = rows < 0 ? len : rows;
-    cols = cols < 0 ? len : cols;
-    if (rows < len || cols < len || (rows != len && cols != len)) {
-        TG_INVALID_ARGUMENT("diag: the number of diagonal elements (%zd) "
-                            "should match num_rows or num_cols and not "
-                            "exceed the other, got num_rows=%zd, "
-                            "num_cols=%zd [Op:MatrixDiagV3]", len, rows, cols);
+    if (b.lo > b.hi) {
+        TG_INVALID_ARGUMENT("lower_diag_index must not be larger than "
+                            "upper_diag_index: %zd > %zd [Op:MatrixDiagV3]",
+                            b.lo, b.hi);
         return -1;
     }
-    memcpy(shape, d->shape, (size_t)(d->ndim - 1) * sizeof(Py_ssize_t));
-    shape[d->ndim - 1] = rows;
-    shape[d->ndim] = cols;
-    f->out[0] = tg_fill_like(d->dtype, d->ndim + 1, shape, 0.0);
+    Py_ssize_t ndiag = b.hi - b.lo + 1;
+    if (ndiag > 1 && (d->ndim < 2 || d->shape[d->ndim - 2] != ndiag)) {
+        TG_INVALID_ARGUMENT("The number of diagonals provided in the input "
+                            "does not match the lower_diag_index and "
+                            "upper_diag_index range. [Op:MatrixDiagV3]");
+        return -1;
+    }
+    Py_ssize_t len = d->shape[d->ndim - 1];
+    Py_ssize_t min_rows = len - (b.hi < 0 ? b.hi : 0);
+    Py_ssize_t min_cols = len + (b.lo > 0 ? b.lo : 0);
+    const char *why = NULL;
+    if (rows != -1 && rows < min_rows) {
+        why = "The number of rows is too small.";
+    }
+    else if (cols != -1 && cols < min_cols) {
+        why = "The number of columns is too small.";
+    }
+    else {
+        if (rows == -1 && cols == -1) {
+            rows = cols = min_rows > min_cols ? min_rows : min_cols;
+        }
+        else if (rows == -1) {
+            rows = min_rows;
+        }
+        else if (cols == -1) {
+            cols = min_cols;
+        }
+        if (rows != min_rows && cols != min_cols) {
+            why = "The number of rows or columns is not consistent with the "
+                  "specified d_lower, d_upper, and diagonal.";
+        }
+    }
+    if (why != NULL) {
+        TG_INVALID_ARGUMENT("%s [Op:MatrixDiagV3]", why);
+        return -1;
+    }
+    int nbatch = d->ndim - (ndiag > 1 ? 2 : 1);
+    memcpy(shape, d->shape, (size_t)nbatch * sizeof(Py_ssize_t));
+    shape[nbatch] = rows;
+    shape[nbatch + 1] = cols;
+    f->out[0] = tg_tensor_new(d->dtype, nbatch + 2, shape);
     if (f->out[0] == NULL || f->out[0]->size == 0) {
         return f->out[0] ? 0 : -1;
     }
     size_t isz = (size_t)tg_dtype_size[d->dtype];
-    Py_ssize_t batch = d->size / (len ? len : 1);
-    for (Py_ssize_t b = 0; len && b < batch; b++) {
-        char *dst = f->out[0]->data + (size_t)(b * rows * cols) * isz;
-        const char *src = d->data + (size_t)(b * len) * isz;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            copy_item(dst + (size_t)(i * cols + i) * isz,
-                      src + (size_t)i * isz, isz);
+    char *o = f->out[0]->data;
+    int zero = 1;
+    for (size_t i = 0; i < isz; i++) {
+        zero &= pad[i] == 0;
+    }
+    if (zero) {
+        memset(o, 0, (size_t)f->out[0]->size * isz);
+    }
+    else {
+        for (Py_ssize_t i = 0; i < f->out[0]->size; i++) {
+            copy_item(o + (size_t)i * isz, pad, isz);
+        }
+    }
+    /* each diagonal of the band in place (diag_part's loop, reversed) */
+    Py_ssize_t nb = batch_count(d, nbatch);
+    for (Py_ssize_t q = 0; q < nb; q++) {
+        const char *src = d->data + (size_t)(q * ndiag * len) * isz;
+        char *dst = o + (size_t)(q * rows * cols) * isz;
+        for (Py_ssize_t dd = b.hi; dd >= b.lo; dd--) {
+            Py_ssize_t dl = diag_len(dd, rows, cols);
+            Py_ssize_t off = diag_offset(&b, dd, len, dl);
+            Py_ssize_t y0 = dd < 0 ? -dd : 0, x0 = dd > 0 ? dd : 0;
+            const char *row = src + (size_t)((b.hi - dd) * len) * isz;
+            for (Py_ssize_t t = 0; t < dl; t++) {
+                copy_item(dst + (size_t)((t + y0) * cols + t + x0) * isz,
+                          row + (size_t)(t + off) * isz, isz);
+            }
         }
     }
     return 0;
@@ -703,7 +1137,8 @@ int
 diag_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, keep(S, tg_op1(TG_OP_diag_part, G, NULL)));
+    SET(0, OP1A(diag_part, G, "(OOiO)", Py_None, attr(c->attrs, 1), 0,
+                attr(c->attrs, 5)));
     VJP_END;
 }
 
@@ -711,32 +1146,76 @@ int
 diag_part_forward(tg_fwd *f)
 {
     TensorObject *x = f->in[0];
+    band b;
     Py_ssize_t shape[TG_MAXDIMS];
+    char pad[8];
+    if (band_parse(attr(f->attrs, 1), attr(f->attrs, 3), "MatrixDiagPartV3",
+                   &b) < 0 ||
+        padding_parse(attr(f->attrs, 2), x->dtype, "MatrixDiagPartV3", 2,
+                      pad) < 0) {
+        return -1;
+    }
     if (x->ndim < 2) {
         PyObject *s = tg_shape_str(x->ndim, x->shape);
         if (s != NULL) {
-            TG_INVALID_ARGUMENT("diag_part: `input` must be at least 2-dim, "
-                                "received shape: %U [Op:MatrixDiagPartV3]", s);
+            TG_INVALID_ARGUMENT("input must be at least 2-dim, received "
+                                "shape: %U [Op:MatrixDiagPartV3]", s);
             Py_DECREF(s);
         }
         return -1;
     }
     Py_ssize_t m = x->shape[x->ndim - 2], n = x->shape[x->ndim - 1];
-    Py_ssize_t len = m < n ? m : n;
-    memcpy(shape, x->shape, (size_t)(x->ndim - 2) * sizeof(Py_ssize_t));
-    shape[x->ndim - 2] = len;
-    f->out[0] = tg_tensor_new(x->dtype, x->ndim - 1, shape);
+    if (!((-m < b.lo && b.lo < n) || b.lo == 0)) {
+        TG_INVALID_ARGUMENT("lower_diag_index is out of bound: %zd. It must "
+                            "be between %zd and %zd [Op:MatrixDiagPartV3]",
+                            b.lo, -m, n);
+        return -1;
+    }
+    if (!((-m < b.hi && b.hi < n) || b.hi == 0)) {
+        TG_INVALID_ARGUMENT("upper_diag_index is out of bound: %zd It must "
+                            "be between %zd and %zd [Op:MatrixDiagPartV3]",
+                            b.hi, -m, n);
+        return -1;
+    }
+    if (b.lo > b.hi) {
+        TG_INVALID_ARGUMENT("lower_diag_index must not be larger than "
+                            "upper_diag_index: %zd > %zd "
+                            "[Op:MatrixDiagPartV3]", b.lo, b.hi);
+        return -1;
+    }
+    Py_ssize_t ndiag = b.hi - b.lo + 1;
+    Py_ssize_t r1 = m + (b.hi < 0 ? b.hi : 0), r2 = n - (b.lo > 0 ? b.lo : 0);
+    Py_ssize_t len = r1 < r2 ? r1 : r2;
+    int nd = x->ndim - 2;
+    memcpy(shape, x->shape, (size_t)nd * sizeof(Py_ssize_t));
+    if (ndiag > 1) {
+        shape[nd++] = ndiag;
+    }
+    shape[nd++] = len;
+    f->out[0] = tg_tensor_new(x->dtype, nd, shape);
     if (f->out[0] == NULL || f->out[0]->size == 0) {
         return f->out[0] ? 0 : -1;
     }
     size_t isz = (size_t)tg_dtype_size[x->dtype];
-    Py_ssize_t batch = f->out[0]->size / len;
-    for (Py_ssize_t b = 0; b < batch; b++) {
-        const char *src = x->data + (size_t)(b * m * n) * isz;
-        char *dst = f->out[0]->data + (size_t)(b * len) * isz;
-        for (Py_ssize_t i = 0; i < len; i++) {
-            copy_item(dst + (size_t)i * isz, src + (size_t)(i * n + i) * isz,
-                      isz);
+    Py_ssize_t nb = batch_count(x, x->ndim - 2);
+    char *dst = f->out[0]->data;
+    for (Py_ssize_t q = 0; q < nb; q++) {
+        const char *src = x->data + (size_t)(q * m * n) * isz;
+        for (Py_ssize_t dd = b.hi; dd >= b.lo; dd--, dst += (size_t)len * isz) {
+            Py_ssize_t dl = diag_len(dd, m, n);
+            Py_ssize_t off = diag_offset(&b, dd, len, dl);
+            Py_ssize_t y0 = dd < 0 ? -dd : 0, x0 = dd > 0 ? dd : 0;
+            for (Py_ssize_t t = 0; t < len; t++) {
+                Py_ssize_t e = t - off;
+                if (e < 0 || e >= dl) {
+                    copy_item(dst + (size_t)t * isz, pad, isz);
+                }
+                else {
+                    copy_item(dst + (size_t)t * isz,
+                              src + (size_t)((e + y0) * n + e + x0) * isz,
+                              isz);
+                }
+            }
         }
     }
     return 0;
@@ -747,8 +1226,9 @@ diag_part_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *x = IN_SLOT(0);
-    SET(0, OP1A(diag, G, "(nn)", x->shape[x->ndim - 2],
-                x->shape[x->ndim - 1]));
+    SET(0, OP1A(diag, G, "(OOnniO)", Py_None, attr(c->attrs, 1),
+                x->shape[x->ndim - 2], x->shape[x->ndim - 1], 0,
+                attr(c->attrs, 3)));
     VJP_END;
 }
 
@@ -1465,6 +1945,7 @@ NO_VJP(tensordot)
  *          p > 0: (sum |x|^p)^(1/p)
  * matrices (axis a pair): 'euclidean'/'fro': sqrt(sum x^2)
  *          1: max over columns of sum |x| over rows   inf: the transpose
+ *          2: the largest singular value (spectral_norm, through svd)
  * |x| is x * sign(x) with the sign a constant (TF's abs gradient), max is a
  * recorded sum against a constant tie indicator (TF's reduce_max gradient:
  * ties share it evenly).  sqrt at 0 has a NaN gradient, as in TF.
@@ -1518,12 +1999,50 @@ max_keep(scope *S, PyObject *v, PyObject *axes)
     return sum_keep(S, MUL(v, DIV(ind, cnt)), axes);
 }
 
+/* ord=2 over the axis pair ax (rows, columns): the largest singular
+ * value, as TF builds it: the pair moved last, svd(compute_uv=False),
+ * max |s| with TF's reduce_max gradient (so the gradient is u1 v1^T, split
+ * evenly between equal largest values).  The result has x's rank with 1
+ * at both axes (keepdims); the other axes keep their order. */
+static PyObject *
+spectral_norm(scope *S, PyObject *x, const int *ax)
+{
+    TensorObject *t = (TensorObject *)x;
+    Py_ssize_t shape[TG_MAXDIMS];
+    int nd = t->ndim, q = 0, moved = 0;
+    PyObject *perm = keep(S, PyList_New(0));
+    for (int i = 0; perm && i <= nd + 1; i++) {
+        int a = i < nd ? i : ax[i - nd];
+        if (i < nd && (i == ax[0] || i == ax[1])) {
+            continue;
+        }
+        PyObject *v = PyLong_FromLong(a);
+        if (v == NULL || PyList_Append(perm, v) < 0) {
+            Py_XDECREF(v);
+            return NULL;
+        }
+        Py_DECREF(v);
+        moved |= a != q++;
+    }
+    if (perm == NULL) {
+        return NULL;
+    }
+    PyObject *xt = moved ? OP1A(transpose, x, "(O)", perm) : x;
+    PyObject *sv = xt ? OP1A(svd, xt, "(OO)", Py_False, Py_False) : NULL;
+    PyObject *last = keep(S, Py_BuildValue("[i]", nd - 2));
+    PyObject *m = last && sv ? max_keep(S, abs_rec(S, sv), last) : NULL;
+    for (int i = 0; i < nd; i++) {
+        shape[i] = i == ax[0] || i == ax[1] ? 1 : t->shape[i];
+    }
+    return m ? reshape_to(S, m, nd, shape) : NULL;
+}
+
 static int
 norm_bad_ord(int matrix, PyObject *ord)
 {
     if (matrix) {
         PyErr_Format(PyExc_ValueError, "norm: 'ord' must be a supported "
-                     "matrix norm in ['euclidean', 'fro', 1, inf], got %R",
+                     "matrix norm in ['euclidean', 'fro', 1, 2, inf], got %R",
                      ord);
     }
     else {
@@ -1593,13 +2112,8 @@ norm_forward(tg_fwd *f)
         if (p == -1.0 && PyErr_Occurred()) {
             return -1;
         }
-        if (matrix ? !(p == 1.0 || isinf(p)) : !(p > 0)) {
-            if (matrix && p == 2.0) {
-                PyErr_SetString(PyExc_ValueError,
-                                "norm: ord=2 for matrices (the spectral "
-                                "norm) is not supported by tapegrad");
-                return -1;
-            }
+        if (matrix ? !(p == 1.0 || p == 2.0 || (isinf(p) && p > 0))
+                   : !(p > 0)) {
             return norm_bad_ord(matrix, ord);
         }
     }
@@ -1633,6 +2147,9 @@ norm_forward(tg_fwd *f)
     PyObject *xo = (PyObject *)x, *r;
     if (is_str || (!matrix && p == 2.0)) {
         r = POW(sum_keep(S, MUL(xo, xo), axes), CONST(0.5, xo));
+    }
+    else if (matrix && p == 2.0) {
+        r = spectral_norm(S, xo, ax);
     }
     else if (matrix) {
         /* ord 1: sum over rows (ax[0]) then max over columns; inf: swap */

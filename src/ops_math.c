@@ -757,10 +757,51 @@ gelu_vjp(tg_vjp_ctx *c)
 }
 
 /* ---- silu (swish) ---------------------------------------------------------------------------
- * z = x sigmoid(b x)                        dx = g s (1 + b x (1 - s)),
- *                                           s = sigmoid(b x)
- * attrs: (beta,), a number: no gradient flows to beta
+ * silu (composite): TF's nn.silu converts beta (a Python float becomes
+ * float32) and casts it to the features' dtype.  A Python number becomes a
+ * constant scalar of that value (never watched, so silu_beta's vjp skips
+ * its gradient): the fast path, one fused kernel and one tape entry.  A
+ * tensor or Variable is cast by a recorded op, so its gradient flows back
+ * in its own dtype (none for an integer beta, as in TF).
+ * attrs: (beta,)
+ *
+ * silu_beta: z = x s,  s = sigmoid(b x)     dx = g s (1 + b x (1 - s))
+ *                                           db = g x^2 s (1 - s)
+ * b broadcasts against x (the sweep sums db back to b's shape).
  */
+int
+silu_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0], *in[2] = {x, NULL};
+    PyObject *beta = attr(f->attrs, 0), *r = NULL;
+    if (beta == Py_None) {
+        in[1] = tg_tensor_scalar(x->dtype, 1.0);
+    }
+    else if (PyFloat_CheckExact(beta)) {
+        /* TF: a float32 tensor first, then cast to the features' dtype */
+        in[1] = tg_tensor_scalar(x->dtype, (float)PyFloat_AS_DOUBLE(beta));
+    }
+    else {
+        TensorObject *b = tg_convert(beta, -1, "Silu");
+        if (b != NULL && b->dtype != x->dtype) {
+            in[1] = (TensorObject *)tg_op1_attrs(TG_OP_cast, (PyObject *)b,
+                                                 "(O)",
+                                                 tg_dtype_obj(x->dtype));
+            Py_DECREF(b);
+        }
+        else {
+            in[1] = b;
+        }
+    }
+    if (in[1] != NULL) {
+        r = tg_call_tensors(TG_OP_silu_beta, 2, in, NULL);
+        Py_DECREF(in[1]);
+    }
+    f->out[0] = (TensorObject *)r;
+    return r ? 0 : -1;
+}
+COMPOSITE_VJP(silu)
+
 static inline double
 sigm_d(double v)
 {
@@ -773,40 +814,21 @@ sigm_f(float v)
     return v >= 0 ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v));
 }
 
-int
-silu_forward(tg_fwd *f)
-{
-    TensorObject *x_ = f->in[0];
-    double beta;
-    if (attr_double(f, 0, "silu: beta", 1.0, &beta) < 0) {
-        return -1;
-    }
-    if (x_->dtype == TG_FLOAT16) {
-        return half_via_float(f, silu_forward);
-    }
-    float bf = (float)beta;
-    f->out[0] = tg_tensor_new(x_->dtype, x_->ndim, x_->shape);
-    if (f->out[0] == NULL) {
-        return -1;
-    }
-    UNARY_LOOPS(v * sigm_f(bf * v), v * sigm_d(beta * v), float, double);
-    return 0;
-}
+BINARY_FLOAT_ROW(silu_beta, x * sigm_f(y * x), x * sigm_d(y * x))
 
 int
-silu_vjp(tg_vjp_ctx *c)
+silu_beta_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    double beta = 1.0;
-    if (attr(c->attrs, 0) != Py_None) {
-        beta = PyFloat_AsDouble(attr(c->attrs, 0));
-        if (beta == -1.0 && PyErr_Occurred()) {
-            return -1;
-        }
-    }
-    PyObject *x = X(0), *bx = MUL(CONST(beta, x), x);
+    PyObject *x = X(0), *bx = MUL(X(1), x);
     PyObject *s = UNARY(sigmoid, bx);
-    SET(0, MUL(G, MUL(s, ADD(ONE(x), MUL(bx, SUB(ONE(x), s))))));
+    PyObject *gss = MUL(G, MUL(s, SUB(ONE(x), s)));     /* g s (1 - s) */
+    if (NEEDS(0)) {
+        SET(0, ADD(MUL(G, s), MUL(gss, bx)));
+    }
+    if (NEEDS(1)) {
+        SET(1, MUL(gss, MUL(x, x)));
+    }
     VJP_END;
 }
 

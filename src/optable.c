@@ -3,12 +3,16 @@
  */
 #include "tapegrad.h"
 
+#define TG_DOC_TAIL ": see TensorFlow's documentation of the same name."
+
 const tg_opdef tg_ops[TG_NOPS] = {
 #define TG_OP(NAME, API, TFNAME, INPUTS, ATTRS, FLAGS, REF, LO, HI, SHAPES, \
               CASES)                                                        \
     {#NAME, API, TFNAME, INPUTS, ATTRS, FLAGS, REF, LO, HI, SHAPES, CASES,  \
-     #NAME "(" INPUTS ", " ATTRS "name=None)\n--\n\n" TFNAME                \
-           ": see TensorFlow's documentation of the same name.",            \
+     ((FLAGS) & TG_NAME_ATTR)                                               \
+         ? #NAME "(" INPUTS ", " ATTRS ")\n--\n\n" TFNAME TG_DOC_TAIL        \
+         : #NAME "(" INPUTS ", " ATTRS "name=None)\n--\n\n" TFNAME          \
+               TG_DOC_TAIL,                                                 \
      NAME##_forward, NAME##_vjp},
 #include "ops.def"
 #undef TG_OP

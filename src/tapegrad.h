@@ -161,6 +161,13 @@ typedef int (*tg_vjp_fn)(tg_vjp_ctx *c);
 #define TG_SAVE_OUTS 0x2000     /* every output */
 #define TG_ATTR_FIRST 0x4000    /* f(attr0, *inputs): einsum(equation, ...);
                                    INPUTS reads "equation, *inputs" */
+#define TG_DTYPE_INPUTS 0x8000  /* inputs given as Python values are
+                                   converted to the last attribute, `dtype`
+                                   (TF's convert_to_tensor(x, dtype=dtype));
+                                   tensors and variables keep theirs */
+#define TG_NAME_ATTR 0x10000   /* ATTRS lists `name` itself, where TF's
+                                   signature has it (matrix_diag(diagonal,
+                                   name, k, ...)); no trailing name=None */
 /* what the vjp reads: saved on the tape, everything else is dropped */
 #define TG_SAVE_IN0 0x100
 #define TG_SAVE_IN1 0x200

@@ -37,8 +37,15 @@ FD = {
 #:             differentiable: must get None gradients), a list or a
 #:             string ('bff'); default all 'f';
 #:   'ranges': per input, None or [lo, hi] replacing [LO, HI];
-#:   'dtypes': per input, None or a dtype name for an 'i' input (int32).
-CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes")
+#:   'dtypes': per input, None or a dtype name for an 'i' input (int32);
+#:   'affine': True when the case's attributes make a 'linear' row affine
+#:             (diag's nonzero padding_value): the linearity check
+#:             subtracts f(0);
+#:   'prepare': the name of a function in refs that maps the sampled
+#:             inputs (a list of arrays) to the case's inputs, same shapes
+#:             and dtypes: for ops whose derivatives need inputs away from
+#:             a singular set (svd: well-separated singular values).
+CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes", "affine", "prepare")
 
 
 # ---- literal parsing ---------------------------------------------------------
@@ -160,6 +167,8 @@ class Row:
             else:
                 dt = dt or (np.int32 if kind == "i" else dtype or np.float64)
                 out.append(sample(rng, self, shape, dt, lo, hi))
+        if c.get("prepare"):
+            out = [np.asarray(a) for a in getattr(refs, c["prepare"])(out)]
         return out
 
     def reference(self, arrays, attrs):

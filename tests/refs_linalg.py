@@ -59,19 +59,104 @@ def eigh(tensor):
     return _same(e, tensor), _same(v, tensor)
 
 
-def diag(diagonal, num_rows=-1, num_cols=-1):
-    d = np.asarray(diagonal)
-    n = d.shape[-1]
-    r = n if num_rows < 0 else num_rows
-    c = n if num_cols < 0 else num_cols
-    out = np.zeros(d.shape[:-1] + (r, c), dtype=d.dtype)
-    i = np.arange(n)
-    out[..., i, i] = d
+def svd(tensor, full_matrices=False, compute_uv=True):
+    """TF's order: (s, u, v), v = vh^T; s alone without compute_uv."""
+    a = _f64(tensor)
+    if not compute_uv:
+        return _same(np.linalg.svd(a, compute_uv=False), tensor)
+    u, s, vh = np.linalg.svd(a, full_matrices=bool(full_matrices))
+    return (_same(s, tensor), _same(u, tensor),
+            _same(np.swapaxes(vh, -1, -2), tensor))
+
+
+def spread_singular_values(arrays):
+    """Case inputs for svd and the spectral norm: each matrix keeps its
+    singular vectors but gets singular values 1, 2, ..., k (times 0.8), so
+    the gaps the gradient divides by are never small."""
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.ndim < 2 or a.size == 0:
+            out.append(a)
+            continue
+        u, s, vh = np.linalg.svd(a.astype(np.float64), full_matrices=False)
+        s = 0.8 * np.arange(s.shape[-1], 0, -1, dtype=np.float64)
+        out.append(((u * s[..., None, :]) @ vh).astype(a.dtype))
     return out
 
 
-def diag_part(input):
-    return np.array(np.diagonal(input, axis1=-2, axis2=-1), copy=True)
+def _band(k):
+    if k is None:
+        return 0, 0
+    k = np.asarray(k).reshape(-1)
+    return int(k[0]), int(k[-1])
+
+
+def _left(align, d):
+    """Whether diagonal d is left-aligned (TF's align: superdiagonals by
+    the first word, subdiagonals by the second)."""
+    sup, sub = align.split("_")
+    return (d >= 0 and sup == "LEFT") or (d <= 0 and sub == "LEFT")
+
+
+def _dlen(d, m, n):
+    return min(m + min(0, d), n - max(0, d))
+
+
+def diag(diagonal, k=0, num_rows=-1, num_cols=-1, padding_value=0,
+         align="RIGHT_LEFT"):
+    """MatrixDiagV3 from its documented formula, element by element:
+    out[..., i, j] = diagonal[..., k1 - d, j - max(d, 0) + offset] for
+    k0 <= d = j - i <= k1, padding_value elsewhere."""
+    x = np.asarray(diagonal)
+    lo, hi = _band(k)
+    if x.ndim < 1 or lo > hi:
+        raise ValueError("bad diagonal or k")
+    band = hi > lo
+    if not band:
+        x = x[..., None, :]
+    if x.shape[-2] != hi - lo + 1:
+        raise ValueError("number of diagonals")
+    L = x.shape[-1]
+    min_r, min_c = L - min(hi, 0), L + max(lo, 0)
+    r = max(min_r, min_c) if num_rows == -1 and num_cols == -1 else (
+        min_r if num_rows == -1 else num_rows)
+    c = r if num_rows == -1 and num_cols == -1 else (
+        min_c if num_cols == -1 else num_cols)
+    if r < min_r or c < min_c or (r != min_r and c != min_c):
+        raise ValueError("rows/cols")
+    out = np.full(x.shape[:-2] + (r, c), padding_value, dtype=x.dtype)
+    for i in range(r):
+        for j in range(c):
+            d = j - i
+            if lo <= d <= hi:
+                n = _dlen(d, r, c)
+                off = 0 if _left(align, d) else L - n
+                out[..., i, j] = x[..., hi - d, j - max(d, 0) + off]
+    return out
+
+
+def diag_part(input, k=0, padding_value=0, align="RIGHT_LEFT"):
+    """MatrixDiagPartV3 from its documented formula:
+    out[..., m, t] = input[..., t + y, t + x] (d = k1 - m,
+    y = max(-d, 0) - offset, x = max(d, 0) - offset) when inside the
+    matrix, padding_value otherwise; one diagonal drops the m axis."""
+    a = np.asarray(input)
+    lo, hi = _band(k)
+    if a.ndim < 2 or lo > hi:
+        raise ValueError("bad input or k")
+    M, N = a.shape[-2:]
+    L = min(M + min(hi, 0), N - max(lo, 0))
+    out = np.full(a.shape[:-2] + (hi - lo + 1, L), padding_value,
+                  dtype=a.dtype)
+    for m in range(hi - lo + 1):
+        d = hi - m
+        off = 0 if _left(align, d) else L - _dlen(d, M, N)
+        for t in range(L):
+            y, x = t + max(-d, 0) - off, t + max(d, 0) - off
+            if 0 <= y < M and 0 <= x < N:
+                out[..., m, t] = a[..., y, x]
+    return out if hi > lo else out[..., 0, :]
 
 
 def trace(x):

@@ -212,6 +212,31 @@ def test_range_dtypes_follow_tf():
     assert tf.range(2, 2).shape == (0,)
 
 
+def test_range_converts_python_values_to_dtype():
+    # TF: start, limit and delta that are not tensors go through
+    # convert_to_tensor(v, dtype=dtype); a non-integral float can't be int32
+    for call in (lambda: tf.range(3.5, dtype=tf.int32),
+                 lambda: tf.range(start=3.5, dtype=tf.int32),
+                 lambda: tf.range(0, 7.5, dtype=tf.int32),
+                 lambda: tf.range(0, 3, 0.5, dtype=tf.int64)):
+        with pytest.raises(TypeError) as ei:
+            call()
+        assert re.fullmatch(r"Cannot convert [0-9.]+ to EagerTensor of "
+                            r"dtype int(32|64)", str(ei.value)), str(ei.value)
+    r = tf.range(3, dtype=tf.float32)
+    assert r.dtype == tf.float32 and r.numpy().tolist() == [0.0, 1.0, 2.0]
+    r = tf.range(1.0, 5.0, 0.5)
+    assert r.dtype == tf.float32
+    assert r.numpy().tolist() == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
+    r = tf.range(5)
+    assert r.dtype == tf.int32 and r.numpy().tolist() == [0, 1, 2, 3, 4]
+    r = tf.range(2, 9, 3, dtype=tf.int64)
+    assert r.dtype == tf.int64 and r.numpy().tolist() == [2, 5, 8]
+    # tensors are cast to dtype, not converted: 3.5 -> 3
+    r = tf.range(tf.constant(3.5), dtype=tf.int32)
+    assert r.dtype == tf.int32 and r.numpy().tolist() == [0, 1, 2]
+
+
 def test_linspace_values_and_dtypes():
     y = tf.linspace(-10.0, 10.0, 201)
     assert y.dtype == tf.float32 and y.shape == (201,)

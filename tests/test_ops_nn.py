@@ -116,3 +116,105 @@ def test_sparse_softmax_cross_entropy_follows_tf():
     gz, gx = tape.gradient(loss, [labels, logits])
     assert gz is None
     np.testing.assert_allclose(gx.numpy()[1], [1.0, -1.0, 0.0], atol=1e-6)
+
+
+# ---- silu's beta: a number or a tensor TF differentiates with respect to ----
+def _silu_parts(x, b):
+    s = 1.0 / (1.0 + np.exp(-b * x))
+    return x * s, s
+
+
+def test_silu_gradient_with_respect_to_a_variable_beta():
+    x = np.array([1.0, -2.0, 0.5, 3.0])
+    beta = tf.Variable(0.75, dtype=tf.float64)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.nn.silu(xt, beta=beta)
+        loss = tf.reduce_sum(y * tf.constant([1.0, 2.0, -1.0, 0.5], tf.float64))
+    gx, gb = tape.gradient(loss, [xt, beta])
+    v = np.array([1.0, 2.0, -1.0, 0.5])
+    z, s = _silu_parts(x, 0.75)
+    np.testing.assert_allclose(y.numpy(), z, rtol=1e-14)
+    # TF's swish gradient: dy s (1 + b x (1 - s)) and sum(dy x^2 s (1 - s))
+    np.testing.assert_allclose(gx.numpy(), v * s * (1 + 0.75 * x * (1 - s)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(gb.numpy(), np.sum(v * x * x * s * (1 - s)),
+                               rtol=1e-14)
+    assert gb.shape == () and gb.dtype == tf.float64
+
+
+def test_silu_beta_second_order_and_swish_alias():
+    b = tf.constant(1.5, dtype=tf.float64)
+    x = tf.constant([0.5, -1.0], dtype=tf.float64)
+    with tf.GradientTape() as outer:
+        outer.watch(b)
+        with tf.GradientTape() as inner:
+            inner.watch(b)
+            y = tf.reduce_sum(tf.nn.swish(x, b))
+        gb = inner.gradient(y, b)
+    hb = outer.gradient(gb, b)
+    xv = x.numpy()
+    _, s = _silu_parts(xv, 1.5)
+    # d/db [x^2 s (1 - s)] = x^3 s (1 - s) (1 - 2 s)
+    np.testing.assert_allclose(gb.numpy(), np.sum(xv ** 2 * s * (1 - s)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(hb.numpy(),
+                               np.sum(xv ** 3 * s * (1 - s) * (1 - 2 * s)),
+                               rtol=1e-12)
+
+
+def test_silu_casts_beta_to_the_features_dtype_as_tf():
+    x = tf.constant([1.0, -2.0])                      # float32
+    b64 = tf.constant(0.5, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(b64)
+        y = tf.nn.silu(x, b64)
+    assert y.dtype == tf.float32
+    g = tape.gradient(y, b64)
+    assert g.dtype == tf.float64                      # back through the cast
+    _, s = _silu_parts(np.array([1.0, -2.0]), 0.5)
+    np.testing.assert_allclose(g.numpy(), np.sum([1.0, 4.0] * s * (1 - s)),
+                               rtol=1e-6)
+    # an integer beta is cast too, and gets no gradient (TF: Cast of int)
+    bi = tf.constant(2)
+    with tf.GradientTape() as tape:
+        with pytest.warns(UserWarning, match="must be floating"):
+            tape.watch(bi)
+        y = tf.nn.silu(x, bi)
+    np.testing.assert_allclose(y.numpy(), _silu_parts(np.array([1.0, -2.0]),
+                                                      2.0)[0], rtol=1e-6)
+    assert tape.gradient(y, bi) is None
+    # a Python float is a float32 tensor first: 0.1 is float32(0.1), also
+    # for float64 features
+    y = tf.nn.silu(tf.constant([2.0], dtype=tf.float64), beta=0.1)
+    b = float(np.float32(0.1))
+    assert y.numpy()[0] == 2.0 / (1.0 + np.exp(-b * 2.0))
+
+
+def test_silu_beta_broadcasts_and_sums_its_gradient():
+    x = tf.constant([[1.0, -1.0, 2.0]], dtype=tf.float64)
+    beta = tf.Variable([[0.5], [2.0]], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        y = tf.nn.silu(x, beta)
+    assert y.shape == (2, 3)
+    g = tape.gradient(y, beta)
+    xv = x.numpy()
+    _, s = _silu_parts(xv, beta.numpy())
+    np.testing.assert_allclose(g.numpy(),
+                               np.sum(xv * xv * s * (1 - s), axis=1,
+                                      keepdims=True), rtol=1e-14)
+
+
+def test_silu_python_beta_records_one_entry():
+    from tapegrad import _tapegrad as C
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        before = C._live_counts()["TapeEntry"]
+        y = tf.nn.silu(x, beta=0.5)
+        assert C._live_counts()["TapeEntry"] == before + 1
+    _, s = _silu_parts(np.array([1.0, 2.0]), 0.5)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(),
+                               s * (1 + 0.5 * np.array([1.0, 2.0]) * (1 - s)),
+                               rtol=1e-6)

@@ -21,7 +21,8 @@ Every row of src/ops.def gets, per case (attribute set) of the row:
   * binary elementwise rows: broadcasting shape pairs forward and backward
     (gradients summed back to each input's shape), TF's message for mixed
     dtypes and an InvalidArgumentError for shapes that don't broadcast.
-  * 'linear' rows are linear; zero-size inputs work forward and backward.
+  * 'linear' rows are linear (affine in cases marked 'affine'); zero-size
+    inputs work forward and backward.
 Test ids start with the row name: `pytest -k sin` selects every sin test.
 """
 import re
@@ -120,6 +121,8 @@ def test_row_is_consistent(row):
         assert len(kinds) == len(shapes) and set(kinds) <= set("fib"), kinds
         for key in ("ranges", "dtypes"):
             assert len(c.get(key) or shapes) == len(shapes), (key, c)
+        assert not c.get("affine") or row.has("linear"), c
+        assert not c.get("prepare") or callable(getattr(refs, c["prepare"], None)), c
         if set(kinds) != {"f"}:
             assert row.has("int_ok"), "non-float inputs need TG_INT_OK"
     if row.ref.startswith("ref:"):
@@ -365,12 +368,18 @@ def test_shapes_that_do_not_broadcast_raise(row, rng):
 # ---- linearity claims ----------------------------------------------------------------
 @pytest.mark.parametrize("row,case", _cases(lambda r: r.has("linear"), has_f))
 def test_linear_rows_are_linear(row, case, rng):
-    """f(a x + b y) == a f(x) + b f(y), jointly in all 'f' inputs."""
+    """f(a x + b y) == a f(x) + b f(y), jointly in all 'f' inputs; for an
+    'affine' case, the same for f - f(0), and f(0) is not zero."""
     attrs, fn, xs = _setup(row, case, rng)
     _, ys = on_floats(row.fn, row.sample(rng, case), row.kinds(case))
     a, b = 0.75, -1.5
-    lhs = fn(*consts([a * x + b * y for x, y in zip(xs, ys)]), **attrs).numpy()
-    rhs = a * fn(*consts(xs), **attrs).numpy() + b * fn(*consts(ys), **attrs).numpy()
+    f0 = 0.0
+    if row.cases[case].get("affine"):
+        f0 = fn(*consts([np.zeros_like(x) for x in xs]), **attrs).numpy()
+        assert np.any(f0 != 0), "an 'affine' case should not be linear"
+    lhs = fn(*consts([a * x + b * y for x, y in zip(xs, ys)]), **attrs).numpy() - f0
+    rhs = (a * (fn(*consts(xs), **attrs).numpy() - f0)
+           + b * (fn(*consts(ys), **attrs).numpy() - f0))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
