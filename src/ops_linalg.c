@@ -603,6 +603,13 @@ eigh_forward(tg_fwd *f)
     return f->out[0] && f->out[1] ? 0 : -1;
 }
 
+/* x / (x^2 + eps): TF's _SafeReciprocal (eps 1e-20) */
+static PyObject *
+safe_recip(scope *S, PyObject *x)
+{
+    return DIV(x, ADD(MUL(x, x), CONST(1e-20, x)));
+}
+
 int
 eigh_vjp(tg_vjp_ctx *c)
 {
@@ -618,10 +625,12 @@ eigh_vjp(tg_vjp_ctx *c)
     shape[nd - 2] = n;
     shape[nd - 1] = 1;
     PyObject *col = reshape_to(S, e, nd, shape);
-    PyObject *eye = band_const(S, x->dtype, n, 0.0, 1.0, 0.0);
+    /* 1 / (e_j - e_i) off the diagonal, 0 on it: TF's safe reciprocal,
+     * so equal eigenvalues give finite gradients (as TF's).  The mask
+     * (TF's matrix_set_diag) also keeps the diagonal's cotangent from
+     * meeting the reciprocal's slope of 1e20 at 0 in a second derivative. */
     PyObject *off = band_const(S, x->dtype, n, 1.0, 0.0, 1.0);
-    /* 1 / (diff + I) * off: finite on the diagonal, where it is zeroed */
-    PyObject *fm = MUL(DIV(off, ADD(SUB(row, col), eye)), off);
+    PyObject *fm = MUL(safe_recip(S, SUB(row, col)), off);
     PyObject *inner = ADD(keep(S, tg_op1(TG_OP_diag, GS(0), NULL)),
                           MUL(fm, mm(S, v, GS(1), 1, 0)));
     PyObject *m = mm(S, v, mm(S, inner, v, 0, 1), 0, 0);
@@ -708,13 +717,6 @@ col_slice(scope *S, PyObject *x, Py_ssize_t a, Py_ssize_t b)
     Py_XDECREF(part);
     keep(S, key);
     return key && x ? OP1A(getitem, x, "(O)", key) : NULL;
-}
-
-/* x / (x^2 + eps): TF's _SafeReciprocal (eps 1e-20) */
-static PyObject *
-safe_recip(scope *S, PyObject *x)
-{
-    return DIV(x, ADD(MUL(x, x), CONST(1e-20, x)));
 }
 
 /* s (batch + (k,)) as batch + (1, k) (row = 1) or batch + (k, 1) */

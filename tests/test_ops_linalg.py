@@ -53,6 +53,18 @@ def test_eigh_gradient_on_symmetric_input(rng):
     _sym_fd_check(fn, _spd(rng, 4), rng)
 
 
+def test_eigh_gradient_with_equal_eigenvalues_is_finite():
+    # TF's SelfAdjointEigV2 gradient uses a safe reciprocal of the
+    # eigenvalue gaps, so a repeated eigenvalue does not make it NaN: for
+    # the identity, the eigenvector terms vanish and d(sum e)/dA = I.
+    a = tf.eye(3, dtype=tf.float64)
+    with tf.GradientTape() as t:
+        t.watch(a)
+        e, v = tf.linalg.eigh(a)
+        loss = tf.reduce_sum(e) + tf.reduce_sum(v)
+    np.testing.assert_allclose(t.gradient(loss, a).numpy(), np.eye(3))
+
+
 def test_not_positive_definite_raises():
     with pytest.raises(InvalidArgumentError, match="Cholesky decomposition was not successful"):
         tf.linalg.cholesky(tf.constant([[1.0, 2.0], [2.0, 1.0]]))
