@@ -5,6 +5,10 @@
   ``tapegrad._tapegrad._live_counts()`` (live Tensor, Variable, GradientTape
   and TapeEntry objects) must be back at the value it had before the test.
   Tests marked ``@pytest.mark.no_leak_check`` skip only that comparison.
+* the refleak guard (tests/refleak.py): each passing test runs again, a
+  warm-up and measured repetitions, and fails when every measured one
+  grows the allocated blocks or the live counts.  Tests that cannot be
+  repeated carry ``@pytest.mark.no_refleak_check(reason=...)``.
 """
 import gc
 import sys
@@ -15,6 +19,8 @@ import pytest
 import tapegrad
 
 SEED = 20240611
+
+pytest_plugins = ["refleak"]
 
 
 def pytest_configure(config):
