@@ -271,9 +271,12 @@ numpy_loop(const char *name, int nin, int t0, int t1, int tout)
     tg_loop_fn fn = NULL;
     void *data = NULL;
     if (uf == NULL) {
+        /* out of memory: no fast loop this time (the caller falls back to
+         * calling the ufunc), and nothing cached, so the next call retries */
         PyErr_Clear();
+        return NULL;
     }
-    else if (uf->nin == nin && uf->nout == 1) {
+    if (uf->nin == nin && uf->nout == 1) {
         for (int i = 0; i < uf->ntypes && fn == NULL; i++) {
             const char *t = uf->types + (size_t)i * (size_t)uf->nargs;
             int ok = 1;
@@ -405,8 +408,8 @@ ufunc_into(const char *name, int nin, TensorObject **in, TensorObject *out)
     if (kwnames == NULL) {
         goto done;
     }
-    res = PyObject_Vectorcall(ufunc, args + 1,
-                              nin | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+    res = tg_np_vectorcall(ufunc, args + 1,
+                           nin | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
     if (res != NULL) {
         rc = 0;
     }
@@ -618,6 +621,147 @@ tg_numpy_ufunc(const char *name)
     return f;
 }
 
+/* ---- NumPy's floating-point error state -----------------------------------
+ * NumPy reports an overflow or invalid value met by a cast ("overflow
+ * encountered in cast") or a ufunc as a RuntimeWarning, following
+ * np.errstate, a context variable.  TF never warns there: a value beyond a
+ * float type's range becomes inf, a float beyond an integer type's range
+ * (or NaN) becomes what the CPU's conversion gives (INT_MIN on x86, as TF's
+ * Cast kernel), an int64 beyond int32 wraps.  So every cast tapegrad asks of
+ * NumPy runs under errstate(all='ignore'); the values are NumPy's, which
+ * are those. */
+static PyObject *extobj_var;     /* numpy._core.umath._extobj_contextvar */
+static PyObject *extobj_quiet;   /* its value for errstate(all='ignore') */
+
+static int
+quiet_init(void)
+{
+    if (extobj_quiet != NULL) {
+        return 0;
+    }
+    PyObject *um = PyImport_ImportModule("numpy._core.umath");
+    PyObject *make = um ? PyObject_GetAttrString(um, "_make_extobj") : NULL;
+    PyObject *var = make ? PyObject_GetAttrString(um, "_extobj_contextvar")
+                         : NULL;
+    PyObject *kw = var ? Py_BuildValue("{ss}", "all", "ignore") : NULL;
+    PyObject *empty = kw ? PyTuple_New(0) : NULL;
+    PyObject *quiet = empty ? PyObject_Call(make, empty, kw) : NULL;
+    Py_XDECREF(um);
+    Py_XDECREF(make);
+    Py_XDECREF(kw);
+    Py_XDECREF(empty);
+    if (quiet == NULL) {
+        Py_XDECREF(var);
+        return -1;
+    }
+    extobj_var = var;
+    extobj_quiet = quiet;
+    return 0;
+}
+
+PyObject *
+tg_quiet_begin(void)
+{
+    if (quiet_init() < 0) {
+        return NULL;
+    }
+    return PyContextVar_Set(extobj_var, extobj_quiet);
+}
+
+int
+tg_quiet_end(PyObject *token)
+{
+    PyObject *et, *ev, *tb;
+    int rc;
+    if (token == NULL) {
+        return 0;
+    }
+    PyErr_Fetch(&et, &ev, &tb);
+    rc = PyContextVar_Reset(extobj_var, token);
+    Py_DECREF(token);
+    if (rc < 0) {
+        /* the reset's own error wins: the caller must fail */
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    PyErr_Restore(et, ev, tb);
+    return 0;
+}
+
+/* PyArray_CopyInto, casting to dst's dtype without NumPy's warnings */
+int
+tg_copy_into(PyArrayObject *dst, PyArrayObject *src)
+{
+    if (PyArray_EquivTypes(PyArray_DESCR(dst), PyArray_DESCR(src))) {
+        return PyArray_CopyInto(dst, src);      /* no cast: nothing to warn */
+    }
+    PyObject *token = tg_quiet_begin();
+    if (token == NULL) {
+        return -1;
+    }
+    int rc = PyArray_CopyInto(dst, src);
+    if (tg_quiet_end(token) < 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
+/* NumPy's ufuncs and reductions warn the same way ("invalid value
+ * encountered in matmul" for a NaN, "overflow encountered in reduce");
+ * TF's kernels do not.  Every NumPy function tapegrad calls through the
+ * Python API goes through these two. */
+PyObject *
+tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
+{
+    if (f == NULL) {
+        return NULL;                 /* the lookup failed: error is set */
+    }
+    PyObject *token = tg_quiet_begin();
+    PyObject *r = token ? PyObject_Vectorcall(f, args, nargsf, kwnames)
+                        : NULL;
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+PyObject *
+tg_np_call(PyObject *f, PyObject *args, PyObject *kw)
+{
+    if (f == NULL || args == NULL) {
+        return NULL;
+    }
+    PyObject *token = tg_quiet_begin();
+    PyObject *r = token ? PyObject_Call(f, args, kw) : NULL;
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+/* A new array: arr cast to npy_type, without NumPy's warnings */
+PyObject *
+tg_cast_array(PyArrayObject *arr, int npy_type)
+{
+    PyArray_Descr *d = PyArray_DescrFromType(npy_type);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *token = tg_quiet_begin();
+    if (token == NULL) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    PyObject *r = PyArray_CastToType(arr, d, 0);      /* steals d */
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
 /* Apply ufunc `name` (or, with name NULL, a plain cast) and return a new
  * tensor of `out_dtype` (-1: whatever NumPy returns). */
 TensorObject *
@@ -633,16 +777,14 @@ tg_ufunc_apply(const char *name, int nin, TensorObject **in, int out_dtype)
         }
     }
     if (name == NULL) {
-        res = (PyObject *)PyArray_CastToType(
-            (PyArrayObject *)args[0],
-            PyArray_DescrFromType(tg_dtype_npy[out_dtype]), 0);
+        res = tg_cast_array((PyArrayObject *)args[0], tg_dtype_npy[out_dtype]);
     }
     else {
         PyObject *f = tg_numpy_ufunc(name);
         if (f == NULL) {
             goto done;
         }
-        res = PyObject_Vectorcall(f, args, nin, NULL);
+        res = tg_np_vectorcall(f, args, nin, NULL);
     }
     if (res == NULL) {
         goto done;

@@ -274,13 +274,14 @@ reduce_numpy(TensorObject *x, const char *mask, int keepdims)
     kw = Py_BuildValue("{sOsOsO}", "axis", axes, "dtype",
                        (PyObject *)PyArray_DESCR((PyArrayObject *)arr),
                        "keepdims", keepdims ? Py_True : Py_False);
-    reduce = PyObject_GetAttrString(tg_numpy_ufunc("add"), "reduce");
+    PyObject *add = tg_numpy_ufunc("add");
+    reduce = add ? PyObject_GetAttrString(add, "reduce") : NULL;
     if (kw == NULL || reduce == NULL) {
         goto done;
     }
     PyObject *args = PyTuple_Pack(1, arr);
     if (args != NULL) {
-        r = PyObject_Call(reduce, args, kw);
+        r = tg_np_call(reduce, args, kw);
         Py_DECREF(args);
     }
     if (r != NULL && !PyArray_Check(r)) {
@@ -564,7 +565,7 @@ matmul_forward(tg_fwd *f)
     {
         PyObject *args[2] = {aa, bb};
         PyObject *fn = tg_numpy_ufunc("matmul");
-        r = fn ? PyObject_Vectorcall(fn, args, 2, NULL) : NULL;
+        r = tg_np_vectorcall(fn, args, 2, NULL);
     }
     if (r == NULL) {
         goto done;

@@ -370,6 +370,37 @@ def test_gradients_at_nan_and_inf_do_not_warn_or_raise(row):
             or row.name == "sort"), (row.name, g.numpy()[0])
 
 
+EXTREMES = [1e30, -1e30, np.nan, np.inf, -np.inf, 7e4, -7e4, 0.0]
+ORDINARY = (TypeError, ValueError, IndexError, LookupError, OverflowError)
+
+
+@pytest.mark.parametrize("row", PUBLIC, ids=[r.name for r in PUBLIC])
+def test_no_row_warns_on_extreme_values(row, rng):
+    """Values past float16's range, NaN and inf in every float input, in
+    every float dtype, forward and backward: an ordinary error (a matrix
+    that is not invertible) is fine, a RuntimeWarning from NumPy is not --
+    TF does not warn."""
+    for case in range(len(row.cases)):
+        attrs, _ = row.case(case)
+        kinds = row.kinds(case)
+        if "f" not in kinds:
+            continue
+        for dtype in (np.float16, np.float32, np.float64):
+            arrays = row.sample(rng, case, dtype)
+            for a, k in zip(arrays, kinds):
+                if k == "f" and a.size:
+                    with np.errstate(all="ignore"):
+                        flat = a.reshape(-1)
+                        flat[:len(EXTREMES)] = np.array(EXTREMES)[:flat.size]
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                try:
+                    _backward(row, arrays, attrs, kinds, None, None) \
+                        if not row.has("nondiff") else _forward(row, arrays, attrs)
+                except ORDINARY:
+                    pass
+
+
 # ---- exceptions raised while a sweep runs --------------------------------------------------
 MID_SWEEP = textwrap.dedent(r'''
     import gc, signal, sys, threading, time, weakref
