@@ -630,13 +630,23 @@ tg_numpy_ufunc(const char *name)
  * Cast kernel), an int64 beyond int32 wraps.  So every cast tapegrad asks of
  * NumPy runs under errstate(all='ignore'); the values are NumPy's, which
  * are those. */
-static PyObject *extobj_var;     /* numpy._core.umath._extobj_contextvar */
-static PyObject *extobj_quiet;   /* its value for errstate(all='ignore') */
+/* How: NumPy reads its error state from a context variable.  Setting it
+ * per call (PyContextVar_Set/Reset) allocates a token and a HAMT node, and
+ * CPython's PyContextVar_Set crashes when both allocations fail (its token
+ * is not NULL-checked: Py_DECREF(NULL)), which tools/run_nomemory.py hit.
+ * So each thread gets, once, its own copy of a Context in which NumPy's
+ * error state is errstate(all='ignore') (kept in the thread-state dict,
+ * freed with the thread), and a quiet call enters and exits it:
+ * PyContext_Enter/Exit allocate nothing.  Inside, a NumPy call sees only
+ * that variable, which is all the C code of a ufunc or cast reads. */
+static PyObject *quiet_template;  /* Context: NumPy's extobj = quiet */
+static PyObject *quiet_key;       /* its per-thread copy's key */
+static _Thread_local int quiet_depth;
 
-static int
-quiet_init(void)
+int
+tg_quiet_init(void)
 {
-    if (extobj_quiet != NULL) {
+    if (quiet_template != NULL) {
         return 0;
     }
     PyObject *um = PyImport_ImportModule("numpy._core.umath");
@@ -646,26 +656,73 @@ quiet_init(void)
     PyObject *kw = var ? Py_BuildValue("{ss}", "all", "ignore") : NULL;
     PyObject *empty = kw ? PyTuple_New(0) : NULL;
     PyObject *quiet = empty ? PyObject_Call(make, empty, kw) : NULL;
+    PyObject *ctx = quiet ? PyContext_New() : NULL;
+    PyObject *key = ctx ? PyUnicode_InternFromString("tapegrad._quiet_context")
+                        : NULL;
+    int rc = -1;
+    if (key != NULL && PyContext_Enter(ctx) == 0) {
+        PyObject *tok = PyContextVar_Set(var, quiet);
+        rc = PyContext_Exit(ctx);
+        if (tok == NULL) {
+            rc = -1;
+        }
+        Py_XDECREF(tok);
+    }
     Py_XDECREF(um);
     Py_XDECREF(make);
+    Py_XDECREF(var);
     Py_XDECREF(kw);
     Py_XDECREF(empty);
-    if (quiet == NULL) {
-        Py_XDECREF(var);
+    Py_XDECREF(quiet);
+    if (rc < 0) {
+        Py_XDECREF(ctx);
+        Py_XDECREF(key);
         return -1;
     }
-    extobj_var = var;
-    extobj_quiet = quiet;
+    quiet_template = ctx;
+    quiet_key = key;
     return 0;
+}
+
+/* The calling thread's quiet Context (borrowed), copied on first use. */
+static PyObject *
+quiet_context(void)
+{
+    PyObject *dict, *ctx;
+    if (tg_quiet_init() < 0) {
+        return NULL;
+    }
+    dict = PyThreadState_GetDict();
+    if (dict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tapegrad: no thread state");
+        return NULL;
+    }
+    ctx = PyDict_GetItemWithError(dict, quiet_key);
+    if (ctx != NULL || PyErr_Occurred()) {
+        return ctx;
+    }
+    ctx = PyContext_Copy(quiet_template);
+    if (ctx == NULL || PyDict_SetItem(dict, quiet_key, ctx) < 0) {
+        Py_XDECREF(ctx);
+        return NULL;
+    }
+    Py_DECREF(ctx); /* the thread-state dict owns it */
+    return ctx;
 }
 
 PyObject *
 tg_quiet_begin(void)
 {
-    if (quiet_init() < 0) {
+    if (quiet_depth > 0) {           /* already inside a quiet call */
+        quiet_depth++;
+        return Py_NewRef(Py_None);
+    }
+    PyObject *ctx = quiet_context();
+    if (ctx == NULL || PyContext_Enter(ctx) < 0) {
         return NULL;
     }
-    return PyContextVar_Set(extobj_var, extobj_quiet);
+    quiet_depth = 1;
+    return Py_NewRef(ctx);
 }
 
 int
@@ -676,11 +733,16 @@ tg_quiet_end(PyObject *token)
     if (token == NULL) {
         return 0;
     }
+    quiet_depth--;
+    if (token == Py_None) {
+        Py_DECREF(token);
+        return 0;
+    }
     PyErr_Fetch(&et, &ev, &tb);
-    rc = PyContextVar_Reset(extobj_var, token);
+    rc = PyContext_Exit(token);
     Py_DECREF(token);
     if (rc < 0) {
-        /* the reset's own error wins: the caller must fail */
+        /* the exit's own error wins: the caller must fail */
         Py_XDECREF(et);
         Py_XDECREF(ev);
         Py_XDECREF(tb);
@@ -688,6 +750,50 @@ tg_quiet_end(PyObject *token)
     }
     PyErr_Restore(et, ev, tb);
     return 0;
+}
+
+/* NumPy 2.x sometimes loses the MemoryError of a failed allocation and
+ * returns NULL with no exception: a C-API call then just fails, a call
+ * through the Python API becomes CPython's SystemError "... returned NULL
+ * without setting an exception" (run_nomemory.py finds both in np.add.reduce,
+ * the linalg gufuncs and einsum, with NumPy alone).  A SystemError means an
+ * interpreter bug to users; this is NumPy out of memory, so say so. */
+void
+tg_np_lost_error(void)
+{
+    /* PyErr_NoMemory: MemoryError's preallocated instances, no message to
+     * allocate while memory is short */
+    if (!PyErr_Occurred()) {
+        PyErr_NoMemory();
+        return;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_SystemError)) {
+        return;
+    }
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    const char *msg = NULL;
+    if (ev != NULL && PyUnicode_Check(ev)) {
+        msg = PyUnicode_AsUTF8(ev);        /* ASCII: no allocation */
+    }
+    else if (ev != NULL && PyExceptionInstance_Check(ev) &&
+             PyTuple_Check(((PyBaseExceptionObject *)ev)->args) &&
+             PyTuple_GET_SIZE(((PyBaseExceptionObject *)ev)->args) == 1 &&
+             PyUnicode_Check(
+                 PyTuple_GET_ITEM(((PyBaseExceptionObject *)ev)->args, 0))) {
+        msg = PyUnicode_AsUTF8(
+            PyTuple_GET_ITEM(((PyBaseExceptionObject *)ev)->args, 0));
+    }
+    if (msg != NULL && (strstr(msg, "without setting an exception") ||
+                        strstr(msg, "error return without exception set"))) {
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        PyErr_NoMemory();
+        return;
+    }
+    PyErr_Clear();                     /* PyUnicode_AsUTF8 may have failed */
+    PyErr_Restore(et, ev, tb);
 }
 
 /* PyArray_CopyInto, casting to dst's dtype without NumPy's warnings */
@@ -702,6 +808,9 @@ tg_copy_into(PyArrayObject *dst, PyArrayObject *src)
         return -1;
     }
     int rc = PyArray_CopyInto(dst, src);
+    if (rc < 0) {
+        tg_np_lost_error();
+    }
     if (tg_quiet_end(token) < 0) {
         rc = -1;
     }
@@ -722,6 +831,9 @@ tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
     PyObject *token = tg_quiet_begin();
     PyObject *r = token ? PyObject_Vectorcall(f, args, nargsf, kwnames)
                         : NULL;
+    if (r == NULL && token != NULL) {
+        tg_np_lost_error();
+    }
     if (tg_quiet_end(token) < 0) {
         Py_CLEAR(r);
     }
@@ -736,6 +848,9 @@ tg_np_call(PyObject *f, PyObject *args, PyObject *kw)
     }
     PyObject *token = tg_quiet_begin();
     PyObject *r = token ? PyObject_Call(f, args, kw) : NULL;
+    if (r == NULL && token != NULL) {
+        tg_np_lost_error();
+    }
     if (tg_quiet_end(token) < 0) {
         Py_CLEAR(r);
     }
@@ -756,6 +871,9 @@ tg_cast_array(PyArrayObject *arr, int npy_type)
         return NULL;
     }
     PyObject *r = PyArray_CastToType(arr, d, 0);      /* steals d */
+    if (r == NULL) {
+        tg_np_lost_error();
+    }
     if (tg_quiet_end(token) < 0) {
         Py_CLEAR(r);
     }

@@ -1081,6 +1081,9 @@ einsum_forward(tg_fwd *f)
         r = PyArray_EinsteinSum(buf, f->nin, arrs,
                                 PyArray_DescrFromType(tg_dtype_npy[dt]),
                                 NPY_CORDER, NPY_SAFE_CASTING, NULL);
+        if (r == NULL) {
+            tg_np_lost_error();
+        }
         if (tg_quiet_end(token) < 0) {
             Py_CLEAR(r);
         }

@@ -121,7 +121,12 @@ tg_shape_error(const char *fmt, const char *tfname, TensorObject *x, int nd,
     return -1;
 }
 
-/* A NULL operand means an earlier step failed; it must have said why. */
+/* A NULL operand means an earlier step failed; it must have said why.
+ * And a vjp goes on evaluating its expression after a step failed, so an
+ * op must not run with that step's exception still pending: code inside
+ * it that clears errors (a cache lookup) would drop the MemoryError, and
+ * the next NULL operand would turn into this SystemError (run_nomemory.py,
+ * cholesky's vjp).  tg_op1/tg_op2 return NULL at once instead. */
 static PyObject *
 missing_operand(void)
 {
@@ -135,7 +140,7 @@ missing_operand(void)
 PyObject *
 tg_op1(int op, PyObject *x, PyObject *attrs)
 {
-    if (x == NULL) {
+    if (x == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     TensorObject *in[1] = {(TensorObject *)x};
@@ -145,7 +150,7 @@ tg_op1(int op, PyObject *x, PyObject *attrs)
 PyObject *
 tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs)
 {
-    if (a == NULL || b == NULL) {
+    if (a == NULL || b == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     TensorObject *in[2] = {(TensorObject *)a, (TensorObject *)b};
@@ -181,7 +186,7 @@ tg_op1_attrs(int op, PyObject *x, const char *fmt, ...)
 {
     va_list va;
     PyObject *attrs, *r;
-    if (x == NULL) {
+    if (x == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     va_start(va, fmt);

@@ -315,6 +315,8 @@ PyObject *tg_numpy_ufunc(const char *name); /* borrowed, cached */
 /* NumPy's errstate(all='ignore') around one NumPy call: begin returns a
  * token (NULL on error); end takes it (NULL: nothing to undo), keeps any
  * pending exception and returns -1 only if the reset itself failed */
+void tg_np_lost_error(void); /* NumPy's NULL without an error: MemoryError */
+int tg_quiet_init(void);          /* at module init (no OOM surprises) */
 PyObject *tg_quiet_begin(void);
 int tg_quiet_end(PyObject *token);
 int tg_copy_into(PyArrayObject *dst, PyArrayObject *src); /* casts quietly */
