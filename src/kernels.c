@@ -947,7 +947,7 @@ tg_parse_axes(const char *tfname, PyObject *axis, int ndim, char *mask)
         Py_DECREF(val);
     }
     else if (PyList_Check(axis) || PyTuple_Check(axis)) {
-        seq = PySequence_List(axis);
+        seq = tg_sequence_list(axis);
     }
     else {
         seq = Py_BuildValue("[O]", axis);

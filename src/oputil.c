@@ -68,7 +68,7 @@ tg_parse_shape(const char *tfname, PyObject *obj, int *ndim, Py_ssize_t *shape)
         seq = Py_BuildValue("[O]", obj);
     }
     else {
-        seq = PySequence_List(obj);
+        seq = tg_sequence_list(obj);
         if (seq == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError,
@@ -119,6 +119,30 @@ tg_shape_error(const char *fmt, const char *tfname, TensorObject *x, int nd,
     Py_XDECREF(a);
     Py_XDECREF(b);
     return -1;
+}
+
+/* A new list of obj's items: PySequence_List without CPython 3.11's leak.
+ * Its list_extend fast path (an exact list or tuple) returns without
+ * releasing its reference to the argument when the new list's storage
+ * cannot be allocated: the argument and everything in it leak (found by
+ * tools/run_nomemory.py as two tensors kept alive by gradient([y, z], x);
+ * reproduced with list([obj]) alone). */
+PyObject *
+tg_sequence_list(PyObject *obj)
+{
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        PyObject *list = PyList_New(n);
+        if (list == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyList_SET_ITEM(list, i,
+                            Py_NewRef(PySequence_Fast_GET_ITEM(obj, i)));
+        }
+        return list;
+    }
+    return PySequence_List(obj);
 }
 
 /* A NULL operand means an earlier step failed; it must have said why.

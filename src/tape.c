@@ -496,7 +496,7 @@ watch_one(TapeObject *t, PyObject *obj)
     int dtype;
     if (PyList_Check(obj) || PyTuple_Check(obj) || PyDict_Check(obj)) {
         PyObject *items = PyDict_Check(obj) ? PyDict_Values(obj)
-                                            : PySequence_List(obj);
+                                            : tg_sequence_list(obj);
         int rc = 0;
         if (items == NULL) {
             return -1;
@@ -674,7 +674,7 @@ static PyObject *
 tape_watched_variables(TapeObject *t, PyObject *Py_UNUSED(ignored))
 {
     /* TF: in order of creation, not of access */
-    PyObject *list = PySequence_List(t->watched_vars), *tup;
+    PyObject *list = tg_sequence_list(t->watched_vars), *tup;
     if (list == NULL) {
         return NULL;
     }

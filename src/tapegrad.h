@@ -342,6 +342,7 @@ PyObject *tg_op1(int op, PyObject *x, PyObject *attrs);
 int tg_parse_shape(const char *tfname, PyObject *obj, int *ndim,
                    Py_ssize_t *shape);
 PyObject *tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs);
+PyObject *tg_sequence_list(PyObject *obj); /* PySequence_List, leak-free */
 
 /* errors */
 #define TG_INVALID_ARGUMENT(...) \

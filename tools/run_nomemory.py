@@ -66,7 +66,7 @@ KNOWN_CRASHES = {
 }
 QUICK = ["constant_list", "constant_ndarray_cast", "zeros", "op:add",
          "op:matmul", "op:reduce_sum", "grad:multiply", "grad:exp",
-         "tape_lifecycle", "tape_with_block",
+         "tape_lifecycle", "tape_persistent_two_gradients",
          "tape_nested_second_order", "variable_assign", "str_dtype",
          "numpy", "getitem", "op:concat", "grad:sigmoid"]
 
