@@ -29,6 +29,12 @@ def pytest_configure(config):
         "markers",
         "no_leak_check: do not compare tapegrad._tapegrad._live_counts() "
         "before and after this test")
+    # also registered here, so that -p no:refleak (the guard plugin off)
+    # still accepts the marks under --strict-markers
+    config.addinivalue_line(
+        "markers",
+        "no_refleak_check(reason): not re-run by the refleak guard "
+        "(tests/refleak.py)")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
