@@ -642,11 +642,12 @@ tg_numpy_ufunc(const char *name)
 static PyObject *quiet_template;  /* Context: NumPy's extobj = quiet */
 static PyObject *quiet_key;       /* its per-thread copy's key */
 static _Thread_local int quiet_depth;
+static int quiet_unavailable;     /* this NumPy has no _extobj_contextvar */
 
 int
 tg_quiet_init(void)
 {
-    if (quiet_template != NULL) {
+    if (quiet_template != NULL || quiet_unavailable) {
         return 0;
     }
     PyObject *um = PyImport_ImportModule("numpy._core.umath");
@@ -677,6 +678,14 @@ tg_quiet_init(void)
     if (rc < 0) {
         Py_XDECREF(ctx);
         Py_XDECREF(key);
+        if (PyErr_ExceptionMatches(PyExc_AttributeError) ||
+            PyErr_ExceptionMatches(PyExc_ImportError)) {
+            /* NumPy moved its private errstate machinery: run NumPy calls
+             * as they are (they may warn) rather than not at all */
+            PyErr_Clear();
+            quiet_unavailable = 1;
+            return 0;
+        }
         return -1;
     }
     quiet_template = ctx;
@@ -713,8 +722,11 @@ quiet_context(void)
 PyObject *
 tg_quiet_begin(void)
 {
-    if (quiet_depth > 0) {           /* already inside a quiet call */
-        quiet_depth++;
+    if (quiet_depth > 0 || tg_quiet_init() < 0 || quiet_unavailable) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        quiet_depth++;               /* nested, or nothing to enter */
         return Py_NewRef(Py_None);
     }
     PyObject *ctx = quiet_context();

@@ -341,3 +341,22 @@ def test_quiet_casts_leave_numpys_own_error_state_alone():
         tf.constant(np.array([1e300]), dtype=tf.float32)   # does not leak in
         with pytest.raises(FloatingPointError):
             np.array([1e300]).astype(np.float32)
+
+
+@pytest.mark.no_refleak_check(reason="runs a child process")
+def test_without_numpys_private_errstate_api_casts_still_work():
+    # tapegrad silences NumPy through numpy._core.umath._extobj_contextvar, a
+    # private name: if a NumPy release moves it, tapegrad must still import
+    # and compute (NumPy may then warn), not fail
+    import subprocess
+    import sys
+    code = ("import numpy._core.umath as um\n"
+            "del um._extobj_contextvar\n"
+            "import warnings, numpy as np, tapegrad as tf\n"
+            "warnings.simplefilter('ignore')\n"
+            "print(tf.cast(tf.constant([1e30, 2.0]), tf.float16).numpy(),\n"
+            "      tf.reduce_sum(tf.ones((2, 3)), axis=0).numpy())\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == ["[inf", "2.]", "[2.", "2.", "2.]"], p.stdout
