@@ -35,8 +35,10 @@ Usage:
     python tools/run_nomemory.py --list
 
 Exit status 0 when no case had a problem.  Needs CPython's _testcapi module
-(pyenv and python.org builds have it; on Debian install the
-libpython3.11-testsuite package, which ships it for /usr/bin/python3.11).
+with set_nomemory: pyenv and python.org builds have it, and Debian's
+/usr/bin/python3.11 has it in libpython3.11-stdlib (a python3.11
+dependency); a Python built without its test modules
+(--disable-test-modules) does not.
 """
 import argparse
 import gc
@@ -499,8 +501,8 @@ def main(argv=None):
     except (ImportError, AttributeError):
         print("This Python has no _testcapi.set_nomemory.  Use a CPython "
               "built with its test modules: pyenv and python.org builds "
-              "have them; on Debian, apt-get install "
-              "libpython3.11-testsuite.", file=sys.stderr)
+              "have them, and Debian's python3.11 (libpython3.11-stdlib).",
+              file=sys.stderr)
         return 2
     names = list(_cases())
     if args.quick:
