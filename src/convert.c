@@ -495,7 +495,7 @@ from_ndarray(PyArrayObject *arr, int dtype, const char *opname)
             return NULL;
         }
         PyArray_ENABLEFLAGS((PyArrayObject *)dst, NPY_ARRAY_WRITEABLE);
-        int rc = PyArray_CopyInto((PyArrayObject *)dst, arr);
+        int rc = tg_copy_into((PyArrayObject *)dst, arr);
         Py_DECREF(dst);
         if (rc < 0) {
             Py_DECREF(t);

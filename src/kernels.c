@@ -271,9 +271,12 @@ numpy_loop(const char *name, int nin, int t0, int t1, int tout)
     tg_loop_fn fn = NULL;
     void *data = NULL;
     if (uf == NULL) {
+        /* out of memory: no fast loop this time (the caller falls back to
+         * calling the ufunc), and nothing cached, so the next call retries */
         PyErr_Clear();
+        return NULL;
     }
-    else if (uf->nin == nin && uf->nout == 1) {
+    if (uf->nin == nin && uf->nout == 1) {
         for (int i = 0; i < uf->ntypes && fn == NULL; i++) {
             const char *t = uf->types + (size_t)i * (size_t)uf->nargs;
             int ok = 1;
@@ -405,8 +408,8 @@ ufunc_into(const char *name, int nin, TensorObject **in, TensorObject *out)
     if (kwnames == NULL) {
         goto done;
     }
-    res = PyObject_Vectorcall(ufunc, args + 1,
-                              nin | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+    res = tg_np_vectorcall(ufunc, args + 1,
+                           nin | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
     if (res != NULL) {
         rc = 0;
     }
@@ -618,6 +621,277 @@ tg_numpy_ufunc(const char *name)
     return f;
 }
 
+/* ---- NumPy's floating-point error state -----------------------------------
+ * NumPy reports an overflow or invalid value met by a cast ("overflow
+ * encountered in cast") or a ufunc as a RuntimeWarning, following
+ * np.errstate, a context variable.  TF never warns there: a value beyond a
+ * float type's range becomes inf, a float beyond an integer type's range
+ * (or NaN) becomes what the CPU's conversion gives (INT_MIN on x86, as TF's
+ * Cast kernel), an int64 beyond int32 wraps.  So every cast tapegrad asks of
+ * NumPy runs under errstate(all='ignore'); the values are NumPy's, which
+ * are those. */
+/* How: NumPy reads its error state from a context variable.  Setting it
+ * per call (PyContextVar_Set/Reset) allocates a token and a HAMT node, and
+ * CPython's PyContextVar_Set crashes when both allocations fail (its token
+ * is not NULL-checked: Py_DECREF(NULL)), which tools/run_nomemory.py hit.
+ * So each thread gets, once, its own copy of a Context in which NumPy's
+ * error state is errstate(all='ignore') (kept in the thread-state dict,
+ * freed with the thread), and a quiet call enters and exits it:
+ * PyContext_Enter/Exit allocate nothing.  Inside, a NumPy call sees only
+ * that variable, which is all the C code of a ufunc or cast reads. */
+static PyObject *quiet_template;  /* Context: NumPy's extobj = quiet */
+static PyObject *quiet_key;       /* its per-thread copy's key */
+static _Thread_local int quiet_depth;
+static int quiet_unavailable;     /* this NumPy has no _extobj_contextvar */
+
+int
+tg_quiet_init(void)
+{
+    if (quiet_template != NULL || quiet_unavailable) {
+        return 0;
+    }
+    PyObject *um = PyImport_ImportModule("numpy._core.umath");
+    PyObject *make = um ? PyObject_GetAttrString(um, "_make_extobj") : NULL;
+    PyObject *var = make ? PyObject_GetAttrString(um, "_extobj_contextvar")
+                         : NULL;
+    PyObject *kw = var ? Py_BuildValue("{ss}", "all", "ignore") : NULL;
+    PyObject *empty = kw ? PyTuple_New(0) : NULL;
+    PyObject *quiet = empty ? PyObject_Call(make, empty, kw) : NULL;
+    PyObject *ctx = quiet ? PyContext_New() : NULL;
+    PyObject *key = ctx ? PyUnicode_InternFromString("tapegrad._quiet_context")
+                        : NULL;
+    int rc = -1;
+    if (key != NULL && PyContext_Enter(ctx) == 0) {
+        PyObject *tok = PyContextVar_Set(var, quiet);
+        rc = PyContext_Exit(ctx);
+        if (tok == NULL) {
+            rc = -1;
+        }
+        Py_XDECREF(tok);
+    }
+    Py_XDECREF(um);
+    Py_XDECREF(make);
+    Py_XDECREF(var);
+    Py_XDECREF(kw);
+    Py_XDECREF(empty);
+    Py_XDECREF(quiet);
+    if (rc < 0) {
+        Py_XDECREF(ctx);
+        Py_XDECREF(key);
+        if (PyErr_ExceptionMatches(PyExc_AttributeError) ||
+            PyErr_ExceptionMatches(PyExc_ImportError)) {
+            /* NumPy moved its private errstate machinery: run NumPy calls
+             * as they are (they may warn) rather than not at all */
+            PyErr_Clear();
+            quiet_unavailable = 1;
+            return 0;
+        }
+        return -1;
+    }
+    quiet_template = ctx;
+    quiet_key = key;
+    return 0;
+}
+
+/* The calling thread's quiet Context (borrowed), copied on first use. */
+static PyObject *
+quiet_context(void)
+{
+    PyObject *dict, *ctx;
+    if (tg_quiet_init() < 0) {
+        return NULL;
+    }
+    dict = PyThreadState_GetDict();
+    if (dict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tapegrad: no thread state");
+        return NULL;
+    }
+    ctx = PyDict_GetItemWithError(dict, quiet_key);
+    if (ctx != NULL || PyErr_Occurred()) {
+        return ctx;
+    }
+    ctx = PyContext_Copy(quiet_template);
+    if (ctx == NULL || PyDict_SetItem(dict, quiet_key, ctx) < 0) {
+        Py_XDECREF(ctx);
+        return NULL;
+    }
+    Py_DECREF(ctx); /* the thread-state dict owns it */
+    return ctx;
+}
+
+PyObject *
+tg_quiet_begin(void)
+{
+    if (quiet_depth > 0 || tg_quiet_init() < 0 || quiet_unavailable) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        quiet_depth++;               /* nested, or nothing to enter */
+        return Py_NewRef(Py_None);
+    }
+    PyObject *ctx = quiet_context();
+    if (ctx == NULL || PyContext_Enter(ctx) < 0) {
+        return NULL;
+    }
+    quiet_depth = 1;
+    return Py_NewRef(ctx);
+}
+
+int
+tg_quiet_end(PyObject *token)
+{
+    PyObject *et, *ev, *tb;
+    int rc;
+    if (token == NULL) {
+        return 0;
+    }
+    quiet_depth--;
+    if (token == Py_None) {
+        Py_DECREF(token);
+        return 0;
+    }
+    PyErr_Fetch(&et, &ev, &tb);
+    rc = PyContext_Exit(token);
+    Py_DECREF(token);
+    if (rc < 0) {
+        /* the exit's own error wins: the caller must fail */
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    PyErr_Restore(et, ev, tb);
+    return 0;
+}
+
+/* NumPy 2.x sometimes loses the MemoryError of a failed allocation and
+ * returns NULL with no exception: a C-API call then just fails, a call
+ * through the Python API becomes CPython's SystemError "... returned NULL
+ * without setting an exception" (run_nomemory.py finds both in np.add.reduce,
+ * the linalg gufuncs and einsum, with NumPy alone).  A SystemError means an
+ * interpreter bug to users; this is NumPy out of memory, so say so. */
+void
+tg_np_lost_error(void)
+{
+    /* PyErr_NoMemory: MemoryError's preallocated instances, no message to
+     * allocate while memory is short */
+    if (!PyErr_Occurred()) {
+        PyErr_NoMemory();
+        return;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_SystemError)) {
+        return;
+    }
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    const char *msg = NULL;
+    if (ev != NULL && PyUnicode_Check(ev)) {
+        msg = PyUnicode_AsUTF8(ev);        /* ASCII: no allocation */
+    }
+    else if (ev != NULL && PyExceptionInstance_Check(ev) &&
+             PyTuple_Check(((PyBaseExceptionObject *)ev)->args) &&
+             PyTuple_GET_SIZE(((PyBaseExceptionObject *)ev)->args) == 1 &&
+             PyUnicode_Check(
+                 PyTuple_GET_ITEM(((PyBaseExceptionObject *)ev)->args, 0))) {
+        msg = PyUnicode_AsUTF8(
+            PyTuple_GET_ITEM(((PyBaseExceptionObject *)ev)->args, 0));
+    }
+    if (msg != NULL && (strstr(msg, "without setting an exception") ||
+                        strstr(msg, "error return without exception set"))) {
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        PyErr_NoMemory();
+        return;
+    }
+    PyErr_Clear();                     /* PyUnicode_AsUTF8 may have failed */
+    PyErr_Restore(et, ev, tb);
+}
+
+/* PyArray_CopyInto, casting to dst's dtype without NumPy's warnings */
+int
+tg_copy_into(PyArrayObject *dst, PyArrayObject *src)
+{
+    if (PyArray_EquivTypes(PyArray_DESCR(dst), PyArray_DESCR(src))) {
+        return PyArray_CopyInto(dst, src);      /* no cast: nothing to warn */
+    }
+    PyObject *token = tg_quiet_begin();
+    if (token == NULL) {
+        return -1;
+    }
+    int rc = PyArray_CopyInto(dst, src);
+    if (rc < 0) {
+        tg_np_lost_error();
+    }
+    if (tg_quiet_end(token) < 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
+/* NumPy's ufuncs and reductions warn the same way ("invalid value
+ * encountered in matmul" for a NaN, "overflow encountered in reduce");
+ * TF's kernels do not.  Every NumPy function tapegrad calls through the
+ * Python API goes through these two. */
+PyObject *
+tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
+{
+    if (f == NULL) {
+        return NULL;                 /* the lookup failed: error is set */
+    }
+    PyObject *token = tg_quiet_begin();
+    PyObject *r = token ? PyObject_Vectorcall(f, args, nargsf, kwnames)
+                        : NULL;
+    if (r == NULL && token != NULL) {
+        tg_np_lost_error();
+    }
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+PyObject *
+tg_np_call(PyObject *f, PyObject *args, PyObject *kw)
+{
+    if (f == NULL || args == NULL) {
+        return NULL;
+    }
+    PyObject *token = tg_quiet_begin();
+    PyObject *r = token ? PyObject_Call(f, args, kw) : NULL;
+    if (r == NULL && token != NULL) {
+        tg_np_lost_error();
+    }
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
+/* A new array: arr cast to npy_type, without NumPy's warnings */
+PyObject *
+tg_cast_array(PyArrayObject *arr, int npy_type)
+{
+    PyArray_Descr *d = PyArray_DescrFromType(npy_type);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *token = tg_quiet_begin();
+    if (token == NULL) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    PyObject *r = PyArray_CastToType(arr, d, 0);      /* steals d */
+    if (r == NULL) {
+        tg_np_lost_error();
+    }
+    if (tg_quiet_end(token) < 0) {
+        Py_CLEAR(r);
+    }
+    return r;
+}
+
 /* Apply ufunc `name` (or, with name NULL, a plain cast) and return a new
  * tensor of `out_dtype` (-1: whatever NumPy returns). */
 TensorObject *
@@ -633,16 +907,14 @@ tg_ufunc_apply(const char *name, int nin, TensorObject **in, int out_dtype)
         }
     }
     if (name == NULL) {
-        res = (PyObject *)PyArray_CastToType(
-            (PyArrayObject *)args[0],
-            PyArray_DescrFromType(tg_dtype_npy[out_dtype]), 0);
+        res = tg_cast_array((PyArrayObject *)args[0], tg_dtype_npy[out_dtype]);
     }
     else {
         PyObject *f = tg_numpy_ufunc(name);
         if (f == NULL) {
             goto done;
         }
-        res = PyObject_Vectorcall(f, args, nin, NULL);
+        res = tg_np_vectorcall(f, args, nin, NULL);
     }
     if (res == NULL) {
         goto done;
@@ -687,7 +959,7 @@ tg_parse_axes(const char *tfname, PyObject *axis, int ndim, char *mask)
         Py_DECREF(val);
     }
     else if (PyList_Check(axis) || PyTuple_Check(axis)) {
-        seq = PySequence_List(axis);
+        seq = tg_sequence_list(axis);
     }
     else {
         seq = Py_BuildValue("[O]", axis);

@@ -647,7 +647,8 @@ PyInit__tapegrad(void)
     }
     state.numpy = PyImport_ImportModule("numpy");
     state.numpy_cache = PyDict_New();
-    if (state.numpy == NULL || state.numpy_cache == NULL) {
+    if (state.numpy == NULL || state.numpy_cache == NULL ||
+        tg_quiet_init() < 0) {
         Py_DECREF(m);
         return NULL;
     }

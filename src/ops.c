@@ -274,13 +274,14 @@ reduce_numpy(TensorObject *x, const char *mask, int keepdims)
     kw = Py_BuildValue("{sOsOsO}", "axis", axes, "dtype",
                        (PyObject *)PyArray_DESCR((PyArrayObject *)arr),
                        "keepdims", keepdims ? Py_True : Py_False);
-    reduce = PyObject_GetAttrString(tg_numpy_ufunc("add"), "reduce");
+    PyObject *add = tg_numpy_ufunc("add");
+    reduce = add ? PyObject_GetAttrString(add, "reduce") : NULL;
     if (kw == NULL || reduce == NULL) {
         goto done;
     }
     PyObject *args = PyTuple_Pack(1, arr);
     if (args != NULL) {
-        r = PyObject_Call(reduce, args, kw);
+        r = tg_np_call(reduce, args, kw);
         Py_DECREF(args);
     }
     if (r != NULL && !PyArray_Check(r)) {
@@ -483,6 +484,35 @@ matmul_forward(tg_fwd *f)
         Py_XDECREF(sb);
         return -1;
     }
+    /* the result's shape: batch dims broadcast, then (m, n); checked here
+     * (TF's messages) so NumPy never sees shapes it would reject */
+    {
+        int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+        Py_ssize_t oshape[TG_MAXDIMS], osize;
+        for (int k = 0; k < nd - 2; k++) {
+            int ia = k - (nd - a->ndim), ib = k - (nd - b->ndim);
+            Py_ssize_t da = ia >= 0 ? a->shape[ia] : 1;
+            Py_ssize_t db = ib >= 0 ? b->shape[ib] : 1;
+            if (da != db && da != 1 && db != 1) {
+                PyObject *sa = tg_shape_str(a->ndim, a->shape);
+                PyObject *sb = sa ? tg_shape_str(b->ndim, b->shape) : NULL;
+                if (sb) {
+                    TG_INVALID_ARGUMENT("In[0] and In[1] must have compatible "
+                                        "batch dimensions: %U vs. %U "
+                                        "[Op:MatMul]", sa, sb);
+                }
+                Py_XDECREF(sa);
+                Py_XDECREF(sb);
+                return -1;
+            }
+            oshape[k] = da == 1 ? db : da;
+        }
+        oshape[nd - 2] = m;
+        oshape[nd - 1] = n;
+        if (tg_shape_size(nd, oshape, &osize) < 0) {
+            return -1;
+        }
+    }
     Py_ssize_t work;
     if (a->ndim == 2 && b->ndim == 2 && tg_is_float(a->dtype) &&
         a->dtype != TG_FLOAT16 && !__builtin_mul_overflow(m, n, &work) &&
@@ -534,22 +564,10 @@ matmul_forward(tg_fwd *f)
     }
     {
         PyObject *args[2] = {aa, bb};
-        r = PyObject_Vectorcall(tg_numpy_ufunc("matmul"), args, 2, NULL);
+        PyObject *fn = tg_numpy_ufunc("matmul");
+        r = tg_np_vectorcall(fn, args, 2, NULL);
     }
     if (r == NULL) {
-        /* batch dims that do not broadcast */
-        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
-            PyErr_Clear();
-            PyObject *sa = tg_shape_str(a->ndim, a->shape);
-            PyObject *sb = sa ? tg_shape_str(b->ndim, b->shape) : NULL;
-            if (sb) {
-                TG_INVALID_ARGUMENT("In[0] and In[1] must have compatible "
-                                    "batch dimensions: %U vs. %U [Op:MatMul]",
-                                    sa, sb);
-            }
-            Py_XDECREF(sa);
-            Py_XDECREF(sb);
-        }
         goto done;
     }
     *out = tg_tensor_from_array((PyArrayObject *)r, a->dtype);

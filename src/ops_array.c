@@ -297,12 +297,19 @@ map_add(TensorObject *g, TensorObject *acc, Py_ssize_t *const *maps)
 static Py_ssize_t **
 maps_new(int nd, const Py_ssize_t *len)
 {
-    Py_ssize_t total = 0;
+    Py_ssize_t total = 1;
+    size_t bytes;
     for (int k = 0; k < nd; k++) {
-        total += len[k];
+        if (__builtin_add_overflow(total, len[k], &total)) {
+            return (Py_ssize_t **)PyErr_NoMemory();
+        }
     }
-    Py_ssize_t **maps = PyMem_Malloc(sizeof(Py_ssize_t *) * (size_t)(nd + 1) +
-                                     sizeof(Py_ssize_t) * (size_t)(total + 1));
+    if (__builtin_mul_overflow(sizeof(Py_ssize_t), (size_t)total, &bytes) ||
+        __builtin_add_overflow(bytes, sizeof(Py_ssize_t *) * (size_t)(nd + 1),
+                               &bytes)) {
+        return (Py_ssize_t **)PyErr_NoMemory();
+    }
+    Py_ssize_t **maps = PyMem_Malloc(bytes);
     if (maps == NULL) {
         PyErr_NoMemory();
         return NULL;
@@ -804,7 +811,7 @@ static Py_ssize_t **
 mirror_maps(int mode, int ndim, const Py_ssize_t *dim, const Py_ssize_t *before,
             const Py_ssize_t *after, const char *tfname)
 {
-    Py_ssize_t len[TG_MAXDIMS];
+    Py_ssize_t len[TG_MAXDIMS] = {0};
     int off = mode == PAD_REFLECT ? 0 : 1; /* SYMMETRIC repeats the edge */
     for (int k = 0; k < ndim; k++) {
         Py_ssize_t lim = dim[k] - (mode == PAD_REFLECT);
@@ -857,7 +864,20 @@ pad_forward(tg_fwd *f)
         return -1;
     }
     for (int k = 0; k < x->ndim; k++) {
-        shape[k] = before[k] + x->shape[k] + after[k];
+        if (__builtin_add_overflow(before[k], x->shape[k], &shape[k]) ||
+            __builtin_add_overflow(shape[k], after[k], &shape[k])) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: padded dimension %d is too large (%zd + %zd + "
+                         "%zd overflows)", tfname, k, before[k], x->shape[k],
+                         after[k]);
+            return -1;
+        }
+    }
+    /* a padded shape too large for a tensor fails here, before the index
+     * maps (one entry per output position along each axis) are built */
+    Py_ssize_t size;
+    if (tg_shape_size(x->ndim, shape, &size) < 0) {
+        return -1;
     }
     if (mode != PAD_CONSTANT) {
         maps = mirror_maps(mode, x->ndim, x->shape, before, after, tfname);

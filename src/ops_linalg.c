@@ -19,69 +19,23 @@
 /* ---- helpers ------------------------------------------------------------- */
 
 static PyObject *umath_linalg;   /* numpy.linalg._umath_linalg */
-static PyObject *extobj_var;     /* NumPy's FP-error-mode context variable */
-static PyObject *extobj_quiet;   /* its value for errstate(all='ignore') */
-
-static int
-quiet_init(void)
-{
-    if (extobj_quiet != NULL) {
-        return 0;
-    }
-    PyObject *um = PyImport_ImportModule("numpy._core.umath");
-    PyObject *make = um ? PyObject_GetAttrString(um, "_make_extobj") : NULL;
-    PyObject *var = um ? PyObject_GetAttrString(um, "_extobj_contextvar")
-                       : NULL;
-    PyObject *kw = make ? Py_BuildValue("{ss}", "all", "ignore") : NULL;
-    PyObject *empty = kw ? PyTuple_New(0) : NULL;
-    PyObject *quiet = empty ? PyObject_Call(make, empty, kw) : NULL;
-    PyObject *mod = quiet ? PyImport_ImportModule("numpy.linalg._umath_linalg")
-                          : NULL;
-    Py_XDECREF(um);
-    Py_XDECREF(make);
-    Py_XDECREF(kw);
-    Py_XDECREF(empty);
-    if (mod == NULL || var == NULL) {
-        Py_XDECREF(var);
-        Py_XDECREF(quiet);
-        Py_XDECREF(mod);
-        return -1;
-    }
-    umath_linalg = mod;
-    extobj_var = var;
-    extobj_quiet = quiet;
-    return 0;
-}
 
 /* Call gufunc `name` with FP errors ignored (we check results ourselves). */
 static PyObject *
 call_quiet(const char *name, int nargs, PyObject **args)
 {
-    if (quiet_init() < 0) {
-        return NULL;
+    if (umath_linalg == NULL) {
+        umath_linalg = PyImport_ImportModule("numpy.linalg._umath_linalg");
+        if (umath_linalg == NULL) {
+            return NULL;
+        }
     }
     PyObject *fn = PyObject_GetAttrString(umath_linalg, name);
     if (fn == NULL) {
         return NULL;
     }
-    PyObject *token = PyContextVar_Set(extobj_var, extobj_quiet);
-    PyObject *r = token ? PyObject_Vectorcall(fn, args, (size_t)nargs, NULL)
-                        : NULL;
+    PyObject *r = tg_np_vectorcall(fn, args, (size_t)nargs, NULL);
     Py_DECREF(fn);
-    if (token != NULL) {
-        PyObject *et, *ev, *tb;
-        PyErr_Fetch(&et, &ev, &tb);
-        int rc = PyContextVar_Reset(extobj_var, token);
-        Py_DECREF(token);
-        if (rc < 0) {
-            Py_XDECREF(et);
-            Py_XDECREF(ev);
-            Py_XDECREF(tb);
-            Py_XDECREF(r);
-            return NULL;
-        }
-        PyErr_Restore(et, ev, tb);
-    }
     return r;
 }
 
@@ -1604,10 +1558,17 @@ einsum_forward(tg_fwd *f)
         }
     }
     PyArrayObject *r = NULL;
-    if (n == f->nin) {
+    PyObject *token = n == f->nin ? tg_quiet_begin() : NULL;
+    if (token != NULL) {
         r = PyArray_EinsteinSum(buf, f->nin, arrs,
                                 PyArray_DescrFromType(tg_dtype_npy[dt]),
                                 NPY_CORDER, NPY_SAFE_CASTING, NULL);
+        if (r == NULL) {
+            tg_np_lost_error();
+        }
+        if (tg_quiet_end(token) < 0) {
+            Py_CLEAR(r);
+        }
     }
     for (int i = 0; i < n; i++) {
         Py_DECREF(arrs[i]);
@@ -1976,15 +1937,14 @@ max_keep(scope *S, PyObject *v, PyObject *axes)
     }
     TensorObject *t = (TensorObject *)v;
     PyObject *arr = tg_tensor_as_array(t);
-    PyObject *red = arr ? PyObject_GetAttrString(tg_numpy_ufunc("maximum"),
-                                                 "reduce")
-                        : NULL;
+    PyObject *mx = arr ? tg_numpy_ufunc("maximum") : NULL;
+    PyObject *red = mx ? PyObject_GetAttrString(mx, "reduce") : NULL;
     PyObject *args = red ? PyTuple_Pack(1, arr) : NULL;
     PyObject *tup = args ? PySequence_Tuple(axes) : NULL;
     PyObject *kw = tup ? Py_BuildValue("{sNsOsd}", "axis", tup, "keepdims",
                                        Py_True, "initial", -INFINITY)
                        : NULL;
-    PyObject *m = kw ? PyObject_Call(red, args, kw) : NULL;
+    PyObject *m = kw ? tg_np_call(red, args, kw) : NULL;
     Py_XDECREF(arr);
     Py_XDECREF(red);
     Py_XDECREF(args);

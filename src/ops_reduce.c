@@ -342,7 +342,7 @@ np_reduce(const char *ufunc, PyObject *arr, PyObject *axes)
     args = reduce ? PyTuple_Pack(1, arr) : NULL;
     kw = args ? Py_BuildValue("{sOsO}", "axis", axes, "keepdims", Py_True)
               : NULL;
-    r = kw ? PyObject_Call(reduce, args, kw) : NULL;
+    r = kw ? tg_np_call(reduce, args, kw) : NULL;
     Py_XDECREF(reduce);
     Py_XDECREF(args);
     Py_XDECREF(kw);
@@ -355,8 +355,8 @@ np_reduce(const char *ufunc, PyObject *arr, PyObject *axes)
 static PyObject *
 np_binary(const char *ufunc, PyObject *a, PyObject *b)
 {
-    PyObject *f = tg_numpy_ufunc(ufunc);
-    return f ? PyObject_CallFunctionObjArgs(f, a, b, NULL) : NULL;
+    PyObject *args[2] = {a, b};
+    return tg_np_vectorcall(tg_numpy_ufunc(ufunc), args, 2, NULL);
 }
 
 /* out = fin(r1) elementwise, r1 (and r2 = shift) float arrays of out's
@@ -432,8 +432,7 @@ reduction_numpy(int kind, TensorObject *x, const char *mask,
                 SHIFT(double);
             }
             t1 = np_binary("subtract", arr, m);
-            t2 = t1 ? PyObject_CallFunctionObjArgs(tg_numpy_ufunc("exp"), t1,
-                                                   NULL)
+            t2 = t1 ? tg_np_vectorcall(tg_numpy_ufunc("exp"), &t1, 1, NULL)
                     : NULL;
             r1 = t2 ? np_reduce("add", t2, axes) : NULL;
             if (r1 != NULL) {

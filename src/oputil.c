@@ -68,7 +68,7 @@ tg_parse_shape(const char *tfname, PyObject *obj, int *ndim, Py_ssize_t *shape)
         seq = Py_BuildValue("[O]", obj);
     }
     else {
-        seq = PySequence_List(obj);
+        seq = tg_sequence_list(obj);
         if (seq == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError,
@@ -121,7 +121,36 @@ tg_shape_error(const char *fmt, const char *tfname, TensorObject *x, int nd,
     return -1;
 }
 
-/* A NULL operand means an earlier step failed; it must have said why. */
+/* A new list of obj's items: PySequence_List without CPython 3.11's leak.
+ * Its list_extend fast path (an exact list or tuple) returns without
+ * releasing its reference to the argument when the new list's storage
+ * cannot be allocated: the argument and everything in it leak (found by
+ * tools/run_nomemory.py as two tensors kept alive by gradient([y, z], x);
+ * reproduced with list([obj]) alone). */
+PyObject *
+tg_sequence_list(PyObject *obj)
+{
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        PyObject *list = PyList_New(n);
+        if (list == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyList_SET_ITEM(list, i,
+                            Py_NewRef(PySequence_Fast_GET_ITEM(obj, i)));
+        }
+        return list;
+    }
+    return PySequence_List(obj);
+}
+
+/* A NULL operand means an earlier step failed; it must have said why.
+ * And a vjp goes on evaluating its expression after a step failed, so an
+ * op must not run with that step's exception still pending: code inside
+ * it that clears errors (a cache lookup) would drop the MemoryError, and
+ * the next NULL operand would turn into this SystemError (run_nomemory.py,
+ * cholesky's vjp).  tg_op1/tg_op2 return NULL at once instead. */
 static PyObject *
 missing_operand(void)
 {
@@ -135,7 +164,7 @@ missing_operand(void)
 PyObject *
 tg_op1(int op, PyObject *x, PyObject *attrs)
 {
-    if (x == NULL) {
+    if (x == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     TensorObject *in[1] = {(TensorObject *)x};
@@ -145,7 +174,7 @@ tg_op1(int op, PyObject *x, PyObject *attrs)
 PyObject *
 tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs)
 {
-    if (a == NULL || b == NULL) {
+    if (a == NULL || b == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     TensorObject *in[2] = {(TensorObject *)a, (TensorObject *)b};
@@ -181,7 +210,7 @@ tg_op1_attrs(int op, PyObject *x, const char *fmt, ...)
 {
     va_list va;
     PyObject *attrs, *r;
-    if (x == NULL) {
+    if (x == NULL || PyErr_Occurred()) {
         return missing_operand();
     }
     va_start(va, fmt);

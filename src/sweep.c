@@ -71,7 +71,7 @@ flatten(PyObject *obj, PyObject *out)
             PyList_SET_ITEM(items, i, Py_NewRef(v));
         }
     }
-    else if ((items = PySequence_List(obj)) == NULL) {
+    else if ((items = tg_sequence_list(obj)) == NULL) {
         goto done;
     }
     if ((children = PyList_New(PyList_GET_SIZE(items))) == NULL ||

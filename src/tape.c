@@ -251,7 +251,11 @@ tape_push(TapeObject *t)
     return 0;
 }
 
-/* Remove `t` from the stack it is on, by identity (not blindly the top). */
+/* Remove `t` from the stack it is on, by identity (not blindly the top).
+ * It cannot fail: the items above it move down in place and the list only
+ * shrinks its size (PySequence_DelItem may reallocate, and failing there,
+ * out of memory in __exit__, left a tape marked stopped but still on the
+ * stack, recording every later op and never freed). */
 static int
 tape_pop(TapeObject *t)
 {
@@ -260,15 +264,19 @@ tape_pop(TapeObject *t)
         return 0;
     }
     num_recording--;
-    for (Py_ssize_t i = PyList_GET_SIZE(s->tapes) - 1; i >= 0; i--) {
-        if (PyList_GET_ITEM(s->tapes, i) == (PyObject *)t) {
-            t->recording = 0;
-            t->stack = NULL;
-            return PySequence_DelItem(s->tapes, i);
-        }
-    }
     t->recording = 0;
     t->stack = NULL;
+    PyListObject *list = (PyListObject *)s->tapes;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        if (list->ob_item[i] == (PyObject *)t) {
+            memmove(&list->ob_item[i], &list->ob_item[i + 1],
+                    (size_t)(n - 1 - i) * sizeof(PyObject *));
+            Py_SET_SIZE(list, n - 1);
+            Py_DECREF(t);          /* the caller still holds the tape */
+            break;
+        }
+    }
     return 0;
 }
 
@@ -488,7 +496,7 @@ watch_one(TapeObject *t, PyObject *obj)
     int dtype;
     if (PyList_Check(obj) || PyTuple_Check(obj) || PyDict_Check(obj)) {
         PyObject *items = PyDict_Check(obj) ? PyDict_Values(obj)
-                                            : PySequence_List(obj);
+                                            : tg_sequence_list(obj);
         int rc = 0;
         if (items == NULL) {
             return -1;
@@ -632,8 +640,12 @@ tape_enter(TapeObject *t, PyObject *Py_UNUSED(ignored))
     return Py_NewRef(t);
 }
 
+/* METH_FASTCALL: a with block that failed for lack of memory calls
+ * __exit__(type, value, tb) when no tuple can be allocated; this must still
+ * take the tape off the stack (tape_pop cannot fail either). */
 static PyObject *
-tape_exit(TapeObject *t, PyObject *Py_UNUSED(args))
+tape_exit(TapeObject *t, PyObject *const *Py_UNUSED(args),
+          Py_ssize_t Py_UNUSED(nargs))
 {
     if (tape_pop(t) < 0) {
         return NULL;
@@ -662,7 +674,7 @@ static PyObject *
 tape_watched_variables(TapeObject *t, PyObject *Py_UNUSED(ignored))
 {
     /* TF: in order of creation, not of access */
-    PyObject *list = PySequence_List(t->watched_vars), *tup;
+    PyObject *list = tg_sequence_list(t->watched_vars), *tup;
     if (list == NULL) {
         return NULL;
     }
@@ -710,7 +722,7 @@ tape_get(TapeObject *t, void *which)
 static PyMethodDef tape_methods[] = {
     {"__enter__", (PyCFunction)tape_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nStart recording on this thread."},
-    {"__exit__", (PyCFunction)tape_exit, METH_VARARGS,
+    {"__exit__", (PyCFunction)(void (*)(void))tape_exit, METH_FASTCALL,
      "__exit__($self, /, *exc_info)\n--\n\nStop recording."},
     {"watch", (PyCFunction)tape_watch, METH_O,
      "watch($self, tensor, /)\n--\n\nFollow a Tensor or Variable (or a "

@@ -319,6 +319,19 @@ int tg_binary_kernel(int op, TensorObject *a, TensorObject *b,
                      TensorObject *out);
 int tg_unary_kernel(int op, TensorObject *x, TensorObject *out);
 PyObject *tg_numpy_ufunc(const char *name); /* borrowed, cached */
+/* NumPy's errstate(all='ignore') around one NumPy call: begin returns a
+ * token (NULL on error); end takes it (NULL: nothing to undo), keeps any
+ * pending exception and returns -1 only if the reset itself failed */
+void tg_np_lost_error(void); /* NumPy's NULL without an error: MemoryError */
+int tg_quiet_init(void);          /* at module init (no OOM surprises) */
+PyObject *tg_quiet_begin(void);
+int tg_quiet_end(PyObject *token);
+int tg_copy_into(PyArrayObject *dst, PyArrayObject *src); /* casts quietly */
+/* PyObject_Vectorcall / PyObject_Call of a NumPy function, quietly */
+PyObject *tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
+                           PyObject *kwnames);
+PyObject *tg_np_call(PyObject *f, PyObject *args, PyObject *kw);
+PyObject *tg_cast_array(PyArrayObject *arr, int npy_type); /* quietly */
 TensorObject *tg_ufunc_apply(const char *ufunc, int nin, TensorObject **in,
                              int out_dtype);
 int tg_parse_axes(const char *tfname, PyObject *axis, int ndim, char *mask);
@@ -336,6 +349,7 @@ PyObject *tg_op1(int op, PyObject *x, PyObject *attrs);
 int tg_parse_shape(const char *tfname, PyObject *obj, int *ndim,
                    Py_ssize_t *shape);
 PyObject *tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs);
+PyObject *tg_sequence_list(PyObject *obj); /* PySequence_List, leak-free */
 
 /* errors */
 #define TG_INVALID_ARGUMENT(...) \

@@ -207,7 +207,7 @@ tg_tensor_from_array(PyArrayObject *arr, int out_dtype)
             return NULL;
         }
         PyArray_ENABLEFLAGS((PyArrayObject *)dst, NPY_ARRAY_WRITEABLE);
-        int rc = PyArray_CopyInto((PyArrayObject *)dst, arr);
+        int rc = tg_copy_into((PyArrayObject *)dst, arr);
         Py_DECREF(dst);
         if (rc < 0) {
             Py_DECREF(t);

@@ -7,6 +7,7 @@ sequence of draws (and each op-level `seed`) is reproducible.
 """
 import numpy as _np
 
+from ._tapegrad import InvalidArgumentError as _InvalidArgumentError
 from ._tapegrad import constant as _constant
 from ._tapegrad import float32 as _float32
 
@@ -30,10 +31,23 @@ def _rng(seed):
     return _np.random.default_rng([base, int(seed)])
 
 
-def _shape(shape):
+def _shape(shape, op):
+    """The shape as a tuple, checked as TF checks it (before NumPy draws):
+    dims >= 0 and a size that fits a tensor (C's tg_shape_size rule)."""
     if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(d) for d in _np.asarray(shape).reshape(-1))
+        shape = (shape,)
+    else:
+        shape = tuple(int(d) for d in _np.asarray(shape).reshape(-1))
+    n = 1
+    for d in shape:
+        if d < 0:
+            raise _InvalidArgumentError(
+                f"Dimension {d} must be >= 0 [Op:{op}]")
+        n *= d or 1
+    if n > (2 ** 63 - 1) // 16:
+        raise ValueError("Encountered overflow when multiplying shape "
+                         "dimensions: the tensor is too large")
+    return shape
 
 
 def _dtype(dtype):
@@ -51,9 +65,11 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
            name=None):
     """Tensor of draws from a normal distribution (tf.random.normal)."""
     dtype = _dtype(dtype)
-    values = _rng(seed).standard_normal(_shape(shape))
+    values = _rng(seed).standard_normal(_shape(shape, "RandomStandardNormal"))
     values = values * float(stddev) + float(mean)
-    return _constant(values.astype(dtype.as_numpy_dtype), dtype=dtype)
+    # tapegrad's conversion rounds to `dtype` (inf past its range, as TF
+    # does, without NumPy's overflow warning)
+    return _constant(values, dtype=dtype)
 
 
 def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
@@ -61,8 +77,9 @@ def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
     """Tensor of draws from [minval, maxval) (tf.random.uniform)."""
     dtype = _dtype(dtype)
     hi = 1.0 if maxval is None else float(maxval)
-    values = _rng(seed).uniform(float(minval), hi, _shape(shape))
-    return _constant(values.astype(dtype.as_numpy_dtype), dtype=dtype)
+    values = _rng(seed).uniform(float(minval), hi,
+                                _shape(shape, "RandomUniform"))
+    return _constant(values, dtype=dtype)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
@@ -71,14 +88,14 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
     mean (tf.random.truncated_normal)."""
     dtype = _dtype(dtype)
     rng = _rng(seed)
-    shape = _shape(shape)
+    shape = _shape(shape, "TruncatedNormal")
     values = rng.standard_normal(shape)
     bad = _np.abs(values) > 2.0
     while bad.any():
         values[bad] = rng.standard_normal(int(bad.sum()))
         bad = _np.abs(values) > 2.0
     values = values * float(stddev) + float(mean)
-    return _constant(values.astype(dtype.as_numpy_dtype), dtype=dtype)
+    return _constant(values, dtype=dtype)
 
 
 def shuffle(value, seed=None, name=None):

@@ -5,6 +5,10 @@
   ``tapegrad._tapegrad._live_counts()`` (live Tensor, Variable, GradientTape
   and TapeEntry objects) must be back at the value it had before the test.
   Tests marked ``@pytest.mark.no_leak_check`` skip only that comparison.
+* the refleak guard (tests/refleak.py): each passing test runs again, a
+  warm-up and measured repetitions, and fails when every measured one
+  grows the allocated blocks or the live counts.  Tests that cannot be
+  repeated carry ``@pytest.mark.no_refleak_check(reason=...)``.
 """
 import gc
 import sys
@@ -16,6 +20,8 @@ import tapegrad
 
 SEED = 20240611
 
+pytest_plugins = ["refleak"]
+
 
 def pytest_configure(config):
     # pyproject.toml runs pytest with --strict-markers.
@@ -23,6 +29,12 @@ def pytest_configure(config):
         "markers",
         "no_leak_check: do not compare tapegrad._tapegrad._live_counts() "
         "before and after this test")
+    # also registered here, so that -p no:refleak (the guard plugin off)
+    # still accepts the marks under --strict-markers
+    config.addinivalue_line(
+        "markers",
+        "no_refleak_check(reason): not re-run by the refleak guard "
+        "(tests/refleak.py)")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -218,6 +218,36 @@ def test_empty_tensor_with_huge_dims_works_or_fails_cleanly():
             assert str(e)
 
 
+def _value_error_msg(f, *args):
+    with pytest.raises(ValueError) as ei:
+        f(*args)
+    assert str(ei.value).strip()
+    return str(ei.value)
+
+
+def test_pad_whose_result_overflows_is_a_value_error():
+    # before + dim + after wrapped around to a negative size (signed
+    # overflow) and the message blamed a negative dimension
+    msg = _value_error_msg(tf.pad, tf.constant([1.0, 2.0]), [[2 ** 62, 2 ** 62]])
+    assert "too large" in msg, msg
+    # a zero-size result still checks its shape before building index maps
+    msg = _value_error_msg(tf.pad, tf.zeros((0, 2 ** 58)), [[0, 0], [2 ** 62, 2 ** 62]])
+    assert "too large" in msg, msg
+    msg = _value_error_msg(tf.pad, tf.zeros((3, 4)), [[2 ** 40, 2 ** 40], [2 ** 40, 0]])
+    assert "too large" in msg, msg
+
+
+def test_matmul_whose_result_overflows_names_the_size_not_the_batch():
+    a = tf.zeros((2 ** 58, 0))
+    b = tf.zeros((0, 2 ** 58))
+    msg = _value_error_msg(tf.matmul, a, b)
+    assert "batch" not in msg and "too large" in msg, msg
+    with pytest.raises(IAE, match="compatible batch dimensions"):
+        tf.matmul(tf.zeros((2, 3, 4)), tf.zeros((3, 4, 5)))
+    assert tf.matmul(tf.zeros((1, 3, 4)), tf.zeros((2, 4, 5))).shape == (2, 3, 5)
+    assert tf.matmul(tf.zeros((2, 0, 4)), tf.zeros((4, 5))).shape == (2, 0, 5)
+
+
 def test_many_dimensions_work_or_fail_cleanly():
     for ndim in (32, 33, 70):
         try:
@@ -411,6 +441,8 @@ SWEEP = textwrap.dedent(r'''
 ''')
 
 
+@pytest.mark.no_refleak_check(
+    reason="the sweep runs in child processes, which check themselves")
 def test_junk_never_crashes_or_raises_system_error():
     """Each crash is recorded and the sweep rerun without that call (and
     without a function once it crashed twice), so one run lists the crashing

@@ -236,6 +236,9 @@ def _rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.no_refleak_check(
+    reason="20 rounds of 8 MB buffers bounded by RSS; NumPy's data buffers "
+           "are not pymalloc blocks, so a rerun adds seconds and no signal")
 def test_big_saved_buffers_are_freed():
     # each round saves ~4 arrays of 8 MB; 20 leaked rounds would be 640 MB
     x = tf.constant(np.full((1_000_000,), 0.5))

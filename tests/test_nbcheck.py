@@ -173,6 +173,9 @@ def test_kernel_checks_and_sync():
     assert "out of sync" in nbcheck.compare(nb, {"cells": {"0": expect()}})[0]
 
 
+@pytest.mark.no_refleak_check(
+    reason="starts a Jupyter kernel process; a rerun measures the kernel "
+           "client, not tapegrad")
 def test_run_notebook_in_a_real_kernel(tmp_path):
     cells = [
         new_code_cell("import numpy as np\nw = np.array([[1.5, -2.25]], np.float32)"),

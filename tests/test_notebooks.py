@@ -17,7 +17,12 @@ import nbcheck  # noqa: E402
 
 # Notebooks run in a separate kernel process: the host-side leak check of
 # tests/conftest.py has nothing to measure here.
-pytestmark = pytest.mark.no_leak_check
+pytestmark = [
+    pytest.mark.no_leak_check,
+    pytest.mark.no_refleak_check(
+        reason="each notebook runs in a Jupyter kernel process; a rerun "
+               "measures the kernel client, not tapegrad"),
+]
 
 EXPECTATIONS = nbcheck.load_expectations()
 

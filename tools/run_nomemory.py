@@ -1,0 +1,529 @@
+#!/usr/bin/env python
+"""Allocation-failure injection over tapegrad's public entry points
+(reliability plan G2).
+
+For each case (tensor creation from Python values, lists, NumPy arrays and
+scalars; every op row of the table, forward and, where differentiable,
+through a tape to its gradient; GradientTape enter/watch/gradient/exit,
+persistent and nested tapes; Variables; printing; .numpy(); operators),
+after three warm-up calls:
+
+  for start = 0, 1, 2, ...:
+      _testcapi.set_nomemory(start, stop)     # make allocations fail
+      call the case
+      _testcapi.remove_mem_hooks()
+
+in two modes: 'from' (stop=0: every allocation from number `start` on
+fails, error paths included) and 'single' (stop=start+1: only allocation
+number `start` fails).  The 'from' sweep ends when three starts in a row
+succeed (the case makes fewer allocations than that); 'single' then tries
+every start up to that count.  Each outcome must be MemoryError or success
+with the same result as an undisturbed call -- never a crash, never
+SystemError or another exception, never a wrong result -- and afterwards
+(gc.collect()) tapegrad's live-object counters must be back at their value
+before the call.  Each case's sweep runs twice; a start whose call leaves
+more allocated blocks behind in both passes is reported as a leak on that
+error path.
+
+Cases run in child processes, in batches; a child that dies is reported
+with the case and start it was running, and the batch goes on after it.
+
+Usage:
+    python tools/run_nomemory.py                  # every case, both modes
+    python tools/run_nomemory.py -k matmul -k tape --mode single
+    python tools/run_nomemory.py --quick          # a subset (~20 s)
+    python tools/run_nomemory.py --list
+
+Exit status 0 when no case had a problem.  Needs CPython's _testcapi module
+with set_nomemory: pyenv and python.org builds have it, and Debian's
+/usr/bin/python3.11 has it in libpython3.11-stdlib (a python3.11
+dependency); a Python built without its test modules
+(--disable-test-modules) does not.
+"""
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+if ROOT not in sys.path:
+    sys.path.insert(1, ROOT)
+
+MAX_POINTS = 3000           # a case with more allocation points is cut off
+
+# A crash whose innermost frame is NumPy's np.errstate is CPython 3.11's
+# PyContextVar_Set under memory pressure: it does not check the token it
+# allocates and Py_DECREFs NULL when the next allocation fails too.  NumPy's
+# printing and random seeding enter errstate in Python; tapegrad's own
+# quiet NumPy calls avoid PyContextVar_Set (src/kernels.c).  Reported, not
+# counted against tapegrad.
+KNOWN_CRASHES = {
+    "numpy/_core/_ufunc_config.py":
+        "known: CPython's PyContextVar_Set (unchecked token) reached through "
+        "NumPy's np.errstate",
+}
+QUICK = ["constant_list", "constant_ndarray_cast", "zeros", "op:add",
+         "op:matmul", "op:reduce_sum", "grad:multiply", "grad:exp",
+         "tape_lifecycle", "tape_persistent_two_gradients",
+         "tape_nested_second_order", "variable_assign", "str_dtype",
+         "numpy", "getitem", "op:concat", "grad:sigmoid"]
+
+
+# ---- the cases --------------------------------------------------------------------
+def _cases():
+    """name -> zero-argument function doing one call of the entry point.
+    Inputs are built here, outside the failing window, unless building
+    them is the point (the creation cases)."""
+    import numpy as np
+
+    import tapegrad as tf
+    from optable import rows
+    from tapegrad import _tapegrad as C
+
+    tf.random.set_seed(7)
+    rng = np.random.default_rng(20240611)
+    x = tf.constant([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+    big = tf.constant(np.linspace(-1, 1, 2000, dtype=np.float32))
+    a32 = np.arange(6, dtype=np.float32).reshape(2, 3)
+    a64 = np.arange(6, dtype=np.float64).reshape(2, 3)
+    swapped = a64.astype(">f8")[:, ::-1]
+    cases = {}
+
+    def case(name):
+        def deco(f):
+            cases[name] = f
+            return f
+        return deco
+
+    # creation
+    cases["constant_float"] = lambda: tf.constant(1.5)
+    cases["constant_int"] = lambda: tf.constant(3)
+    cases["constant_int64"] = lambda: tf.constant(2 ** 40)
+    cases["constant_bool"] = lambda: tf.constant(True)
+    cases["constant_list"] = lambda: tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    cases["constant_list_dtype"] = lambda: tf.constant([1, 2, 3], dtype=tf.float64)
+    cases["constant_ndarray"] = lambda: tf.constant(a32)
+    cases["constant_ndarray_cast"] = lambda: tf.constant(a64, dtype=tf.float16)
+    cases["constant_ndarray_layout"] = lambda: tf.constant(swapped)
+    cases["constant_numpy_scalar"] = lambda: tf.constant(np.float64(2.5))
+    cases["constant_shape"] = lambda: tf.constant(1.0, shape=(2, 3))
+    cases["convert_to_tensor"] = lambda: tf.convert_to_tensor([[1, 2], [3, 4]])
+    cases["zeros"] = lambda: tf.zeros((2, 3))
+    cases["ones"] = lambda: tf.ones((3,), dtype=tf.int64)
+    cases["zeros_like"] = lambda: tf.zeros_like(x)
+    cases["ones_like"] = lambda: tf.ones_like(a64)
+    cases["identity"] = lambda: tf.identity(x)
+    cases["random_normal"] = lambda: tf.random.normal((2, 3), seed=1)
+    cases["random_uniform"] = lambda: tf.random.uniform((4,), seed=2)
+    cases["random_truncated_normal"] = lambda: tf.random.truncated_normal((3,), seed=3)
+    cases["random_shuffle"] = lambda: tf.random.shuffle(x, seed=4)
+
+    # every op row: case 0's inputs, forward; differentiable rows also
+    # through a tape to the gradient
+    for r in rows():
+        attrs, _ = r.case(0)
+        kinds = r.kinds(0)
+        arrays = r.sample(rng, 0, np.float64)
+        xs = [tf.constant(a) for a in arrays]
+        fn = r.fn
+        cases["op:" + r.name] = (lambda fn=fn, xs=xs, attrs=attrs:
+                                 fn(*xs, **attrs))
+        if r.has("nondiff") or "f" not in kinds:
+            continue
+        fxs = [t for t, k in zip(xs, kinds) if k == "f"]
+
+        def grad(fn=fn, xs=xs, fxs=fxs, attrs=attrs):
+            with tf.GradientTape() as tape:
+                tape.watch(fxs)
+                y = fn(*xs, **attrs)
+            return tape.gradient(y, fxs)
+        cases["grad:" + r.name] = grad
+
+    # tapes
+    @case("tape_lifecycle")
+    def _():
+        t = tf.GradientTape()
+        t.__enter__()
+        try:                  # as a with block does: exit even on errors
+            t.watch(x)
+            y = x * x
+        finally:
+            t.__exit__(None, None, None)
+        return t.gradient(y, x)
+
+    @case("tape_with_block")
+    def _():
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = tf.reduce_sum(tf.math.sin(x) * x)
+        return t.gradient(y, x)
+
+    @case("tape_persistent_two_gradients")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            y = tf.math.exp(x) * x
+            z = tf.reduce_sum(y * y)
+        g1 = t.gradient(z, x)
+        g2 = t.gradient([y, z], [x])
+        del t
+        return g1, g2
+
+    @case("tape_nested_second_order")
+    def _():
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                y = v * v * v
+            g = inner.gradient(y, v)
+        return g, outer.gradient(g, v)
+
+    @case("tape_structures_and_options")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            y = {"a": x * 2.0, "b": [tf.reduce_sum(x), x - 1.0]}
+        g = t.gradient(y, {"x": x, "v": v}, unconnected_gradients="zero")
+        h = t.gradient(y, [x], output_gradients={"a": None, "b": [3.0, x]})
+        return g, h, t.watched_variables()
+
+    @case("tape_gradient_inside_context")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            y = x * x
+            g = t.gradient(y, x)
+        return g
+
+    @case("tape_variable_autowatch")
+    def _():
+        with tf.GradientTape(watch_accessed_variables=True) as t:
+            y = tf.reduce_sum(tf.matmul(v, v))
+        return t.gradient(y, v), t.watched_variables()
+
+    # variables
+    cases["variable_create"] = lambda: tf.Variable([[1.0, 2.0]], name="v", trainable=True)
+    cases["variable_create_ndarray"] = lambda: tf.Variable(a64, dtype=tf.float32)
+
+    @case("variable_assign")
+    def _():
+        w = tf.Variable([1.0, 2.0])
+        w.assign([3.0, 4.0])
+        w.assign_add(np.array([1.0, 1.0], np.float32))
+        w.assign_sub(tf.constant([0.5, 0.5]))
+        return w.read_value(), w.numpy(), w.value()
+
+    # printing, conversion, indexing, operators
+    cases["repr_tensor"] = lambda: repr(x)
+    cases["str_tensor"] = lambda: str(x)
+    cases["repr_scalar"] = lambda: repr(tf.constant(0.1))
+    cases["str_big_tensor"] = lambda: str(big)
+    cases["repr_variable"] = lambda: repr(v)
+    cases["str_dtype"] = lambda: (repr(tf.float32), str(tf.int64))
+    cases["numpy"] = lambda: x.numpy()
+    cases["asarray"] = lambda: np.asarray(x, dtype=np.float64)
+    cases["scalar_conversions"] = lambda: (float(x[0, 0]), int(tf.constant(3)),
+                                           bool(tf.constant(True)))
+    cases["len_iter"] = lambda: (len(x), list(x))
+    cases["getitem"] = lambda: (x[1:, ::-1], x[None, 0], x[..., 1], x[-1])
+    cases["operators"] = lambda: (x + 1.0, 2.0 * x, x - x, x / 2.0, x ** 2,
+                                  x @ tf.transpose(x), -x, abs(x), x // 1.0,
+                                  x % 2.0, x < 0.5, x == x)
+    cases["bool_operators"] = lambda: (~tf.constant([True, False]),
+                                       tf.constant([True]) & tf.constant([False]),
+                                       tf.constant([True]) | tf.constant([False]))
+    # (tf.test.compute_gradient is left out: pure Python over these entry
+    # points, and its thousands of allocation points take many minutes)
+    cases["live_counts"] = lambda: C._live_counts()
+    return cases
+
+
+# ---- results ------------------------------------------------------------------------
+def _normalize(r):
+    """A comparable form of a result: tensors and arrays by dtype, shape and
+    bytes (NaN-safe), containers recursively."""
+    import numpy as np
+
+    import tapegrad as tf
+    if isinstance(r, (tf.Tensor, tf.Variable)):
+        a = np.asarray(r.numpy())
+        return ("T", str(a.dtype), a.shape, a.tobytes())
+    if isinstance(r, np.ndarray) or isinstance(r, np.generic):
+        a = np.asarray(r)
+        return ("A", str(a.dtype), a.shape, a.tobytes())
+    if isinstance(r, (list, tuple)):
+        return (type(r).__name__, tuple(_normalize(e) for e in r))
+    if isinstance(r, dict):
+        return ("D", tuple((k, _normalize(r[k])) for k in sorted(r)))
+    if r is None or isinstance(r, (str, int, float, bool)):
+        return r
+    return ("repr", type(r).__name__)
+
+
+# ---- the child: sweeps in this process ----------------------------------------------
+def _attempt(f, start, stop, set_nomemory, remove):
+    # a function: its variables are fast locals, so nothing here allocates
+    # between set_nomemory and remove_mem_hooks but the call itself
+    r = e = None
+    set_nomemory(start, stop)
+    try:
+        r = f()
+    except BaseException as exc:
+        remove()
+        e = exc
+    else:
+        remove()
+    return r, e
+
+
+def _sweep(name, f, mode, limit, expected, live, marks):
+    import _testcapi
+    set_nomemory, remove = _testcapi.set_nomemory, _testcapi.remove_mem_hooks
+    outcomes = {}
+    problems = []
+    leaky = set()
+    points = 0
+    ok_run = 0
+    start = 0
+    while start < MAX_POINTS:
+        if mode == "single" and start >= limit:
+            break
+        gc.collect()
+        base = live()
+        blocks = sys.getallocatedblocks()
+        os.write(2, marks[start] if start < len(marks)
+                 else ("START %d\n" % start).encode())
+        r, e = _attempt(f, start, 0 if mode == "from" else start + 1,
+                        set_nomemory, remove)
+        same = None
+        if e is None:
+            try:
+                same = _normalize(r) == expected
+            except Exception as exc:       # noqa: BLE001 (reported)
+                same = exc
+        kind = "ok" if e is None else type(e).__name__
+        err = None if e is None or isinstance(e, MemoryError) else str(e)[:200]
+        r = e = None
+        gc.collect()
+        grew = sys.getallocatedblocks() > blocks
+        after = live()
+        # bookkeeping only after the measurement
+        points = start + 1
+        outcomes[kind] = outcomes.get(kind, 0) + 1
+        if same is not None and same is not True:
+            problems.append("start %d: success with a %s" % (
+                start, "wrong result" if same is False
+                else "result that cannot be read: %r" % (same,)))
+        if err is not None:
+            problems.append("start %d: %s: %s" % (start, kind, err))
+        if after != base:
+            problems.append("start %d: live objects %r -> %r" % (start, base, after))
+        if grew:
+            leaky.add(start)
+        ok_run = ok_run + 1 if kind == "ok" else 0
+        if mode == "from" and ok_run >= 3:
+            break
+        start += 1
+    return {"points": points, "outcomes": outcomes, "problems": problems,
+            "leaky": leaky, "cut": start >= MAX_POINTS}
+
+
+def _repeat(f, start, stop, n):
+    import _testcapi
+    args = (start, stop, _testcapi.set_nomemory, _testcapi.remove_mem_hooks)
+    _attempt(f, *args)
+    gc.collect()
+    before = sys.getallocatedblocks()
+    for _ in range(n):
+        _attempt(f, *args)
+    gc.collect()
+    return sys.getallocatedblocks() - before
+
+
+def child(names, modes, passes):
+    import _testcapi  # noqa: F401 (fail early)
+
+    from tapegrad import _tapegrad as C
+    cases = _cases()
+
+    def live():
+        return dict(C._live_counts())
+
+    marks = [("START %d\n" % i).encode() for i in range(MAX_POINTS)]
+    for name in names:
+        f = cases[name]
+        os.write(2, ("CASE %s\n" % name).encode())
+        for _ in range(3):
+            r = f()
+        expected = _normalize(r)
+        r = None
+        gc.collect()
+        gc.freeze()                  # collections walk only the case's objects
+        result = {"name": name}
+        limit = 0
+        for mode in modes:
+            if mode == "single" and not limit:
+                limit = _sweep(name, f, "from", 0, expected, live, marks)["points"]
+            os.write(2, ("MODE %s\n" % mode).encode())
+            runs = [_sweep(name, f, mode, limit, expected, live, marks)
+                    for _ in range(passes)]
+            res = runs[-1]
+            if mode == "from":
+                limit = res["points"]
+            leaky = set.intersection(*(r_["leaky"] for r_ in runs))
+            problems = sorted(set(p for r_ in runs for p in r_["problems"]))
+            confirmed = {}
+            for start in sorted(leaky)[:50]:
+                # confirm: the same failing call 20 more times must leave
+                # at least 20 more blocks (one-off noise does not)
+                grown = _repeat(f, start, 0 if mode == "from" else start + 1, 20)
+                if grown >= 20:
+                    confirmed[start] = grown
+            if confirmed:
+                problems.append("leak: 20 calls failing at start N left D more "
+                                "allocated blocks, {N: D} = %r" % confirmed)
+            result[mode] = {"points": res["points"], "outcomes": res["outcomes"],
+                            "problems": problems, "cut": res["cut"]}
+        gc.unfreeze()
+        print(json.dumps(result), flush=True)
+
+
+# ---- the parent -----------------------------------------------------------------------
+def run_batch(names, modes, passes, timeout):
+    """Run `names` in child processes; a crash is recorded and the rest of
+    the batch continues in a new child."""
+    results = []
+    todo = list(names)
+    while todo:
+        p = subprocess.run(
+            [sys.executable, "-X", "faulthandler", os.path.abspath(__file__),
+             "--child", "--mode", ",".join(modes), "--passes", str(passes),
+             "--cases", json.dumps(todo)],
+            capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        done = [json.loads(ln) for ln in p.stdout.splitlines() if ln.startswith("{")]
+        results += done
+        finished = {d["name"] for d in done}
+        todo = [n for n in todo if n not in finished]
+        if p.returncode == 0 and not todo:
+            break
+        # the child died: blame the case and start it was in
+        case = start = mode = None
+        for ln in p.stderr.splitlines():
+            if ln.startswith("CASE "):
+                case, start, mode = ln[5:], None, None
+            elif ln.startswith("MODE "):
+                mode = ln[5:]
+            elif ln.startswith("START "):
+                start = int(ln[6:])
+        if case is None or case not in todo:
+            case = todo[0]
+        tail = [ln for ln in p.stderr.splitlines()
+                if not ln.startswith(("CASE ", "MODE ", "START "))]
+        frames = [ln for ln in tail if ln.strip().startswith("File ")]
+        known = None
+        for path, why in KNOWN_CRASHES.items():
+            if frames and path in frames[0]:
+                known = why
+        results.append({"name": case, "crash": {
+            "returncode": p.returncode, "mode": mode, "start": start,
+            "known": known, "stderr": "\n".join(tail[-25:])}})
+        todo.remove(case)
+    return results
+
+
+def report(results, elapsed):
+    bad = known_crashes = 0
+    total_points = 0
+    print("%-44s %-6s %7s %7s %7s  %s" % ("case", "mode", "points", "ok",
+                                          "MemErr", "problems"))
+    for r in results:
+        if "crash" in r:
+            c = r["crash"]
+            if c.get("known"):
+                print("%-44s crash in mode %s at start %s (sweep stopped): %s"
+                      % (r["name"], c["mode"], c["start"], c["known"]))
+                known_crashes += 1
+                continue
+            bad += 1
+            print("%-44s CRASH (exit %s) in mode %s at start %s\n    %s" % (
+                r["name"], c["returncode"], c["mode"], c["start"],
+                c["stderr"].replace("\n", "\n    ")))
+            continue
+        for mode in ("from", "single"):
+            if mode not in r:
+                continue
+            m = r[mode]
+            total_points += m["points"]
+            o = m["outcomes"]
+            print("%-44s %-6s %7d %7d %7d  %s%s" % (
+                r["name"], mode, m["points"], o.get("ok", 0),
+                o.get("MemoryError", 0), len(m["problems"]) or "",
+                " (cut off at %d points)" % MAX_POINTS if m.get("cut") else ""))
+            for prob in m["problems"][:10]:
+                print("    " + prob)
+            if m["problems"]:
+                bad += 1
+    print("\n%d cases, %d allocation points tried (per pass), %d with "
+          "problems, %d known CPython crashes, %.0f s" % (
+              len(results), total_points, bad, known_crashes, elapsed))
+    return bad
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-k", action="append", default=[],
+                    help="run the cases whose name contains this (repeatable)")
+    ap.add_argument("--mode", default="from,single",
+                    help="from, single or both (from,single)")
+    ap.add_argument("--passes", type=int, default=2,
+                    help="sweeps per case and mode (leak check needs 2)")
+    ap.add_argument("--batch", type=int, default=25, help="cases per child")
+    ap.add_argument("--timeout", type=int, default=1800,
+                    help="seconds per child process")
+    ap.add_argument("--quick", action="store_true",
+                    help="a subset of cases, single mode, one pass")
+    ap.add_argument("--list", action="store_true", help="list the cases")
+    ap.add_argument("--json", help="write the results to this file")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--cases", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    modes = [m for m in args.mode.split(",") if m]
+    if args.child:
+        child(json.loads(args.cases), modes, args.passes)
+        return 0
+    try:
+        import _testcapi
+        _testcapi.set_nomemory, _testcapi.remove_mem_hooks  # noqa: B018
+    except (ImportError, AttributeError):
+        print("This Python has no _testcapi.set_nomemory.  Use a CPython "
+              "built with its test modules: pyenv and python.org builds "
+              "have them, and Debian's python3.11 (libpython3.11-stdlib).",
+              file=sys.stderr)
+        return 2
+    names = list(_cases())
+    if args.quick:
+        names, modes, args.passes = QUICK, ["single"], 1
+    if args.k:
+        names = [n for n in names if any(k in n for k in args.k)]
+    if args.list:
+        print("\n".join(names))
+        return 0
+    t0 = time.time()
+    results = []
+    for i in range(0, len(names), args.batch):
+        batch = names[i:i + args.batch]
+        print("... %d/%d: %s .. %s" % (i, len(names), batch[0], batch[-1]),
+              file=sys.stderr, flush=True)
+        results += run_batch(batch, modes, args.passes, args.timeout)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    return 1 if report(results, time.time() - t0) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
