@@ -624,12 +624,21 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The module object goes away at interpreter shutdown: return the cached
+ * data blocks (tensors still alive free theirs as they go). */
+static void
+module_free(void *Py_UNUSED(m))
+{
+    tg_tensor_blocks_free();
+}
+
 static struct PyModuleDef tapegrad_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "tapegrad._tapegrad",
     .m_doc = "tapegrad's C core: tensors, variables, GradientTape, ops.",
     .m_size = -1,
     .m_methods = module_methods,
+    .m_free = module_free,
 };
 
 PyMODINIT_FUNC

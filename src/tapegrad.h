@@ -6,8 +6,9 @@
  *
  * Invariants worth knowing before reading any .c file:
  *  - A Tensor is immutable, C-contiguous, native-endian and aligned.  Its
- *    bytes live inline after the object header (small tensors: one
- *    allocation) or in `base` (an ndarray or another Tensor it views).
+ *    bytes live inline after the object header (one allocation), in a
+ *    cached block it owns (large tensors, base NULL; tensor.c), or in
+ *    `base` (an ndarray or another Tensor it views).
  *  - Every Tensor has a process-unique int64 `id`; tapes key on ids, never
  *    on pointers.  A Variable's value tensors all carry the Variable's own
  *    id (its "handle"), so every read of a Variable is the same tape node.
@@ -259,6 +260,7 @@ PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
+void tg_tensor_blocks_free(void); /* module teardown */
 #define Tensor_Check(op) Py_IS_TYPE((op), tg_st->tensor_type)
 #define Variable_Check(op) Py_IS_TYPE((op), tg_st->variable_type)
 

@@ -2,8 +2,10 @@
  * Python number/sequence protocols (which all go through tg_call).
  *
  * Storage: one allocation holds the object, its shape and (for tensors
- * created here) its bytes, 16-byte aligned.  Results adopted from NumPy or
- * views of another tensor keep their bytes in `base` instead.  Tensors are
+ * created here) its bytes, 16-byte aligned; tensors of 256 KB or more
+ * keep their bytes in a separate block that is recycled through a small
+ * cache (see "large data blocks").  Results adopted from NumPy or views of
+ * another tensor keep their bytes in `base` instead.  Tensors are
  * immutable, so views never need copy-on-write and `.numpy()` hands out a
  * read-only view with no copy.
  *
@@ -28,6 +30,116 @@ tg_next_id(void)
 
 #define TENSOR_HDR \
     ((Py_ssize_t)((sizeof(TensorObject) + 15) & ~(size_t)15))
+
+/* Bytes of inline shape storage for `ndim` dims (keeps the data aligned). */
+static inline Py_ssize_t
+shape_bytes(int ndim)
+{
+    return ((Py_ssize_t)ndim * 8 + 15) & ~(Py_ssize_t)15;
+}
+
+/* Where inline data starts: right after the shape.  A tensor with its own
+ * block (see below) keeps the block's capacity there instead. */
+static inline char *
+inline_data(const TensorObject *t)
+{
+    return (char *)t->shape + shape_bytes(t->ndim);
+}
+
+/* ---- large data blocks --------------------------------------------------
+ * Why not inline: glibc hands multi-MB requests out from the top of its
+ * heap and gives them back to the kernel (trim) as soon as a few are free
+ * at once, which is exactly what a gradient does with its temporaries.
+ * Every 4 MB result was then fresh memory: ~1000 page faults, each zeroing
+ * a page, costing ~1.5 ms, three times the arithmetic (multiply's
+ * fwd+grad at 1e6 float32 took 7.5 ms, its forward 0.45 ms).  So tensors
+ * of BLOCK_MIN bytes or more keep their bytes in a separate block, and a
+ * freed block waits in a small cache for the next tensor of about its
+ * size, the way a gradient's temporaries recur step after step.  The
+ * cache holds at most CACHE_SLOTS blocks and CACHE_MAX bytes, oldest out
+ * first, and is emptied at module teardown.  We never touch malloc's
+ * process-wide settings.  Only used with the GIL held. */
+#define BLOCK_MIN ((size_t)256 * 1024)
+#define CACHE_SLOTS 8
+#define CACHE_MAX ((size_t)32 * 1024 * 1024)
+
+typedef struct {
+    char *p;
+    size_t cap;
+} block;
+
+static block cache[CACHE_SLOTS];   /* oldest first */
+static int cache_n = 0;
+static size_t cache_bytes = 0;
+static int cache_closed = 0;       /* module torn down: free directly */
+
+/* A block of at least `nbytes`, its capacity in *cap; NULL if out of
+ * memory (no exception set). */
+static char *
+block_get(size_t nbytes, size_t *cap)
+{
+    /* the smallest cached block that fits without wasting more than a
+     * quarter of it; newest first on ties (likelier still in cache) */
+    int best = -1;
+    for (int i = cache_n - 1; i >= 0; i--) {
+        size_t c = cache[i].cap;
+        if (c >= nbytes && c - nbytes <= c / 4 &&
+            (best < 0 || c < cache[best].cap)) {
+            best = i;
+        }
+    }
+    if (best >= 0) {
+        char *p = cache[best].p;
+        *cap = cache[best].cap;
+        cache_bytes -= *cap;
+        memmove(&cache[best], &cache[best + 1],
+                (size_t)(cache_n - best - 1) * sizeof(block));
+        cache_n--;
+        return p;
+    }
+    *cap = nbytes;
+    return PyMem_RawMalloc(nbytes);
+}
+
+static void
+block_put(char *p, size_t cap)
+{
+    if (cache_closed || cap > CACHE_MAX) {
+        PyMem_RawFree(p);
+        return;
+    }
+    while (cache_n > 0 &&
+           (cache_n == CACHE_SLOTS || cache_bytes + cap > CACHE_MAX)) {
+        PyMem_RawFree(cache[0].p);
+        cache_bytes -= cache[0].cap;
+        memmove(&cache[0], &cache[1], (size_t)(cache_n - 1) * sizeof(block));
+        cache_n--;
+    }
+    cache[cache_n].p = p;
+    cache[cache_n].cap = cap;
+    cache_n++;
+    cache_bytes += cap;
+}
+
+/* Module teardown: give every cached block back; tensors that outlive the
+ * module free their blocks directly. */
+void
+tg_tensor_blocks_free(void)
+{
+    for (int i = 0; i < cache_n; i++) {
+        PyMem_RawFree(cache[i].p);
+    }
+    cache_n = 0;
+    cache_bytes = 0;
+    cache_closed = 1;
+}
+
+/* 1 if `t` owns a separate data block (neither inline nor a view) */
+static inline int
+owns_block(const TensorObject *t)
+{
+    return t->base == NULL && t->data != inline_data(t);
+}
 
 int
 tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size)
@@ -68,7 +180,9 @@ tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size)
 static TensorObject *
 tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
 {
-    Py_ssize_t size, shape_bytes = ((Py_ssize_t)ndim * 8 + 15) & ~15;
+    Py_ssize_t size, sbytes = shape_bytes(ndim);
+    char *blk = NULL;
+    size_t cap = 0;
     if (tg_shape_size(ndim, shape, &size) < 0) {
         return NULL;
     }
@@ -80,11 +194,22 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
             return NULL;
         }
     }
+    if ((size_t)nbytes >= BLOCK_MIN) {
+        blk = block_get((size_t)nbytes, &cap);
+        if (blk == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        nbytes = sizeof(size_t); /* inline: the block's capacity */
+    }
     Py_ssize_t extra = TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) +
-                       shape_bytes + nbytes;
+                       sbytes + nbytes;
     TensorObject *t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
                                          extra);
     if (t == NULL) {
+        if (blk != NULL) {
+            block_put(blk, cap);
+        }
         return NULL;
     }
     t->id = ++next_id;
@@ -95,7 +220,11 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
     if (ndim > 0) {
         memcpy(t->shape, shape, (size_t)ndim * sizeof(Py_ssize_t));
     }
-    t->data = (char *)t->shape + shape_bytes;
+    t->data = (char *)t->shape + sbytes;
+    if (blk != NULL) {
+        memcpy(t->data, &cap, sizeof(cap));
+        t->data = blk;
+    }
     t->base = NULL;
     t->weakreflist = NULL;
     tg_live_tensors++;
@@ -285,7 +414,12 @@ tensor_traverse(TensorObject *self, visitproc visit, void *arg)
 static int
 tensor_clear(TensorObject *self)
 {
-    Py_CLEAR(self->base);
+    if (self->base != NULL) {
+        /* a view's data dies with its base: never mistake it for an
+         * owned block once base is NULL */
+        self->data = inline_data(self);
+        Py_CLEAR(self->base);
+    }
     return 0;
 }
 
@@ -298,6 +432,11 @@ tensor_dealloc(TensorObject *self)
     }
     /* A chain of views (reshape of reshape of ...) is flat: views always
      * point at the root owner, so this never recurses deeply. */
+    if (owns_block(self)) {
+        size_t cap;
+        memcpy(&cap, inline_data(self), sizeof(cap));
+        block_put(self->data, cap);
+    }
     Py_CLEAR(self->base);
     tg_live_tensors--;
     PyObject_GC_Del(self);
