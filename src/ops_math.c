@@ -9,7 +9,8 @@
  *
  * vjps are written with recorded ops (vjp.h), so every gradient
  * differentiates again.  Masks come from comparisons (never recorded) and
- * are applied with `select`, TF's choice: a masked-out NaN or inf in the
+ * are applied with `select` (or `select_or_zero`, its one-pass form when
+ * the other branch is 0), TF's choice: a masked-out NaN or inf in the
  * upstream gradient does not leak into the other branch.
  */
 #include "vjp.h"
@@ -337,6 +338,21 @@ sel(scope *S, PyObject *c, PyObject *a, PyObject *b)
     return keep(S, tg_call_tensors(TG_OP_select, 3, in, NULL));
 }
 
+/* select(c, x, 0), or select(c, 0, x) if negate: one recorded pass */
+static PyObject *
+sel0(scope *S, PyObject *c, PyObject *x, int negate)
+{
+    PyObject *attrs = negate ? keep(S, Py_BuildValue("(O)", Py_True)) : NULL;
+    if (c == NULL || x == NULL || (negate && attrs == NULL)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError, "tapegrad: missing operand");
+        }
+        return NULL;
+    }
+    TensorObject *in[2] = {(TensorObject *)c, (TensorObject *)x};
+    return keep(S, tg_call_tensors(TG_OP_select_or_zero, 2, in, attrs));
+}
+
 /* a comparison (bool, never recorded); b may be a scalar constant */
 #define CMP(OP, a, b) BINARY(OP, (a), (b))
 #define ONE(like) CONST(1.0, (like))
@@ -609,7 +625,7 @@ relu6_vjp(tg_vjp_ctx *c)
     PyObject *in = KEEP(tg_op2(TG_OP_logical_and,
                                CMP(greater, Y, ZERO(Y)),
                                CMP(less, Y, CONST(6.0, Y)), NULL));
-    SET(0, sel(S, in, G, ZERO(G)));
+    SET(0, sel0(S, in, G, 0));
     VJP_END;
 }
 
@@ -889,16 +905,18 @@ minimum_forward(tg_fwd *f)
     return 0;
 }
 
+/* TF's _MaximumMinimumGrad: where(m, g, 0) and where(m, 0, g), each one
+ * select_or_zero pass (a NaN or inf in g never leaks to the other side) */
 static int
 minmax_vjp(tg_vjp_ctx *c, int cmp)
 {
     VJP_BEGIN;
-    PyObject *m = KEEP(tg_op2(cmp, X(0), X(1), NULL)), *z = ZERO(G);
+    PyObject *m = KEEP(tg_op2(cmp, X(0), X(1), NULL));
     if (NEEDS(0)) {
-        SET(0, sel(S, m, G, z));
+        SET(0, sel0(S, m, G, 0));
     }
     if (NEEDS(1)) {
-        SET(1, sel(S, m, z, G));
+        SET(1, sel0(S, m, G, 1));
     }
     VJP_END;
 }
@@ -1367,6 +1385,51 @@ truth(const TensorObject *c, Py_ssize_t i)
     }
 }
 
+/* out[i] = EXPR over the broadcast of cnd (bool), a and b into out, T an
+ * unsigned word of the element size.  EXPR reads c_ (the condition, 0 or
+ * 1), pa_[ia_] and pb_[ib_].  Operands that are full-size or one element
+ * (every mask of a gradient) take a flat loop; others the odometer. */
+#define SELECT_LOOP(T, EXPR)                                                 \
+    do {                                                                     \
+        const npy_bool *pc_ = (const npy_bool *)cnd->data;                   \
+        const T *pa_ = (const T *)a->data, *pb_ = (const T *)b->data;        \
+        T *po_ = (T *)out->data;                                             \
+        Py_ssize_t n_ = out->size;                                           \
+        (void)pb_; /* select_or_zero reads only a */                         \
+        if (cnd->size == n_ && a->size == n_ && b->size == n_) {             \
+            for (Py_ssize_t i_ = 0; i_ < n_; i_++) {                         \
+                int c_ = pc_[i_] != 0;                                       \
+                Py_ssize_t ia_ = i_, ib_ = i_;                               \
+                (void)ib_;                                                   \
+                po_[i_] = (EXPR);                                            \
+            }                                                                \
+        }                                                                    \
+        else if ((cnd->size == n_ || cnd->size == 1) &&                      \
+                 (a->size == n_ || a->size == 1) &&                          \
+                 (b->size == n_ || b->size == 1)) {                          \
+            Py_ssize_t sc_ = cnd->size == n_, sa_ = a->size == n_;           \
+            Py_ssize_t sb_ = b->size == n_;                                  \
+            for (Py_ssize_t i_ = 0; i_ < n_; i_++) {                         \
+                int c_ = pc_[i_ * sc_] != 0;                                 \
+                Py_ssize_t ia_ = i_ * sa_, ib_ = i_ * sb_;                   \
+                (void)ib_;                                                   \
+                po_[i_] = (EXPR);                                            \
+            }                                                                \
+        }                                                                    \
+        else {                                                               \
+            TensorObject *ins_[3] = {cnd, a, b};                             \
+            bcast_it it_;                                                    \
+            bcast_init(&it_, 3, ins_, out);                                  \
+            for (Py_ssize_t i_ = 0; i_ < n_; i_++) {                         \
+                int c_ = pc_[it_.off[0]] != 0;                               \
+                Py_ssize_t ia_ = it_.off[1], ib_ = it_.off[2];               \
+                (void)ib_;                                                   \
+                po_[i_] = (EXPR);                                            \
+                bcast_next(&it_);                                            \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
 int
 select_forward(tg_fwd *f)
 {
@@ -1414,15 +1477,12 @@ select_forward(tg_fwd *f)
     if (out->size == 0) {
         return 0;
     }
-    size_t isz = (size_t)tg_dtype_size[a->dtype];
-    bcast_it it;
-    bcast_init(&it, 3, f->in, out);
-    for (Py_ssize_t i = 0; i < out->size; i++) {
-        const TensorObject *src = truth(cnd, it.off[0]) ? a : b;
-        Py_ssize_t off = src == a ? it.off[1] : it.off[2];
-        memcpy(out->data + (size_t)i * isz, src->data + (size_t)off * isz,
-               isz);
-        bcast_next(&it);
+    /* elements are moved as same-size unsigned words: any dtype, bit-exact */
+    switch (tg_dtype_size[a->dtype]) {
+        case 1: SELECT_LOOP(uint8_t, c_ ? pa_[ia_] : pb_[ib_]); break;
+        case 2: SELECT_LOOP(uint16_t, c_ ? pa_[ia_] : pb_[ib_]); break;
+        case 4: SELECT_LOOP(uint32_t, c_ ? pa_[ia_] : pb_[ib_]); break;
+        default: SELECT_LOOP(uint64_t, c_ ? pa_[ia_] : pb_[ib_]); break;
     }
     return 0;
 }
@@ -1431,12 +1491,58 @@ int
 select_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *z = ZERO(G);
     if (NEEDS(1)) {           /* the bool condition never needs one */
-        SET(1, sel(S, X(0), G, z));
+        SET(1, sel0(S, X(0), G, 0));
     }
     if (NEEDS(2)) {
-        SET(2, sel(S, X(0), z, G));
+        SET(2, sel0(S, X(0), G, 1));
+    }
+    VJP_END;
+}
+
+/* ---- select_or_zero ------------------------------------------------------------------------------
+ * z = x where c (where not c if negate) else 0   dx = select_or_zero(c, g)
+ * (the gradients' masks: one pass where select(c, g, zeros) took a
+ * comparison-sized temporary and a general three-way walk)
+ * attrs: (negate,)
+ */
+int
+select_or_zero_forward(tg_fwd *f)
+{
+    TensorObject *cnd = f->in[0], *x = f->in[1], *out;
+    int neg = attr_bool(f->attrs, 0);
+    if (neg < 0 || want_dtype(TG_OP_select_or_zero, 0, cnd, TG_BOOL) < 0) {
+        return -1;
+    }
+    if ((out = binary_out(TG_OP_select_or_zero, f, x->dtype)) == NULL) {
+        return -1;
+    }
+    if (out->size == 0) {
+        return 0;
+    }
+    TensorObject *a = x, *b = x; /* the loop reads only a */
+    /* and with an all-ones or all-zeros word: branch-free, vectorizes */
+#define SEL0(T) ((T)(pa_[ia_] & (T)((T)0 - (T)(c_ != neg))))
+    switch (tg_dtype_size[x->dtype]) {
+        case 1: SELECT_LOOP(uint8_t, SEL0(uint8_t)); break;
+        case 2: SELECT_LOOP(uint16_t, SEL0(uint16_t)); break;
+        case 4: SELECT_LOOP(uint32_t, SEL0(uint32_t)); break;
+        default: SELECT_LOOP(uint64_t, SEL0(uint64_t)); break;
+    }
+#undef SEL0
+    return 0;
+}
+
+int
+select_or_zero_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    int neg = attr_bool(c->attrs, 0);
+    if (neg < 0) {
+        return -1;
+    }
+    if (NEEDS(1)) {
+        SET(1, sel0(S, X(0), G, neg));
     }
     VJP_END;
 }
