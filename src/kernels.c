@@ -379,6 +379,82 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
     return 1;
 }
 
+/* out = op(a) @ op(b) through NumPy's matmul gufunc loop, called directly
+ * (BLAS gemm/gemv for float32/float64, exactly what np.matmul runs, minus
+ * ~1.5 us of array wrapping and dispatch).  `out` has the broadcast batch
+ * shape + (m, n); op transposes the last two dims when ta / tb, which is
+ * only a choice of strides.  The loop runs the innermost batch dim, our
+ * odometer the others.  0 if NumPy has no loop for the dtype. */
+int
+tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
+                     TensorObject *out)
+{
+    int npt = tg_dtype_npy[a->dtype];
+    const loop_entry *e = numpy_loop("matmul", 2, npt, npt, npt);
+    if (e == NULL) {
+        return 0;
+    }
+    npy_intp isz = tg_dtype_size[a->dtype];
+    int nd = out->ndim, nb = nd - 2;
+    Py_ssize_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    Py_ssize_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    Py_ssize_t m = out->shape[nd - 2], n = out->shape[nd - 1];
+    Py_ssize_t k = ta ? ar : ac;
+    /* byte strides per batch dim (0 where an operand broadcasts) */
+    npy_intp sa[TG_MAXDIMS], sb[TG_MAXDIMS], so[TG_MAXDIMS];
+    Py_ssize_t idx[TG_MAXDIMS];
+    npy_intp ea = ar * ac * isz, eb = br * bc * isz, eo = m * n * isz;
+    for (int d = nb - 1; d >= 0; d--) {
+        int da = a->ndim - 2 - nb + d, db = b->ndim - 2 - nb + d;
+        Py_ssize_t la = da >= 0 ? a->shape[da] : 1;
+        Py_ssize_t lb = db >= 0 ? b->shape[db] : 1;
+        sa[d] = la == 1 ? 0 : ea;
+        sb[d] = lb == 1 ? 0 : eb;
+        so[d] = eo;
+        ea *= la;
+        eb *= lb;
+        eo *= out->shape[d];
+        idx[d] = 0;
+    }
+    npy_intp dims[4] = {nb > 0 ? out->shape[nb - 1] : 1, m, k, n};
+    npy_intp steps[9] = {
+        nb > 0 ? sa[nb - 1] : 0, nb > 0 ? sb[nb - 1] : 0,
+        nb > 0 ? so[nb - 1] : 0,
+        ta ? isz : ac * isz, ta ? ac * isz : isz,   /* a: along m, along k */
+        tb ? isz : bc * isz, tb ? bc * isz : isz,   /* b: along k, along n */
+        n * isz, isz};                             /* out: along m, n */
+    npy_intp oa = 0, ob = 0;
+    char *po = out->data;
+    /* big products release the GIL, as np.matmul does: the operands are
+     * immutable tensors we hold and `out` is not shared yet */
+    int threads = (double)m * (double)n * (double)k > 1e5;
+    PyThreadState *ts = threads ? PyEval_SaveThread() : NULL;
+    for (;;) {
+        char *args[3] = {a->data + oa, b->data + ob, po};
+        e->fn(args, dims, steps, e->data);
+        po += dims[0] * steps[2];
+        int d = nb - 2;
+        for (; d >= 0; d--) {
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < out->shape[d]) {
+                break;
+            }
+            oa -= sa[d] * out->shape[d];
+            ob -= sb[d] * out->shape[d];
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            break;
+        }
+    }
+    if (ts != NULL) {
+        PyEval_RestoreThread(ts);
+    }
+    npy_clear_floatstatus_barrier((char *)&nd);
+    return 1;
+}
+
 static int
 ufunc_into(const char *name, int nin, TensorObject **in, TensorObject *out)
 {

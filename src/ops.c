@@ -445,7 +445,15 @@ reduce_mean_vjp(tg_vjp_ctx *c)
  *                                              broadcast, sum_to undoes it)
  * no transposes:  da = g @ b^T          db = a^T @ g
  * attrs: (transpose_a, transpose_b)
+ * Up to SMALL_MM_WORK multiply-adds (m n k) of a 2-D product a plain C
+ * loop; beyond, and for every batch, NumPy's matmul loop called directly
+ * (BLAS, the very loop np.matmul runs).  Measured crossover, float32 and
+ * float64 alike, square and rectangular: ~0.2 us either way at 5x5x5;
+ * at 8x8x8 the loop takes 0.43 us (float32) / 0.57 us (float64), BLAS
+ * 0.26 / 0.28; at 32x32x32 15.7 us against 0.73.
  */
+#define SMALL_MM_WORK 128
+
 int
 matmul_forward(tg_fwd *f)
 {
@@ -483,12 +491,34 @@ matmul_forward(tg_fwd *f)
         Py_XDECREF(sb);
         return -1;
     }
+    /* batch dims broadcast (NumPy's and TF's BatchMatMulV2 rule) */
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    Py_ssize_t shape[TG_MAXDIMS];
+    for (int i = 0; i < nd - 2; i++) {
+        int ia = a->ndim - nd + i, ib = b->ndim - nd + i;
+        Py_ssize_t da = ia >= 0 ? a->shape[ia] : 1;
+        Py_ssize_t db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            PyObject *sa = tg_shape_str(a->ndim, a->shape);
+            PyObject *sb = sa ? tg_shape_str(b->ndim, b->shape) : NULL;
+            if (sb) {
+                TG_INVALID_ARGUMENT("In[0] and In[1] must have compatible "
+                                    "batch dimensions: %U vs. %U "
+                                    "[Op:MatMul]", sa, sb);
+            }
+            Py_XDECREF(sa);
+            Py_XDECREF(sb);
+            return -1;
+        }
+        shape[i] = da == 1 ? db : da;
+    }
+    shape[nd - 2] = m;
+    shape[nd - 1] = n;
     Py_ssize_t work;
     if (a->ndim == 2 && b->ndim == 2 && tg_is_float(a->dtype) &&
         a->dtype != TG_FLOAT16 && !__builtin_mul_overflow(m, n, &work) &&
-        !__builtin_mul_overflow(work, ka, &work) && work <= 4096) {
-        /* small: a plain loop beats NumPy's call overhead */
-        Py_ssize_t shape[2] = {m, n};
+        !__builtin_mul_overflow(work, ka, &work) && work <= SMALL_MM_WORK) {
+        /* tiny: a plain loop beats even a direct BLAS call */
         *out = tg_tensor_new(a->dtype, 2, shape);
         if (*out == NULL) {
             return -1;
@@ -518,6 +548,22 @@ matmul_forward(tg_fwd *f)
 #undef SMALL_MM
         return 0;
     }
+    *out = tg_tensor_new(a->dtype, nd, shape);
+    if (*out == NULL) {
+        return -1;
+    }
+    if ((*out)->size == 0) {
+        return 0;
+    }
+    if (ka == 0) {
+        memset((*out)->data, 0,
+               (size_t)(*out)->size * (size_t)tg_dtype_size[a->dtype]);
+        return 0;
+    }
+    if (tg_matmul_numpy_loop(a, b, ta, tb, *out)) {
+        return 0;
+    }
+    Py_CLEAR(*out); /* no such loop: the ufunc itself */
     aa = tg_tensor_as_array(a);
     bb = aa ? tg_tensor_as_array(b) : NULL;
     if (bb == NULL) {

@@ -310,6 +310,8 @@ int tg_unary_numpy_loop(const char *name, TensorObject *x,
                         TensorObject *out);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
+int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
+                         TensorObject *out);
 int tg_binary_kernel(int op, TensorObject *a, TensorObject *b,
                      TensorObject *out);
 int tg_unary_kernel(int op, TensorObject *x, TensorObject *out);
