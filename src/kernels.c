@@ -74,54 +74,71 @@ broadcast_strides(TensorObject *t, int ndim, const Py_ssize_t *shape,
 
 /* Fill `out` with `x` repeated along broadcast dims (shapes already
  * checked compatible).  Copies whole innermost rows when they are not
- * broadcast, single elements otherwise. */
+ * broadcast, repeats single elements with typed stores otherwise (a
+ * memcpy per element made reduce_sum's gradient, a scalar broadcast to
+ * 1e6 elements, cost 9x its forward). */
+#define BCAST_LOOP(T)                                                        \
+    do {                                                                     \
+        const T *px = (const T *)x->data;                                    \
+        T *po = (T *)out->data;                                              \
+        if (x->size == 1) {                                                  \
+            T v = px[0];                                                     \
+            for (Py_ssize_t i = 0; i < out->size; i++) {                     \
+                po[i] = v;                                                   \
+            }                                                                \
+            return;                                                          \
+        }                                                                    \
+        Py_ssize_t sx[TG_MAXDIMS], idx[TG_MAXDIMS];                          \
+        int nd = out->ndim;                                                  \
+        broadcast_strides(x, nd, out->shape, sx);                            \
+        memset(idx, 0, sizeof(idx));                                         \
+        Py_ssize_t inner = out->shape[nd - 1], ix = 0;                       \
+        for (;;) {                                                           \
+            if (sx[nd - 1] == 1) {                                           \
+                memcpy(po, px + ix, (size_t)inner * sizeof(T));              \
+            }                                                                \
+            else {                                                           \
+                T v = px[ix];                                                \
+                for (Py_ssize_t j = 0; j < inner; j++) {                     \
+                    po[j] = v;                                               \
+                }                                                            \
+            }                                                                \
+            po += inner;                                                     \
+            int d = nd - 2;                                                  \
+            for (; d >= 0; d--) {                                            \
+                ix += sx[d];                                                 \
+                if (++idx[d] < out->shape[d]) {                              \
+                    break;                                                   \
+                }                                                            \
+                ix -= sx[d] * out->shape[d];                                 \
+                idx[d] = 0;                                                  \
+            }                                                                \
+            if (d < 0) {                                                     \
+                return;                                                      \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
 void
 tg_broadcast_copy(TensorObject *x, TensorObject *out)
 {
-    int nd = out->ndim;
-    size_t isz = (size_t)tg_dtype_size[x->dtype];
-    Py_ssize_t sx[TG_MAXDIMS], idx[TG_MAXDIMS];
     if (out->size == 0) {
         return;
     }
     if (x->size == out->size) {
-        memcpy(out->data, x->data, (size_t)out->size * isz);
+        memcpy(out->data, x->data,
+               (size_t)out->size * (size_t)tg_dtype_size[x->dtype]);
         return;
     }
-    if (x->size == 1) {
-        for (Py_ssize_t i = 0; i < out->size; i++) {
-            memcpy(out->data + (size_t)i * isz, x->data, isz);
-        }
-        return;
-    }
-    broadcast_strides(x, nd, out->shape, sx);
-    memset(idx, 0, sizeof(idx));
-    Py_ssize_t inner = out->shape[nd - 1], ix = 0;
-    char *po = out->data;
-    for (;;) {
-        if (sx[nd - 1] == 1) {
-            memcpy(po, x->data + (size_t)ix * isz, (size_t)inner * isz);
-        }
-        else {
-            for (Py_ssize_t j = 0; j < inner; j++) {
-                memcpy(po + (size_t)j * isz, x->data + (size_t)ix * isz, isz);
-            }
-        }
-        po += (size_t)inner * isz;
-        int d = nd - 2;
-        for (; d >= 0; d--) {
-            ix += sx[d];
-            if (++idx[d] < out->shape[d]) {
-                break;
-            }
-            ix -= sx[d] * out->shape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return;
-        }
+    /* elements as same-size unsigned words: any dtype, bit-exact */
+    switch (tg_dtype_size[x->dtype]) {
+        case 1: BCAST_LOOP(uint8_t); break;
+        case 2: BCAST_LOOP(uint16_t); break;
+        case 4: BCAST_LOOP(uint32_t); break;
+        default: BCAST_LOOP(uint64_t); break;
     }
 }
+#undef BCAST_LOOP
 
 /* ---- binary loops ----------------------------------------------------------
  * One macro expands a loop per (op, C type).  Three shapes of iteration:
