@@ -384,10 +384,14 @@ error:
     return -1;
 }
 
-/* g, reshaped to the input's rank with 1 on reduced dims, broadcast back */
+/* g, reshaped to the input's rank with 1 on reduced dims, broadcast back;
+ * with `mean`, divided by the count of reduced elements first (on the
+ * small tensor: the same quotients, one pass fewer) */
 static PyObject *
-reduce_grad(tg_vjp_ctx *c, scope *S, Py_ssize_t *count)
+reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
 {
+    PyObject *g = G;
+    Py_ssize_t count;
     const tg_slot *x = &c->e->slots[0];
     char mask[TG_MAXDIMS];
     Py_ssize_t kept[TG_MAXDIMS];
@@ -395,13 +399,16 @@ reduce_grad(tg_vjp_ctx *c, scope *S, Py_ssize_t *count)
                       mask) < 0) {
         return NULL;
     }
-    *count = 1;
+    count = 1;
     for (int i = 0; i < x->ndim; i++) {
         kept[i] = mask[i] ? 1 : x->shape[i];
-        *count *= mask[i] ? x->shape[i] : 1;
+        count *= mask[i] ? x->shape[i] : 1;
+    }
+    if (mean) {
+        g = DIV(g, CONST((double)count, G));
     }
     tg_slot kept_slot = {.ndim = x->ndim, .shape = kept};
-    PyObject *g = TO_SHAPE(reshape, G, &kept_slot);
+    g = TO_SHAPE(reshape, g, &kept_slot);
     return TO_SHAPE(broadcast_to, g, x);
 }
 
@@ -417,8 +424,7 @@ int
 reduce_sum_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    Py_ssize_t count;
-    SET(0, reduce_grad(c, S, &count));
+    SET(0, reduce_grad(c, S, 0));
     VJP_END;
 }
 
@@ -434,9 +440,7 @@ int
 reduce_mean_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    Py_ssize_t count;
-    PyObject *g = reduce_grad(c, S, &count);
-    SET(0, DIV(g, CONST((double)count, G)));
+    SET(0, reduce_grad(c, S, 1));
     VJP_END;
 }
 
