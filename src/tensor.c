@@ -156,9 +156,10 @@ tg_tensor_blocks_free(void)
 static inline int
 owns_block(const TensorObject *t)
 {
-    const char *lo = (const char *)t;
-    const char *hi = lo + sizeof(TensorObject) + Py_SIZE(t);
-    return t->base == NULL && (t->data < lo || t->data > hi);
+    /* one unsigned compare: below the object wraps around to huge */
+    return t->base == NULL &&
+           (size_t)(t->data - (const char *)t) >
+               sizeof(TensorObject) + (size_t)Py_SIZE(t);
 }
 
 int
@@ -197,40 +198,18 @@ tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size)
     return 0;
 }
 
-static TensorObject *
-tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
+/* The object with `inline_bytes` of storage after its shape; data points
+ * at that storage. */
+static inline TensorObject *
+tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
+           Py_ssize_t inline_bytes)
 {
-    Py_ssize_t size, sbytes = shape_bytes(ndim), pad = 0;
-    block blk = {NULL, 0};
-    if (tg_shape_size(ndim, shape, &size) < 0) {
-        return NULL;
-    }
-    if (nbytes < 0) {
-        if (__builtin_mul_overflow(size, (Py_ssize_t)tg_dtype_size[dtype],
-                                   &nbytes) ||
-            nbytes > PY_SSIZE_T_MAX / 2) {
-            PyErr_NoMemory();
-            return NULL;
-        }
-    }
-    if ((size_t)nbytes >= BLOCK_MIN) {
-        if (block_get((size_t)nbytes, &blk) < 0) {
-            PyErr_NoMemory();
-            return NULL;
-        }
-        nbytes = sizeof(block); /* inline: the block's record */
-    }
-    else if (nbytes >= ALIGN_MIN) {
-        pad = ALIGN_PAD;
-    }
+    Py_ssize_t sbytes = shape_bytes(ndim);
     Py_ssize_t extra = TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) +
-                       sbytes + pad + nbytes;
+                       sbytes + inline_bytes;
     TensorObject *t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
                                          extra);
     if (t == NULL) {
-        if (blk.raw != NULL) {
-            block_put(blk);
-        }
         return NULL;
     }
     t->id = ++next_id;
@@ -242,17 +221,60 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
         memcpy(t->shape, shape, (size_t)ndim * sizeof(Py_ssize_t));
     }
     t->data = (char *)t->shape + sbytes;
-    if (blk.raw != NULL) {
-        memcpy(t->data, &blk, sizeof(blk));
-        t->data = align_up(blk.raw);
-    }
-    else if (pad > 0) {
-        t->data = align_up(t->data);
-    }
     t->base = NULL;
     t->weakreflist = NULL;
     tg_live_tensors++;
     return t;
+}
+
+/* Tensors of ALIGN_MIN bytes or more: padded to a 64-byte boundary, or
+ * their bytes in a cached block (kept off the small tensors' path) */
+static TensorObject *
+tensor_alloc_big(int dtype, int ndim, const Py_ssize_t *shape,
+                 Py_ssize_t size, Py_ssize_t nbytes)
+{
+    TensorObject *t;
+    block blk;
+    if ((size_t)nbytes < BLOCK_MIN) {
+        t = tensor_obj(dtype, ndim, shape, size, nbytes + ALIGN_PAD);
+        if (t != NULL) {
+            t->data = align_up(t->data);
+        }
+        return t;
+    }
+    if (block_get((size_t)nbytes, &blk) < 0) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    t = tensor_obj(dtype, ndim, shape, size, sizeof(block));
+    if (t == NULL) {
+        block_put(blk);
+        return NULL;
+    }
+    memcpy(t->data, &blk, sizeof(blk)); /* inline: the block's record */
+    t->data = align_up(blk.raw);
+    return t;
+}
+
+static TensorObject *
+tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
+{
+    Py_ssize_t size;
+    if (tg_shape_size(ndim, shape, &size) < 0) {
+        return NULL;
+    }
+    if (nbytes < 0) {
+        if (__builtin_mul_overflow(size, (Py_ssize_t)tg_dtype_size[dtype],
+                                   &nbytes) ||
+            nbytes > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    if (nbytes >= ALIGN_MIN) {
+        return tensor_alloc_big(dtype, ndim, shape, size, nbytes);
+    }
+    return tensor_obj(dtype, ndim, shape, size, nbytes);
 }
 
 TensorObject *
