@@ -88,8 +88,42 @@ subtract_vjp(tg_vjp_ctx *c)
 
 /* ---- multiply -------------------------------------------------------------------------
  * z = x * y                                 dx = g * y, dy = g * x
+ * A factor that is a sweep's all-ones seed (tg_known_ones) gives the other
+ * factor's values: a view of it under a new id, no pass over the data
+ * (1 * t is t for every value but a signaling NaN, which it would quiet).
+ * Still recorded as a multiply, so higher orders see the product.
  */
-BINARY_FORWARD(multiply)
+#define ONES_VIEW_MIN 1024  /* smaller: not worth the check */
+
+/* 1 with f->out[0] set if one factor is known ones, 0 if not, -1 on error
+ * (out of line: the scalar path keeps a frame-free tail call) */
+static __attribute__((noinline)) int
+ones_product(tg_fwd *f)
+{
+    TensorObject *a = f->in[0], *b = f->in[1];
+    if (a->size != b->size || a->ndim != b->ndim || !tg_is_float(a->dtype) ||
+        memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(Py_ssize_t))) {
+        return 0;
+    }
+    TensorObject *t = tg_known_ones(a) ? b : tg_known_ones(b) ? a : NULL;
+    if (t == NULL) {
+        return 0;
+    }
+    f->out[0] = tg_tensor_view(t, t->ndim, t->shape, 0);
+    return f->out[0] ? 1 : -1;
+}
+
+int
+multiply_forward(tg_fwd *f)
+{
+    if (f->in[0]->size >= ONES_VIEW_MIN) {
+        int r = ones_product(f);
+        if (r != 0) {
+            return r < 0 ? -1 : 0;
+        }
+    }
+    return tg_binary_forward(TG_OP_multiply, f->in, &f->out[0]);
+}
 int
 multiply_vjp(tg_vjp_ctx *c)
 {

@@ -301,6 +301,7 @@ void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
 
 /* ---- sweep.c ------------------------------------------------------------- */
 PyObject *tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw);
+int tg_known_ones(const TensorObject *t); /* a sweep's all-ones seed */
 
 /* ---- kernels.c ------------------------------------------------------------ */
 int tg_broadcast_shapes(const char *opname, TensorObject *a, TensorObject *b,
