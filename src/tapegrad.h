@@ -260,7 +260,8 @@ PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
-void tg_tensor_blocks_free(void); /* module teardown */
+void tg_tensor_blocks_free(int close); /* empty the data block cache */
+void tg_tensor_blocks_held(Py_ssize_t *n, Py_ssize_t *bytes);
 #define Tensor_Check(op) Py_IS_TYPE((op), tg_st->tensor_type)
 #define Variable_Check(op) Py_IS_TYPE((op), tg_st->variable_type)
 

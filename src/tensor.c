@@ -137,17 +137,26 @@ block_put(block b)
     cache_bytes += b.cap;
 }
 
-/* Module teardown: give every cached block back; tensors that outlive the
- * module free their blocks directly. */
+/* Give every cached block back.  With `close` (interpreter exit, module
+ * teardown) the cache stays off: tensors freed later free their blocks
+ * directly. */
 void
-tg_tensor_blocks_free(void)
+tg_tensor_blocks_free(int close)
 {
     for (int i = 0; i < cache_n; i++) {
         PyMem_RawFree(cache[i].raw);
     }
     cache_n = 0;
     cache_bytes = 0;
-    cache_closed = 1;
+    cache_closed |= close;
+}
+
+/* (blocks, bytes) held by the cache right now */
+void
+tg_tensor_blocks_held(Py_ssize_t *n, Py_ssize_t *bytes)
+{
+    *n = cache_n;
+    *bytes = (Py_ssize_t)cache_bytes;
 }
 
 /* 1 if `t` owns a separate data block: its data is neither in `base` nor
