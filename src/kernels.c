@@ -74,54 +74,71 @@ broadcast_strides(TensorObject *t, int ndim, const Py_ssize_t *shape,
 
 /* Fill `out` with `x` repeated along broadcast dims (shapes already
  * checked compatible).  Copies whole innermost rows when they are not
- * broadcast, single elements otherwise. */
+ * broadcast, repeats single elements with typed stores otherwise (a
+ * memcpy per element made reduce_sum's gradient, a scalar broadcast to
+ * 1e6 elements, cost 9x its forward). */
+#define BCAST_LOOP(T)                                                        \
+    do {                                                                     \
+        const T *px = (const T *)x->data;                                    \
+        T *po = (T *)out->data;                                              \
+        if (x->size == 1) {                                                  \
+            T v = px[0];                                                     \
+            for (Py_ssize_t i = 0; i < out->size; i++) {                     \
+                po[i] = v;                                                   \
+            }                                                                \
+            return;                                                          \
+        }                                                                    \
+        Py_ssize_t sx[TG_MAXDIMS], idx[TG_MAXDIMS];                          \
+        int nd = out->ndim;                                                  \
+        broadcast_strides(x, nd, out->shape, sx);                            \
+        memset(idx, 0, sizeof(idx));                                         \
+        Py_ssize_t inner = out->shape[nd - 1], ix = 0;                       \
+        for (;;) {                                                           \
+            if (sx[nd - 1] == 1) {                                           \
+                memcpy(po, px + ix, (size_t)inner * sizeof(T));              \
+            }                                                                \
+            else {                                                           \
+                T v = px[ix];                                                \
+                for (Py_ssize_t j = 0; j < inner; j++) {                     \
+                    po[j] = v;                                               \
+                }                                                            \
+            }                                                                \
+            po += inner;                                                     \
+            int d = nd - 2;                                                  \
+            for (; d >= 0; d--) {                                            \
+                ix += sx[d];                                                 \
+                if (++idx[d] < out->shape[d]) {                              \
+                    break;                                                   \
+                }                                                            \
+                ix -= sx[d] * out->shape[d];                                 \
+                idx[d] = 0;                                                  \
+            }                                                                \
+            if (d < 0) {                                                     \
+                return;                                                      \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
 void
 tg_broadcast_copy(TensorObject *x, TensorObject *out)
 {
-    int nd = out->ndim;
-    size_t isz = (size_t)tg_dtype_size[x->dtype];
-    Py_ssize_t sx[TG_MAXDIMS], idx[TG_MAXDIMS];
     if (out->size == 0) {
         return;
     }
     if (x->size == out->size) {
-        memcpy(out->data, x->data, (size_t)out->size * isz);
+        memcpy(out->data, x->data,
+               (size_t)out->size * (size_t)tg_dtype_size[x->dtype]);
         return;
     }
-    if (x->size == 1) {
-        for (Py_ssize_t i = 0; i < out->size; i++) {
-            memcpy(out->data + (size_t)i * isz, x->data, isz);
-        }
-        return;
-    }
-    broadcast_strides(x, nd, out->shape, sx);
-    memset(idx, 0, sizeof(idx));
-    Py_ssize_t inner = out->shape[nd - 1], ix = 0;
-    char *po = out->data;
-    for (;;) {
-        if (sx[nd - 1] == 1) {
-            memcpy(po, x->data + (size_t)ix * isz, (size_t)inner * isz);
-        }
-        else {
-            for (Py_ssize_t j = 0; j < inner; j++) {
-                memcpy(po + (size_t)j * isz, x->data + (size_t)ix * isz, isz);
-            }
-        }
-        po += (size_t)inner * isz;
-        int d = nd - 2;
-        for (; d >= 0; d--) {
-            ix += sx[d];
-            if (++idx[d] < out->shape[d]) {
-                break;
-            }
-            ix -= sx[d] * out->shape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
-            return;
-        }
+    /* elements as same-size unsigned words: any dtype, bit-exact */
+    switch (tg_dtype_size[x->dtype]) {
+        case 1: BCAST_LOOP(uint8_t); break;
+        case 2: BCAST_LOOP(uint16_t); break;
+        case 4: BCAST_LOOP(uint32_t); break;
+        default: BCAST_LOOP(uint64_t); break;
     }
 }
+#undef BCAST_LOOP
 
 /* ---- binary loops ----------------------------------------------------------
  * One macro expands a loop per (op, C type).  Three shapes of iteration:
@@ -382,6 +399,82 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
     return 1;
 }
 
+/* out = op(a) @ op(b) through NumPy's matmul gufunc loop, called directly
+ * (BLAS gemm/gemv for float32/float64, exactly what np.matmul runs, minus
+ * ~1.5 us of array wrapping and dispatch).  `out` has the broadcast batch
+ * shape + (m, n); op transposes the last two dims when ta / tb, which is
+ * only a choice of strides.  The loop runs the innermost batch dim, our
+ * odometer the others.  0 if NumPy has no loop for the dtype. */
+int
+tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
+                     TensorObject *out)
+{
+    int npt = tg_dtype_npy[a->dtype];
+    const loop_entry *e = numpy_loop("matmul", 2, npt, npt, npt);
+    if (e == NULL) {
+        return 0;
+    }
+    npy_intp isz = tg_dtype_size[a->dtype];
+    int nd = out->ndim, nb = nd - 2;
+    Py_ssize_t ar = a->shape[a->ndim - 2], ac = a->shape[a->ndim - 1];
+    Py_ssize_t br = b->shape[b->ndim - 2], bc = b->shape[b->ndim - 1];
+    Py_ssize_t m = out->shape[nd - 2], n = out->shape[nd - 1];
+    Py_ssize_t k = ta ? ar : ac;
+    /* byte strides per batch dim (0 where an operand broadcasts) */
+    npy_intp sa[TG_MAXDIMS], sb[TG_MAXDIMS], so[TG_MAXDIMS];
+    Py_ssize_t idx[TG_MAXDIMS];
+    npy_intp ea = ar * ac * isz, eb = br * bc * isz, eo = m * n * isz;
+    for (int d = nb - 1; d >= 0; d--) {
+        int da = a->ndim - 2 - nb + d, db = b->ndim - 2 - nb + d;
+        Py_ssize_t la = da >= 0 ? a->shape[da] : 1;
+        Py_ssize_t lb = db >= 0 ? b->shape[db] : 1;
+        sa[d] = la == 1 ? 0 : ea;
+        sb[d] = lb == 1 ? 0 : eb;
+        so[d] = eo;
+        ea *= la;
+        eb *= lb;
+        eo *= out->shape[d];
+        idx[d] = 0;
+    }
+    npy_intp dims[4] = {nb > 0 ? out->shape[nb - 1] : 1, m, k, n};
+    npy_intp steps[9] = {
+        nb > 0 ? sa[nb - 1] : 0, nb > 0 ? sb[nb - 1] : 0,
+        nb > 0 ? so[nb - 1] : 0,
+        ta ? isz : ac * isz, ta ? ac * isz : isz,   /* a: along m, along k */
+        tb ? isz : bc * isz, tb ? bc * isz : isz,   /* b: along k, along n */
+        n * isz, isz};                             /* out: along m, n */
+    npy_intp oa = 0, ob = 0;
+    char *po = out->data;
+    /* big products release the GIL, as np.matmul does: the operands are
+     * immutable tensors we hold and `out` is not shared yet */
+    int threads = (double)m * (double)n * (double)k > 1e5;
+    PyThreadState *ts = threads ? PyEval_SaveThread() : NULL;
+    for (;;) {
+        char *args[3] = {a->data + oa, b->data + ob, po};
+        e->fn(args, dims, steps, e->data);
+        po += dims[0] * steps[2];
+        int d = nb - 2;
+        for (; d >= 0; d--) {
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < out->shape[d]) {
+                break;
+            }
+            oa -= sa[d] * out->shape[d];
+            ob -= sb[d] * out->shape[d];
+            idx[d] = 0;
+        }
+        if (d < 0) {
+            break;
+        }
+    }
+    if (ts != NULL) {
+        PyEval_RestoreThread(ts);
+    }
+    npy_clear_floatstatus_barrier((char *)&nd);
+    return 1;
+}
+
 static int
 ufunc_into(const char *name, int nin, TensorObject **in, TensorObject *out)
 {
@@ -426,6 +519,13 @@ int
 tg_binary_kernel(int op, TensorObject *a, TensorObject *b, TensorObject *out)
 {
     if (out->size == 0) {
+        return 0;
+    }
+    if (out->size > 32 && tg_is_float(a->dtype) && out->dtype == a->dtype &&
+        tg_binary_numpy_loop(binary_ufunc_name(op), a, b, out)) {
+        /* NumPy's AVX loops (IEEE-exact, as ours): ours, one loop of many
+         * in this function, keeps a spill in its body and ran 3x slower
+         * at 1e5 float32 elements (L2-resident) */
         return 0;
     }
     if (out->dtype == a->dtype) {

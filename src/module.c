@@ -591,6 +591,25 @@ mod_live_counts(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
                          "TapeEntry", tg_live_entries);
 }
 
+static PyObject *
+mod_block_cache(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t n, bytes;
+    tg_tensor_blocks_held(&n, &bytes);
+    return Py_BuildValue("(nn)", n, bytes);
+}
+
+static PyObject *
+mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    int close = 0;
+    if (!PyArg_ParseTuple(args, "|p:_release_blocks", &close)) {
+        return NULL;
+    }
+    tg_tensor_blocks_free(close);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"constant", (PyCFunction)(void (*)(void))mod_constant,
      METH_VARARGS | METH_KEYWORDS,
@@ -623,8 +642,40 @@ static PyMethodDef module_methods[] = {
      "_call(name, *inputs, **attrs)\n--\n\nRun any op-table row by name."},
     {"_live_counts", (PyCFunction)mod_live_counts, METH_NOARGS,
      "_live_counts($module, /)\n--\n\nLive instances of tapegrad's types."},
+    {"_block_cache", (PyCFunction)mod_block_cache, METH_NOARGS,
+     "_block_cache($module, /)\n--\n\n"
+     "(blocks, bytes) of large tensor data waiting in the cache for reuse."},
+    {"_release_blocks", (PyCFunction)mod_release_blocks, METH_VARARGS,
+     "_release_blocks($module, close=False, /)\n--\n\n"
+     "Free the cached data blocks (close: and cache no more; run at exit)."},
     {NULL, NULL, 0, NULL},
 };
+
+/* If the module object is ever freed, so are the cached data blocks
+ * (tensors still alive free theirs as they go).  A single-phase module
+ * usually outlives finalization, so an atexit hook does it too. */
+static void
+module_free(void *Py_UNUSED(m))
+{
+    tg_tensor_blocks_free(1);
+}
+
+/* atexit.register(_release_blocks, True): run while the interpreter is
+ * still whole */
+static int
+register_block_release(PyObject *m)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *fn = atexit ? PyObject_GetAttrString(m, "_release_blocks")
+                          : NULL;
+    PyObject *r = fn ? PyObject_CallMethod(atexit, "register", "OO", fn,
+                                           Py_True)
+                     : NULL;
+    Py_XDECREF(atexit);
+    Py_XDECREF(fn);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
 
 static struct PyModuleDef tapegrad_module = {
     PyModuleDef_HEAD_INIT,
@@ -632,6 +683,7 @@ static struct PyModuleDef tapegrad_module = {
     .m_doc = "tapegrad's C core: tensors, variables, GradientTape, ops.",
     .m_size = -1,
     .m_methods = module_methods,
+    .m_free = module_free,
 };
 
 PyMODINIT_FUNC
@@ -661,7 +713,8 @@ PyInit__tapegrad(void)
                               state.InvalidArgumentError) < 0 ||
         tg_dtype_init_type(m) < 0 || tg_tensor_init_type(m) < 0 ||
         tg_variable_init_type(m) < 0 || tg_tape_init_type(m) < 0 ||
-        parse_signatures() < 0 || add_op_functions(m) < 0) {
+        parse_signatures() < 0 || add_op_functions(m) < 0 ||
+        register_block_release(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -479,13 +479,39 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
     return 0;
 }
 
+/* ---- known ones ---------------------------------------------------------------
+ * The ones a sweep seeds its targets with are mostly multiplied by
+ * something at once (the first vjp: g * y, g * cos(x), ...).  Their ids are
+ * remembered here so that multiply can return the other factor's values
+ * (as a view) instead of a full pass of 1 * t.  Ids are never reused, so a
+ * stale entry can only name that same immutable all-ones tensor or none. */
+#define KNOWN_ONES 8
+static int64_t known_ones[KNOWN_ONES];
+static int known_ones_next = 0;
+
+int
+tg_known_ones(const TensorObject *t)
+{
+    for (int i = 0; i < KNOWN_ONES; i++) {
+        if (known_ones[i] == t->id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The output gradient for target `v` (converted, checked), or ones. */
 static PyObject *
 seed_for(PyObject *og, TensorObject *v, Py_ssize_t i)
 {
     TensorObject *seed;
     if (og == Py_None) {
-        return (PyObject *)tg_fill_like(v->dtype, v->ndim, v->shape, 1.0);
+        seed = tg_fill_like(v->dtype, v->ndim, v->shape, 1.0);
+        if (seed != NULL) {
+            known_ones[known_ones_next] = seed->id;
+            known_ones_next = (known_ones_next + 1) % KNOWN_ONES;
+        }
+        return (PyObject *)seed;
     }
     seed = tg_convert(og, v->dtype, "gradient");
     if (seed != NULL &&

@@ -6,8 +6,9 @@
  *
  * Invariants worth knowing before reading any .c file:
  *  - A Tensor is immutable, C-contiguous, native-endian and aligned.  Its
- *    bytes live inline after the object header (small tensors: one
- *    allocation) or in `base` (an ndarray or another Tensor it views).
+ *    bytes live inline after the object header (one allocation), in a
+ *    cached block it owns (large tensors, base NULL; tensor.c), or in
+ *    `base` (an ndarray or another Tensor it views).
  *  - Every Tensor has a process-unique int64 `id`; tapes key on ids, never
  *    on pointers.  A Variable's value tensors all carry the Variable's own
  *    id (its "handle"), so every read of a Variable is the same tape node.
@@ -266,6 +267,8 @@ PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
+void tg_tensor_blocks_free(int close); /* empty the data block cache */
+void tg_tensor_blocks_held(Py_ssize_t *n, Py_ssize_t *bytes);
 #define Tensor_Check(op) Py_IS_TYPE((op), tg_st->tensor_type)
 #define Variable_Check(op) Py_IS_TYPE((op), tg_st->variable_type)
 
@@ -306,6 +309,7 @@ void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
 
 /* ---- sweep.c ------------------------------------------------------------- */
 PyObject *tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw);
+int tg_known_ones(const TensorObject *t); /* a sweep's all-ones seed */
 
 /* ---- kernels.c ------------------------------------------------------------ */
 int tg_broadcast_shapes(const char *opname, TensorObject *a, TensorObject *b,
@@ -314,6 +318,8 @@ void tg_broadcast_copy(TensorObject *x, TensorObject *out);
 int tg_unary_numpy_loop(const char *name, TensorObject *x,
                         TensorObject *out);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
+                         TensorObject *out);
+int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
                          TensorObject *out);
 int tg_binary_kernel(int op, TensorObject *a, TensorObject *b,
                      TensorObject *out);

@@ -142,6 +142,12 @@ def select(condition, x, y):
     return np.where(np.asarray(condition) != 0, x, y)
 
 
+def select_or_zero(condition, x, negate=False):
+    keep = (np.asarray(condition) != 0) != negate
+    x = np.asarray(x)
+    return np.where(keep, x, np.zeros_like(x))
+
+
 def where(condition, x=None, y=None):
     cond = np.asarray(condition) != 0
     if x is None and y is None:

@@ -448,3 +448,34 @@ def test_spectral_norm_second_derivative(rng):
         return np.outer(u[:, 0], vh[0])
     fd = (grad(a + 1e-6 * e) - grad(a - 1e-6 * e)) / 2e-6
     np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)   # H symmetric
+
+# ---- matmul: NumPy's own loop, called directly --------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32,
+                                   np.int64])
+def test_matmul_equals_numpy_for_batches_transposes_and_empty_dims(dtype, rng):
+    # past 128 multiply-adds (and for every batch) tapegrad runs np.matmul's
+    # inner loop on its own buffers: the results are NumPy's, bit for bit
+    cases = [((), ()), ((3,), ()), ((), (2,)), ((2, 1), (3,)), ((1,), (4,))]
+    dims = [(6, 7, 5), (1, 40, 9), (9, 40, 1), (33, 17, 9), (0, 3, 2),
+            (3, 0, 2)]
+    for ba, bb in cases:
+        for m, k, n in dims:
+            for ta in (False, True):
+                for tb in (False, True):
+                    a = (rng.standard_normal(ba + ((k, m) if ta else (m, k)))
+                         * 3).astype(dtype)
+                    b = (rng.standard_normal(bb + ((n, k) if tb else (k, n)))
+                         * 3).astype(dtype)
+                    want = np.matmul(np.swapaxes(a, -1, -2) if ta else a,
+                                     np.swapaxes(b, -1, -2) if tb else b)
+                    got = tf.matmul(tf.constant(a), tf.constant(b),
+                                    transpose_a=ta, transpose_b=tb).numpy()
+                    assert got.dtype == want.dtype
+                    np.testing.assert_array_equal(got, want)
+
+
+def test_matmul_batch_dims_that_do_not_broadcast():
+    with pytest.raises(InvalidArgumentError,
+                       match=r"compatible batch dimensions: \[2,3,4\] vs\. "
+                             r"\[3,4,5\] \[Op:MatMul\]"):
+        tf.matmul(tf.ones((2, 3, 4)), tf.ones((3, 4, 5)))

@@ -34,6 +34,22 @@ def test_maximum_minimum_ties_go_to_x():
     np.testing.assert_array_equal(gy, [0.0, 1.0, 0.0])
 
 
+def test_maximum_minimum_masks_keep_inf_cotangents_on_their_side():
+    # where(m, g, 0), not g * m: an inf or NaN cotangent stays where it is
+    x = tf.constant([[1.0, 4.0], [3.0, 3.0]])
+    y = tf.constant([2.0, 3.0])                    # broadcast, with ties
+    v = tf.constant([[np.inf, np.nan], [1.0, 2.0]])
+    for op, gx_want, gy_want in (
+            (tf.maximum, [[0, np.nan], [1, 2]], [np.inf, 0]),
+            (tf.minimum, [[np.inf, 0], [0, 2]], [1, np.nan])):
+        with tf.GradientTape() as tape:
+            tape.watch([x, y])
+            z = op(x, y)
+        gx, gy = tape.gradient(z, [x, y], output_gradients=v)
+        np.testing.assert_array_equal(gx.numpy(), gx_want)
+        np.testing.assert_array_equal(gy.numpy(), gy_want)
+
+
 def test_maximum_propagates_nan_from_either_side():
     y = tf.maximum(tf.constant([np.nan, 1.0]), tf.constant([1.0, np.nan]))
     assert np.isnan(y.numpy()).all()

@@ -660,3 +660,40 @@ def test_ones_like_and_zeros_like_are_not_connected():
     assert t.gradient(z, x) is None
     np.testing.assert_array_equal(t.gradient(y, x).numpy(), [3.0, 3.0])
     del t
+
+
+# ---- the all-ones seed: g * t answered with t's values ------------------------------
+def test_products_with_the_ones_seed_stay_exact_and_differentiable(rng):
+    # big enough (>= 1024 elements) for multiply to return a view of the
+    # other factor instead of computing 1 * t
+    xa = rng.uniform(0.5, 1.5, (40, 64))
+    ya = rng.uniform(0.5, 1.5, (40, 64))
+    x, y = tf.constant(xa), tf.constant(ya)
+    with tf.GradientTape() as outer:
+        outer.watch([x, y])
+        with tf.GradientTape() as inner:
+            inner.watch([x, y])
+            z = x * y + tf.tanh(x)
+        gx, gy = inner.gradient(z, [x, y])
+        s = tf.reduce_sum(gx * gy)
+    np.testing.assert_array_equal(gy.numpy(), xa)
+    np.testing.assert_allclose(gx.numpy(), ya + 1 - np.tanh(xa) ** 2,
+                               rtol=1e-14)
+    hx, hy = outer.gradient(s, [x, y])   # s = sum((y + 1 - tanh^2 x) x)
+    t = np.tanh(xa)
+    np.testing.assert_allclose(hx.numpy(), ya + 1 - t ** 2
+                               - 2 * t * (1 - t ** 2) * xa, rtol=1e-12)
+    np.testing.assert_allclose(hy.numpy(), xa, rtol=1e-14)
+
+
+def test_gradient_viewing_a_variable_is_not_that_variable():
+    v = tf.Variable(np.linspace(1.0, 2.0, 2048))
+    x = tf.constant(np.full(2048, 3.0))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        z = v * x
+    g = t.gradient(z, x)                 # v's values, under its own id
+    np.testing.assert_array_equal(g.numpy(), v.numpy())
+    with tf.GradientTape() as t2:
+        w = g * 2.0
+    assert t2.gradient(w, v) is None     # g is not a read of v
