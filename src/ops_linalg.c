@@ -619,6 +619,77 @@ svd_attrs(PyObject *attrs, int *full, int *uv)
     return *full < 0 || *uv < 0 ? -1 : 0;
 }
 
+/* For svd: a C-contiguous copy of `a` (x's values as LAPACK takes them)
+ * with every matrix that holds a NaN or inf set to zeros, and in *bad one
+ * flag per matrix of the batch (*nb of them).  Steals a. */
+static PyObject *
+svd_mask_nonfinite(TensorObject *x, PyObject *a, char **bad, Py_ssize_t *nb)
+{
+    Py_ssize_t mn = x->shape[x->ndim - 2] * x->shape[x->ndim - 1];
+    PyObject *c = PyArray_NewCopy((PyArrayObject *)a, NPY_CORDER);
+    Py_DECREF(a);
+    if (c == NULL) {
+        return NULL;
+    }
+    *nb = mn ? x->size / mn : 0;
+    *bad = PyMem_Calloc((size_t)(*nb ? *nb : 1), 1);
+    if (*bad == NULL) {
+        Py_DECREF(c);
+        return PyErr_NoMemory();
+    }
+    size_t item = (size_t)PyArray_ITEMSIZE((PyArrayObject *)c);
+    for (Py_ssize_t b = 0; b < *nb; b++) {
+        for (Py_ssize_t i = 0; i < mn; i++) {
+            if (!isfinite(tg_float_at(x->data, x->dtype, b * mn + i))) {
+                (*bad)[b] = 1;
+                memset(PyArray_BYTES((PyArrayObject *)c) + (size_t)(b * mn) *
+                       item, 0, (size_t)mn * item);
+                break;
+            }
+        }
+    }
+    return c;
+}
+
+/* Set to NaN the blocks of *r (an svd output, batch-major) whose batch
+ * index is flagged in bad; *r is replaced by a writable contiguous copy if
+ * it is not one. */
+static int
+nan_blocks(PyObject **r, const char *bad, Py_ssize_t nb)
+{
+    PyArrayObject *arr;
+    if (!PyArray_Check(*r) ||
+        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)*r) ||
+        !PyArray_ISWRITEABLE((PyArrayObject *)*r)) {
+        PyObject *c = PyArray_FromAny(*r, NULL, 0, 0,
+                                      NPY_ARRAY_ENSURECOPY |
+                                      NPY_ARRAY_C_CONTIGUOUS, NULL);
+        if (c == NULL) {
+            return -1;
+        }
+        Py_SETREF(*r, c);
+    }
+    arr = (PyArrayObject *)*r;
+    if (nb == 0) {
+        return 0;
+    }
+    Py_ssize_t block = PyArray_SIZE(arr) / nb;
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        if (!bad[b]) {
+            continue;
+        }
+        for (Py_ssize_t i = b * block; i < (b + 1) * block; i++) {
+            if (PyArray_TYPE(arr) == NPY_FLOAT32) {
+                ((float *)PyArray_DATA(arr))[i] = NAN;
+            }
+            else {
+                ((double *)PyArray_DATA(arr))[i] = NAN;
+            }
+        }
+    }
+    return 0;
+}
+
 int
 svd_forward(tg_fwd *f)
 {
@@ -628,11 +699,40 @@ svd_forward(tg_fwd *f)
         matrix_check("svd", "tensor", "Svd", x, 0) < 0) {
         return -1;
     }
+    char *bad = NULL;
+    Py_ssize_t nb = 0;
     PyObject *a = lapack_array(x, 0);
+    if (a != NULL && has_bad(x, 0)) {
+        /* LAPACK's SVD iterates forever on NaN/inf: those matrices go in
+         * as zeros and come out as NaN (TF's Eigen SVD gives NaN too) */
+        a = svd_mask_nonfinite(x, a, &bad, &nb);
+    }
     PyObject *r = a ? call_quiet(!uv ? "svd" : full ? "svd_f" : "svd_s", 1,
                                  &a)
                     : NULL;
     Py_XDECREF(a);
+    if (r != NULL && bad != NULL) {
+        int rc = 0;
+        if (!uv) {
+            rc = nan_blocks(&r, bad, nb);
+        }
+        else if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 3) {
+            for (int i = 0; rc == 0 && i < 3; i++) {
+                PyObject *item = Py_NewRef(PyTuple_GET_ITEM(r, i));
+                rc = nan_blocks(&item, bad, nb);
+                if (rc == 0) {
+                    PyObject *old_item = PyTuple_GET_ITEM(r, i);
+                    /* r is a fresh tuple only this function holds */
+                    PyTuple_SET_ITEM(r, i, item);
+                    Py_DECREF(old_item);
+                }
+            }
+        }
+        if (rc < 0) {
+            Py_CLEAR(r);
+        }
+    }
+    PyMem_Free(bad);
     if (r == NULL) {
         return -1;
     }

@@ -479,3 +479,27 @@ def test_matmul_batch_dims_that_do_not_broadcast():
                        match=r"compatible batch dimensions: \[2,3,4\] vs\. "
                              r"\[3,4,5\] \[Op:MatMul\]"):
         tf.matmul(tf.ones((2, 3, 4)), tf.ones((3, 4, 5)))
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.float32, tf.float64])
+def test_svd_of_matrices_with_nan_or_inf_is_nan_and_terminates(dtype):
+    # LAPACK's SVD never returns on NaN/inf input (found by the catalogue's
+    # extreme-values test hanging); those matrices give NaN, the rest of the
+    # batch is unaffected, and the gradient follows.
+    x = np.random.default_rng(0).random((3, 4, 3))
+    x[1, 0, 0] = np.nan
+    x[2, 1, 1] = np.inf
+    xt = tf.constant(x, dtype)
+    s, u, v = tf.linalg.svd(xt)
+    for out in (s, u, v):
+        flat = out.numpy().reshape(3, -1)
+        assert not np.isnan(flat[0]).any()
+        assert np.isnan(flat[1:]).all()
+    np.testing.assert_allclose(s.numpy()[0].astype(np.float64),
+                               np.linalg.svd(x[0], compute_uv=False),
+                               rtol=1e-2 if dtype == tf.float16 else 1e-5)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.reduce_sum(tf.norm(xt, ord=2, axis=[-2, -1]))
+    g = tape.gradient(y, xt).numpy()
+    assert np.isfinite(g[0]).all() and np.isnan(g[1:]).all()
