@@ -1,0 +1,51 @@
+"""Regressions for defects the fuzzers (fuzz/, tools/run_fuzz.sh) found.
+
+Each test names its reproducer in fuzz/corpus/, which tests/test_fuzz_seeds.py
+replays through the harness as well.  Cases that crashed the interpreter
+run in a subprocess, so a regression fails one test instead of the run.
+"""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+from tapegrad import _tapegrad as C
+
+
+def run_isolated(code, limit_gib=None):
+    prefix = ""
+    if limit_gib:
+        prefix = ("import resource; resource.setrlimit(resource.RLIMIT_AS, "
+                  "(%d << 30, %d << 30))\n" % (limit_gib, limit_gib))
+    p = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                        prefix + textwrap.dedent(code)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout
+
+
+# crash-scatter-shape-message: the scatter rows' shape check formatted its
+# message with the op name where the first %U went (a char * read as a
+# PyObject *): a segfault instead of InvalidArgumentError.
+def test_scatter_with_a_wrong_gradient_shape_raises():
+    out = run_isolated("""
+        import numpy as np
+        import tapegrad as tf
+        from tapegrad import _tapegrad as C
+        for name, attrs in [
+                ("gather_nd_grad", dict(indices=[[0, 1], [2, 3], [0, 1]],
+                                        shape=(3, 4, 2))),
+                ("gather_grad", dict(indices=[2, 0, 2, 1], axis=0,
+                                     shape=(3, 3)))]:
+            try:
+                C._call(name, np.zeros((3, 1), np.float32), **attrs)
+            except tf.errors.InvalidArgumentError as e:
+                print(e)
+    """)
+    assert out.splitlines() == [
+        "the gradient has shape [3,1], expected [3,2] [Op:ScatterNd]",
+        "the gradient has shape [3,1], expected [4,3] "
+        "[Op:UnsortedSegmentSum]"]
