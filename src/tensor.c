@@ -65,6 +65,20 @@ tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size)
     return 0;
 }
 
+/* TF's ResourceExhaustedError text, as a MemoryError: a bare MemoryError
+ * would not say which tensor was too large. */
+static void
+tensor_oom(int dtype, int ndim, const Py_ssize_t *shape)
+{
+    PyObject *s = tg_shape_str(ndim, shape);
+    if (s != NULL) {
+        PyErr_Format(PyExc_MemoryError,
+                     "OOM when allocating tensor with shape%U and type %s", s,
+                     tg_dtype_names[dtype]);
+        Py_DECREF(s);
+    }
+}
+
 static TensorObject *
 tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
 {
@@ -76,7 +90,7 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
         if (__builtin_mul_overflow(size, (Py_ssize_t)tg_dtype_size[dtype],
                                    &nbytes) ||
             nbytes > PY_SSIZE_T_MAX / 2) {
-            PyErr_NoMemory();
+            tensor_oom(dtype, ndim, shape);
             return NULL;
         }
     }
@@ -85,6 +99,10 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
     TensorObject *t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
                                          extra);
     if (t == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            tensor_oom(dtype, ndim, shape);
+        }
         return NULL;
     }
     t->id = ++next_id;

@@ -49,3 +49,17 @@ def test_scatter_with_a_wrong_gradient_shape_raises():
         "the gradient has shape [3,1], expected [3,2] [Op:ScatterNd]",
         "the gradient has shape [3,1], expected [4,3] "
         "[Op:UnsortedSegmentSum]"]
+
+
+# crash-oom-message: a tensor too large to allocate raised a MemoryError
+# with no message at all; it now says which tensor, as TF's OOM error does.
+def test_tensor_too_large_to_allocate_says_which():
+    out = run_isolated("""
+        import tapegrad as tf
+        try:
+            tf.range(-2 ** 31, 9, 2, dtype=tf.float64)
+        except MemoryError as e:
+            print(e)
+    """, limit_gib=4)
+    assert out.strip() == ("OOM when allocating tensor with "
+                           "shape[1073741829] and type float64")
