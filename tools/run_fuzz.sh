@@ -10,11 +10,12 @@
 #                       (default ~/.cache/tapegrad-fuzz); fuzz/corpus/<h>/
 #                       (the committed seeds) is read, never written
 #   FUZZ_ARGS           extra libFuzzer flags, e.g. "-seed=7"
-#   FUZZ_MERGE=1        afterwards, merge the grown corpus and the seeds into
-#                       $TAPEGRAD_FUZZ_DIR/merged/<h>/: the smallest inputs
-#                       that keep every edge (hit counts ignored), the
-#                       candidates for new seeds in fuzz/corpus/<h>/.
-#                       With 0 seconds, only that.
+#   FUZZ_MERGE=1        afterwards, merge the grown corpus and the seeds
+#                       (edges only, hit counts ignored), then pick the 60
+#                       inputs that together keep the most edges into
+#                       $TAPEGRAD_FUZZ_DIR/seeds/<h>/ (fuzz/select_seeds.py):
+#                       candidates for fuzz/corpus/<h>/.  With 0 seconds,
+#                       only that.
 # Exits nonzero if any harness crashed, hit a sanitizer report, an
 # unexpected Python exception (SystemError, an empty message, ...), a
 # timeout or the memory limit; the reproducer's path is printed.
@@ -102,16 +103,19 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$art" "$src/fuzz/corpus/$h"
     log="$fuzzdir/$h.log"
     # -rss_limit_mb: a leak or an unbounded allocation; ASan refuses single
-    # allocations over 2 GiB (allocator_may_return_null -> MemoryError, the
-    # expected outcome for absurd sizes), below libFuzzer's malloc limit.
+    # allocations over 512 MiB (allocator_may_return_null -> MemoryError,
+    # the expected outcome for absurd sizes) before libFuzzer's malloc
+    # limit sees them, and filling a larger tensor would only slow the run.
     # -len_control=0: an input needs a few dozen bytes to reach past
     # argument checking, so don't spend the run on 4-byte inputs first.
-    run() {
+    sanitized() {
         PYTHONPATH="$work" PYTHONMALLOC=malloc LD_PRELOAD="$preload" \
-        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=2048:quarantine_size_mb=64 \
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        "$py" "fuzz/$h.py" -timeout=30 -rss_limit_mb=6144 \
-            -malloc_limit_mb=4096 -max_len=512 -artifact_prefix="$art" "$@"
+        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=512:quarantine_size_mb=64 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$py" "$@"
+    }
+    run() {
+        sanitized "fuzz/$h.py" -timeout=30 -rss_limit_mb=4096 \
+            -malloc_limit_mb=1024 -max_len=512 -artifact_prefix="$art" "$@"
     }
     rc=0
     if [ "$secs" != 0 ]; then
@@ -122,14 +126,16 @@ for h in "${harnesses[@]}"; do
         set -e
     fi
     if [ "${FUZZ_MERGE:-}" = 1 ]; then
-        rm -rf "$fuzzdir/merged/$h"
+        rm -rf "$fuzzdir/merged/$h" "$fuzzdir/seeds/$h"
         mkdir -p "$fuzzdir/merged/$h"
         run -merge=1 -use_counters=0 -use_value_profile=0 \
             "$fuzzdir/merged/$h" "$src/fuzz/corpus/$h" "$corpus" \
             >"$fuzzdir/$h.merge.log" 2>&1 || true
-        echo "run_fuzz: $h merged: $(ls "$fuzzdir/merged/$h" | wc -l) inputs" \
-            "keep every edge; $(grep -E '^MERGE-OUTER: [0-9]+ new files' \
+        echo "run_fuzz: $h: $(grep -E '^MERGE-OUTER: [0-9]+ new files' \
             "$fuzzdir/$h.merge.log" | tail -1)"
+        sanitized fuzz/select_seeds.py --max 60 "$h" "$fuzzdir/seeds/$h" \
+            "$fuzzdir/merged/$h" 2>"$fuzzdir/$h.select.log" |
+            tail -1 | sed "s/^/run_fuzz: $h: /"
     fi
     [ "$secs" != 0 ] || continue
     last="$(grep -E '^#[0-9]+' "$log" | tail -1 || true)"
