@@ -156,6 +156,39 @@ def _call_operator(g, inputs):
     return f(other, inputs[0])  # reflected
 
 
+def _dtype_arg(g):
+    return g.pick([None, g.pick(fuzzlib.TF_DTYPES), g.text(), g.attr()])
+
+
+def _call_constructor(g, inputs):
+    """constant, convert_to_tensor, zeros/ones(_like), Variable: fuzzed
+    values, shapes and dtype arguments."""
+    k = g.int(0, 6)
+    x = inputs[0]
+    kw = {}
+    if g.bool():
+        kw["dtype"] = _dtype_arg(g)
+    if k == 0:
+        if g.chance(3):
+            kw["shape"] = g.attr()
+        return tf.constant(x, **kw)
+    if k == 1:
+        if g.chance(3):
+            kw["dtype_hint"] = _dtype_arg(g)
+        return tf.convert_to_tensor(x, **kw)
+    if k == 2:
+        return tf.zeros(g.attr() if g.bool() else list(g.shape()), **kw)
+    if k == 3:
+        return tf.ones(g.attr() if g.bool() else list(g.shape()), **kw)
+    if k == 4:
+        return tf.zeros_like(x, **kw)
+    if k == 5:
+        return tf.ones_like(x, **kw)
+    if g.chance(3):
+        kw["shape"] = g.attr()
+    return tf.Variable(x, trainable=g.attr() if g.chance(4) else True, **kw)
+
+
 def _flatten(x):
     if isinstance(x, (list, tuple)):
         for item in x:
@@ -224,7 +257,7 @@ def _gradient(g, tape, target, sources):
 
 
 def _run(g):
-    use_operator = g.chance(6)
+    use_operator = g.chance(6)   # (or a constructor)
     row = None if use_operator else g.pick(ROWS)
     case = g.pick(row["cases"]) if row and row["cases"] else {}
     inputs = _inputs(g, row, case) if row else [g.input(), g.input()]
@@ -247,8 +280,12 @@ def _run(g):
                         t.watch(x)
         if inner is not None and g.chance(16):
             inner.watch(g.input())     # junk and nested structures
-        out = (_call_operator(g, inputs) if use_operator
-               else _call_row(g, row, inputs, attrs))
+        if row is not None:
+            out = _call_row(g, row, inputs, attrs)
+        elif g.chance(3):
+            out = _call_constructor(g, inputs)
+        else:
+            out = _call_operator(g, inputs)
         for t in _flatten(out):
             _check_tensor(t)
         if g.chance(4):
