@@ -258,17 +258,21 @@ class Gen:
         return self.pick(DTYPES)
 
     def values(self, n):
+        """n float64 values; at most MAX_ELEMENTS drawn one by one (an
+        output_gradients for a 10**8-element result repeats them)."""
         mode = self.int(0, 4)
         if mode == 0:
             return np.arange(n, dtype=np.float64) - n / 2
         if mode == 1:
             return np.full(n, self.float())
+        k = min(n, MAX_ELEMENTS)
         if mode == 2:
-            return np.array([self.float() for _ in range(n)], dtype=np.float64)
-        if mode == 3:
-            return np.array([self.int(-3, 3) for _ in range(n)],
-                            dtype=np.float64)
-        return np.zeros(n)
+            drawn = [self.float() for _ in range(k)]
+        elif mode == 3:
+            drawn = [self.int(-3, 3) for _ in range(k)]
+        else:
+            return np.zeros(n)
+        return np.resize(np.array(drawn, dtype=np.float64), n)
 
     def array(self, shape=None, dtype=None, like=None):
         """An ndarray in one of several memory layouts (all with the same
