@@ -8,12 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-import pytest
-
-import tapegrad as tf
-from tapegrad import _tapegrad as C
-
 
 def run_isolated(code, limit_gib=None):
     prefix = ""
