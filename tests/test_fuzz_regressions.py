@@ -57,3 +57,23 @@ def test_tensor_too_large_to_allocate_says_which():
     """, limit_gib=4)
     assert out.strip() == ("OOM when allocating tensor with "
                            "shape[1073741829] and type float64")
+
+
+# crash-int-pow-under-tape (fuzz_tape): NumPy's integer power loop, called
+# directly as a fast path, reports a negative exponent by setting
+# ValueError and returning normally; the result came back with the error
+# still set: SystemError, whenever a tape was recording.
+def test_int_pow_negative_exponent_raises_value_error_under_a_tape():
+    import numpy as np
+    import tapegrad as tf
+    a = tf.constant(-1)
+    big = tf.constant(np.arange(40, dtype=np.int64).reshape(4, 10))
+    exps = tf.constant(np.arange(10, dtype=np.int64) - 3)
+    with tf.GradientTape():
+        for x, y in [(a, a), (big, exps)]:
+            try:
+                tf.pow(x, y)
+            except ValueError as e:
+                assert "negative integer powers" in str(e)
+            else:
+                raise AssertionError("no error")
