@@ -4,6 +4,9 @@ Environment switches:
   TAPEGRAD_WERROR=1  turn warnings into errors (CI)
   TAPEGRAD_DEBUG=1   -O0 -g3 and keep assert()s
   TAPEGRAD_ASAN=1    AddressSanitizer + UBSan instrumentation
+  TAPEGRAD_FUZZ=1    libFuzzer coverage instrumentation (clang only:
+                     CC=clang LDSHARED="clang -shared"); the runtime is
+                     preloaded by tools/run_fuzz.sh, never linked in
 """
 import os
 from glob import glob
@@ -29,6 +32,12 @@ if os.environ.get("TAPEGRAD_ASAN") == "1":
     flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
     compile_args += flags
     link_args += flags
+if os.environ.get("TAPEGRAD_FUZZ") == "1":
+    # inline 8-bit edge counters, PC tables and comparison tracing for
+    # libFuzzer; "-no-link" because the extension must not carry its own
+    # libFuzzer: the one preloaded with ASan (run_fuzz.sh) receives them
+    compile_args.append("-fsanitize=fuzzer-no-link")
+    link_args.append("-fsanitize=fuzzer-no-link")
 
 ext = Extension(
     "tapegrad._tapegrad",

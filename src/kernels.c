@@ -318,7 +318,8 @@ numpy_loop(const char *name, int nin, int t0, int t1, int tout)
 }
 
 /* Run NumPy's unary loop `name` over all of x into out (same size,
- * contiguous): 1 if done, 0 if there is no such loop (name may be NULL). */
+ * contiguous): 1 if done, 0 if there is no such loop (name may be NULL),
+ * -1 if the loop raised (its integer loops may, e.g. power). */
 int
 tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
 {
@@ -335,12 +336,14 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
     npy_intp steps[2] = {tg_dtype_size[x->dtype], tg_dtype_size[out->dtype]};
     e->fn(args, dims, steps, e->data);
     npy_clear_floatstatus_barrier((char *)dims);
-    return 1;
+    return PyErr_Occurred() ? -1 : 1;
 }
 
 /* Run NumPy's binary loop `name` with NumPy broadcasting: the loop sweeps
- * the innermost dimension, our odometer walks the others.  0 if there is
- * no such loop (name may be NULL). */
+ * the innermost dimension, our odometer walks the others.  1 if done, 0
+ * if there is no such loop (name may be NULL), -1 if the loop raised: the
+ * loops return void and report errors such as "Integers to negative
+ * integer powers are not allowed." by setting an exception. */
 int
 tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                      TensorObject *out)
@@ -378,6 +381,9 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         for (;;) {
             char *args[3] = {a->data + pa * ia, b->data + pb * ib, po};
             e->fn(args, dims, steps, e->data);
+            if (PyErr_Occurred()) {
+                break;
+            }
             po += dims[0] * io;
             int d = nd - 2;
             for (; d >= 0; d--) {
@@ -396,7 +402,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         }
     }
     npy_clear_floatstatus_barrier((char *)&nd);
-    return 1;
+    return PyErr_Occurred() ? -1 : 1;
 }
 
 /* out = op(a) @ op(b) through NumPy's matmul gufunc loop, called directly
@@ -554,8 +560,9 @@ tg_binary_kernel(int op, TensorObject *a, TensorObject *b, TensorObject *out)
         PyErr_Format(PyExc_SystemError, "tapegrad: no kernel for op %d", op);
         return -1;
     }
-    if (tg_binary_numpy_loop(name, a, b, out)) {
-        return 0;
+    int rc = tg_binary_numpy_loop(name, a, b, out);
+    if (rc != 0) {
+        return rc < 0 ? -1 : 0;
     }
     TensorObject *in[2] = {a, b};
     return ufunc_into(name, 2, in, out);
@@ -640,8 +647,9 @@ tg_unary_kernel(int op, TensorObject *x, TensorObject *out)
         /* NumPy's SIMD loops beat libm's scalar sinf/expf ~10x on big
          * arrays and cost nothing extra on small ones */
         const char *name = unary_ufunc_name(op);
-        if (name != NULL && tg_unary_numpy_loop(name, x, out)) {
-            return 0;
+        int rc = name != NULL ? tg_unary_numpy_loop(name, x, out) : 0;
+        if (rc != 0) {
+            return rc < 0 ? -1 : 0;
         }
     }
     switch (op) {

@@ -1568,7 +1568,7 @@ scatter_forward(tg_fwd *f, const blockmap *m, int nd, const Py_ssize_t *shape,
         ok = g->shape[k] == m->shape[k];
     }
     if (!ok) {
-        return tg_shape_error("%s: the gradient has shape %U, expected %U "
+        return tg_shape_error("the gradient has shape %U, expected %U "
                               "[Op:%s]", tfname, g, m->ndim, m->shape);
     }
     f->out[0] = tg_fill_like(g->dtype, nd, shape, 0.0);

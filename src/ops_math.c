@@ -212,11 +212,11 @@ binary_out(int op, tg_fwd *f, int dt)
         if ((o_ = binary_out(TG_OP_##NAME, f, a_->dtype)) == NULL) {         \
             return -1;                                                       \
         }                                                                    \
-        if (o_->size > 32 &&                                                 \
-            tg_binary_numpy_loop(TG_OP_##NAME == TG_OP_atan2 ? "arctan2"     \
-                                                            : NULL,          \
-                                 a_, b_, o_)) {                              \
-            return 0; /* NumPy's SIMD loop: ~20x libm's atan2 at 1e6 */      \
+        int rc_ = o_->size > 32 ? tg_binary_numpy_loop(                      \
+            TG_OP_##NAME == TG_OP_atan2 ? "arctan2" : NULL, a_, b_, o_) : 0; \
+        if (rc_ != 0) {                                                      \
+            return rc_ < 0 ? -1 : 0; /* NumPy's SIMD loop: ~20x libm's       \
+                                        atan2 at 1e6 */                      \
         }                                                                    \
         if (a_->dtype == TG_FLOAT32) {                                       \
             BLOOP(float, float, FEXPR);                                      \
@@ -298,9 +298,10 @@ simd_name(int op)
         if (f->out[0] == NULL) {                                             \
             return -1;                                                       \
         }                                                                    \
-        if (x_->size > 32 &&                                                 \
-            tg_unary_numpy_loop(simd_name(TG_OP_##NAME), x_, f->out[0])) {   \
-            return 0;                                                        \
+        int rc_ = x_->size > 32 ? tg_unary_numpy_loop(                       \
+            simd_name(TG_OP_##NAME), x_, f->out[0]) : 0;                     \
+        if (rc_ != 0) {                                                      \
+            return rc_ < 0 ? -1 : 0;                                         \
         }                                                                    \
         UNARY_LOOPS(FEXPR, DEXPR, float, double);                            \
         return 0;                                                            \

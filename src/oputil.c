@@ -107,6 +107,8 @@ tg_parse_shape(const char *tfname, PyObject *obj, int *ndim, Py_ssize_t *shape)
     return 0;
 }
 
+/* InvalidArgumentError from `fmt`, which takes exactly, in this order:
+ * %U (x's shape), %U (`shape`), %s (tfname). */
 int
 tg_shape_error(const char *fmt, const char *tfname, TensorObject *x, int nd,
             const Py_ssize_t *shape)

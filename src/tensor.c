@@ -207,6 +207,20 @@ tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size)
     return 0;
 }
 
+/* TF's ResourceExhaustedError text, as a MemoryError: a bare MemoryError
+ * would not say which tensor was too large. */
+static void
+tensor_oom(int dtype, int ndim, const Py_ssize_t *shape)
+{
+    PyObject *s = tg_shape_str(ndim, shape);
+    if (s != NULL) {
+        PyErr_Format(PyExc_MemoryError,
+                     "OOM when allocating tensor with shape%U and type %s", s,
+                     tg_dtype_names[dtype]);
+        Py_DECREF(s);
+    }
+}
+
 /* The object with `inline_bytes` of storage after its shape; data points
  * at that storage. */
 static inline TensorObject *
@@ -219,6 +233,10 @@ tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
     TensorObject *t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
                                          extra);
     if (t == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            tensor_oom(dtype, ndim, shape);
+        }
         return NULL;
     }
     t->id = ++next_id;
@@ -252,7 +270,7 @@ tensor_alloc_big(int dtype, int ndim, const Py_ssize_t *shape,
         return t;
     }
     if (block_get((size_t)nbytes, &blk) < 0) {
-        PyErr_NoMemory();
+        tensor_oom(dtype, ndim, shape);
         return NULL;
     }
     t = tensor_obj(dtype, ndim, shape, size, sizeof(block));
@@ -276,7 +294,7 @@ tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
         if (__builtin_mul_overflow(size, (Py_ssize_t)tg_dtype_size[dtype],
                                    &nbytes) ||
             nbytes > PY_SSIZE_T_MAX / 2) {
-            PyErr_NoMemory();
+            tensor_oom(dtype, ndim, shape);
             return NULL;
         }
     }

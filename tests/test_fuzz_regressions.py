@@ -1,0 +1,79 @@
+"""Regressions for defects the fuzzers (fuzz/, tools/run_fuzz.sh) found.
+
+Each test names its reproducer in fuzz/corpus/, which tests/test_fuzz_seeds.py
+replays through the harness as well.  Cases that crashed the interpreter
+run in a subprocess, so a regression fails one test instead of the run.
+"""
+import subprocess
+import sys
+import textwrap
+
+
+def run_isolated(code, limit_gib=None):
+    prefix = ""
+    if limit_gib:
+        prefix = ("import resource; resource.setrlimit(resource.RLIMIT_AS, "
+                  "(%d << 30, %d << 30))\n" % (limit_gib, limit_gib))
+    p = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                        prefix + textwrap.dedent(code)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout
+
+
+# crash-scatter-shape-message: the scatter rows' shape check formatted its
+# message with the op name where the first %U went (a char * read as a
+# PyObject *): a segfault instead of InvalidArgumentError.
+def test_scatter_with_a_wrong_gradient_shape_raises():
+    out = run_isolated("""
+        import numpy as np
+        import tapegrad as tf
+        from tapegrad import _tapegrad as C
+        for name, attrs in [
+                ("gather_nd_grad", dict(indices=[[0, 1], [2, 3], [0, 1]],
+                                        shape=(3, 4, 2))),
+                ("gather_grad", dict(indices=[2, 0, 2, 1], axis=0,
+                                     shape=(3, 3)))]:
+            try:
+                C._call(name, np.zeros((3, 1), np.float32), **attrs)
+            except tf.errors.InvalidArgumentError as e:
+                print(e)
+    """)
+    assert out.splitlines() == [
+        "the gradient has shape [3,1], expected [3,2] [Op:ScatterNd]",
+        "the gradient has shape [3,1], expected [4,3] "
+        "[Op:UnsortedSegmentSum]"]
+
+
+# crash-oom-message: a tensor too large to allocate raised a MemoryError
+# with no message at all; it now says which tensor, as TF's OOM error does.
+def test_tensor_too_large_to_allocate_says_which():
+    out = run_isolated("""
+        import tapegrad as tf
+        try:
+            tf.range(-2 ** 31, 9, 2, dtype=tf.float64)
+        except MemoryError as e:
+            print(e)
+    """, limit_gib=4)
+    assert out.strip() == ("OOM when allocating tensor with "
+                           "shape[1073741829] and type float64")
+
+
+# crash-int-pow-under-tape (fuzz_tape): NumPy's integer power loop, called
+# directly as a fast path, reports a negative exponent by setting
+# ValueError and returning normally; the result came back with the error
+# still set: SystemError, whenever a tape was recording.
+def test_int_pow_negative_exponent_raises_value_error_under_a_tape():
+    import numpy as np
+    import tapegrad as tf
+    a = tf.constant(-1)
+    big = tf.constant(np.arange(40, dtype=np.int64).reshape(4, 10))
+    exps = tf.constant(np.arange(10, dtype=np.int64) - 3)
+    with tf.GradientTape():
+        for x, y in [(a, a), (big, exps)]:
+            try:
+                tf.pow(x, y)
+            except ValueError as e:
+                assert "negative integer powers" in str(e)
+            else:
+                raise AssertionError("no error")
