@@ -462,7 +462,14 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
     for (Py_ssize_t k = nentries - 1; k >= 0; k--) {
         tg_entry *e = tg_tape_entry(tape, k);
         TensorObject *gs[TG_MAX_OUT] = {NULL};
-        int rc = take_output_grads(e, gt, source_ids, gs);
+        int rc;
+        /* A long sweep is one C call: without this, Ctrl-C would wait for
+         * all of it.  The check is an atomic load; every 256 entries keeps
+         * it off the per-op cost. */
+        if ((k & 255) == 0 && PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        rc = take_output_grads(e, gt, source_ids, gs);
         if (rc > 0) {
             rc = entry_vjp(e, gs, relevant, gt);
         }

@@ -6,7 +6,7 @@ harness's own TestOneInput, which raises on a finding: SystemError, an
 exception with an empty message, an unexpected exception type, a gradient
 of the wrong shape, leaked tapegrad objects.  The harnesses import without
 atheris; fuzz/fuzzlib.Provider then decodes the bytes as atheris would,
-which test_provider_decodes_as_atheris checks where atheris is installed.
+which fuzz/check_provider.py checks (tools/run_fuzz.sh runs it first).
 
 Each harness replays in a child process whose address space is capped at
 4 GiB, as the fuzzer's ASan caps single allocations: inputs with absurd
@@ -14,9 +14,7 @@ sizes must fail with MemoryError there instead of allocating for real, and
 a crash regression fails this test instead of killing the run.
 """
 import importlib
-import math
 import pathlib
-import random
 import subprocess
 import sys
 import textwrap
@@ -65,31 +63,3 @@ def test_corpus_replays(harness):
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-6000:]
     assert out.count("replaying") == len(files)
-
-
-def test_provider_decodes_as_atheris():
-    atheris = pytest.importorskip("atheris")
-    fuzzlib = _harness("fuzzlib")
-    rnd = random.Random(7)
-    calls = [("ConsumeIntInRange", lambda: sorted(
-                 [rnd.randint(-2 ** 63, 2 ** 63), rnd.randint(-9, 300)])),
-             ("ConsumeIntInRange", lambda: (0, rnd.randint(0, 6))),
-             ("ConsumeBool", lambda: ()),
-             ("ConsumeBytes", lambda: (rnd.randint(0, 9),)),
-             ("ConsumeProbability", lambda: ()),
-             ("ConsumeFloat", lambda: ()),
-             ("ConsumeFloatInRange", lambda: (-4.0, 4.0)),
-             ("PickValueInList", lambda: (list(range(rnd.randint(1, 300))),))]
-    for _ in range(300):
-        data = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 64)))
-        ours = fuzzlib.Provider(data)
-        theirs = atheris.FuzzedDataProvider(data)
-        for _ in range(rnd.randint(1, 30)):
-            name, make = rnd.choice(calls)
-            args = make()
-            a = getattr(ours, name)(*args)
-            b = getattr(theirs, name)(*args)
-            same = (a == b or (isinstance(a, float) and math.isnan(a)
-                               and math.isnan(b)))
-            assert same and type(a) is type(b), (name, args, a, b, data)
-            assert ours.remaining_bytes() == theirs.remaining_bytes()

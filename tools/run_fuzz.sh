@@ -97,6 +97,10 @@ fi
 echo "run_fuzz: $mode coverage, ${secs}s per harness, corpus in $fuzzdir"
 
 status=0
+# the regular suite replays the corpus with fuzzlib's pure-Python decoder:
+# it must read bytes exactly as atheris does
+"$py" "$src/fuzz/check_provider.py"
+
 for h in "${harnesses[@]}"; do
     corpus="$fuzzdir/$h"
     art="$fuzzdir/artifacts/$h/"
