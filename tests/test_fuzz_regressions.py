@@ -5,13 +5,17 @@ replays through the harness as well.  Cases that crashed the interpreter
 run in a subprocess, so a regression fails one test instead of the run.
 """
 import subprocess
+import os
 import sys
 import textwrap
 
 
 def run_isolated(code, limit_gib=None):
     prefix = ""
-    if limit_gib:
+    # An address-space cap and AddressSanitizer's shadow memory cannot
+    # coexist (ASan fails to mmap); under tools/run_asan.sh ASan's own
+    # allocator turns absurd sizes into MemoryError instead.
+    if limit_gib and "libasan" not in os.environ.get("LD_PRELOAD", ""):
         prefix = ("import resource; resource.setrlimit(resource.RLIMIT_AS, "
                   "(%d << 30, %d << 30))\n" % (limit_gib, limit_gib))
     p = subprocess.run([sys.executable, "-X", "faulthandler", "-c",

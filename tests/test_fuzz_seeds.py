@@ -11,7 +11,9 @@ which fuzz/check_provider.py checks (tools/run_fuzz.sh runs it first).
 Each harness replays in a child process whose address space is capped at
 4 GiB, as the fuzzer's ASan caps single allocations: inputs with absurd
 sizes must fail with MemoryError there instead of allocating for real, and
-a crash regression fails this test instead of killing the run.
+a crash regression fails this test instead of killing the run.  Under
+tools/run_asan.sh the cap is left off (ASan's shadow memory cannot live
+under it) and ASan's allocator limit plays its part.
 """
 import importlib
 import pathlib
@@ -25,8 +27,9 @@ FUZZ = pathlib.Path(__file__).resolve().parent.parent / "fuzz"
 HARNESSES = ["fuzz_ops", "fuzz_tape"]
 
 REPLAY = textwrap.dedent("""
-    import resource, sys, traceback
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+    import os, resource, sys, traceback
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # see below
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
     sys.path.insert(0, sys.argv[1])
     harness = __import__(sys.argv[2])
     failed = 0
