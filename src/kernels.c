@@ -339,6 +339,27 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
     return PyErr_Occurred() ? -1 : 1;
 }
 
+/* Step an odometer over the outer dims 0..last of `shape` (the innermost
+ * dim is the loop's own), moving two operands' offsets by their strides
+ * (0 where an operand broadcasts).  0 once it wraps past dim 0: done. */
+static inline int
+odometer_next(int last, const Py_ssize_t *shape, Py_ssize_t *idx,
+              const Py_ssize_t *sa, const Py_ssize_t *sb, Py_ssize_t *pa,
+              Py_ssize_t *pb)
+{
+    for (int d = last; d >= 0; d--) {
+        *pa += sa[d];
+        *pb += sb[d];
+        if (++idx[d] < shape[d]) {
+            return 1;
+        }
+        *pa -= sa[d] * shape[d];
+        *pb -= sb[d] * shape[d];
+        idx[d] = 0;
+    }
+    return 0;
+}
+
 /* Run NumPy's binary loop `name` with NumPy broadcasting: the loop sweeps
  * the innermost dimension, our odometer walks the others.  1 if done, 0
  * if there is no such loop (name may be NULL), -1 if the loop raised: the
@@ -385,18 +406,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                 break;
             }
             po += dims[0] * io;
-            int d = nd - 2;
-            for (; d >= 0; d--) {
-                pa += sa[d];
-                pb += sb[d];
-                if (++idx[d] < out->shape[d]) {
-                    break;
-                }
-                pa -= sa[d] * out->shape[d];
-                pb -= sb[d] * out->shape[d];
-                idx[d] = 0;
-            }
-            if (d < 0) {
+            if (!odometer_next(nd - 2, out->shape, idx, sa, sb, &pa, &pb)) {
                 break;
             }
         }
@@ -427,7 +437,7 @@ tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
     Py_ssize_t m = out->shape[nd - 2], n = out->shape[nd - 1];
     Py_ssize_t k = ta ? ar : ac;
     /* byte strides per batch dim (0 where an operand broadcasts) */
-    npy_intp sa[TG_MAXDIMS], sb[TG_MAXDIMS], so[TG_MAXDIMS];
+    Py_ssize_t sa[TG_MAXDIMS], sb[TG_MAXDIMS], so[TG_MAXDIMS];
     Py_ssize_t idx[TG_MAXDIMS];
     npy_intp ea = ar * ac * isz, eb = br * bc * isz, eo = m * n * isz;
     for (int d = nb - 1; d >= 0; d--) {
@@ -449,7 +459,7 @@ tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
         ta ? isz : ac * isz, ta ? ac * isz : isz,   /* a: along m, along k */
         tb ? isz : bc * isz, tb ? bc * isz : isz,   /* b: along k, along n */
         n * isz, isz};                             /* out: along m, n */
-    npy_intp oa = 0, ob = 0;
+    Py_ssize_t oa = 0, ob = 0;
     char *po = out->data;
     /* big products release the GIL, as np.matmul does: the operands are
      * immutable tensors we hold and `out` is not shared yet */
@@ -459,18 +469,7 @@ tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
         char *args[3] = {a->data + oa, b->data + ob, po};
         e->fn(args, dims, steps, e->data);
         po += dims[0] * steps[2];
-        int d = nb - 2;
-        for (; d >= 0; d--) {
-            oa += sa[d];
-            ob += sb[d];
-            if (++idx[d] < out->shape[d]) {
-                break;
-            }
-            oa -= sa[d] * out->shape[d];
-            ob -= sb[d] * out->shape[d];
-            idx[d] = 0;
-        }
-        if (d < 0) {
+        if (!odometer_next(nb - 2, out->shape, idx, sa, sb, &oa, &ob)) {
             break;
         }
     }
