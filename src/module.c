@@ -610,6 +610,19 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+mod_watcher_push(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    return tg_watcher_push();
+}
+
+static PyObject *
+mod_watcher_pop(PyObject *Py_UNUSED(m), PyObject *w)
+{
+    tg_watcher_pop(w);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"constant", (PyCFunction)(void (*)(void))mod_constant,
      METH_VARARGS | METH_KEYWORDS,
@@ -640,6 +653,13 @@ static PyMethodDef module_methods[] = {
     {"_call", (PyCFunction)(void (*)(void))mod_call,
      METH_FASTCALL | METH_KEYWORDS,
      "_call(name, *inputs, **attrs)\n--\n\nRun any op-table row by name."},
+    {"_variable_watcher_push", (PyCFunction)mod_watcher_push, METH_NOARGS,
+     "_variable_watcher_push($module, /)\n--\n\n"
+     "Start collecting the trainable Variables this thread reads; returns "
+     "the list they go to (custom_gradient's VariableWatcher)."},
+    {"_variable_watcher_pop", (PyCFunction)mod_watcher_pop, METH_O,
+     "_variable_watcher_pop($module, watcher, /)\n--\n\n"
+     "Stop the watcher _variable_watcher_push returned."},
     {"_live_counts", (PyCFunction)mod_live_counts, METH_NOARGS,
      "_live_counts($module, /)\n--\n\nLive instances of tapegrad's types."},
     {"_block_cache", (PyCFunction)mod_block_cache, METH_NOARGS,

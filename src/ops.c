@@ -208,6 +208,158 @@ identity_vjp(tg_vjp_ctx *c)
     return 0;
 }
 
+/* ---- custom_gradient ---------------------------------------------------------------
+ * outs = values[k:] (new tensors sharing their bytes), k = num_inputs.
+ * The vjp calls grad_fn(*gs), one upstream gradient per output, which
+ * returns a sequence of k gradients (None for "no gradient"): those go to
+ * values[:k], and values[k:] get none, so the sweep never enters the
+ * computation that produced them.  tapegrad.custom_gradient (Python)
+ * builds grad_fn around the user's function; grad_fn runs tapegrad ops,
+ * so enclosing tapes record it like any other vjp.  Without grad_fn the
+ * row is IdentityN: gradients pass straight through to values[k:].
+ */
+static int
+custom_gradient_num_inputs(PyObject *attrs, int nvalues, int *k)
+{
+    PyObject *obj = attr(attrs, 0);
+    long v = obj == Py_None ? 0 : PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (v < 0 || v > nvalues) {
+        PyErr_Format(PyExc_ValueError,
+                     "custom_gradient: num_inputs must be in [0, %d], got "
+                     "%ld", nvalues, v);
+        return -1;
+    }
+    *k = (int)v;
+    return 0;
+}
+
+int
+custom_gradient_forward(tg_fwd *f)
+{
+    PyObject *grad_fn = attr(f->attrs, 1);
+    int k;
+    if (custom_gradient_num_inputs(f->attrs, f->nin, &k) < 0) {
+        return -1;
+    }
+    if (grad_fn != Py_None && !PyCallable_Check(grad_fn)) {
+        PyErr_Format(PyExc_TypeError,
+                     "custom_gradient: grad_fn must be callable, not %.100s",
+                     Py_TYPE(grad_fn)->tp_name);
+        return -1;
+    }
+    if (f->nin - k < 1 || f->nin - k > TG_MAX_OUT) {
+        PyErr_Format(PyExc_ValueError,
+                     "custom_gradient: a function with a custom gradient "
+                     "must return between 1 and %d tensors, got %d",
+                     TG_MAX_OUT, f->nin - k);
+        return -1;
+    }
+    f->nout = f->nin - k;
+    for (int j = 0; j < f->nout; j++) {
+        TensorObject *v = f->in[k + j];
+        f->out[j] = tg_tensor_view(v, v->ndim, v->shape, 0);
+        if (f->out[j] == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* grad_fn's gradient for input i, as a tensor of that input's dtype and
+ * shape; NULL with an exception otherwise. */
+static PyObject *
+custom_gradient_input_grad(PyObject *g, const tg_slot *s, int i)
+{
+    TensorObject *t = tg_convert(g, s->dtype, "custom_gradient");
+    if (t == NULL) {
+        return NULL;
+    }
+    if (t->dtype != s->dtype) {
+        tg_want_dtype("custom_gradient", i, s->dtype, t->dtype);
+        Py_DECREF(t);
+        return NULL;
+    }
+    if (t->ndim != s->ndim ||
+        memcmp(t->shape, s->shape, (size_t)s->ndim * sizeof(Py_ssize_t))) {
+        PyObject *want = tg_shape_str(s->ndim, s->shape);
+        PyObject *got = want ? tg_shape_str(t->ndim, t->shape) : NULL;
+        if (got != NULL) {
+            PyErr_Format(PyExc_ValueError,
+                         "custom_gradient: the gradient returned for input "
+                         "%d has shape %U, but that input has shape %U",
+                         i, got, want);
+        }
+        Py_XDECREF(want);
+        Py_XDECREF(got);
+        Py_DECREF(t);
+        return NULL;
+    }
+    return (PyObject *)t;
+}
+
+int
+custom_gradient_vjp(tg_vjp_ctx *c)
+{
+    PyObject *grad_fn = attr(c->attrs, 1), *args = NULL, *res = NULL;
+    PyObject *seq = NULL;
+    int nin = c->e->nin, nout = c->e->nout, k, rc = -1;
+    if (custom_gradient_num_inputs(c->attrs, nin, &k) < 0) {
+        return -1;
+    }
+    if (grad_fn == Py_None) {
+        for (int j = 0; j < nout; j++) {
+            SET(k + j, GS(j));
+        }
+        return 0;
+    }
+    if ((args = PyTuple_New(nout)) == NULL) {
+        return -1;
+    }
+    for (int j = 0; j < nout; j++) {
+        PyTuple_SET_ITEM(args, j, Py_NewRef(GS(j)));
+    }
+    if ((res = PyObject_Call(grad_fn, args, NULL)) == NULL) {
+        goto done;
+    }
+    /* a tuple of its own: converting an item may run code that changes a
+     * list grad_fn handed back */
+    if (!PyList_Check(res) && !PyTuple_Check(res)) {
+        PyErr_Format(PyExc_TypeError,
+                     "custom_gradient: grad_fn must return a list or tuple "
+                     "of gradients, not %.100s", Py_TYPE(res)->tp_name);
+        goto done;
+    }
+    if ((seq = PySequence_Tuple(res)) == NULL) {
+        goto done;
+    }
+    if (PyTuple_GET_SIZE(seq) != k) {
+        PyErr_Format(PyExc_ValueError,
+                     "custom_gradient function expected to return %d "
+                     "gradients, but returned %zd instead.", k,
+                     PyTuple_GET_SIZE(seq));
+        goto done;
+    }
+    for (int i = 0; i < k; i++) {
+        PyObject *g = PyTuple_GET_ITEM(seq, i);
+        if (!NEEDS(i) || g == Py_None) {
+            continue;
+        }
+        if ((c->gx[i] = custom_gradient_input_grad(g, IN_SLOT(i), i)) ==
+            NULL) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(res);
+    Py_XDECREF(seq);
+    return rc;
+}
+
 /* ---- sin, cos, exp, log -------------------------------------------------------------
  * sin: dx = g * cos(x)      cos: dx = -g * sin(x)
  * exp: dx = g * z           log: dx = g / x

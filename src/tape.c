@@ -144,12 +144,17 @@ tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
 
 typedef struct {
     PyObject_HEAD
-    PyObject *tapes; /* list, innermost last */
+    PyObject *tapes;    /* list, innermost last */
+    PyObject *watchers; /* list of lists of Variables (custom_gradient's
+                           variable watchers), or NULL */
 } StackObject;
 
 static _Thread_local StackObject *tls_stack = NULL; /* borrowed cache */
 /* Tapes recording in any thread: 0 lets every op skip the stack lookup. */
 static Py_ssize_t num_recording = 0;
+/* Variable watchers open in any thread: 0 keeps variable reads at one
+ * test of a global. */
+static Py_ssize_t num_watching = 0;
 
 static void
 stack_dealloc(StackObject *self)
@@ -168,6 +173,10 @@ stack_dealloc(StackObject *self)
         }
     }
     Py_CLEAR(self->tapes);
+    if (self->watchers != NULL) {
+        num_watching -= PyList_GET_SIZE(self->watchers);
+        Py_CLEAR(self->watchers);
+    }
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -204,6 +213,7 @@ thread_stack(int create)
             return NULL;
         }
         s->tapes = PyList_New(0);
+        s->watchers = NULL;
         if (s->tapes == NULL || PyDict_SetItem(dict, tg_st->thread_key,
                                                (PyObject *)s) < 0) {
             Py_DECREF(s);
@@ -474,10 +484,88 @@ watch_variable(TapeObject *t, VariableObject *v)
     return PyList_Append(t->watched_vars, (PyObject *)v);
 }
 
+/* ---- variable watchers -------------------------------------------------------
+ * TF's VariableWatcher: custom_gradient needs the trainable Variables its
+ * function read, on this thread, whether or not a tape is recording. */
+
+PyObject *
+tg_watcher_push(void)
+{
+    StackObject *s = thread_stack(1);
+    PyObject *w;
+    if (s == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "tapegrad: no thread state to watch on");
+        }
+        return NULL;
+    }
+    if (s->watchers == NULL && (s->watchers = PyList_New(0)) == NULL) {
+        return NULL;
+    }
+    if ((w = PyList_New(0)) == NULL) {
+        return NULL;
+    }
+    if (PyList_Append(s->watchers, w) < 0) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    num_watching++;
+    return w;
+}
+
+/* Close watcher `w` (by identity; a no-op if it is not open here). */
+void
+tg_watcher_pop(PyObject *w)
+{
+    StackObject *s = thread_stack(0);
+    if (s == NULL || s->watchers == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyListObject *list = (PyListObject *)s->watchers;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        if (list->ob_item[i] == w) {
+            /* in place, as tape_pop: a list that shrinks may reallocate,
+             * and this must not fail */
+            memmove(&list->ob_item[i], &list->ob_item[i + 1],
+                    (size_t)(n - 1 - i) * sizeof(PyObject *));
+            Py_SET_SIZE(list, n - 1);
+            num_watching--;
+            Py_DECREF(w);
+            return;
+        }
+    }
+}
+
+static int
+watchers_note(VariableObject *v)
+{
+    StackObject *s = thread_stack(0);
+    if (s == NULL || s->watchers == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->watchers); i++) {
+        PyObject *w = PyList_GET_ITEM(s->watchers, i);
+        int seen = 0;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(w) && !seen; j++) {
+            seen = PyList_GET_ITEM(w, j) == (PyObject *)v;
+        }
+        if (!seen && PyList_Append(w, (PyObject *)v) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 tg_tape_variable_accessed(VariableObject *v)
 {
     PyObject *tapes;
+    if (num_watching > 0 && v->trainable && watchers_note(v) < 0) {
+        return -1;
+    }
     if (!v->trainable || (tapes = tg_active_stack()) == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }

@@ -129,7 +129,7 @@ typedef struct {
 } TapeObject;
 
 /* ---- the op table ------------------------------------------------------- */
-#define TG_MAX_OUT 4
+#define TG_MAX_OUT 8
 
 /* What a forward sees: converted, dtype-checked inputs and the row's
  * attributes.  It stores new references in out[] (nout is 1 on entry; a
@@ -296,6 +296,8 @@ PyObject *tg_active_stack(void); /* borrowed list of recording tapes or NULL */
 int tg_tape_record(int op, int nin, TensorObject **in, int nout,
                    TensorObject **out, PyObject *attrs);
 int tg_tape_variable_accessed(VariableObject *v);
+PyObject *tg_watcher_push(void);   /* open a variable watcher: a list */
+void tg_watcher_pop(PyObject *w);  /* close it */
 int tg_tape_init_type(PyObject *module);
 tg_entry *tg_tape_entry(TapeObject *t, Py_ssize_t i);
 int tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value);

@@ -42,6 +42,7 @@ class UnconnectedGradients(_enum.Enum):
 
 
 from . import errors, linalg, math, nn, random, test  # noqa: E402,F401
+from ._custom_gradient import custom_gradient  # noqa: E402,F401
 
 
 def _install_ops():

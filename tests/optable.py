@@ -44,8 +44,11 @@ FD = {
 #:   'prepare': the name of a function in refs that maps the sampled
 #:             inputs (a list of arrays) to the case's inputs, same shapes
 #:             and dtypes: for ops whose derivatives need inputs away from
-#:             a singular set (svd: well-separated singular values).
-CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes", "affine", "prepare")
+#:             a singular set (svd: well-separated singular values);
+#:   'mixed_dtypes': True when the inputs may differ in dtype (IdentityN,
+#:             custom_gradient's row): no mixed-dtype error is expected.
+CASE_KEYS = ("shapes", "kinds", "ranges", "dtypes", "affine", "prepare",
+             "mixed_dtypes")
 
 
 # ---- literal parsing ---------------------------------------------------------

@@ -20,6 +20,11 @@ def identity(x):
     return np.array(x, copy=True)
 
 
+def identity_n(values, num_inputs=0, grad_fn=None):
+    """custom_gradient's row: values[num_inputs:] unchanged."""
+    return [np.array(v, copy=True) for v in values[num_inputs:]]
+
+
 def sigmoid(x):
     """1 / (1 + exp(-x)), stable for either sign of x."""
     x64 = np.asarray(x, dtype=np.float64)
