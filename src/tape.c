@@ -713,19 +713,24 @@ tape_dealloc(TapeObject *t)
     Py_DECREF(tp);
 }
 
-static PyObject *
-tape_enter(TapeObject *t, PyObject *Py_UNUSED(ignored))
+/* TF's _push_tape: onto this thread's stack, with a fresh record if the
+ * tape was used up (or never entered). */
+static int
+tape_resume(TapeObject *t)
 {
     if (t->recording) {
         PyErr_SetString(PyExc_ValueError,
                         "Tape is still recording, This can happen if you try "
                         "to re-enter an already-active tape.");
-        return NULL;
+        return -1;
     }
-    if (tape_fresh_record(t) < 0 || tape_push(t) < 0) {
-        return NULL;
-    }
-    return Py_NewRef(t);
+    return tape_fresh_record(t) < 0 || tape_push(t) < 0 ? -1 : 0;
+}
+
+static PyObject *
+tape_enter(TapeObject *t, PyObject *Py_UNUSED(ignored))
+{
+    return tape_resume(t) < 0 ? NULL : Py_NewRef(t);
 }
 
 /* METH_FASTCALL: a with block that failed for lack of memory calls
@@ -740,6 +745,139 @@ tape_exit(TapeObject *t, PyObject *const *Py_UNUSED(args),
     }
     Py_RETURN_NONE; /* never swallows the exception */
 }
+
+/* reset(): TF's _pop_tape, forget the record, _push_tape.  Entries are
+ * not freed under a running sweep of this tape (a grad_fn or callback
+ * calling reset), which still walks them. */
+static PyObject *
+tape_reset(TapeObject *t, PyObject *Py_UNUSED(ignored))
+{
+    if (!t->recording) {
+        PyErr_SetString(PyExc_ValueError, "Tape is not recording.");
+        return NULL;
+    }
+    if (t->sweeping) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "GradientTape.reset() called while "
+                        "GradientTape.gradient is running on this tape");
+        return NULL;
+    }
+    tape_pop(t);
+    tg_tape_consume(t);
+    if (tape_resume(t) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---- stop_recording ----------------------------------------------------------
+ * A context manager that takes the tape off its thread's stack for the
+ * block and puts it back (on top) after, as TF's generator does. */
+typedef struct {
+    PyObject_HEAD
+    TapeObject *tape;
+    int paused;        /* __enter__ took the tape off the stack */
+} PauseObject;
+
+static PyObject *
+tape_stop_recording(TapeObject *t, PyObject *Py_UNUSED(ignored))
+{
+    PauseObject *p = PyObject_GC_New(PauseObject, tg_st->pause_type);
+    if (p == NULL) {
+        return NULL;
+    }
+    p->tape = (TapeObject *)Py_NewRef(t);
+    p->paused = 0;
+    PyObject_GC_Track(p);
+    return (PyObject *)p;
+}
+
+static PyObject *
+pause_enter(PauseObject *p, PyObject *Py_UNUSED(ignored))
+{
+    TapeObject *t = p->tape;
+    if (p->paused) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this stop_recording() block is already active");
+        return NULL;
+    }
+    if (!t->has_data) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Trying to stop recording a tape which is not "
+                        "recording.");
+        return NULL;
+    }
+    if (!t->recording) {
+        PyErr_SetString(PyExc_ValueError, "Tape is not recording.");
+        return NULL;
+    }
+    tape_pop(t);
+    p->paused = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+pause_exit(PauseObject *p, PyObject *const *Py_UNUSED(args),
+           Py_ssize_t Py_UNUSED(nargs))
+{
+    if (!p->paused) {
+        Py_RETURN_NONE;
+    }
+    p->paused = 0;
+    if (tape_resume(p->tape) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE; /* never swallows the exception */
+}
+
+static int
+pause_traverse(PauseObject *p, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(p));
+    Py_VISIT(p->tape);
+    return 0;
+}
+
+static int
+pause_clear(PauseObject *p)
+{
+    Py_CLEAR(p->tape);
+    return 0;
+}
+
+static void
+pause_dealloc(PauseObject *p)
+{
+    PyTypeObject *tp = Py_TYPE(p);
+    PyObject_GC_UnTrack(p);
+    pause_clear(p);
+    PyObject_GC_Del(p);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef pause_methods[] = {
+    {"__enter__", (PyCFunction)pause_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nTake the tape off the stack."},
+    {"__exit__", (PyCFunction)(void (*)(void))pause_exit, METH_FASTCALL,
+     "__exit__($self, /, *exc_info)\n--\n\nPut the tape back."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot pause_slots[] = {
+    {Py_tp_dealloc, pause_dealloc},
+    {Py_tp_traverse, pause_traverse},
+    {Py_tp_clear, pause_clear},
+    {Py_tp_methods, pause_methods},
+    {0, NULL},
+};
+
+static PyType_Spec pause_spec = {
+    .name = "tapegrad._StopRecording",
+    .basicsize = sizeof(PauseObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = pause_slots,
+};
 
 static PyObject *
 tape_watch(TapeObject *t, PyObject *obj)
@@ -818,6 +956,12 @@ static PyMethodDef tape_methods[] = {
     {"watched_variables", (PyCFunction)tape_watched_variables, METH_NOARGS,
      "watched_variables($self, /)\n--\n\nThe watched Variables, in order of "
      "creation."},
+    {"stop_recording", (PyCFunction)tape_stop_recording, METH_NOARGS,
+     "stop_recording($self, /)\n--\n\nA context manager: ops in its block "
+     "are not recorded on this tape."},
+    {"reset", (PyCFunction)tape_reset, METH_NOARGS,
+     "reset($self, /)\n--\n\nForget everything recorded (and watched) so "
+     "far; the tape keeps recording."},
     {"gradient", (PyCFunction)(void (*)(void))tape_gradient_method,
      METH_VARARGS | METH_KEYWORDS,
      "gradient($self, /, target, sources, output_gradients=None, "
@@ -875,6 +1019,11 @@ tg_tape_init_type(PyObject *module)
     tg_st->stack_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &stack_spec, NULL);
     if (tg_st->stack_type == NULL) {
+        return -1;
+    }
+    tg_st->pause_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &pause_spec, NULL);
+    if (tg_st->pause_type == NULL) {
         return -1;
     }
     tg_st->thread_key = PyUnicode_InternFromString("tapegrad.tape_stack");

@@ -235,6 +235,7 @@ typedef struct {
     PyTypeObject *tape_type;
     PyTypeObject *dtype_type;
     PyTypeObject *stack_type;
+    PyTypeObject *pause_type;       /* what tape.stop_recording() returns */
     PyObject *dtypes[TG_NDTYPES];   /* DTypeObject instances */
     PyObject *InvalidArgumentError;
     PyObject *thread_key;           /* key in the thread-state dict */

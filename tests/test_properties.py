@@ -6,10 +6,12 @@ tensors or raises an ordinary exception (TypeError, ValueError and its
 subclass InvalidArgumentError, IndexError, LookupError) -- never
 SystemError, never a crash.
 H2: a state machine drives the tape lifecycle (enter, nest, watch, ops,
-gradient inside and outside, exit, del) and checks every gradient against
-the analytic value and the live-object counters at the end.
+stop_recording, gradient inside and outside, reset, exit, del, another
+thread) and checks every gradient against its model (the analytic value or
+None) and the live-object counters at the end.
 """
 import gc
+import threading
 
 import numpy as np
 import pytest
@@ -104,72 +106,140 @@ def test_junk_arguments_raise_ordinary_errors(row):
 # ---- H2: the tape lifecycle as a state machine ------------------------------
 
 class TapeLifecycle(RuleBasedStateMachine):
-    """A stack of open tapes over one scalar x; y = x**k recorded on every
-    open tape.  Whatever the sequence, each gradient is k*x**(k-1) for the
-    tapes that saw the whole computation."""
+    """Tapes over one scalar x, nested on this thread, and computations
+    y = x**3.  The model tracks, per tape, whether it watches x and which
+    y's it recorded (every open, watching, unpaused tape records a y), so
+    each gradient is known: 3 x**2 for a y the tape recorded, None for one
+    it did not.  Rules: enter (nest), watch, compute, compute under
+    stop_recording, gradient inside and outside the context, reset, exit,
+    del, and another thread with its own tape (records nothing here)."""
+
+    X = 1.5
+    DY = 3 * 1.5 ** 2
 
     def __init__(self):
         super().__init__()
         gc.collect()
         self.baseline = C._live_counts()
-        self.x = tf.constant(1.5, dtype=tf.float64)
-        self.open = []          # [tape, persistent, watched]
-        self.closed = []        # tapes after exit, with their power
-        self.y = None
-        self.power = 0
+        self.x = tf.constant(self.X, dtype=tf.float64)
+        self.open = []          # model dicts of entered tapes, innermost last
+        self.closed = []        # model dicts after exit
+        self.y = None           # the latest computation
 
-    @rule(persistent=st.booleans())
-    def enter(self, persistent):
+    def _new(self, persistent):
+        return {"tape": tf.GradientTape(persistent=persistent),
+                "persistent": persistent, "watching": False, "ys": [],
+                "used": False}
+
+    def _check(self, m, y):
+        """Gradient of y on model tape m, against the model."""
+        if m["used"]:
+            with pytest.raises(RuntimeError, match="non-persistent"):
+                m["tape"].gradient(y, self.x)
+            return
+        g = m["tape"].gradient(y, self.x)
+        if not m["persistent"]:
+            m["used"] = True
+        if any(r is y for r in m["ys"]):
+            assert abs(float(g) - self.DY) < 1e-12
+        else:
+            assert g is None
+
+    @rule(persistent=st.booleans(), watch=st.booleans())
+    def enter(self, persistent, watch):
         if len(self.open) >= 4:
             return
-        t = tf.GradientTape(persistent=persistent)
-        t.__enter__()
-        t.watch(self.x)
-        self.open.append([t, persistent])
-        self.y, self.power = None, 0  # a new computation starts
+        m = self._new(persistent)
+        m["tape"].__enter__()
+        if watch:
+            m["tape"].watch(self.x)
+            m["watching"] = True
+        self.open.append(m)
 
     @precondition(lambda self: self.open)
     @rule()
+    def watch(self):
+        m = self.open[-1]
+        m["tape"].watch(self.x)
+        m["watching"] = True
+
+    def _compute(self, paused=None):
+        y = self.x * self.x * self.x
+        for m in self.open:
+            if m["watching"] and m is not paused:
+                m["ys"].append(y)
+        self.y = y
+
+    @rule()
     def compute(self):
-        self.y = self.x * self.x * self.x
-        self.power = 3
+        self._compute()
+
+    @precondition(lambda self: self.open)
+    @rule()
+    def compute_under_stop_recording(self):
+        m = self.open[-1]
+        with m["tape"].stop_recording():
+            assert not m["tape"]._recording
+            self._compute(paused=m)
+        assert m["tape"]._recording
 
     @precondition(lambda self: self.open and self.y is not None)
     @rule()
     def gradient_inside(self):
-        t, persistent = self.open[-1]
-        g = t.gradient(self.y, self.x)
-        assert abs(float(g) - 3 * 1.5 ** 2) < 1e-12
-        if not persistent:
-            self.open.pop()  # a non-persistent tape stops recording
+        m = self.open[-1]
+        used = m["used"]
+        self._check(m, self.y)
+        if not m["persistent"] and not used:
+            # a non-persistent tape leaves the stack when it computes
+            self.open.pop()
+            self.closed.append(m)
+
+    @precondition(lambda self: self.open)
+    @rule()
+    def reset(self):
+        m = self.open[-1]
+        m["tape"].reset()
+        m.update(watching=False, ys=[], used=False)
 
     @precondition(lambda self: self.open)
     @rule()
     def exit(self):
-        t, persistent = self.open.pop()
-        t.__exit__(None, None, None)
-        self.closed.append((t, persistent, self.y))
+        m = self.open.pop()
+        m["tape"].__exit__(None, None, None)
+        self.closed.append(m)
 
     @precondition(lambda self: self.closed)
-    @rule()
-    def gradient_outside(self):
-        t, persistent, y = self.closed.pop()
-        if y is None:
-            return
-        try:
-            g = t.gradient(y, self.x)
-        except RuntimeError as e:
-            assert "non-persistent" in str(e)  # used up inside already
-            return
-        if g is not None:
-            assert abs(float(g) - 3 * 1.5 ** 2) < 1e-12
-        if persistent:
-            self.closed.append((t, persistent, y))
+    @rule(pick=st.integers(0, 7))
+    def gradient_outside(self, pick):
+        m = self.closed[pick % len(self.closed)]
+        ys = m["ys"] + ([self.y] if self.y is not None else [])
+        if ys:
+            self._check(m, ys[pick % len(ys)])
 
     @precondition(lambda self: self.closed)
+    @rule(pick=st.integers(0, 7))
+    def delete(self, pick):
+        del self.closed[pick % len(self.closed)]
+
     @rule()
-    def delete(self):
-        self.closed.pop()
+    def another_thread(self):
+        counts = [m["tape"]._num_entries for m in self.open]
+        out = []
+
+        def work():
+            x = tf.constant(2.0, dtype=tf.float64)
+            with tf.GradientTape() as t:
+                t.watch(x)
+                y = x * x * x
+            out.append(float(t.gradient(y, x)))
+            # a tape left open when the thread ends stops recording
+            tf.GradientTape().__enter__()
+
+        th = threading.Thread(target=work)
+        th.start()
+        th.join()
+        assert out == [12.0]
+        assert [m["tape"]._num_entries for m in self.open] == counts
 
     @invariant()
     def counters_never_negative(self):
@@ -177,7 +247,7 @@ class TapeLifecycle(RuleBasedStateMachine):
 
     def teardown(self):
         while self.open:
-            self.open.pop()[0].__exit__(None, None, None)
+            self.open.pop()["tape"].__exit__(None, None, None)
         self.closed.clear()
         self.y = self.x = None
         gc.collect()

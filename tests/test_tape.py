@@ -697,3 +697,145 @@ def test_gradient_viewing_a_variable_is_not_that_variable():
     with tf.GradientTape() as t2:
         w = g * 2.0
     assert t2.gradient(w, v) is None     # g is not a read of v
+
+
+# ---- stop_recording and reset (TF's semantics, tf_semantics.md 1.4, 1.5) ----
+
+def test_stop_recording_doc_examples():
+    x = tf.constant(4.0)
+    with tf.GradientTape() as tape:
+        with tape.stop_recording():
+            y = x ** 2
+    assert tape.gradient(y, x) is None
+
+    # the autodiff guide's cell 9
+    x, y = tf.Variable(2.0), tf.Variable(3.0)
+    with tf.GradientTape() as t:
+        x_sq = x * x
+        with t.stop_recording():
+            y_sq = y * y
+        z = x_sq + y_sq
+    grad = t.gradient(z, {"x": x, "y": y})
+    assert str(grad["x"]) == "tapegrad.Tensor(4.0, shape=(), dtype=float32)"
+    assert grad["y"] is None
+
+
+def test_stop_recording_pauses_only_its_own_tape():
+    x = tf.constant(3.0)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            with inner.stop_recording():
+                assert not inner._recording and outer._recording
+                y = x * x
+            assert inner._recording
+            z = x * 5.0
+        assert inner.gradient([y, z], x) is not None
+    assert float(outer.gradient(y, x)) == 6.0
+
+
+def test_gradient_under_stop_recording_is_not_traced():
+    # the older doc example: a persistent tape's own gradient, untraced
+    x = tf.constant(2.0)
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x * x * x
+        n = t._num_entries
+        with t.stop_recording():
+            g = t.gradient(y, x)
+        assert t._num_entries == n
+    assert float(g) == 12.0
+    assert t.gradient(g, x) is None
+
+
+def test_stop_recording_and_reset_errors():
+    never = tf.GradientTape()
+    with pytest.raises(RuntimeError, match="^Trying to stop recording a tape "
+                       "which is not recording.$"):
+        with never.stop_recording():
+            pass
+    with pytest.raises(ValueError, match="^Tape is not recording.$"):
+        never.reset()
+    closed = tf.GradientTape()
+    with closed:
+        pass
+    with pytest.raises(ValueError, match="^Tape is not recording.$"):
+        with closed.stop_recording():
+            pass
+    with pytest.raises(ValueError, match="^Tape is not recording.$"):
+        closed.reset()
+    # an exception inside the block still puts the tape back
+    x = tf.constant(1.0)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        with pytest.raises(KeyError):
+            with t.stop_recording():
+                raise KeyError("inside")
+        assert t._recording
+        y = x * 4.0
+    assert float(t.gradient(y, x)) == 4.0
+
+
+def test_used_up_tape_inside_stop_recording_starts_afresh():
+    x = tf.constant(2.0)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * x
+        with t.stop_recording():
+            assert float(t.gradient(y, x)) == 4.0   # uses the tape up
+        # TF's _push_tape gives a used-up tape a new, empty record
+        assert t._recording
+        t.watch(x)
+        z = x * 3.0
+    assert float(t.gradient(z, x)) == 3.0
+
+
+def test_reset_forgets_ops_and_watches():
+    v = tf.Variable(2.0)
+    x = tf.constant(5.0)
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        a = v * v + x
+        assert t.watched_variables() == (v,)
+        t.reset()
+        assert t.watched_variables() == () and t._num_entries == 0
+        b = v * 3.0               # v is watched again on read
+        c = x * 2.0               # x is not: not recorded
+    assert t.gradient(a, v) is None
+    assert float(t.gradient(b, v)) == 3.0
+    assert t.gradient(c, x) is None
+    assert t.watched_variables() == (v,)
+
+
+def test_reset_in_a_training_loop_keeps_only_the_last_step():
+    w = tf.Variable(1.0)
+    with tf.GradientTape() as t:
+        for step in range(5):
+            t.reset()
+            loss = w * float(step)
+    assert float(t.gradient(loss, w)) == 4.0
+
+
+def test_reset_during_a_sweep_of_its_tape_is_refused():
+    x = tf.constant(2.0)
+    seen = []
+
+    @tf.custom_gradient
+    def f(x):
+        def grad(dy):
+            try:
+                t.reset()
+            except RuntimeError as e:
+                seen.append(str(e))
+            return dy * 2.0
+        return 2.0 * x, grad
+
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = f(x) * f(x)
+        g = t.gradient(y, x)
+    assert float(g) == 16.0
+    assert seen and seen[0] == ("GradientTape.reset() called while "
+                                "GradientTape.gradient is running on this "
+                                "tape")
