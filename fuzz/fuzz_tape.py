@@ -3,9 +3,10 @@
 tapes, Tensors and Variables: enter (new tape or re-entry), exit (in or
 out of order, twice), nest, watch, ops, gradient inside and outside the
 context, persistent and non-persistent reuse, del, gc.collect, Variable
-creation and assign*, stop_gradient, watched_variables, work done from
-another thread, and objects whose conversion runs an action in the middle
-of an op or a gradient.
+creation and assign*, stop_gradient, watched_variables, stop_recording,
+reset, custom_gradient functions whose grad_fn runs an action mid-sweep
+(and returns junk or raises), work done from another thread, and objects
+whose conversion runs an action in the middle of an op or a gradient.
 
     python fuzz/fuzz_tape.py [libFuzzer flags] fuzz/corpus/fuzz_tape
 It imports without atheris: tests/test_fuzz_seeds.py replays the corpus
@@ -339,11 +340,66 @@ def a_row(st):
     st.add(out)
 
 
+def a_stop_recording(st):
+    """One more action with a tape paused (the block may exit, reset or
+    use up that very tape)."""
+    t = st.pick_tape()
+    if t is None:
+        return
+    with t.stop_recording():
+        if st.depth < 2:
+            st.depth += 1
+            try:
+                step(st)
+            finally:
+                st.depth -= 1
+
+
+def a_reset(st):
+    t = st.pick_tape()
+    if t is not None:
+        t.reset()
+
+
+class GradFnFailed(RuntimeError):
+    pass
+
+
+def a_custom(st):
+    """An op with a custom gradient whose grad_fn runs one more action
+    mid-sweep, then returns a gradient, None, the wrong count or junk, or
+    raises."""
+    g = st.g
+    mode = g.int(0, 5)
+
+    @tf.custom_gradient
+    def f(x):
+        def grad(dy):
+            if st.depth < 2:
+                st.depth += 1
+                try:
+                    step(st)
+                finally:
+                    st.depth -= 1
+            if mode <= 1:
+                return dy * 2.0
+            if mode == 2:
+                return None
+            if mode == 3:
+                return [dy, dy]
+            if mode == 4:
+                return g.input()
+            raise GradFnFailed("grad_fn raised mid-sweep")
+        return x * 2.0, grad
+
+    st.add(f(st.pick_value()))
+
+
 ACTIONS = [a_new_tape, a_new_tape, a_enter, a_exit, a_exit, a_watch,
            a_watch, a_unary, a_unary, a_binary, a_convert, a_gradient,
            a_gradient, a_gradient, a_del_tape, a_del_value, a_collect,
            a_new_variable, a_assign, a_read, a_stop_gradient, a_inspect,
-           a_thread, a_row]
+           a_thread, a_row, a_stop_recording, a_reset, a_custom]
 
 
 def step(st):

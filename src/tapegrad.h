@@ -129,7 +129,7 @@ typedef struct {
 } TapeObject;
 
 /* ---- the op table ------------------------------------------------------- */
-#define TG_MAX_OUT 8
+#define TG_MAX_OUT 4
 
 /* What a forward sees: converted, dtype-checked inputs and the row's
  * attributes.  It stores new references in out[] (nout is 1 on entry; a

@@ -13,7 +13,6 @@ Where TF leaves order unspecified (the variables `f` read: a set in TF),
 tapegrad passes them in the order `f` first read them.
 """
 import functools
-import inspect
 
 from . import _tapegrad as _C
 
@@ -58,13 +57,25 @@ def _pack_as(structure, flat):
     return build(structure)
 
 
+_CO_VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS
+
+
 def _accepts_variables(fn):
-    try:
-        spec = inspect.getfullargspec(fn)
-    except TypeError:
-        return True  # a builtin or C callable: let the call decide
-    return ("variables" in spec.args or "variables" in spec.kwonlyargs
-            or spec.varkw is not None)
+    """Can `fn` take a `variables=` keyword (TF's getfullargspec test)?
+    Read from the code object: inspect's signature machinery would cost
+    every call of a decorated function tens of microseconds."""
+    func = getattr(fn, "__func__", fn)          # bound methods
+    code = getattr(func, "__code__", None)
+    if code is None:
+        import inspect  # partials, builtins, callable objects
+        try:
+            spec = inspect.getfullargspec(fn)
+        except TypeError:
+            return True  # no signature to read: let the call decide
+        return ("variables" in spec.args or "variables" in spec.kwonlyargs
+                or spec.varkw is not None)
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    return "variables" in names or bool(code.co_flags & _CO_VARKEYWORDS)
 
 
 def custom_gradient(f=None):

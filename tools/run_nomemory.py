@@ -191,6 +191,34 @@ def _cases():
         h = t.gradient(y, [x], output_gradients={"a": None, "b": [3.0, x]})
         return g, h, t.watched_variables()
 
+    @case("tape_stop_recording_and_reset")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            with t.stop_recording():
+                a = x * x
+            b = x * 3.0
+            t.reset()
+            t.watch(x)
+            c = x * x * v[0, 0]
+        return t.gradient([a, b, c], [x, v])
+
+    @tf.custom_gradient
+    def scaled(z):
+        def grad(dy, variables=None):
+            return dy * v[0, 0], [tf.reduce_sum(dy) * tf.ones_like(v)]
+        return z * v[0, 0], grad
+
+    @case("custom_gradient_second_order")
+    def _():
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.reduce_sum(scaled(x * x))
+            g = inner.gradient(y, [x, v])
+        return g, outer.gradient(g[0], x)
+
     @case("tape_gradient_inside_context")
     def _():
         with tf.GradientTape(persistent=True) as t:
