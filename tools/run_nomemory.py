@@ -66,6 +66,17 @@ KNOWN_CRASHES = {
         "known: CPython's PyContextVar_Set (unchecked token) reached through "
         "NumPy's np.errstate",
 }
+# Cases whose gradient runs Python code of its own (custom_gradient's
+# wrapper and the user's grad_fn).  CPython 3.11 itself leaks a Python
+# call's arguments when an allocation fails while it sets the call up: the
+# child shows it first with plain Python objects and no tapegrad
+# (_interpreter_leaks_calls).  Where it does, leaks in these cases are
+# reported as known, not counted; the C-level custom_gradient cases
+# (op:/grad:custom_gradient, no Python grad_fn) stay strict.
+PYTHON_LEVEL_CASES = {"custom_gradient_second_order"}
+KNOWN_PY_LEAK = ("known: CPython 3.11 leaks a Python call's arguments when an "
+                 "allocation fails while setting the call up (reproduced "
+                 "without tapegrad)")
 QUICK = ["constant_list", "constant_ndarray_cast", "zeros", "op:add",
          "op:matmul", "op:reduce_sum", "grad:multiply", "grad:exp",
          "tape_lifecycle", "tape_persistent_two_gradients",
@@ -372,6 +383,39 @@ def _repeat(f, start, stop, n):
     return sys.getallocatedblocks() - before
 
 
+def _build_from(s, items):
+    if isinstance(s, (list, tuple)):
+        return type(s)(_build_from(x, items) for x in s)
+    return next(items)
+
+
+def _interpreter_leaks_calls():
+    """Does this interpreter leak a Python call's arguments when one
+    allocation fails during the call?  Plain Python objects, no tapegrad."""
+    import _testcapi
+    live = [0]
+
+    class Probe:
+        def __init__(self):
+            live[0] += 1
+
+        def __del__(self):
+            live[0] -= 1
+
+    def call(flat):
+        return _build_from(None, iter(flat))
+
+    for start in range(40):
+        flat = (Probe(),)
+        _attempt(lambda: call(flat), start, start + 1,
+                 _testcapi.set_nomemory, _testcapi.remove_mem_hooks)
+        del flat
+        gc.collect()
+        if live[0]:
+            return True
+    return False
+
+
 def child(names, modes, passes):
     import _testcapi  # noqa: F401 (fail early)
 
@@ -382,6 +426,8 @@ def child(names, modes, passes):
         return dict(C._live_counts())
 
     marks = [("START %d\n" % i).encode() for i in range(MAX_POINTS)]
+    py_leaks = (_interpreter_leaks_calls()
+                if PYTHON_LEVEL_CASES.intersection(names) else False)
     for name in names:
         f = cases[name]
         os.write(2, ("CASE %s\n" % name).encode())
@@ -414,8 +460,14 @@ def child(names, modes, passes):
             if confirmed:
                 problems.append("leak: 20 calls failing at start N left D more "
                                 "allocated blocks, {N: D} = %r" % confirmed)
+            known = []
+            if py_leaks and name in PYTHON_LEVEL_CASES:
+                known = [p for p in problems
+                         if p.startswith("leak:") or "live objects" in p]
+                problems = [p for p in problems if p not in known]
             result[mode] = {"points": res["points"], "outcomes": res["outcomes"],
-                            "problems": problems, "cut": res["cut"]}
+                            "problems": problems, "known": len(known),
+                            "cut": res["cut"]}
         gc.unfreeze()
         print(json.dumps(result), flush=True)
 
@@ -464,7 +516,7 @@ def run_batch(names, modes, passes, timeout):
 
 
 def report(results, elapsed):
-    bad = known_crashes = 0
+    bad = known_crashes = known_leaks = 0
     total_points = 0
     print("%-44s %-6s %7s %7s %7s  %s" % ("case", "mode", "points", "ok",
                                           "MemErr", "problems"))
@@ -493,11 +545,15 @@ def report(results, elapsed):
                 " (cut off at %d points)" % MAX_POINTS if m.get("cut") else ""))
             for prob in m["problems"][:10]:
                 print("    " + prob)
+            if m.get("known"):
+                print("    %d leak reports, %s" % (m["known"], KNOWN_PY_LEAK))
+                known_leaks += 1
             if m["problems"]:
                 bad += 1
     print("\n%d cases, %d allocation points tried (per pass), %d with "
-          "problems, %d known CPython crashes, %.0f s" % (
-              len(results), total_points, bad, known_crashes, elapsed))
+          "problems, %d known CPython crashes, %d sweeps with known CPython "
+          "leaks, %.0f s" % (len(results), total_points, bad, known_crashes,
+                             known_leaks, elapsed))
     return bad
 
 
