@@ -91,12 +91,29 @@ def custom_gradient(f=None):
     """
     if f is None:
         return lambda f: custom_gradient(f=f)
+    return _Decorated(f)
 
-    @functools.wraps(f)
-    def decorated(*args, **kwargs):
-        return _call(f, args, kwargs)
 
-    return decorated
+class _Decorated:
+    """The decorated function.  A descriptor, as TF's decorator is, so a
+    method's `self` is bound to `f` and never taken for an input."""
+
+    def __init__(self, f):
+        functools.update_wrapper(self, f)
+        self._f = f
+
+    def __call__(self, *args, **kwargs):
+        return _call(self._f, args, kwargs)
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        bound = self._f.__get__(instance, owner)
+        return functools.wraps(self._f)(
+            lambda *args, **kwargs: _call(bound, args, kwargs))
+
+    def __repr__(self):
+        return "<custom_gradient %r>" % (self._f,)
 
 
 def _call(f, args, kwargs):

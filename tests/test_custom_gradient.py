@@ -442,3 +442,26 @@ def test_grad_fn_may_take_variables_in_any_form_python_allows():
         gx, gw = t.gradient(y, [x, w])
         assert float(gw) == want and float(gx) == 4.0 * (
             want if want == 2.0 else 1.0)
+
+
+def test_a_method_with_a_custom_gradient_binds_self():
+    class Layer:
+        def __init__(self):
+            self.scale = 3.0
+
+        @tf.custom_gradient
+        def forward(self, x):
+            def grad(dy):
+                return dy * self.scale * 10.0
+            return x * self.scale, grad
+
+    layer = Layer()
+    x = tf.constant(2.0)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = layer.forward(x)
+    assert float(y) == 6.0
+    assert float(t.gradient(y, x)) == 30.0
+    assert Layer.forward.__name__ == "forward"
+    assert layer.forward.__name__ == "forward"
+    assert log1pexp.__name__ == "log1pexp"
