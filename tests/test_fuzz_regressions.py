@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 
-def run_isolated(code, limit_gib=None):
+def run_isolated(code, limit_gib=None, timeout=300):
     prefix = ""
     # An address-space cap and AddressSanitizer's shadow memory cannot
     # coexist (ASan fails to mmap); under tools/run_asan.sh ASan's own
@@ -20,7 +20,7 @@ def run_isolated(code, limit_gib=None):
                   "(%d << 30, %d << 30))\n" % (limit_gib, limit_gib))
     p = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
                         prefix + textwrap.dedent(code)],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=timeout)
     assert p.returncode == 0, p.stderr[-3000:]
     return p.stdout
 
@@ -81,3 +81,17 @@ def test_int_pow_negative_exponent_raises_value_error_under_a_tape():
                 assert "negative integer powers" in str(e)
             else:
                 raise AssertionError("no error")
+
+
+# timeout-eye-empty-huge-batch (fuzz_ops): eye with num_rows 0 and
+# batch_shape [2**31 - 1, 3, 3, 3] is an empty tensor, but eye's diagonal
+# loop still walked all 58e9 batch indices (an -O3 build drops the empty
+# loop; the fuzzer's ASan build spent minutes in it).
+def test_eye_with_no_rows_and_a_huge_batch_returns_at_once():
+    out = run_isolated("""
+        import tapegrad as tf
+        t = tf.eye(tf.constant(0, dtype=tf.int64),
+                   batch_shape=[2147483647, 3, 3, 3])
+        print(t.shape, t.dtype.name)
+    """, timeout=60)
+    assert out.strip() == "(2147483647, 3, 3, 3, 0, 0) float32"
