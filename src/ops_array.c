@@ -1457,7 +1457,9 @@ gather_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
         return -1;
     }
     Py_ssize_t k = 0;
-    for (Py_ssize_t b = 0; b < batch; b++) {
+    /* no blocks: skip the loops, which would still walk batch * outer
+     * (huge when only the indices are empty) */
+    for (Py_ssize_t b = 0; m->nblk > 0 && b < batch; b++) {
         for (Py_ssize_t o = 0; o < outer; o++) {
             for (Py_ssize_t j = 0; j < per; j++) {
                 m->src[k++] = (b * outer + o) * n +
