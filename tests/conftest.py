@@ -35,6 +35,11 @@ def pytest_configure(config):
         "markers",
         "no_refleak_check(reason): not re-run by the refleak guard "
         "(tests/refleak.py)")
+    config.addinivalue_line(
+        "markers",
+        "fp_status_flags: asserts NumPy's floating-point warnings, which come "
+        "from the CPU's status flags; valgrind does not emulate them, so "
+        "tools/run_valgrind.sh deselects these")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
