@@ -1192,10 +1192,19 @@ split_forward(tg_fwd *f)
                                 axis, dim, ways);
             return -1;
         }
+        if (ways > INT_MAX) {
+            /* TF's num_split attr is an int32; an empty dimension divides
+             * into any number of pieces, so this is reachable */
+            TG_INVALID_ARGUMENT("split: num_or_size_splits = %zd is more "
+                                "pieces than an int32 can count [Op:Split]",
+                                ways);
+            return -1;
+        }
         if (ways > (Py_ssize_t)(sizeof(sizes) / sizeof(sizes[0]))) {
             sz = PyMem_New(Py_ssize_t, ways);
             if (sz == NULL) {
-                PyErr_NoMemory();
+                PyErr_Format(PyExc_MemoryError,
+                             "split: out of memory for %zd pieces", ways);
                 return -1;
             }
         }

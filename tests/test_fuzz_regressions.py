@@ -95,3 +95,18 @@ def test_eye_with_no_rows_and_a_huge_batch_returns_at_once():
         print(t.shape, t.dtype.name)
     """, timeout=60)
     assert out.strip() == "(2147483647, 3, 3, 3, 0, 0) float32"
+
+
+# crash-split-2-32-ways (fuzz_ops): an empty dimension divides into any
+# number of pieces, and split(zeros([0]), 2**32) raised a MemoryError with
+# no message (and would have cast 2**32 to an int count of 0 pieces had the
+# allocation succeeded).  TF's num_split is an int32: more is an error.
+def test_split_into_more_pieces_than_an_int32_counts():
+    import pytest
+    import tapegrad as tf
+    for n in (2 ** 31, 2 ** 32, 2 ** 32 + 3):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="split: num_or_size_splits = %d is more "
+                           "pieces than an int32 can count" % n):
+            tf.split(tf.zeros([0]), n)
+    assert [p.shape for p in tf.split(tf.zeros([0, 2]), 3)] == [(0, 2)] * 3
