@@ -839,3 +839,31 @@ def test_reset_during_a_sweep_of_its_tape_is_refused():
     assert seen and seen[0] == ("GradientTape.reset() called while "
                                 "GradientTape.gradient is running on this "
                                 "tape")
+
+
+@pytest.mark.no_refleak_check(reason="runs a child process")
+def test_gradient_inside_a_persistent_context_warns_once_as_tf_logs():
+    # TF: log_first_n(WARN, ..., 1); here a UserWarning, once per process
+    import subprocess
+    import sys
+    code = (
+        "import warnings, tapegrad as tf\n"
+        "warnings.simplefilter('always')\n"
+        "x = tf.constant(2.0)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    with tf.GradientTape(persistent=True) as t:\n"
+        "        t.watch(x)\n"
+        "        y = x * x\n"
+        "        g1 = t.gradient(y, x)\n"
+        "        g2 = t.gradient(y, x)\n"
+        "print(len(w), w[0].category.__name__, float(g1), float(g2))\n"
+        "print(w[0].message)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    first, message = p.stdout.splitlines()
+    assert first == "1 UserWarning 4.0 4.0"
+    assert message.startswith(
+        "Calling GradientTape.gradient on a persistent tape inside its "
+        "context is significantly less efficient than calling it outside "
+        "the context")
