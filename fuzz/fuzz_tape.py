@@ -75,6 +75,16 @@ class State:
                 self.values.append(v)
 
 
+def nested_step(st):
+    """One more action from inside another (at most two levels deep)."""
+    if st.depth < 2:
+        st.depth += 1
+        try:
+            step(st)
+        finally:
+            st.depth -= 1
+
+
 class Evil:
     """Converts to an array, but runs one more action first (re-entrancy:
     ops, gradients, exits and collections in the middle of another)."""
@@ -83,13 +93,7 @@ class Evil:
         self.st, self.shape = st, shape
 
     def __array__(self, dtype=None, copy=None):
-        st = self.st
-        if st.depth < 2:
-            st.depth += 1
-            try:
-                step(st)
-            finally:
-                st.depth -= 1
+        nested_step(self.st)
         return np.ones(self.shape, dtype or np.float32)
 
 
@@ -347,12 +351,7 @@ def a_stop_recording(st):
     if t is None:
         return
     with t.stop_recording():
-        if st.depth < 2:
-            st.depth += 1
-            try:
-                step(st)
-            finally:
-                st.depth -= 1
+        nested_step(st)
 
 
 def a_reset(st):
@@ -375,12 +374,7 @@ def a_custom(st):
     @tf.custom_gradient
     def f(x):
         def grad(dy):
-            if st.depth < 2:
-                st.depth += 1
-                try:
-                    step(st)
-                finally:
-                    st.depth -= 1
+            nested_step(st)
             if mode <= 1:
                 return dy * 2.0
             if mode == 2:
