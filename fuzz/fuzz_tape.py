@@ -402,8 +402,6 @@ def step(st):
         print("  " * st.depth + action.__name__, file=sys.stderr, flush=True)
     try:
         action(st)
-    except Finding:
-        raise
     except Exception as e:  # noqa: BLE001 -- the oracle decides
         check_exception(e)
 

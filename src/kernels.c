@@ -940,16 +940,10 @@ tg_copy_into(PyArrayObject *dst, PyArrayObject *src)
  * encountered in matmul" for a NaN, "overflow encountered in reduce");
  * TF's kernels do not.  Every NumPy function tapegrad calls through the
  * Python API goes through these two. */
-PyObject *
-tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
-                 PyObject *kwnames)
+/* The end of a quiet NumPy call that began with `token` and gave `r`. */
+static PyObject *
+np_call_end(PyObject *token, PyObject *r)
 {
-    if (f == NULL) {
-        return NULL;                 /* the lookup failed: error is set */
-    }
-    PyObject *token = tg_quiet_begin();
-    PyObject *r = token ? PyObject_Vectorcall(f, args, nargsf, kwnames)
-                        : NULL;
     if (r == NULL && token != NULL) {
         tg_np_lost_error();
     }
@@ -960,20 +954,26 @@ tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
 }
 
 PyObject *
+tg_np_vectorcall(PyObject *f, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
+{
+    if (f == NULL) {
+        return NULL;                 /* the lookup failed: error is set */
+    }
+    PyObject *token = tg_quiet_begin();
+    return np_call_end(token, token ? PyObject_Vectorcall(f, args, nargsf,
+                                                          kwnames)
+                                    : NULL);
+}
+
+PyObject *
 tg_np_call(PyObject *f, PyObject *args, PyObject *kw)
 {
     if (f == NULL || args == NULL) {
         return NULL;
     }
     PyObject *token = tg_quiet_begin();
-    PyObject *r = token ? PyObject_Call(f, args, kw) : NULL;
-    if (r == NULL && token != NULL) {
-        tg_np_lost_error();
-    }
-    if (tg_quiet_end(token) < 0) {
-        Py_CLEAR(r);
-    }
-    return r;
+    return np_call_end(token, token ? PyObject_Call(f, args, kw) : NULL);
 }
 
 /* A new array: arr cast to npy_type, without NumPy's warnings */

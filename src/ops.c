@@ -222,9 +222,18 @@ static int
 custom_gradient_num_inputs(PyObject *attrs, int nvalues, int *k)
 {
     PyObject *obj = attr(attrs, 0);
-    long v = obj == Py_None ? 0 : PyLong_AsLong(obj);
-    if (v == -1 && PyErr_Occurred()) {
-        return -1;
+    long v = 0;
+    if (obj != Py_None) {
+        if (!PyLong_Check(obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "custom_gradient: num_inputs must be an int, not "
+                         "%.100s", Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        v = PyLong_AsLong(obj);
+        if (v == -1 && PyErr_Occurred()) {
+            return -1;
+        }
     }
     if (v < 0 || v > nvalues) {
         PyErr_Format(PyExc_ValueError,
@@ -278,7 +287,10 @@ custom_gradient_input_grad(PyObject *g, const tg_slot *s, int i)
         return NULL;
     }
     if (t->dtype != s->dtype) {
-        tg_want_dtype("custom_gradient", i, s->dtype, t->dtype);
+        PyErr_Format(PyExc_TypeError,
+                     "custom_gradient: the gradient returned for input %d "
+                     "has dtype %s, but that input has dtype %s", i,
+                     tg_dtype_names[t->dtype], tg_dtype_names[s->dtype]);
         Py_DECREF(t);
         return NULL;
     }

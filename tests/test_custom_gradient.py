@@ -229,9 +229,9 @@ def test_wrong_gradient_counts_shapes_and_dtypes_are_errors():
         (lambda dy: tf.ones([3]), ValueError,
          "custom_gradient: the gradient returned for input 0 has shape [3], "
          "but that input has shape [2]"),
-        (lambda dy: tf.ones([2], dtype=tf.float64),
-         tf.errors.InvalidArgumentError, "expected to be a float tensor but "
-         "is a double tensor"),
+        (lambda dy: tf.ones([2], dtype=tf.float64), TypeError,
+         "custom_gradient: the gradient returned for input 0 has dtype "
+         "float64, but that input has dtype float32"),
     ]
     for result_grad, exc, msg in cases:
         f = make(result_grad)
@@ -255,6 +255,19 @@ def test_outside_a_tape_it_is_just_the_function():
     np.testing.assert_allclose(y.numpy(), np.log1p(np.exp([0.0, 1.0])),
                                rtol=1e-6)
     assert clip_gradients(3.0).numpy() == 3.0
+
+
+def test_bad_row_attributes_name_the_op():
+    x = tf.constant(1.0)
+    with pytest.raises(TypeError, match="custom_gradient: num_inputs must be "
+                       "an int, not str"):
+        C._call("custom_gradient", [x, x], num_inputs="1")
+    with pytest.raises(ValueError, match=r"custom_gradient: num_inputs must "
+                       r"be in \[0, 2\], got 3"):
+        C._call("custom_gradient", [x, x], num_inputs=3)
+    with pytest.raises(TypeError, match="custom_gradient: grad_fn must be "
+                       "callable, not int"):
+        C._call("custom_gradient", [x, x], num_inputs=1, grad_fn=7)
 
 
 def test_too_many_outputs_is_a_clear_error():
