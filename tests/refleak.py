@@ -97,7 +97,19 @@ def _collect():
             break
 
 
-def _run_once(item):
+def _generator_states(item):
+    """The test's random Generators (the ``rng`` fixture) and their states
+    before its first run.  "The same fixture values" must mean the same
+    draws: a re-run that continued the stream would test other inputs
+    (an ill-conditioned matrix for solve's float32 case, once)."""
+    return [(v, v.bit_generator.state)
+            for v in getattr(item, "funcargs", {}).values()
+            if hasattr(v, "bit_generator")]
+
+
+def _run_once(item, generators):
+    for g, state in generators:
+        g.bit_generator.state = state
     # Warnings a repetition raises go to a throw-away list, not to pytest's
     # per-test record (which would grow by one entry per repetition).  The
     # filters are kept: catch_warnings restores them afterwards.
@@ -105,7 +117,7 @@ def _run_once(item):
         item.runtest()
 
 
-def _check(item):
+def _check(item, generators):
     warmups, runs = _state["warmups"], _state["runs"]
     # Everything the measurement keeps between two readings is allocated
     # up front (as regrtest does): the delta lists hold small ints, which
@@ -116,7 +128,7 @@ def _check(item):
     try:
         for _ in range(warmups):
             total += 1
-            _run_once(item)
+            _run_once(item, generators)
         _collect()
         live0 = _live_counts()
         blocks = sys.getallocatedblocks()
@@ -125,7 +137,7 @@ def _check(item):
         while n:
             for _ in range(n):
                 total += 1
-                _run_once(item)
+                _run_once(item, generators)
                 _collect()
                 b = sys.getallocatedblocks()
                 lv = sum(_live_counts().values())
@@ -173,8 +185,9 @@ def pytest_runtest_setup(item):
 def pytest_runtest_call(item):
     # trylast: the innermost wrapper, so the repetitions run inside pytest's
     # own call-phase wrappers (capsys/capfd capture, logging, warnings)
+    generators = _generator_states(item)
     result = yield                 # a failing test raises here: no check
     if (_state["runs"] and isinstance(item, pytest.Function)
             and item.get_closest_marker("no_refleak_check") is None):
-        _check(item)
+        _check(item, generators)
     return result

@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 BODIES = textwrap.dedent('''
+    import numpy as np
     import pytest
     import tapegrad as tf
 
@@ -59,6 +60,14 @@ BODIES = textwrap.dedent('''
     def test_not_repeatable():
         assert not _CACHE.get("ran")
         _CACHE["ran"] = True
+
+    @pytest.fixture
+    def rng():
+        return np.random.default_rng(7)
+
+    def test_generator_replays_its_draws(rng):
+        # every repetition sees the first run's inputs
+        assert rng.random() == np.random.default_rng(7).random()
 ''')
 
 
@@ -99,6 +108,7 @@ def test_guard_reports_leaks_and_only_leaks(tmp_path):
         "test_one_off_noise": "PASSED",
         "test_exempt_leak": "PASSED",
         "test_not_repeatable": "FAILED",
+        "test_generator_replays_its_draws": "PASSED",
     }, out
     assert rc == 1
     # the message gives the per-repetition deltas, blocks and live objects
