@@ -463,7 +463,7 @@ fill(PyObject *args, PyObject *kw, double value, const char *fname)
     if (dtype < 0) {
         dtype = TG_FLOAT32;
     }
-    if (tg_parse_shape(fname, shape_obj, &nd, shape) < 0) {
+    if (tg_int_list(fname, "shape", shape_obj, &nd, shape) < 0) {
         return NULL;
     }
     for (int i = 0; i < nd; i++) {
@@ -610,6 +610,21 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* the C conversion of integer arguments, for the Python facade (random) */
+static PyObject *
+mod_int_list(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    const char *op, *param;
+    PyObject *value;
+    Py_ssize_t v[TG_MAXDIMS];
+    int n;
+    if (!PyArg_ParseTuple(args, "ssO:_int_list", &op, &param, &value) ||
+        tg_int_list(op, param, value, &n, v) < 0) {
+        return NULL;
+    }
+    return tg_shape_tuple(n, v);
+}
+
 static PyObject *
 mod_watcher_push(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
 {
@@ -653,6 +668,10 @@ static PyMethodDef module_methods[] = {
     {"_call", (PyCFunction)(void (*)(void))mod_call,
      METH_FASTCALL | METH_KEYWORDS,
      "_call(name, *inputs, **attrs)\n--\n\nRun any op-table row by name."},
+    {"_int_list", (PyCFunction)mod_int_list, METH_VARARGS,
+     "_int_list($module, op, param, value, /)\n--\n\n"
+     "An integer argument (a shape, axes) as a tuple, checked as every op "
+     "checks it."},
     {"_variable_watcher_push", (PyCFunction)mod_watcher_push, METH_NOARGS,
      "_variable_watcher_push($module, /)\n--\n\n"
      "Start collecting the trainable Variables this thread reads; returns "

@@ -222,23 +222,15 @@ static int
 custom_gradient_num_inputs(PyObject *attrs, int nvalues, int *k)
 {
     PyObject *obj = attr(attrs, 0);
-    long v = 0;
-    if (obj != Py_None) {
-        if (!PyLong_Check(obj)) {
-            PyErr_Format(PyExc_TypeError,
-                         "custom_gradient: num_inputs must be an int, not "
-                         "%.100s", Py_TYPE(obj)->tp_name);
-            return -1;
-        }
-        v = PyLong_AsLong(obj);
-        if (v == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+    Py_ssize_t v = 0;
+    if (obj != Py_None &&
+        tg_int_scalar("custom_gradient", "num_inputs", obj, &v) < 0) {
+        return -1;
     }
     if (v < 0 || v > nvalues) {
         PyErr_Format(PyExc_ValueError,
                      "custom_gradient: num_inputs must be in [0, %d], got "
-                     "%ld", nvalues, v);
+                     "%zd", nvalues, v);
         return -1;
     }
     *k = (int)v;
@@ -501,8 +493,8 @@ reduce_forward(int op, TensorObject *x, PyObject *attrs, TensorObject **out)
     int keepdims = attr_bool(attrs, 1), nd = 0, all = 1;
     Py_ssize_t shape[TG_MAXDIMS], count = 1;
     const char *tfname = tg_ops[op].tf_name;
-    if (keepdims < 0 || tg_parse_axes(tfname, attr(attrs, 0), x->ndim,
-                                      mask) < 0) {
+    if (keepdims < 0 ||
+        tg_parse_axes(tfname, "axis", attr(attrs, 0), x->ndim, mask) < 0) {
         return -1;
     }
     if (x->dtype == TG_FLOAT16) {
@@ -594,8 +586,8 @@ reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
     const tg_slot *x = &c->e->slots[0];
     char mask[TG_MAXDIMS];
     Py_ssize_t kept[TG_MAXDIMS];
-    if (tg_parse_axes(tg_ops[c->e->op].tf_name, attr(c->attrs, 0), x->ndim,
-                      mask) < 0) {
+    if (tg_parse_axes(tg_ops[c->e->op].tf_name, "axis", attr(c->attrs, 0),
+                      x->ndim, mask) < 0) {
         return NULL;
     }
     count = 1;
@@ -844,7 +836,7 @@ reshape_forward(tg_fwd *f)
     TensorObject *x = in[0];
     Py_ssize_t shape[TG_MAXDIMS], known = 1;
     int nd, infer = -1;
-    if (tg_parse_shape("Reshape", attr(attrs, 0), &nd, shape) < 0) {
+    if (tg_int_list("Reshape", "shape", attr(attrs, 0), &nd, shape) < 0) {
         return -1;
     }
     for (int i = 0; i < nd; i++) {
@@ -912,7 +904,8 @@ broadcast_to_forward(tg_fwd *f)
     TensorObject *x = in[0];
     Py_ssize_t shape[TG_MAXDIMS];
     int nd;
-    if (tg_parse_shape("BroadcastTo", attr(attrs, 0), &nd, shape) < 0) {
+    if (tg_int_list("BroadcastTo", "shape", attr(attrs, 0), &nd,
+                    shape) < 0) {
         return -1;
     }
     int ok = nd >= x->ndim;
@@ -953,7 +946,8 @@ sum_to_forward(tg_fwd *f)
     Py_ssize_t shape[TG_MAXDIMS];
     char mask[TG_MAXDIMS];
     int nd, lead;
-    if (tg_parse_shape("SumToShape", attr(attrs, 0), &nd, shape) < 0) {
+    if (tg_int_list("SumToShape", "shape", attr(attrs, 0), &nd,
+                    shape) < 0) {
         return -1;
     }
     lead = x->ndim - nd;
@@ -1090,7 +1084,8 @@ getitem_grad_forward(tg_fwd *f)
     PyObject *arr = NULL, *k = NULL, *src = NULL, *key;
     Py_ssize_t shape[TG_MAXDIMS];
     int nd;
-    if (tg_parse_shape("StridedSliceGrad", attr(attrs, 1), &nd, shape) < 0) {
+    if (tg_int_list("StridedSliceGrad", "shape", attr(attrs, 1), &nd,
+                    shape) < 0) {
         return -1;
     }
     *out = tg_fill_like(in[0]->dtype, nd, shape, 0.0);
@@ -1185,8 +1180,7 @@ concat_axis(tg_fwd *f, int *axis)
                         "concat() missing required argument 'axis'");
         return -1;
     }
-    ax = PyNumber_AsSsize_t(a, PyExc_OverflowError);
-    if (ax == -1 && PyErr_Occurred()) {
+    if (tg_int_scalar("ConcatV2", "axis", a, &ax) < 0) {
         return -1;
     }
     if (x0->ndim == 0) {
@@ -1270,7 +1264,18 @@ concat_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *x0 = IN_SLOT(0);
-    Py_ssize_t ax = PyNumber_AsSsize_t(attr(c->attrs, 0), NULL);
+    Py_ssize_t ax;
+    /* the tape keeps what the forward read, but a user's __index__ object
+     * is read again: check it again */
+    if (tg_int_scalar("ConcatV2", "axis", attr(c->attrs, 0), &ax) < 0) {
+        return -1;
+    }
+    if (ax < -x0->ndim || ax >= x0->ndim) {
+        TG_INVALID_ARGUMENT("ConcatOp : Expected concatenating dimensions "
+                            "in the range [%d, %d), but got %zd "
+                            "[Op:ConcatV2]", -x0->ndim, x0->ndim, ax);
+        return -1;
+    }
     int axis = (int)(ax < 0 ? ax + x0->ndim : ax);
     Py_ssize_t start = 0;
     for (int i = 0; i < c->e->nin; i++) {

@@ -65,50 +65,6 @@ prod(const Py_ssize_t *shape, int lo, int hi)
 
 /* ---- argument helpers ----------------------------------------------------- */
 
-/* A Python int or an integer tensor with one element (TF accepts both for
- * scalar integer arguments such as axis and num). */
-static int
-int_arg(PyObject *obj, const char *fname, const char *what, Py_ssize_t *v)
-{
-    if (Tensor_Check(obj)) {
-        TensorObject *t = (TensorObject *)obj;
-        if ((t->dtype == TG_INT32 || t->dtype == TG_INT64) && t->size == 1) {
-            *v = t->dtype == TG_INT32 ? *(int32_t *)t->data
-                                      : (Py_ssize_t) * (int64_t *)t->data;
-            return 0;
-        }
-    }
-    else if (obj != Py_None && !PyBool_Check(obj) && PyIndex_Check(obj)) {
-        *v = PyNumber_AsSsize_t(obj, PyExc_OverflowError);
-        return (*v == -1 && PyErr_Occurred()) ? -1 : 0;
-    }
-    PyErr_Format(PyExc_TypeError,
-                 "%s: `%s` must be an integer, got %.200R", fname, what, obj);
-    return -1;
-}
-
-/* An integer tensor argument (indices, paddings): TF accepts no other
- * dtype, and an empty Python list converts to float32, as in TF. */
-static TensorObject *
-index_tensor(PyObject *obj, const char *fname, const char *param)
-{
-    TensorObject *t;
-    if (obj == Py_None) {
-        PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'",
-                     fname, param);
-        return NULL;
-    }
-    t = tg_convert(obj, -1, fname);
-    if (t != NULL && t->dtype != TG_INT32 && t->dtype != TG_INT64) {
-        PyErr_Format(PyExc_TypeError,
-                     "Value passed to parameter '%s' has DataType %s not in "
-                     "list of allowed values: int32, int64", param,
-                     tg_dtype_names[t->dtype]);
-        Py_CLEAR(t);
-    }
-    return t;
-}
-
 static inline int64_t
 index_at(const TensorObject *t, Py_ssize_t i)
 {
@@ -338,7 +294,7 @@ parse_perm(TensorObject *x, PyObject *obj, int *perm)
         }
         return 0;
     }
-    if (tg_parse_shape("Transpose", obj, &n, p) < 0) {
+    if (tg_int_list("Transpose", "perm", obj, &n, p) < 0) {
         return -1;
     }
     if (n != x->ndim) {
@@ -462,7 +418,7 @@ expand_dims_forward(tg_fwd *f)
                         "expand_dims() missing required argument 'axis'");
         return -1;
     }
-    if (int_arg(attr(f->attrs, 0), "ExpandDims", "axis", &a) < 0) {
+    if (tg_int_scalar("ExpandDims", "axis", attr(f->attrs, 0), &a) < 0) {
         return -1;
     }
     if (a < -x->ndim - 1 || a > x->ndim) {
@@ -509,20 +465,7 @@ squeeze_forward(tg_fwd *f)
         }
     }
     else {
-        if (PyLong_Check(axis) || Tensor_Check(axis)) {
-            if (Tensor_Check(axis) && ((TensorObject *)axis)->ndim > 0) {
-                if (tg_parse_shape("Squeeze", axis, &n, ax) < 0) {
-                    return -1;
-                }
-            }
-            else {
-                n = 1;
-                if (int_arg(axis, "Squeeze", "axis", &ax[0]) < 0) {
-                    return -1;
-                }
-            }
-        }
-        else if (tg_parse_shape("Squeeze", axis, &n, ax) < 0) {
+        if (tg_int_list("Squeeze", "axis", axis, &n, ax) < 0) {
             return -1;
         }
         for (int i = 0; i < n; i++) {
@@ -575,7 +518,7 @@ reverse_axes(int ndim, PyObject *axis, char *flip)
                         "reverse() missing required argument 'axis'");
         return -1;
     }
-    if (tg_parse_shape("ReverseV2", axis, &n, ax) < 0) {
+    if (tg_int_list("ReverseV2", "axis", axis, &n, ax) < 0) {
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -644,7 +587,7 @@ tile_multiples(int ndim, PyObject *obj, Py_ssize_t *m)
                         "tile() missing required argument 'multiples'");
         return -1;
     }
-    if (tg_parse_shape("Tile", obj, &n, m) < 0) {
+    if (tg_int_list("Tile", "multiples", obj, &n, m) < 0) {
         return -1;
     }
     if (n != ndim) {
@@ -771,7 +714,7 @@ static int
 pad_amounts(const char *tfname, int ndim, PyObject *obj, Py_ssize_t *before,
             Py_ssize_t *after)
 {
-    TensorObject *p = index_tensor(obj, "pad", "paddings");
+    TensorObject *p = tg_index_tensor("Pad", "paddings", obj);
     if (p == NULL) {
         return -1;
     }
@@ -1005,7 +948,7 @@ static int
 stack_axis(PyObject *obj, int ndim, int *axis)
 {
     Py_ssize_t a;
-    if (int_arg(obj, "stack", "axis", &a) < 0) {
+    if (tg_int_scalar("Pack", "axis", obj, &a) < 0) {
         return -1;
     }
     if (a < -(ndim + 1) || a >= ndim + 1) {
@@ -1099,7 +1042,7 @@ static int
 list_axis(TensorObject *x, PyObject *obj, int *axis)
 {
     Py_ssize_t a;
-    if (int_arg(obj, "unstack", "axis", &a) < 0) {
+    if (tg_int_scalar("Unpack", "axis", obj, &a) < 0) {
         return -1;
     }
     if (a < -x->ndim || a >= x->ndim) {
@@ -1124,7 +1067,7 @@ unstack_forward(tg_fwd *f)
     Py_ssize_t n = x->shape[axis];
     if (num != Py_None) {
         Py_ssize_t want;
-        if (int_arg(num, "unstack", "num", &want) < 0) {
+        if (tg_int_scalar("Unpack", "num", num, &want) < 0) {
             return -1;
         }
         if (want != n) {
@@ -1167,7 +1110,7 @@ split_forward(tg_fwd *f)
                         "'num_or_size_splits'");
         return -1;
     }
-    if (int_arg(attr(f->attrs, 1), "split", "axis", &a) < 0) {
+    if (tg_int_scalar("Split", "axis", attr(f->attrs, 1), &a) < 0) {
         return -1;
     }
     if (a < -x->ndim || a >= x->ndim) {
@@ -1177,12 +1120,13 @@ split_forward(tg_fwd *f)
     }
     axis = (int)(a < 0 ? a + x->ndim : a);
     Py_ssize_t dim = x->shape[axis];
-    int scalar = PyLong_Check(spec) ||
-                 (Tensor_Check(spec) && ((TensorObject *)spec)->ndim == 0);
+    /* a list or a tensor/array of rank 1 is SplitV's sizes; anything
+     * else is Split's number of pieces, checked as an integer */
+    int scalar = !tg_int_is_vector(spec);
     if (scalar) {
         /* Split: num equal pieces */
         Py_ssize_t ways;
-        if (int_arg(spec, "split", "num_or_size_splits", &ways) < 0) {
+        if (tg_int_scalar("Split", "num_or_size_splits", spec, &ways) < 0) {
             return -1;
         }
         if (ways <= 0 || dim % ways != 0) {
@@ -1215,7 +1159,8 @@ split_forward(tg_fwd *f)
     }
     else {
         /* SplitV: explicit sizes, one of them may be -1 */
-        TensorObject *t = index_tensor(spec, "split", "num_or_size_splits");
+        TensorObject *t = tg_index_tensor("SplitV", "num_or_size_splits",
+                                          spec);
         Py_ssize_t total = 0;
         int infer = -1;
         tfname = "SplitV";
@@ -1274,7 +1219,7 @@ split_forward(tg_fwd *f)
     }
     if (attr(f->attrs, 2) != Py_None) {
         Py_ssize_t num;
-        if (int_arg(attr(f->attrs, 2), "split", "num", &num) < 0) {
+        if (tg_int_scalar("Split", "num", attr(f->attrs, 2), &num) < 0) {
             goto error;
         }
         if (num != n) {
@@ -1394,7 +1339,7 @@ gather_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
     const char *tf = "GatherV2";
     Py_ssize_t bd, axis;
     m->src = NULL;
-    if (int_arg(bd_obj, "gather", "batch_dims", &bd) < 0) {
+    if (tg_int_scalar("GatherV2", "batch_dims", bd_obj, &bd) < 0) {
         return -1;
     }
     if (bd < 0) {
@@ -1408,7 +1353,7 @@ gather_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
     if (axis_obj == Py_None) {
         axis = bd;
     }
-    else if (int_arg(axis_obj, "gather", "axis", &axis) < 0) {
+    else if (tg_int_scalar("GatherV2", "axis", axis_obj, &axis) < 0) {
         return -1;
     }
     if (pnd == 0) {
@@ -1487,7 +1432,7 @@ gather_nd_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
     const char *tf = "GatherNd";
     Py_ssize_t bd;
     m->src = NULL;
-    if (int_arg(bd_obj, "gather_nd", "batch_dims", &bd) < 0) {
+    if (tg_int_scalar("GatherNd", "batch_dims", bd_obj, &bd) < 0) {
         return -1;
     }
     if (idx->ndim < 1) {
@@ -1602,7 +1547,8 @@ int
 gather_forward(tg_fwd *f)
 {
     TensorObject *x = f->in[0];
-    TensorObject *idx = index_tensor(attr(f->attrs, 0), "gather", "indices");
+    TensorObject *idx = tg_index_tensor("GatherV2", "indices",
+                                        attr(f->attrs, 0));
     blockmap m;
     if (idx == NULL) {
         return -1;
@@ -1640,11 +1586,11 @@ gather_grad_forward(tg_fwd *f)
     int nd;
     blockmap m;
     TensorObject *idx;
-    if (tg_parse_shape("UnsortedSegmentSum", attr(f->attrs, 3), &nd,
-                       shape) < 0) {
+    if (tg_int_list("UnsortedSegmentSum", "shape", attr(f->attrs, 3), &nd,
+                    shape) < 0) {
         return -1;
     }
-    idx = index_tensor(attr(f->attrs, 0), "gather_grad", "indices");
+    idx = tg_index_tensor("UnsortedSegmentSum", "indices", attr(f->attrs, 0));
     if (idx == NULL) {
         return -1;
     }
@@ -1679,8 +1625,8 @@ int
 gather_nd_forward(tg_fwd *f)
 {
     TensorObject *x = f->in[0];
-    TensorObject *idx = index_tensor(attr(f->attrs, 0), "gather_nd",
-                                     "indices");
+    TensorObject *idx = tg_index_tensor("GatherNd", "indices",
+                                        attr(f->attrs, 0));
     blockmap m;
     if (idx == NULL) {
         return -1;
@@ -1717,10 +1663,11 @@ gather_nd_grad_forward(tg_fwd *f)
     int nd;
     blockmap m;
     TensorObject *idx;
-    if (tg_parse_shape("ScatterNd", attr(f->attrs, 2), &nd, shape) < 0) {
+    if (tg_int_list("ScatterNd", "shape", attr(f->attrs, 2), &nd,
+                    shape) < 0) {
         return -1;
     }
-    idx = index_tensor(attr(f->attrs, 0), "gather_nd_grad", "indices");
+    idx = tg_index_tensor("ScatterNd", "indices", attr(f->attrs, 0));
     if (idx == NULL) {
         return -1;
     }
@@ -1760,10 +1707,15 @@ boolean_mask_forward(tg_fwd *f)
         return -1;
     }
     if (attr(f->attrs, 1) != Py_None &&
-        int_arg(attr(f->attrs, 1), "boolean_mask", "axis", &a) < 0) {
+        tg_int_scalar("BooleanMask", "axis", attr(f->attrs, 1), &a) < 0) {
         return -1;
     }
-    mask = tg_convert(attr(f->attrs, 0), TG_BOOL, "BooleanMask");
+    mask = tg_convert(attr(f->attrs, 0), -1, "BooleanMask");
+    if (mask != NULL && mask->dtype != TG_BOOL) {
+        /* TF converts the mask as it is and takes where(mask): a numeric
+         * mask selects its nonzero entries */
+        Py_SETREF(mask, tg_ufunc_apply(NULL, 1, &mask, TG_BOOL));
+    }
     if (mask == NULL) {
         return -1;
     }
@@ -1854,8 +1806,8 @@ linspace_forward(tg_fwd *f)
                         "linspace() missing required argument 'num'");
         return -1;
     }
-    if (int_arg(attr(f->attrs, 0), "linspace", "num", &num) < 0 ||
-        int_arg(attr(f->attrs, 1), "linspace", "axis", &a) < 0) {
+    if (tg_int_scalar("LinSpace", "num", attr(f->attrs, 0), &num) < 0 ||
+        tg_int_scalar("LinSpace", "axis", attr(f->attrs, 1), &a) < 0) {
         return -1;
     }
     if (num < 0) {
@@ -2282,13 +2234,10 @@ fill_forward(tg_fwd *f)
 {
     TensorObject *dims = f->in[0], *value = f->in[1];
     Py_ssize_t shape[TG_MAXDIMS];
-    if (dims->dtype != TG_INT32 && dims->dtype != TG_INT64) {
-        TG_INVALID_ARGUMENT("Value for attr 'index_type' of %s is not in the "
-                            "list of allowed values: int32, int64 [Op:Fill]",
-                            tg_dtype_names[dims->dtype]);
-        return -1;
-    }
-    if (dims->ndim != 1) {
+    int nd;
+    /* the dtype (a TypeError) first, then TF's rank rule: a vector */
+    if (dims->ndim != 1 && (dims->dtype == TG_INT32 ||
+                            dims->dtype == TG_INT64)) {
         PyObject *s = tg_shape_str(dims->ndim, dims->shape);
         if (s != NULL) {
             TG_INVALID_ARGUMENT("dims must be a vector, got shape %U "
@@ -2297,25 +2246,18 @@ fill_forward(tg_fwd *f)
         }
         return -1;
     }
-    if (scalar_or_error("value", "Fill", value) < 0) {
+    if (tg_int_list("Fill", "dims", (PyObject *)dims, &nd, shape) < 0 ||
+        scalar_or_error("value", "Fill", value) < 0) {
         return -1;
     }
-    if (dims->size > TG_MAXDIMS) {
-        PyErr_Format(PyExc_ValueError,
-                     "Fill: tapegrad supports at most %d dimensions, got %zd",
-                     TG_MAXDIMS, dims->size);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < dims->size; i++) {
-        int64_t d = index_at(dims, i);
-        if (d < 0) {
-            TG_INVALID_ARGUMENT("Dimension %lld must be >= 0 [Op:Fill]",
-                                (long long)d);
+    for (int i = 0; i < nd; i++) {
+        if (shape[i] < 0) {
+            TG_INVALID_ARGUMENT("Dimension %zd must be >= 0 [Op:Fill]",
+                                shape[i]);
             return -1;
         }
-        shape[i] = (Py_ssize_t)d;
     }
-    f->out[0] = tg_tensor_new(value->dtype, (int)dims->size, shape);
+    f->out[0] = tg_tensor_new(value->dtype, nd, shape);
     if (f->out[0] == NULL) {
         return -1;
     }
@@ -2340,9 +2282,11 @@ eye_forward(tg_fwd *f)
     Py_ssize_t n, m, shape[TG_MAXDIMS];
     int nd = 0, dt;
     TensorObject *one;
-    if (int_arg((PyObject *)f->in[0], "eye", "num_rows", &n) < 0 ||
-        (ncols != Py_None && int_arg(ncols, "eye", "num_columns", &m) < 0) ||
-        (batch != Py_None && tg_parse_shape("eye", batch, &nd, shape) < 0) ||
+    if (tg_int_scalar("Eye", "num_rows", (PyObject *)f->in[0], &n) < 0 ||
+        (ncols != Py_None &&
+         tg_int_scalar("Eye", "num_columns", ncols, &m) < 0) ||
+        (batch != Py_None &&
+         tg_int_list("Eye", "batch_shape", batch, &nd, shape) < 0) ||
         tg_dtype_arg(attr(f->attrs, 2), &dt) < 0) {
         return -1;
     }
@@ -2412,8 +2356,8 @@ one_hot_forward(tg_fwd *f)
                             "[Op:OneHot]", tg_dtype_names[ind->dtype]);
         return -1;
     }
-    if (int_arg(attr(f->attrs, 0), "one_hot", "depth", &depth) < 0 ||
-        (axo != Py_None && int_arg(axo, "one_hot", "axis", &ax) < 0) ||
+    if (tg_int_scalar("OneHot", "depth", attr(f->attrs, 0), &depth) < 0 ||
+        (axo != Py_None && tg_int_scalar("OneHot", "axis", axo, &ax) < 0) ||
         tg_dtype_arg(attr(f->attrs, 4), &want) < 0) {
         return -1;
     }

@@ -919,15 +919,19 @@ typedef struct {
 static const char *const align_names[4] = {"LEFT_RIGHT", "RIGHT_LEFT",
                                            "LEFT_LEFT", "RIGHT_RIGHT"};
 
-/* an op input TF takes as int32: a new reference to the int32 tensor */
-static TensorObject *
-int32_input(PyObject *o, const char *tfname, int index)
+/* k, num_rows, num_cols are int32 inputs in TF */
+static int
+int32_values(const char *tfname, const char *param, int n,
+             const Py_ssize_t *v)
 {
-    TensorObject *t = tg_convert(o, TG_INT32, tfname);
-    if (t != NULL && tg_want_dtype(tfname, index, TG_INT32, t->dtype) < 0) {
-        Py_CLEAR(t);
+    for (int i = 0; i < n; i++) {
+        if (v[i] < INT32_MIN || v[i] > INT32_MAX) {
+            TG_INVALID_ARGUMENT("%s: %s = %zd does not fit in an int32 "
+                                "[Op:%s]", tfname, param, v[i], tfname);
+            return -1;
+        }
     }
-    return t;
+    return 0;
 }
 
 static int
@@ -961,59 +965,34 @@ band_parse(PyObject *k, PyObject *align, const char *tfname, band *b)
     if (k == Py_None) {
         return 0;
     }
-    TensorObject *t = int32_input(k, tfname, 1);
-    int rc = -1;
-    if (t == NULL) {
+    Py_ssize_t v[TG_MAXDIMS];
+    int n;
+    if (tg_int_list(tfname, "k", k, &n, v) < 0 ||
+        int32_values(tfname, "k", n, v) < 0) {
         return -1;
     }
-    if (t->ndim > 1) {
-        PyObject *sh = tg_shape_str(t->ndim, t->shape);
-        if (sh != NULL) {
-            TG_INVALID_ARGUMENT("diag_index must be a scalar or vector, "
-                                "received shape: %U [Op:%s]", sh, tfname);
-            Py_DECREF(sh);
-        }
-    }
-    else if (t->ndim == 1 && (t->size < 1 || t->size > 2)) {
+    if (n < 1 || n > 2) {
         TG_INVALID_ARGUMENT("diag_index must have only one or two elements, "
-                            "received %zd elements. [Op:%s]", t->size,
-                            tfname);
+                            "received %d elements. [Op:%s]", n, tfname);
+        return -1;
     }
-    else {
-        const int32_t *v = (const int32_t *)t->data;
-        b->lo = v[0];
-        b->hi = t->size == 2 ? v[1] : v[0];
-        rc = 0;
-    }
-    Py_DECREF(t);
-    return rc;
+    b->lo = v[0];
+    b->hi = n == 2 ? v[1] : v[0];
+    return 0;
 }
 
 /* num_rows / num_cols: an int32 scalar, None meaning -1 */
 static int
-dim_arg(PyObject *o, const char *what, int index, Py_ssize_t *v)
+dim_arg(PyObject *o, const char *what, Py_ssize_t *v)
 {
     *v = -1;
     if (o == Py_None) {
         return 0;
     }
-    TensorObject *t = int32_input(o, "MatrixDiagV3", index);
-    if (t == NULL) {
+    if (tg_int_scalar("MatrixDiagV3", what, o, v) < 0) {
         return -1;
     }
-    if (t->size != 1) {
-        PyObject *sh = tg_shape_str(t->ndim, t->shape);
-        if (sh != NULL) {
-            TG_INVALID_ARGUMENT("%s must be a scalar, received shape: %U "
-                                "[Op:MatrixDiagV3]", what, sh);
-            Py_DECREF(sh);
-        }
-        Py_DECREF(t);
-        return -1;
-    }
-    *v = *(const int32_t *)t->data;
-    Py_DECREF(t);
-    return 0;
+    return int32_values("MatrixDiagV3", what, 1, v);
 }
 
 /* padding_value as one element of `dtype` in buf (TF converts it to the
@@ -1091,8 +1070,8 @@ diag_forward(tg_fwd *f)
     char pad[8];
     if (band_parse(attr(f->attrs, 1), attr(f->attrs, 5), "MatrixDiagV3",
                    &b) < 0 ||
-        dim_arg(attr(f->attrs, 2), "num_rows", 2, &rows) < 0 ||
-        dim_arg(attr(f->attrs, 3), "num_cols", 3, &cols) < 0 ||
+        dim_arg(attr(f->attrs, 2), "num_rows", &rows) < 0 ||
+        dim_arg(attr(f->attrs, 3), "num_cols", &cols) < 0 ||
         padding_parse(attr(f->attrs, 4), d->dtype, "MatrixDiagV3", 4,
                       pad) < 0) {
         return -1;
@@ -1839,36 +1818,40 @@ einsum_vjp(tg_vjp_ctx *c)
  * z = sum over paired axes of a and b; axes: an int N (a's last N with b's
  * first N) or a pair of axis lists
  */
+/* obj[i] for a list, a tuple or a tensor (a new reference) */
+static PyObject *
+item_at(PyObject *obj, long i)
+{
+    PyObject *k = PyLong_FromLong(i), *r;
+    if (k == NULL) {
+        return NULL;
+    }
+    r = PyObject_GetItem(obj, k);
+    Py_DECREF(k);
+    return r;
+}
+
 static int
 axes_list(PyObject *o, int ndim, int *ax, int *n, const char *which)
 {
-    PyObject *seq = PySequence_Fast(o, "tensordot: axes must be a list");
-    if (seq == NULL) {
+    Py_ssize_t v[TG_MAXDIMS];
+    if (tg_int_list("Tensordot", "axes", o, n, v) < 0) {
         return -1;
     }
-    *n = (int)PySequence_Fast_GET_SIZE(seq);
     if (*n > ndim) {
-        Py_DECREF(seq);
         PyErr_Format(PyExc_ValueError, "tensordot: %s names %d axes but the "
                      "tensor has rank %d", which, *n, ndim);
         return -1;
     }
     for (int i = 0; i < *n; i++) {
-        Py_ssize_t v = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i),
-                                          PyExc_OverflowError);
-        if (v == -1 && PyErr_Occurred()) {
-            Py_DECREF(seq);
-            return -1;
-        }
-        if (v < -ndim || v >= ndim) {
-            Py_DECREF(seq);
+        if (v[i] < -ndim || v[i] >= ndim) {
             TG_INVALID_ARGUMENT("tensordot: axis %zd of %s is out of range "
-                                "for rank %d [Op:Tensordot]", v, which, ndim);
+                                "for rank %d [Op:Tensordot]", v[i], which,
+                                ndim);
             return -1;
         }
-        ax[i] = (int)(v < 0 ? v + ndim : v);
+        ax[i] = (int)(v[i] < 0 ? v[i] + ndim : v[i]);
     }
-    Py_DECREF(seq);
     return 0;
 }
 
@@ -1884,10 +1867,9 @@ tensordot_forward(tg_fwd *f)
                         "tensordot() missing required argument 'axes'");
         return -1;
     }
-    if (PyLong_Check(axes) ||
-        (Tensor_Check(axes) && ((TensorObject *)axes)->ndim == 0)) {
-        Py_ssize_t k = PyNumber_AsSsize_t(axes, PyExc_OverflowError);
-        if (k == -1 && PyErr_Occurred()) {
+    if (!tg_int_is_vector(axes)) {
+        Py_ssize_t k;
+        if (tg_int_scalar("Tensordot", "axes", axes, &k) < 0) {
             return -1;
         }
         if (k < 0 || k > a->ndim || k > b->ndim) {
@@ -1903,27 +1885,23 @@ tensordot_forward(tg_fwd *f)
         }
     }
     else {
-        PyObject *seq = PySequence_Fast(axes, "tensordot: 'axes' must be an "
-                                        "int or a pair of axis lists");
-        if (seq == NULL) {
-            return -1;
-        }
-        int ok = PySequence_Fast_GET_SIZE(seq) == 2;
-        if (!ok) {
+        /* a pair: two lists of axes, or two axes (a list, a tuple, a
+         * tensor of shape [2, k] or [2]); a tensor's dtype is checked
+         * before its length */
+        Py_ssize_t len = tg_int_dtype_check("Tensordot", "axes", axes) < 0
+                             ? -1
+                             : PyObject_Size(axes);
+        int ok = len == 2;
+        if (len >= 0 && !ok) {
             PyErr_Format(PyExc_ValueError, "tensordot: 'axes' must be an int "
-                         "or a pair of axis lists, got %R", axes);
+                         "or a pair of axis lists, got %.200R", axes);
         }
-        PyObject *pa = ok ? PySequence_Fast_GET_ITEM(seq, 0) : NULL;
-        PyObject *pb = ok ? PySequence_Fast_GET_ITEM(seq, 1) : NULL;
-        PyObject *la = pa && PyLong_Check(pa) ? Py_BuildValue("[O]", pa)
-                                               : Py_XNewRef(pa);
-        PyObject *lb = pb && PyLong_Check(pb) ? Py_BuildValue("[O]", pb)
-                                               : Py_XNewRef(pb);
-        ok = ok && la && lb && axes_list(la, a->ndim, ax, &na, "a") == 0 &&
-             axes_list(lb, b->ndim, bx, &nb, "b") == 0;
-        Py_XDECREF(la);
-        Py_XDECREF(lb);
-        Py_DECREF(seq);
+        PyObject *pa = ok ? item_at(axes, 0) : NULL;
+        PyObject *pb = pa ? item_at(axes, 1) : NULL;
+        ok = pb && axes_list(pa, a->ndim, ax, &na, "a") == 0 &&
+             axes_list(pb, b->ndim, bx, &nb, "b") == 0;
+        Py_XDECREF(pa);
+        Py_XDECREF(pb);
         if (!ok) {
             return -1;
         }
@@ -2120,44 +2098,36 @@ norm_forward(tg_fwd *f)
     COMPOSITE_BEGIN;
     TensorObject *x = f->in[0];
     PyObject *ord = attr(f->attrs, 0), *axis = attr(f->attrs, 1);
-    int keepdims = attr_bool(f->attrs, 2), matrix = 0, is_str = 0;
+    int keepdims = attr_bool(f->attrs, 2), matrix = 0, is_str = 0, nax = 0;
     double p = 2.0;
     char mask[TG_MAXDIMS];
+    Py_ssize_t av[TG_MAXDIMS];
     if (keepdims < 0) {
         return -1;
     }
-    if ((PyTuple_Check(axis) || PyList_Check(axis)) &&
-        PySequence_Size(axis) == 2) {
-        PyObject *a0 = PySequence_GetItem(axis, 0);
-        PyObject *a1 = a0 ? PySequence_GetItem(axis, 1) : NULL;
-        int ok = a1 && PyLong_Check(a0) && PyLong_Check(a1);
-        if (ok) {
-            int eq = PyObject_RichCompareBool(a0, a1, Py_EQ);
-            ok = eq == 0;
-            if (ok && x->ndim > 0) {
-                long v0 = PyLong_AsLong(a0), v1 = PyLong_AsLong(a1);
-                ok = (v0 - v1) % x->ndim != 0 || v0 < -x->ndim ||
-                     v0 >= x->ndim || v1 < -x->ndim || v1 >= x->ndim;
-            }
-        }
-        Py_XDECREF(a0);
-        Py_XDECREF(a1);
-        if (PyErr_Occurred()) {
+    /* axis: None, one axis, or two distinct ones (a matrix norm); read
+     * once, since reading runs the user's __index__ */
+    if (axis != Py_None) {
+        int ok;
+        if (tg_int_list("Norm", "axis", axis, &nax, av) < 0) {
             return -1;
+        }
+        matrix = nax == 2 && tg_int_is_vector(axis);
+        if (matrix) {
+            Py_ssize_t nd = x->ndim, v0 = av[0], v1 = av[1];
+            /* out of range is the mask's InvalidArgumentError below */
+            ok = v0 != v1 && (nd == 0 || (v0 - v1) % nd != 0 || v0 < -nd ||
+                              v0 >= nd || v1 < -nd || v1 >= nd);
+        }
+        else {
+            ok = !tg_int_is_vector(axis);
         }
         if (!ok) {
             PyErr_Format(PyExc_ValueError, "norm: 'axis' must be None, an "
-                         "integer, or a tuple of 2 unique integers, got %R",
-                         axis);
+                         "integer, or a tuple of 2 unique integers, got "
+                         "%.200R", axis);
             return -1;
         }
-        matrix = 1;
-    }
-    else if (axis != Py_None && !PyLong_Check(axis) &&
-             !(Tensor_Check(axis) && ((TensorObject *)axis)->ndim == 0)) {
-        PyErr_Format(PyExc_ValueError, "norm: 'axis' must be None, an "
-                     "integer, or a tuple of 2 unique integers, got %R", axis);
-        return -1;
     }
     if (PyUnicode_Check(ord)) {
         is_str = 1;
@@ -2179,7 +2149,8 @@ norm_forward(tg_fwd *f)
             return norm_bad_ord(matrix, ord);
         }
     }
-    if (tg_parse_axes("Norm", axis, x->ndim, mask) < 0) {
+    if (tg_axes_mask("Norm", axis == Py_None ? -1 : nax, av, x->ndim,
+                     mask) < 0) {
         return -1;
     }
     PyObject *axes = keep(S, PyList_New(0));
@@ -2199,12 +2170,8 @@ norm_forward(tg_fwd *f)
     }
     if (matrix) {
         /* in the order the user gave: rows, then columns */
-        Py_ssize_t a0 = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(axis, 0),
-                                           NULL);
-        ax[0] = (int)(a0 < 0 ? a0 + x->ndim : a0);
-        Py_ssize_t a1 = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(axis, 1),
-                                           NULL);
-        ax[1] = (int)(a1 < 0 ? a1 + x->ndim : a1);
+        ax[0] = (int)(av[0] < 0 ? av[0] + x->ndim : av[0]);
+        ax[1] = (int)(av[1] < 0 ? av[1] + x->ndim : av[1]);
     }
     PyObject *xo = (PyObject *)x, *r;
     if (is_str || (!matrix && p == 2.0)) {

@@ -66,16 +66,8 @@ class_axis(const char *fname, const char *tfname, PyObject *a,
                             "[] [Op:%s]", fname, tfname);
         return -1;
     }
-    if (a != Py_None) {
-        if (PyFloat_Check(a) || PyBool_Check(a)) {
-            PyErr_Format(PyExc_TypeError, "%s: axis must be an integer, got "
-                         "%R", fname, a);
-            return -1;
-        }
-        ax = PyNumber_AsSsize_t(a, PyExc_OverflowError);
-        if (ax == -1 && PyErr_Occurred()) {
-            return -1;
-        }
+    if (a != Py_None && tg_int_scalar(tfname, "axis", a, &ax) < 0) {
+        return -1;
     }
     if (ax < -x->ndim || ax >= x->ndim) {
         TG_INVALID_ARGUMENT("%s: `axis` must be in the range [%d, %d) where "
@@ -183,8 +175,15 @@ vjp_axis(tg_vjp_ctx *c, int *axis)
 {
     const tg_slot *x = IN_SLOT(0);
     PyObject *a = attr(c->attrs, 0);
-    Py_ssize_t ax = a == Py_None ? -1 : PyNumber_AsSsize_t(a, NULL);
-    if (ax == -1 && PyErr_Occurred()) {
+    Py_ssize_t ax = -1;
+    if (a != Py_None &&
+        tg_int_scalar(tg_ops[c->e->op].tf_name, "axis", a, &ax) < 0) {
+        return -1;
+    }
+    if (ax < -x->ndim || ax >= x->ndim) {   /* a user's __index__ changed */
+        TG_INVALID_ARGUMENT("%s: axis %zd is out of range for rank %d "
+                            "[Op:%s]", tg_ops[c->e->op].tf_name, ax, x->ndim,
+                            tg_ops[c->e->op].tf_name);
         return -1;
     }
     *axis = (int)(ax < 0 ? ax + x->ndim : ax);
@@ -343,7 +342,7 @@ moments_forward(tg_fwd *f)
                         "moments() missing required argument 'axes'");
         return -1;
     }
-    if (tg_parse_axes("Moments", axes, x->ndim, mask) < 0) {
+    if (tg_parse_axes("Moments", "axes", axes, x->ndim, mask) < 0) {
         return -1;
     }
     PyObject *mean = OP1A(reduce_mean, xo, "(OO)", axes, Py_True);
@@ -406,7 +405,8 @@ clip_by_norm_forward(tg_fwd *f)
     int dt = f->in[0]->dtype;
     PyObject *axes = attr(f->attrs, 0);
     char mask[TG_MAXDIMS];
-    if (tg_parse_axes("ClipByNorm", axes, f->in[0]->ndim, mask) < 0) {
+    if (tg_parse_axes("ClipByNorm", "axes", axes, f->in[0]->ndim, mask) <
+        0) {
         return -1;
     }
     PyObject *one = CONST(1.0, t), *zero = CONST(0.0, t);
@@ -470,7 +470,7 @@ dropout_forward(tg_fwd *f)
     }
     memcpy(shape, x->shape, (size_t)nd * sizeof(Py_ssize_t));
     if (ns != Py_None) {
-        int ok = tg_parse_shape("Dropout", ns, &nd, shape) == 0;
+        int ok = tg_int_list("Dropout", "noise_shape", ns, &nd, shape) == 0;
         if (!ok) {
             return -1;
         }
@@ -492,10 +492,11 @@ dropout_forward(tg_fwd *f)
         }
     }
     if (seed != Py_None) {
-        key = (uint64_t)PyLong_AsUnsignedLongLongMask(seed);
-        if (PyErr_Occurred()) {
+        Py_ssize_t s;
+        if (tg_int_scalar("Dropout", "seed", seed, &s) < 0) {
             return -1;
         }
+        key = (uint64_t)s;
     }
     else {
         unseeded_state += GOLDEN;

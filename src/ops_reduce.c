@@ -72,7 +72,7 @@ reduce_layout(const char *tfname, TensorObject *x, PyObject *attrs,
     char mask[TG_MAXDIMS];
     int keepdims = attr_bool(attrs, 1), first = -1, last = -1, run = 1;
     if (keepdims < 0 ||
-        tg_parse_axes(tfname, attr(attrs, 0), x->ndim, mask) < 0) {
+        tg_parse_axes(tfname, "axis", attr(attrs, 0), x->ndim, mask) < 0) {
         return -1;
     }
     L->nd = 0;
@@ -138,43 +138,8 @@ static int
 single_axis(const char *tfname, PyObject *obj, int ndim, const char *what,
             int *axis)
 {
-    PyObject *v = NULL;
     Py_ssize_t a;
-    if (Tensor_Check(obj)) {
-        TensorObject *t = (TensorObject *)obj;
-        if (t->ndim != 0 || tg_is_float(t->dtype) || t->dtype == TG_BOOL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: axis must be an integer scalar, got a %s "
-                         "tensor of rank %d", tfname,
-                         tg_dtype_names[t->dtype], t->ndim);
-            return -1;
-        }
-        PyObject *arr = tg_tensor_as_array(t);
-        v = arr ? PyArray_GETITEM((PyArrayObject *)arr,
-                                  PyArray_DATA((PyArrayObject *)arr))
-                : NULL;
-        Py_XDECREF(arr);
-        if (v == NULL) {
-            return -1;
-        }
-    }
-    else if (PyLong_Check(obj) && !PyBool_Check(obj)) {
-        v = Py_NewRef(obj);
-    }
-    else if (PyIndex_Check(obj) && !PyBool_Check(obj)) {
-        v = PyNumber_Index(obj);
-        if (v == NULL) {
-            return -1;
-        }
-    }
-    else {
-        PyErr_Format(PyExc_TypeError,
-                     "%s: axis must be an integer, got %.200R", tfname, obj);
-        return -1;
-    }
-    a = PyLong_AsSsize_t(v);
-    Py_DECREF(v);
-    if (a == -1 && PyErr_Occurred()) {
+    if (tg_int_scalar(tfname, "axis", obj, &a) < 0) {
         return -1;
     }
     if (a < -ndim || a >= ndim) {
@@ -193,8 +158,8 @@ static int
 kept_shape(tg_vjp_ctx *c, char *mask, Py_ssize_t *kept, tg_slot *slot)
 {
     const tg_slot *x = IN_SLOT(0);
-    if (tg_parse_axes(tg_ops[c->e->op].tf_name, attr(c->attrs, 0), x->ndim,
-                      mask) < 0) {
+    if (tg_parse_axes(tg_ops[c->e->op].tf_name, "axis", attr(c->attrs, 0),
+                      x->ndim, mask) < 0) {
         return -1;
     }
     for (int i = 0; i < x->ndim; i++) {
@@ -505,7 +470,8 @@ reduction_forward(int op, int kind, tg_fwd *f, tg_forward_fn self)
         Py_ssize_t shape[TG_MAXDIMS];
         int nd = 0, keepdims = attr_bool(f->attrs, 1);
         if (keepdims < 0 ||
-            tg_parse_axes(tfname, attr(f->attrs, 0), x->ndim, mask) < 0) {
+            tg_parse_axes(tfname, "axis", attr(f->attrs, 0), x->ndim,
+                          mask) < 0) {
             goto error;
         }
         for (int i = 0; i < x->ndim; i++) {
@@ -1448,22 +1414,7 @@ top_k_forward(tg_fwd *f)
     if (attr_bool(f->attrs, 1) < 0) {
         return -1;
     }
-    if (Tensor_Check(ko) && ((TensorObject *)ko)->ndim == 0 &&
-        !tg_is_float(((TensorObject *)ko)->dtype) &&
-        ((TensorObject *)ko)->dtype != TG_BOOL) {
-        TensorObject *kt = (TensorObject *)ko;
-        k = kt->dtype == TG_INT32 ? *(int32_t *)kt->data
-                                  : (Py_ssize_t)*(int64_t *)kt->data;
-    }
-    else if (PyLong_Check(ko) && !PyBool_Check(ko)) {
-        k = PyLong_AsSsize_t(ko);
-        if (k == -1 && PyErr_Occurred()) {
-            return -1;
-        }
-    }
-    else {
-        PyErr_Format(PyExc_TypeError,
-                     "TopKV2: k must be an integer, got %.200R", ko);
+    if (tg_int_scalar("TopKV2", "k", ko, &k) < 0) {
         return -1;
     }
     if (k < 0) {
@@ -1512,25 +1463,6 @@ top_k_vjp(tg_vjp_ctx *c)
  * attrs: (indices, axis) and (indices, axis, size); indices: an int32 or
  * int64 tensor (or nested list) shaped like the result / the input.
  */
-static TensorObject *
-index_tensor(const char *tfname, PyObject *obj)
-{
-    TensorObject *t;
-    if (obj == Py_None) {
-        PyErr_Format(PyExc_TypeError, "%s: indices are required", tfname);
-        return NULL;
-    }
-    t = Tensor_Check(obj) ? (TensorObject *)Py_NewRef(obj)
-                          : tg_convert(obj, -1, tfname);
-    if (t != NULL && t->dtype != TG_INT32 && t->dtype != TG_INT64) {
-        TG_INVALID_ARGUMENT("Value for attr 'Tindices' of %s is not in the "
-                            "list of allowed values: int32, int64 [Op:%s]",
-                            tg_dtype_names[t->dtype], tfname);
-        Py_CLEAR(t);
-    }
-    return t;
-}
-
 static inline int64_t
 index_at(TensorObject *p, Py_ssize_t at)
 {
@@ -1579,7 +1511,8 @@ take_along_axis_forward(tg_fwd *f)
     }
     if (single_axis("TakeAlongAxis", attr(f->attrs, 1), x->ndim, "axis",
                     &axis) < 0 ||
-        (p = index_tensor("TakeAlongAxis", attr(f->attrs, 0))) == NULL) {
+        (p = tg_index_tensor("TakeAlongAxis", "indices",
+                             attr(f->attrs, 0))) == NULL) {
         return -1;
     }
     Py_ssize_t n = x->shape[axis], k = p->ndim == x->ndim ? p->shape[axis]
@@ -1649,16 +1582,17 @@ take_along_axis_grad_forward(tg_fwd *f)
                             tfname, tfname);
         return -1;
     }
-    if (!PyLong_Check(so) || (n = PyLong_AsSsize_t(so)) < 0) {
-        if (!PyErr_Occurred()) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: size must be a non-negative integer, got "
-                         "%.200R", tfname, so);
-        }
+    if (tg_int_scalar(tfname, "size", so, &n) < 0) {
+        return -1;
+    }
+    if (n < 0) {
+        TG_INVALID_ARGUMENT("%s: size must be non-negative, got %zd [Op:%s]",
+                            tfname, n, tfname);
         return -1;
     }
     if (single_axis(tfname, attr(f->attrs, 1), g->ndim, "axis", &axis) < 0 ||
-        (p = index_tensor(tfname, attr(f->attrs, 0))) == NULL) {
+        (p = tg_index_tensor(tfname, "indices", attr(f->attrs, 0))) ==
+            NULL) {
         return -1;
     }
     int same = p->ndim == g->ndim;

@@ -41,70 +41,406 @@ tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape, double value)
     return t;
 }
 
-/* A shape argument: an int, a list/tuple of ints, or an int tensor. */
-int
-tg_parse_shape(const char *tfname, PyObject *obj, int *ndim, Py_ssize_t *shape)
+/* ---- integer arguments ---------------------------------------------------
+ * Every shape, axis, perm, multiples, num ... argument is read here, so
+ * every op checks them alike, as TF's conversion to an int32/int64 tensor
+ * does.  Accepted: Python ints, objects with __index__ (NumPy integer
+ * scalars among them), int32/int64 Tensors and Variables, integer NumPy
+ * arrays, and lists, tuples and other sized sequences of those scalars.
+ * A float, bool, complex or string value is TF's TypeError; a value of
+ * the wrong rank (a matrix, a nested list) is InvalidArgumentError.  Both
+ * name the op and the parameter.  Nothing here trusts a value's type
+ * before checking it, and nothing holds a borrowed item across a call that
+ * can run Python code (__index__, __len__, __getitem__).
+ */
+
+/* TF's TypeError for an integer parameter given another dtype */
+static int
+int_dtype_error(const char *tfname, const char *param, const char *dtype)
 {
-    PyObject *seq;
-    if (obj == Py_None) {
-        PyErr_Format(PyExc_TypeError, "%s: a shape is required", tfname);
+    PyErr_Format(PyExc_TypeError,
+                 "%s: Value passed to parameter '%s' has DataType %s not in "
+                 "list of allowed values: int32, int64", tfname, param,
+                 dtype);
+    return -1;
+}
+
+/* the same, with the dtype of a NumPy array or scalar */
+static int
+int_npy_dtype_error(const char *tfname, const char *param,
+                    PyArray_Descr *descr)
+{
+    PyObject *name = PyObject_GetAttrString((PyObject *)descr, "name");
+    const char *s = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8(name)
+                                                  : NULL;
+    if (s != NULL) {
+        int_dtype_error(tfname, param, s);
+    }
+    Py_XDECREF(name);
+    return -1;
+}
+
+/* InvalidArgumentError for a value of the wrong rank: `obj` is the
+ * Tensor, Variable, array or sequence given (nested: it was an item of
+ * the sequence given) */
+static int
+int_rank_error(const char *tfname, const char *param, int scalar_slot,
+               PyObject *obj, int nested)
+{
+    const char *want = scalar_slot ? "a scalar"
+                                   : "a scalar or a vector of {int32,int64}";
+    const char *what = nested ? "an item" : "a value";
+    TensorObject *t = Tensor_Check(obj)     ? (TensorObject *)obj
+                      : Variable_Check(obj) ? ((VariableObject *)obj)->value
+                                            : NULL;
+    Py_ssize_t dims[TG_MAXDIMS];
+    PyObject *s = NULL;
+    if (t != NULL) {
+        s = tg_shape_str(t->ndim, t->shape);
+    }
+    else if (PyArray_Check(obj)) {
+        PyArrayObject *a = (PyArrayObject *)obj;
+        int nd = PyArray_NDIM(a) < TG_MAXDIMS ? PyArray_NDIM(a) : TG_MAXDIMS;
+        for (int i = 0; i < nd; i++) {
+            dims[i] = PyArray_DIM(a, i);
+        }
+        s = tg_shape_str(nd, dims);
+    }
+    else if (nested) {
+        TG_INVALID_ARGUMENT("%s must be %s, got a nested sequence [Op:%s]",
+                            param, want, tfname);
         return -1;
     }
-    if (Tensor_Check(obj)) {
-        PyObject *arr = tg_tensor_as_array((TensorObject *)obj);
-        seq = arr ? PyObject_CallMethod(arr, "tolist", NULL) : NULL;
-        Py_XDECREF(arr);
-        if (seq != NULL && !PyList_Check(seq)) {
-            Py_SETREF(seq, Py_BuildValue("[N]", seq));
-        }
-        if (seq != NULL && ((TensorObject *)obj)->ndim > 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "%s: a shape tensor must have rank 0 or 1, got "
-                         "rank %d", tfname, ((TensorObject *)obj)->ndim);
-            Py_CLEAR(seq);
-        }
+    else {
+        TG_INVALID_ARGUMENT("%s must be %s, got a sequence [Op:%s]", param,
+                            want, tfname);
+        return -1;
     }
-    else if (PyLong_Check(obj)) {
-        seq = Py_BuildValue("[O]", obj);
+    if (s != NULL) {
+        TG_INVALID_ARGUMENT("%s must be %s, got %s of shape %U [Op:%s]",
+                            param, want, what, s, tfname);
+        Py_DECREF(s);
+    }
+    return -1;
+}
+
+static int
+int_range_error(const char *tfname, const char *param)
+{
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError,
+                 "%s: a value passed to parameter '%s' is out of the int64 "
+                 "range", tfname, param);
+    return -1;
+}
+
+/* A Python int (exact or not) as a Py_ssize_t */
+static int
+int_from_long(const char *tfname, const char *param, PyObject *v,
+              Py_ssize_t *out)
+{
+    *out = PyLong_AsSsize_t(v);
+    if (*out == -1 && PyErr_Occurred()) {
+        return PyErr_ExceptionMatches(PyExc_OverflowError)
+                   ? int_range_error(tfname, param)
+                   : -1;
+    }
+    return 0;
+}
+
+/* One scalar.  Returns 0 with *out set; 1 when obj holds an array-like of
+ * rank >= 1 (its rank in *rank, nothing converted); -1 on error. */
+static int
+int_scalar(const char *tfname, const char *param, PyObject *obj,
+           Py_ssize_t *out, int *rank)
+{
+    if (PyLong_CheckExact(obj)) {       /* the common case first */
+        return int_from_long(tfname, param, obj, out);
+    }
+    if (PyBool_Check(obj)) {
+        return int_dtype_error(tfname, param, "bool");
+    }
+    if (PyLong_Check(obj)) {
+        return int_from_long(tfname, param, obj, out);
+    }
+    if (Tensor_Check(obj) || Variable_Check(obj)) {
+        /* a Variable's value is read without watching: a shape is not
+         * differentiable */
+        TensorObject *t = Tensor_Check(obj)
+                              ? (TensorObject *)obj
+                              : ((VariableObject *)obj)->value;
+        if (t->dtype != TG_INT32 && t->dtype != TG_INT64) {
+            return int_dtype_error(tfname, param, tg_dtype_names[t->dtype]);
+        }
+        if (t->ndim > 0) {
+            *rank = t->ndim;
+            return 1;
+        }
+        *out = t->dtype == TG_INT32 ? *(int32_t *)t->data
+                                    : (Py_ssize_t) * (int64_t *)t->data;
+        return 0;
+    }
+    if (PyArray_Check(obj) || PyArray_IsScalar(obj, Generic)) {
+        PyArray_Descr *descr = PyArray_Check(obj)
+                                   ? PyArray_DESCR((PyArrayObject *)obj)
+                                   : PyArray_DescrFromScalar(obj);
+        int ok = descr != NULL &&
+                 (descr->kind == 'i' || descr->kind == 'u');
+        if (descr != NULL && !ok) {
+            int_npy_dtype_error(tfname, param, descr);
+        }
+        if (!PyArray_Check(obj)) {
+            Py_XDECREF(descr);  /* DescrFromScalar's is a new reference */
+        }
+        if (!ok) {
+            return -1;
+        }
+        if (PyArray_Check(obj) && PyArray_NDIM((PyArrayObject *)obj) > 0) {
+            *rank = PyArray_NDIM((PyArrayObject *)obj);
+            return 1;
+        }
+        /* falls through to __index__, which integer NumPy values have */
+    }
+    else if (PyFloat_Check(obj)) {
+        return int_dtype_error(tfname, param, "float32");  /* TF's rule */
+    }
+    else if (PyComplex_Check(obj)) {
+        return int_dtype_error(tfname, param, "complex128");
+    }
+    else if (PyUnicode_Check(obj) || PyBytes_Check(obj)) {
+        return int_dtype_error(tfname, param, "string");
+    }
+    if (PyIndex_Check(obj)) {
+        PyObject *v = PyNumber_Index(obj);  /* may run the user's code */
+        int rc;
+        if (v == NULL) {
+            return -1;
+        }
+        rc = int_from_long(tfname, param, v, out);
+        Py_DECREF(v);
+        return rc;
+    }
+    if (PyList_Check(obj) || PyTuple_Check(obj) ||
+        (PySequence_Check(obj) && !PyByteArray_Check(obj))) {
+        *rank = 1;  /* at least */
+        return 1;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "%s: Expected int32 or int64 for parameter '%s', got %.200R "
+                 "of type '%.100s' instead.", tfname, param, obj,
+                 Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+/* A rank-1 Tensor or NumPy array's values */
+static int
+int_vector_values(const char *tfname, const char *param, PyObject *obj,
+                  int *n, Py_ssize_t *out)
+{
+    if (PyArray_Check(obj)) {
+        PyArrayObject *a = (PyArrayObject *)obj;
+        Py_ssize_t len = PyArray_DIM(a, 0);
+        if (len > TG_MAXDIMS) {
+            goto too_many;
+        }
+        for (Py_ssize_t i = 0; i < len; i++) {
+            /* GETITEM reads byte-swapped and misaligned items too */
+            PyObject *v = PyArray_GETITEM(
+                a, PyArray_BYTES(a) + i * PyArray_STRIDE(a, 0));
+            int rc = v ? int_from_long(tfname, param, v, &out[i]) : -1;
+            Py_XDECREF(v);
+            if (rc < 0) {
+                return -1;
+            }
+        }
+        *n = (int)len;
+        return 0;
+    }
+    TensorObject *t = Tensor_Check(obj) ? (TensorObject *)obj
+                                        : ((VariableObject *)obj)->value;
+    if (t->size > TG_MAXDIMS) {
+        goto too_many;
+    }
+    for (Py_ssize_t i = 0; i < t->size; i++) {
+        out[i] = t->dtype == TG_INT32 ? ((int32_t *)t->data)[i]
+                                      : (Py_ssize_t)((int64_t *)t->data)[i];
+    }
+    *n = (int)t->size;
+    return 0;
+too_many:
+    TG_INVALID_ARGUMENT("%s: parameter '%s' takes at most %d values "
+                        "[Op:%s]", tfname, param, TG_MAXDIMS, tfname);
+    return -1;
+}
+
+int
+tg_int_scalar(const char *tfname, const char *param, PyObject *obj,
+              Py_ssize_t *out)
+{
+    int rank = 0, rc = int_scalar(tfname, param, obj, out, &rank);
+    return rc == 1 ? int_rank_error(tfname, param, 1, obj, 0) : rc;
+}
+
+/* The dtype check alone, for an argument with another structure (a pair
+ * of axis lists): a TypeError if obj is a non-integer value; sequences
+ * pass, to be read item by item */
+int
+tg_int_dtype_check(const char *tfname, const char *param, PyObject *obj)
+{
+    Py_ssize_t v;
+    int rank;
+    return int_scalar(tfname, param, obj, &v, &rank) < 0 ? -1 : 0;
+}
+
+int
+tg_int_list(const char *tfname, const char *param, PyObject *obj, int *n,
+            Py_ssize_t *out)
+{
+    PyObject *seq = NULL;
+    Py_ssize_t len;
+    int rank = 0, rc = int_scalar(tfname, param, obj, out, &rank);
+    if (rc <= 0) {
+        *n = 1;
+        return rc;
+    }
+    if (!PyList_Check(obj) && !PyTuple_Check(obj) &&
+        (PyArray_Check(obj) || Tensor_Check(obj) || Variable_Check(obj))) {
+        return rank == 1 ? int_vector_values(tfname, param, obj, n, out)
+                         : int_rank_error(tfname, param, 0, obj, 0);
+    }
+    /* A sequence: a private list of its items, so the user's code run by
+     * an item's __index__ cannot change what we iterate.  Other sequence
+     * types are read through their length, bounded first: an object whose
+     * __getitem__ never stops must not make an endless list. */
+    if (PyTuple_CheckExact(obj)) {
+        seq = Py_NewRef(obj);
+    }
+    else if (PyList_Check(obj) || PyTuple_Check(obj)) {
+        seq = tg_sequence_list(obj);
     }
     else {
-        seq = tg_sequence_list(obj);
-        if (seq == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError,
-                         "%s: shape must be a list or tuple of integers, got "
-                         "%.200R", tfname, obj);
+        len = PySequence_Size(obj);
+        if (len < 0) {
+            return -1;
+        }
+        if (len > TG_MAXDIMS) {
+            goto too_many;
+        }
+        seq = PyList_New(len);
+        for (Py_ssize_t i = 0; seq != NULL && i < len; i++) {
+            PyObject *item = PySequence_GetItem(obj, i);
+            if (item == NULL) {
+                Py_CLEAR(seq);
+                break;
+            }
+            PyList_SET_ITEM(seq, i, item);
         }
     }
     if (seq == NULL) {
         return -1;
     }
-    Py_ssize_t n = PyList_GET_SIZE(seq);
-    if (n > TG_MAXDIMS) {
-        PyErr_Format(PyExc_ValueError,
-                     "%s: tapegrad supports at most %d dimensions, got %zd",
-                     tfname, TG_MAXDIMS, n);
+    len = PySequence_Fast_GET_SIZE(seq);
+    if (len > TG_MAXDIMS) {
         Py_DECREF(seq);
+        goto too_many;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i); /* seq owns it */
+        rc = int_scalar(tfname, param, item, &out[i], &rank);
+        if (rc == 1) {
+            int_rank_error(tfname, param, 0, item, 1);
+        }
+        if (rc != 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *n = (int)len;
+    return 0;
+too_many:
+    TG_INVALID_ARGUMENT("%s: parameter '%s' takes at most %d values "
+                        "[Op:%s]", tfname, param, TG_MAXDIMS, tfname);
+    return -1;
+}
+
+/* An integer tensor argument of any length (indices, paddings, split
+ * sizes): converted as TF converts an op input, then held to int32/int64
+ * with the same TypeError as the integer arguments above. */
+TensorObject *
+tg_index_tensor(const char *tfname, const char *param, PyObject *obj)
+{
+    TensorObject *t;
+    if (obj == Py_None) {
+        PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'",
+                     tfname, param);
+        return NULL;
+    }
+    t = tg_convert(obj, -1, tfname);
+    if (t != NULL && t->dtype != TG_INT32 && t->dtype != TG_INT64) {
+        int_dtype_error(tfname, param, tg_dtype_names[t->dtype]);
+        Py_CLEAR(t);
+    }
+    return t;
+}
+
+/* 1 if obj is given as a vector (a list, a tuple, a Tensor, Variable or
+ * array of rank >= 1), not as one integer: split's num_or_size_splits,
+ * tensordot's axes and norm's axis mean different things by it */
+int
+tg_int_is_vector(PyObject *obj)
+{
+    if (PyList_Check(obj) || PyTuple_Check(obj)) {
+        return 1;
+    }
+    if (Tensor_Check(obj)) {
+        return ((TensorObject *)obj)->ndim > 0;
+    }
+    if (Variable_Check(obj)) {
+        return ((VariableObject *)obj)->value->ndim > 0;
+    }
+    return PyArray_Check(obj) && PyArray_NDIM((PyArrayObject *)obj) > 0;
+}
+
+/* n axes read by tg_int_list as a mask over `ndim` dims, each checked;
+ * n < 0 (axis=None) means every dim */
+int
+tg_axes_mask(const char *tfname, int n, const Py_ssize_t *axes, int ndim,
+             char *mask)
+{
+    memset(mask, 0, TG_MAXDIMS);
+    if (n < 0) {
+        memset(mask, 1, (size_t)ndim);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        Py_ssize_t a = axes[i];
+        if (a < -ndim || a >= ndim || (ndim == 0 && a != 0 && a != -1)) {
+            TG_INVALID_ARGUMENT(
+                "Invalid reduction dimension %zd for input with %d "
+                "dimensions. [Op:%s]", a, ndim, tfname);
+            return -1;
+        }
+        if (ndim > 0) {
+            mask[a < 0 ? a + ndim : a] = 1;
+        }
+    }
+    return 0;
+}
+
+/* TF's `axis` of a reduction (None, an integer, a list of them, an int
+ * tensor) as a mask over `ndim` dims.  None means every dim. */
+int
+tg_parse_axes(const char *tfname, const char *param, PyObject *axis,
+              int ndim, char *mask)
+{
+    Py_ssize_t ax[TG_MAXDIMS];
+    int n = -1;
+    if (axis != NULL && axis != Py_None &&
+        tg_int_list(tfname, param, axis, &n, ax) < 0) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *d = PyList_GET_ITEM(seq, i);
-        if (PyFloat_Check(d) || PyBool_Check(d) || PyList_Check(d)) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: shape dimensions must be integers, got %R",
-                         tfname, d);
-            Py_DECREF(seq);
-            return -1;
-        }
-        shape[i] = PyNumber_AsSsize_t(d, PyExc_OverflowError);
-        if (shape[i] == -1 && PyErr_Occurred()) {
-            Py_DECREF(seq);
-            return -1;
-        }
-    }
-    *ndim = (int)n;
-    Py_DECREF(seq);
-    return 0;
+    return tg_axes_mask(tfname, n, ax, ndim, mask);
 }
 
 /* InvalidArgumentError from `fmt`, which takes exactly, in this order:

@@ -432,30 +432,107 @@ tape_append(TapeObject *t, int op, int nin, TensorObject **in, int nout,
 }
 
 /* Record one op on every tape of this thread that follows a float input. */
+/* What an entry keeps of the op's attributes: the values the forward
+ * read, not objects the user can still change.  A vjp reads its attrs
+ * again when the gradient runs; had it kept the user's list of axes,
+ * ndarray of indices or Variable of alpha, changing those after the op
+ * would give a wrong gradient, or an axis out of range (a crash, once, in
+ * concat's vjp).  Lists and tuples are copied (each keeping its type, so
+ * that no vjp sees a structure its forward did not), ndarrays become
+ * read-only copies and Variables their current value; immutable values
+ * are shared.  Other objects (a user's __index__ object, custom_gradient's
+ * grad_fn) are kept as they are: the vjps check what they read. */
+static PyObject *
+frozen_attr(PyObject *a, int depth)
+{
+    if (a == Py_None || PyLong_CheckExact(a) || PyFloat_CheckExact(a) ||
+        PyBool_Check(a) || PyUnicode_CheckExact(a) || Tensor_Check(a) ||
+        depth > 8) {
+        return Py_NewRef(a);
+    }
+    if (Variable_Check(a)) {
+        return Py_NewRef(((VariableObject *)a)->value);
+    }
+    if (PyArray_Check(a)) {
+        PyObject *c = PyArray_NewCopy((PyArrayObject *)a, NPY_CORDER);
+        if (c != NULL) {
+            PyArray_CLEARFLAGS((PyArrayObject *)c, NPY_ARRAY_WRITEABLE);
+        }
+        return c;
+    }
+    if (PyTuple_Check(a) || PyList_Check(a)) {
+        /* a private list first: freezing an item may run no user code, but
+         * an item's copy may fail; the source is never read twice */
+        PyObject *items = tg_sequence_list(a), *r;
+        Py_ssize_t n;
+        if (items == NULL) {
+            return NULL;
+        }
+        n = PyList_GET_SIZE(items);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *f = frozen_attr(PyList_GET_ITEM(items, i), depth + 1);
+            if (f == NULL) {
+                Py_DECREF(items);
+                return NULL;
+            }
+            PyList_SetItem(items, i, f);  /* steals f, drops the old item */
+        }
+        if (PyList_Check(a)) {
+            return items;
+        }
+        r = PyList_AsTuple(items);
+        Py_DECREF(items);
+        return r;
+    }
+    return Py_NewRef(a);
+}
+
+static PyObject *
+frozen_attrs(PyObject *attrs)
+{
+    if (!PyTuple_Check(attrs)) {
+        return frozen_attr(attrs, 0);
+    }
+    /* the usual case, ints and None and tensors only: the tuple itself */
+    Py_ssize_t n = PyTuple_GET_SIZE(attrs);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyTuple_GET_ITEM(attrs, i);
+        if (!(a == Py_None || PyLong_CheckExact(a) || PyFloat_CheckExact(a) ||
+              PyBool_Check(a) || PyUnicode_CheckExact(a) ||
+              Tensor_Check(a))) {
+            return frozen_attr(attrs, 0);
+        }
+    }
+    return Py_NewRef(attrs);
+}
+
 int
 tg_tape_record(int op, int nin, TensorObject **in, int nout,
                TensorObject **out, PyObject *attrs)
 {
-    PyObject *tapes = tg_active_stack();
+    PyObject *tapes = tg_active_stack(), *frozen = NULL;
+    int rc = 0;
     if (tapes == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(tapes); k++) {
+    for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(tapes); k++) {
         TapeObject *t = (TapeObject *)PyList_GET_ITEM(tapes, k);
         for (int i = 0; i < nin; i++) {
             if (tg_is_float(in[i]->dtype) &&
                 tg_idmap_get(t->ids, in[i]->id, NULL)) {
-                Py_INCREF(t); /* DECREFs in tape_append may run code */
-                int rc = tape_append(t, op, nin, in, nout, out, attrs);
-                Py_DECREF(t);
-                if (rc < 0) {
+                if (frozen == NULL && attrs != NULL &&
+                    (frozen = frozen_attrs(attrs)) == NULL) {
                     return -1;
                 }
+                Py_INCREF(t); /* DECREFs in tape_append may run code */
+                rc = tape_append(t, op, nin, in, nout, out, frozen);
+                Py_DECREF(t);
                 break;
             }
         }
     }
-    return 0;
+    Py_XDECREF(frozen);
+    return rc;
 }
 
 /* ---- watching -------------------------------------------------------------------- */

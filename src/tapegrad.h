@@ -263,6 +263,7 @@ PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);
 PyObject *tg_shape_str(int ndim, const Py_ssize_t *shape); /* [2,3] */
 int tg_tensor_init_type(PyObject *module);
 PyObject *tg_numpy_text(TensorObject *t, int is_repr);
+int tg_check_format_spec(const char *type, PyObject *spec); /* str only */
 PyObject *tg_normalize_key(PyObject *key);
 PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
@@ -343,7 +344,6 @@ PyObject *tg_np_call(PyObject *f, PyObject *args, PyObject *kw);
 PyObject *tg_cast_array(PyArrayObject *arr, int npy_type); /* quietly */
 TensorObject *tg_ufunc_apply(const char *ufunc, int nin, TensorObject **in,
                              int out_dtype);
-int tg_parse_axes(const char *tfname, PyObject *axis, int ndim, char *mask);
 int tg_sum_all(TensorObject *x, TensorObject *out);
 
 /* ---- oputil.c / ops.c: shared by the op rows ------------------------------ */
@@ -355,8 +355,20 @@ PyObject *tg_shape_attrs(int ndim, const Py_ssize_t *shape);
 PyObject *tg_op_to_shape(int op, PyObject *x, const tg_slot *s);
 PyObject *tg_op1_attrs(int op, PyObject *x, const char *fmt, ...);
 PyObject *tg_op1(int op, PyObject *x, PyObject *attrs);
-int tg_parse_shape(const char *tfname, PyObject *obj, int *ndim,
-                   Py_ssize_t *shape);
+/* integer arguments (shape, axis, perm, num...), TF's checks and errors:
+ * a scalar, or a scalar or vector (at most TG_MAXDIMS values) */
+int tg_int_scalar(const char *tfname, const char *param, PyObject *obj,
+                  Py_ssize_t *out);
+int tg_int_list(const char *tfname, const char *param, PyObject *obj,
+                int *n, Py_ssize_t *out);
+int tg_int_is_vector(PyObject *obj);
+int tg_int_dtype_check(const char *tfname, const char *param, PyObject *obj);
+TensorObject *tg_index_tensor(const char *tfname, const char *param,
+                              PyObject *obj);
+int tg_axes_mask(const char *tfname, int n, const Py_ssize_t *axes, int ndim,
+                 char *mask);
+int tg_parse_axes(const char *tfname, const char *param, PyObject *axis,
+                  int ndim, char *mask);
 PyObject *tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs);
 PyObject *tg_sequence_list(PyObject *obj); /* PySequence_List, leak-free */
 

@@ -601,11 +601,26 @@ tensor_repr(TensorObject *self)
     return r;
 }
 
+/* f"{t:.3f}" formats the NumPy value, as TF does.  The spec is checked
+ * first: PyObject_Format calls a non-str spec a SystemError. */
+int
+tg_check_format_spec(const char *type, PyObject *spec)
+{
+    if (!PyUnicode_Check(spec)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s.__format__() argument must be str, not %.100s",
+                     type, Py_TYPE(spec)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 tensor_format(TensorObject *self, PyObject *spec)
 {
-    PyObject *v = tensor_numpy(self, NULL), *r;
-    if (v == NULL) {
+    PyObject *v, *r;
+    if (tg_check_format_spec("Tensor", spec) < 0 ||
+        (v = tensor_numpy(self, NULL)) == NULL) {
         return NULL;
     }
     r = PyObject_Format(v, spec);

@@ -271,7 +271,15 @@ variable_array(VariableObject *self, PyObject *args, PyObject *kw)
 static PyObject *
 variable_format(VariableObject *self, PyObject *spec)
 {
-    return PyObject_Format((PyObject *)self->value, spec);
+    PyObject *v, *r;
+    if (tg_check_format_spec("Variable", spec) < 0) {
+        return NULL;
+    }
+    /* a strong reference: a user formatter NumPy runs may assign to self */
+    v = Py_NewRef(self->value);
+    r = PyObject_Format(v, spec);
+    Py_DECREF(v);
+    return r;
 }
 
 static PyObject *

@@ -9,6 +9,7 @@ import numpy as _np
 
 from ._tapegrad import InvalidArgumentError as _InvalidArgumentError
 from ._tapegrad import constant as _constant
+from ._tapegrad import _int_list
 from ._tapegrad import float32 as _float32
 
 __all__ = ["normal", "set_seed", "shuffle", "truncated_normal", "uniform"]
@@ -34,10 +35,7 @@ def _rng(seed):
 def _shape(shape, op):
     """The shape as a tuple, checked as TF checks it (before NumPy draws):
     dims >= 0 and a size that fits a tensor (C's tg_shape_size rule)."""
-    if isinstance(shape, int):
-        shape = (shape,)
-    else:
-        shape = tuple(int(d) for d in _np.asarray(shape).reshape(-1))
+    shape = _int_list(op, "shape", shape)
     n = 1
     for d in shape:
         if d < 0:

@@ -259,8 +259,8 @@ def test_outside_a_tape_it_is_just_the_function():
 
 def test_bad_row_attributes_name_the_op():
     x = tf.constant(1.0)
-    with pytest.raises(TypeError, match="custom_gradient: num_inputs must be "
-                       "an int, not str"):
+    with pytest.raises(TypeError, match="custom_gradient: Value passed to "
+                       "parameter 'num_inputs' has DataType string"):
         C._call("custom_gradient", [x, x], num_inputs="1")
     with pytest.raises(ValueError, match=r"custom_gradient: num_inputs must "
                        r"be in \[0, 2\], got 3"):

@@ -285,10 +285,14 @@ def test_diag_of_bools_takes_the_truth_of_padding_value():
      "[Op:MatrixDiagV3]"),
     (lambda: tf.linalg.diag_part(tf.ones((2, 2)), k=[[0, 1]]),
      InvalidArgumentError,
-     "diag_index must be a scalar or vector, received shape: [1,2] "
+     "k must be a scalar or a vector of {int32,int64}, got a nested sequence "
      "[Op:MatrixDiagPartV3]"),
+    # every integer argument goes through one conversion, whose errors name
+    # the op and the parameter (TF's own says "Cannot convert 1.5 to
+    # EagerTensor of dtype int32" here)
     (lambda: tf.linalg.diag([1.0], k=1.5), TypeError,
-     "Cannot convert 1.5 to EagerTensor of dtype int32"),
+     "MatrixDiagV3: Value passed to parameter 'k' has DataType float32 not "
+     "in list of allowed values: int32, int64"),
     (lambda: tf.linalg.diag(tf.ones((2, 3)), k=(1, 0)), InvalidArgumentError,
      "lower_diag_index must not be larger than upper_diag_index: 1 > 0 "
      "[Op:MatrixDiagV3]"),

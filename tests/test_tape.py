@@ -867,3 +867,47 @@ def test_gradient_inside_a_persistent_context_warns_once_as_tf_logs():
         "Calling GradientTape.gradient on a persistent tape inside its "
         "context is significantly less efficient than calling it outside "
         "the context")
+
+
+# ---- attributes: the tape keeps the values the forward read ------------------
+# A vjp reads its op's attributes when the gradient runs.  Had the tape kept
+# the user's own list, ndarray or Variable, changing it after the op gave a
+# wrong gradient, and for concat an axis out of range: a segfault.
+def test_changing_an_attribute_after_the_op_does_not_change_its_gradient():
+    x = tf.Variable([[1.0, 2.0]])
+    axis = np.array(0)
+    with tf.GradientTape() as t:
+        y = tf.concat([x, x * 3.0], axis)
+    axis[()] = 10 ** 7
+    np.testing.assert_array_equal(t.gradient(y, x).numpy(), [[4.0, 4.0]])
+
+    v = tf.Variable([1.0, 2.0, 3.0])
+    idx = np.array([0, 1])
+    with tf.GradientTape() as t:
+        y = tf.gather(v, idx)
+    idx[:] = [2, 2]
+    np.testing.assert_array_equal(t.gradient(y, v).numpy(), [1.0, 1.0, 0.0])
+
+    m = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    axes, perm = [0], [0, 1]
+    with tf.GradientTape(persistent=True) as t:
+        s = tf.reduce_sum(m, axis=axes) * [1.0, 10.0]
+        p = tf.transpose(m, perm) * [[1.0, 10.0], [100.0, 1000.0]]
+        mom = tf.nn.moments(m, axes)[1]
+    axes[0] = 1
+    perm.reverse()
+    np.testing.assert_array_equal(t.gradient(s, m).numpy(),
+                                  [[1.0, 10.0], [1.0, 10.0]])
+    np.testing.assert_array_equal(t.gradient(p, m).numpy(),
+                                  [[1.0, 10.0], [100.0, 1000.0]])
+    # variance over axis 0 of [[1, 2], [3, 4]]: d/dm = (m - mean) / 2 * 2
+    np.testing.assert_allclose(t.gradient(mom, m).numpy(),
+                               [[-1.0, -1.0], [1.0, 1.0]])
+
+    alpha = tf.Variable(0.1)
+    z = tf.Variable([-1.0])
+    with tf.GradientTape() as t:
+        y = tf.nn.leaky_relu(z, alpha=alpha)
+    alpha.assign(0.5)
+    np.testing.assert_allclose(t.gradient(y, z).numpy(), [0.1])
+
