@@ -260,6 +260,15 @@ leaf_kind(PyObject *o, list_info *info)
         return K_FLOAT;
     }
     if (PyArray_IsScalar(o, Integer)) {
+        /* a NumPy int64 (or wider unsigned) keeps its width, as in TF */
+        PyArray_Descr *d = PyArray_DescrFromScalar(o);
+        if (d == NULL) {
+            PyErr_Clear();
+        }
+        else {
+            info->big |= d->elsize > 4 || (d->elsize == 4 && d->kind == 'u');
+            Py_DECREF(d);
+        }
         return K_INT;
     }
     if (PyArray_IsScalar(o, Floating)) {
@@ -267,6 +276,7 @@ leaf_kind(PyObject *o, list_info *info)
     }
     if (Tensor_Check(o) && ((TensorObject *)o)->ndim == 0) {
         int dt = ((TensorObject *)o)->dtype;
+        info->big |= dt == TG_INT64;
         return dt == TG_BOOL ? K_BOOL : tg_is_float(dt) ? K_FLOAT : K_INT;
     }
     return 0;
@@ -347,74 +357,108 @@ ragged:
 }
 
 static int
-store_leaf(PyObject *o, int dtype, char *p)
+leaf_error(PyObject *o, int dtype)
 {
-    double v;
+    PyErr_Format(PyExc_TypeError, "Cannot convert %R to EagerTensor of dtype "
+                 "%s", o, tg_dtype_names[dtype]);
+    return -1;
+}
+
+static int
+int_range_error(const char *opname, PyObject *o, int dtype)
+{
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "%s: Can't convert %.100R to a tensor of "
+                 "dtype %s: out of range", opname, o, tg_dtype_names[dtype]);
+    return -1;
+}
+
+/* One leaf into element p of a `dtype` tensor.  Integers (ints, NumPy
+ * integers, int tensors, bools) are read exactly, never through a double,
+ * and range-checked; a float never becomes an integer or a bool, and a
+ * number never becomes a bool (TF: "Cannot convert 5 to EagerTensor of
+ * dtype bool"). */
+static int
+store_leaf(PyObject *o, int dtype, char *p, const char *opname)
+{
+    double v = 0.0;
+    long long x = 0;
+    int exact = 1, is_bool = 0;
     if (Tensor_Check(o)) {
-        PyObject *f = PyNumber_Float(o);
-        if (f == NULL) {
-            return -1;
+        TensorObject *t = (TensorObject *)o;
+        switch (t->dtype) {
+            case TG_INT32: x = *(int32_t *)t->data; break;
+            case TG_INT64: x = *(int64_t *)t->data; break;
+            case TG_BOOL: x = *(npy_bool *)t->data != 0; is_bool = 1; break;
+            default: v = tg_float_at(t->data, t->dtype, 0); exact = 0;
         }
-        v = PyFloat_AS_DOUBLE(f);
-        Py_DECREF(f);
     }
-    else if (dtype == TG_INT64 || dtype == TG_INT32) {
-        if (PyFloat_Check(o) || PyArray_IsScalar(o, Floating)) {
-            PyErr_Format(PyExc_TypeError,
-                         "Cannot convert %R to EagerTensor of dtype %s", o,
-                         tg_dtype_names[dtype]);
+    else if (PyBool_Check(o) || PyArray_IsScalar(o, Bool)) {
+        x = PyObject_IsTrue(o);
+        is_bool = 1;
+    }
+    else if (PyLong_Check(o) || PyArray_IsScalar(o, Integer)) {
+        PyObject *i = PyNumber_Index(o);
+        int overflow = 0;
+        if (i == NULL) {
             return -1;
         }
-        long long x = PyLong_AsLongLong(o);
+        if (tg_is_float(dtype)) {
+            /* into a float tensor: as a float, out of range only past
+             * double's (NumPy rounds to the nearest float as well) */
+            v = PyLong_AsDouble(i);
+            overflow = v == -1.0 && PyErr_Occurred();
+            exact = 0;
+        }
+        else {
+            x = PyLong_AsLongLongAndOverflow(i, &overflow);
+        }
+        Py_DECREF(i);
+        if (overflow) {
+            return int_range_error(opname, o, exact ? TG_INT64 : dtype);
+        }
         if (x == -1 && PyErr_Occurred()) {
             return -1;
         }
-        if (dtype == TG_INT32 && (x > INT32_MAX || x < INT32_MIN)) {
-            PyErr_Format(PyExc_ValueError,
-                         "Can't convert Python int %lld to an int32 tensor: "
-                         "out of range", x);
-            return -1;
-        }
-        if (dtype == TG_INT32) {
-            *(int32_t *)p = (int32_t)x;
-        }
-        else {
-            *(int64_t *)p = (int64_t)x;
-        }
-        return 0;
     }
     else {
         v = PyFloat_AsDouble(o);
         if (v == -1.0 && PyErr_Occurred()) {
             return -1;
         }
+        exact = 0;
+    }
+    if (!exact) {
+        switch (dtype) {
+            case TG_FLOAT16: *(npy_half *)p = npy_double_to_half(v); return 0;
+            case TG_FLOAT32: *(float *)p = (float)v; return 0;
+            case TG_FLOAT64: *(double *)p = v; return 0;
+            default: return leaf_error(o, dtype);
+        }
     }
     switch (dtype) {
-        case TG_FLOAT16: *(npy_half *)p = npy_double_to_half(v); break;
-        case TG_FLOAT32: *(float *)p = (float)v; break;
-        case TG_FLOAT64: *(double *)p = v; break;
+        case TG_FLOAT16: *(npy_half *)p = npy_double_to_half((double)x); break;
+        case TG_FLOAT32: *(float *)p = (float)x; break;
+        case TG_FLOAT64: *(double *)p = (double)x; break;
         case TG_INT32:
-        case TG_INT64:
-            if (v != floor(v) || !isfinite(v)) {
-                PyErr_Format(PyExc_TypeError,
-                             "Cannot convert %R to EagerTensor of dtype %s",
-                             o, tg_dtype_names[dtype]);
-                return -1;
+            if (x > INT32_MAX || x < INT32_MIN) {
+                return int_range_error(opname, o, TG_INT32);
             }
-            if (dtype == TG_INT32) {
-                *(int32_t *)p = (int32_t)v;
-            }
-            else {
-                *(int64_t *)p = (int64_t)v;
-            }
+            *(int32_t *)p = (int32_t)x;
             break;
-        case TG_BOOL: *(npy_bool *)p = v != 0; break;
+        case TG_INT64: *(int64_t *)p = (int64_t)x; break;
+        case TG_BOOL:
+            if (!is_bool) {
+                return leaf_error(o, dtype);
+            }
+            *(npy_bool *)p = (npy_bool)x;
+            break;
     }
     return 0;
 }
 
 static TensorObject *
-from_python(PyObject *obj, int dtype)
+from_python(PyObject *obj, int dtype, const char *opname)
 {
     list_info info = {0};
     TensorObject *t = NULL;
@@ -446,7 +490,8 @@ from_python(PyObject *obj, int dtype)
     }
     for (Py_ssize_t i = 0; i < t->size; i++) {
         char *p = t->data + (size_t)i * (size_t)tg_dtype_size[dtype];
-        if (store_leaf(PyList_GET_ITEM(info.leaves, i), dtype, p) < 0) {
+        if (store_leaf(PyList_GET_ITEM(info.leaves, i), dtype, p, opname) <
+            0) {
             goto error;
         }
     }
@@ -529,7 +574,8 @@ tg_convert(PyObject *obj, int dtype, const char *opname)
         }
         return tg_tensor_scalar(dtype, v);
     }
-    if (PyLong_CheckExact(obj) && dtype >= 0 && dtype != TG_INT64) {
+    if (PyLong_CheckExact(obj) && dtype >= 0 && dtype != TG_INT64 &&
+        dtype != TG_BOOL) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
         if (!overflow && v >= INT32_MIN && v <= INT32_MAX) {
@@ -551,7 +597,7 @@ tg_convert(PyObject *obj, int dtype, const char *opname)
     }
     if (PyLong_Check(obj) || PyFloat_Check(obj) || PyList_Check(obj) ||
         PyTuple_Check(obj)) {
-        return from_python(obj, dtype);
+        return from_python(obj, dtype, opname);
     }
     if (obj != Py_None && !PyUnicode_Check(obj) && !PyBytes_Check(obj) &&
         PyObject_HasAttrString(obj, "__array__")) {

@@ -91,12 +91,14 @@ run_attr_first(int op, PyObject *const *args, Py_ssize_t nargs,
         ninputs = nargs - 1;
     }
     if (ninputs == 1 && (PyList_Check(inputs[0]) || PyTuple_Check(inputs[0]))) {
-        seq = PySequence_Fast(inputs[0], "expected a list of tensors");
+        /* a tuple of our own: converting an item can run code that
+         * changes a list under our feet */
+        seq = PySequence_Tuple(inputs[0]);
         if (seq == NULL) {
             return NULL;
         }
-        inputs = PySequence_Fast_ITEMS(seq);
-        ninputs = PySequence_Fast_GET_SIZE(seq);
+        inputs = &PyTuple_GET_ITEM(seq, 0);
+        ninputs = PyTuple_GET_SIZE(seq);
     }
     if (ninputs == 0) {
         PyErr_Format(PyExc_ValueError, "%s: no input tensors given",
@@ -107,6 +109,53 @@ run_attr_first(int op, PyObject *const *args, Py_ssize_t nargs,
     }
     Py_XDECREF(attrs);
     Py_XDECREF(seq);
+    return r;
+}
+
+/* TF's list parameter: add_n(inputs), concat(values, axis)...  The
+ * items go into a tuple of our own first: converting one can run code
+ * (an __array__) that changes the caller's list, whose other items would
+ * then be freed under us. */
+static PyObject *
+run_variadic(int op, PyObject *values, PyObject *attrs)
+{
+    const char *fname = tg_ops[op].name;
+    PyObject *seq, *it, *r = NULL;
+    if (op == TG_OP_concat && (Tensor_Check(values) ||
+                               Variable_Check(values))) {
+        /* TF's concat takes a lone tensor as [values] (add_n and stack
+         * iterate it, as TF's do) */
+        seq = PyTuple_Pack(1, values);
+    }
+    else if ((it = PyObject_GetIter(values)) == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "%s: expected a list or tuple of tensors, got %.200R",
+                         fname, values);
+        }
+        return NULL;
+    }
+    else {
+        /* an error raised while iterating (a generator's) is kept */
+        seq = PySequence_Tuple(it);
+        Py_DECREF(it);
+    }
+    if (seq == NULL) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(seq) == 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the list of inputs is empty",
+                     fname);
+    }
+    else if (PyTuple_GET_SIZE(seq) > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s: too many inputs", fname);
+    }
+    else {
+        r = tg_call(op, (int)PyTuple_GET_SIZE(seq), &PyTuple_GET_ITEM(seq, 0),
+                    attrs);
+    }
+    Py_DECREF(seq);
     return r;
 }
 
@@ -190,23 +239,7 @@ run_op(int op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         }
     }
     if (tg_ops[op].flags & TG_VARIADIC) {
-        /* TF's list parameter: add_n(inputs), concat(values, axis) */
-        PyObject *seq = PySequence_Fast(vals[0], "expected a list of tensors");
-        if (seq == NULL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s: expected a list or tuple of tensors, got %.200R",
-                         fname, vals[0]);
-            goto done;
-        }
-        if (PySequence_Fast_GET_SIZE(seq) == 0) {
-            PyErr_Format(PyExc_ValueError, "%s: the list of inputs is empty",
-                         fname);
-        }
-        else {
-            r = tg_call(op, (int)PySequence_Fast_GET_SIZE(seq),
-                        PySequence_Fast_ITEMS(seq), attrs);
-        }
-        Py_DECREF(seq);
+        r = run_variadic(op, vals[0], attrs);
         goto done;
     }
     r = tg_call(op, nin, vals, attrs);

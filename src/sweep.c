@@ -139,8 +139,11 @@ pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
         PyObject *type = PyTuple_GET_ITEM(skel, 1);
         r = PyList_AsTuple(packed);
         if (r != NULL && type != (PyObject *)&PyTuple_Type) {
-            /* namedtuple and friends: rebuild with the same type */
-            Py_SETREF(r, PyObject_Call(type, r, NULL));
+            /* the same type, as TF's nest rebuilds it: a namedtuple takes
+             * the items as arguments, other tuple types the tuple */
+            int named = PyObject_HasAttrString(type, "_fields");
+            Py_SETREF(r, named ? PyObject_Call(type, r, NULL)
+                               : PyObject_CallOneArg(type, r));
         }
         Py_DECREF(packed);
         return r;

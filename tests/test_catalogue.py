@@ -548,3 +548,46 @@ def test_exceptions_raised_mid_sweep_propagate_or_are_reported_cleanly():
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-3000:])
     assert "Fatal Python error" not in p.stderr
     assert p.stdout.startswith("ok"), p.stdout
+
+
+# ---- list parameters read from a snapshot (catalogue 4.8) --------------------
+def run_in_subprocess(code, env_extra=()):
+    env = dict(os.environ, **dict(env_extra))
+    p = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                        textwrap.dedent(code)], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert p.returncode == 0, (p.returncode, p.stderr[-3000:])
+    return p.stdout
+
+
+def test_list_parameters_survive_an_item_that_changes_the_list():
+    # converting the first item (its __array__) empties the caller's list:
+    # the op read the freed second item (a wrong sum; a crash under
+    # PYTHONMALLOC=debug).  Now it reads its own snapshot.
+    out = run_in_subprocess("""
+        import numpy as np
+        import tapegrad as tf
+        L = []
+
+        class Clears:
+            def __array__(self, dtype=None, copy=None):
+                L.clear()
+                return np.ones(2, np.float32)
+        for call in (lambda: tf.add_n(L), lambda: tf.concat(L, 0),
+                     lambda: tf.stack(L),
+                     lambda: tf.einsum("i,i->i", L)):
+            L[:] = [Clears(), tf.constant([1.0, 2.0])]
+            print(call().numpy().ravel().tolist())
+    """, env_extra={"PYTHONMALLOC": "debug"})
+    assert out.splitlines() == ["[2.0, 3.0]", "[1.0, 1.0, 1.0, 2.0]",
+                                "[1.0, 1.0, 1.0, 2.0]", "[1.0, 2.0]"]
+
+
+def test_list_parameters_as_tf_takes_them():
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert tf.concat(x, 0).shape == (2, 2)     # a lone tensor is [x], as TF
+    with pytest.raises(ZeroDivisionError):      # the generator's own error
+        tf.add_n(1 / v for v in [1.0, 0.0])
+    with pytest.raises(TypeError, match="add_n: expected a list or tuple of "
+                       "tensors, got 5"):
+        tf.add_n(5)

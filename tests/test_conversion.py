@@ -78,7 +78,7 @@ def test_dtype_float_means_float32():
     np.testing.assert_array_equal(t.numpy(), np.array([[1.0, 1.0]], np.float32))
     assert tf.zeros(2, dtype=float).dtype == tf.float32
     assert tf.ones(2, dtype=int).dtype == tf.int32
-    assert tf.constant(1, dtype=bool).dtype == tf.bool
+    assert tf.constant(True, dtype=bool).dtype == tf.bool
 
 
 @pytest.mark.parametrize("spec", [tf.float64, "float64", np.float64, np.dtype("float64")],
@@ -361,3 +361,35 @@ def test_without_numpys_private_errstate_api_casts_still_work():
                        text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split() == ["[inf", "2.]", "[2.", "2.", "2.]"], p.stdout
+
+
+# ---- list leaves are read exactly, and checked ----------------------------
+def test_integer_leaves_keep_their_width_and_are_range_checked():
+    # int64 tensors and NumPy int64s in a list make it int64, as in TF; they
+    # were read through a double (2**53 + 1 lost its last bit) and, into an
+    # int32 tensor, wrapped to -2**31
+    t = tf.constant([tf.constant(2 ** 53 + 1, dtype=tf.int64)])
+    assert t.dtype == tf.int64 and t.numpy()[0] == 2 ** 53 + 1
+    assert tf.constant([np.int64(2 ** 40)]).dtype == tf.int64
+    assert tf.constant([np.int32(3)]).dtype == tf.int32
+    with pytest.raises(ValueError, match=r"^Const: Can't convert 1099511627776 "
+                       r"to a tensor of dtype int32: out of range$"):
+        tf.constant([2 ** 40], dtype=tf.int32)
+    with pytest.raises(ValueError, match=r"^AddV2: Can't convert "
+                       r"18446744073709551616 to a tensor of dtype int64"):
+        tf.constant(1) + 2 ** 64
+    with pytest.raises(ValueError, match="to a tensor of dtype float32"):
+        tf.constant([2 ** 1024, 1.0])
+    # a float is never silently made an integer
+    with pytest.raises(TypeError, match="Cannot convert .* to EagerTensor of "
+                       "dtype int32"):
+        tf.constant([tf.constant(1e10)], dtype=tf.int32)
+    assert tf.constant([np.True_, 2]).numpy().tolist() == [1, 2]
+
+
+def test_only_booleans_become_bool_tensors():
+    for v in (5, [2, 0], [0.5], 1):
+        with pytest.raises(TypeError, match="to EagerTensor of dtype bool"):
+            tf.constant(v, dtype=tf.bool)
+    assert tf.constant([True, np.False_], dtype=tf.bool).numpy().tolist() == [
+        True, False]

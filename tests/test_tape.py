@@ -911,3 +911,22 @@ def test_changing_an_attribute_after_the_op_does_not_change_its_gradient():
     alpha.assign(0.5)
     np.testing.assert_allclose(t.gradient(y, z).numpy(), [0.1])
 
+
+
+def test_gradient_rebuilds_tuple_types_as_tf_nest_does():
+    import collections
+
+    class Pair(tuple):
+        pass
+    Named = collections.namedtuple("Named", "a b")
+    x, y = tf.Variable([1.0, 2.0]), tf.Variable(3.0)
+    with tf.GradientTape(persistent=True) as t:
+        z = tf.reduce_sum(x * y)
+    g = t.gradient(z, Pair([x, y]))
+    assert type(g) is Pair and len(g) == 2
+    np.testing.assert_array_equal(g[0].numpy(), [3.0, 3.0])
+    assert g[1].numpy() == 3.0
+    g = t.gradient(z, Pair([x]))      # was split into two scalars
+    assert type(g) is Pair and len(g) == 1 and g[0].shape == (2,)
+    g = t.gradient(z, Named(x, y))
+    assert type(g) is Named and g.b.numpy() == 3.0
