@@ -655,7 +655,8 @@ matmul_forward(tg_fwd *f)
     TensorObject **in = f->in, **out = &f->out[0];
     PyObject *attrs = f->attrs;
     TensorObject *a = in[0], *b = in[1];
-    int ta = attr_bool(attrs, 0), tb = attr_bool(attrs, 1);
+    int ta = attr_flag(attrs, 0, "MatMul", "transpose_a");
+    int tb = ta < 0 ? -1 : attr_flag(attrs, 1, "MatMul", "transpose_b");
     PyObject *aa = NULL, *bb = NULL, *r = NULL;
     if (ta < 0 || tb < 0) {
         return -1;
@@ -808,7 +809,8 @@ int
 matmul_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    int ta = attr_bool(c->attrs, 0), tb = attr_bool(c->attrs, 1);
+    int ta = attr_flag(c->attrs, 0, "MatMul", "transpose_a");
+    int tb = ta < 0 ? -1 : attr_flag(c->attrs, 1, "MatMul", "transpose_b");
     PyObject *a = X(0), *b = X(1);
     if (ta < 0 || tb < 0) {
         return -1;

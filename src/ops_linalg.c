@@ -289,7 +289,8 @@ matvec_forward(tg_fwd *f)
 {
     COMPOSITE_BEGIN;
     TensorObject *a = f->in[0], *b = f->in[1];
-    int ta = attr_bool(f->attrs, 0), aa = attr_bool(f->attrs, 1);
+    int ta = attr_flag(f->attrs, 0, "MatVec", "transpose_a");
+    int aa = ta < 0 ? -1 : attr_flag(f->attrs, 1, "MatVec", "adjoint_a");
     Py_ssize_t shape[TG_MAXDIMS];
     if (ta < 0 || aa < 0 ||
         matrix_check("matvec", "a", "MatVec", a, 0) < 0) {
@@ -325,7 +326,7 @@ int
 inv_forward(tg_fwd *f)
 {
     TensorObject *x = f->in[0];
-    int adj = attr_bool(f->attrs, 0);
+    int adj = attr_flag(f->attrs, 0, "MatrixInverse", "adjoint");
     if (adj < 0 || matrix_check("inv", "input", "MatrixInverse", x, 1) < 0) {
         return -1;
     }
@@ -428,7 +429,7 @@ int
 solve_forward(tg_fwd *f)
 {
     TensorObject *m = f->in[0], *b = f->in[1];
-    int adj = attr_bool(f->attrs, 0);
+    int adj = attr_flag(f->attrs, 0, "MatrixSolve", "adjoint");
     if (adj < 0 || matrix_check("solve", "matrix", "MatrixSolve", m, 1) < 0 ||
         matrix_check("solve", "rhs", "MatrixSolve", b, 0) < 0) {
         return -1;
@@ -614,8 +615,10 @@ eigh_vjp(tg_vjp_ctx *c)
 static int
 svd_attrs(PyObject *attrs, int *full, int *uv)
 {
-    *full = attr_bool(attrs, 0);
-    *uv = attr(attrs, 1) == Py_None ? 1 : attr_bool(attrs, 1);
+    *full = attr_flag(attrs, 0, "Svd", "full_matrices");
+    *uv = *full < 0                   ? -1
+          : attr(attrs, 1) == Py_None ? 1
+                                      : attr_flag(attrs, 1, "Svd", "compute_uv");
     return *full < 0 || *uv < 0 ? -1 : 0;
 }
 

@@ -937,8 +937,8 @@ scan_forward(int op, int is_prod, tg_fwd *f)
     if (x->dtype == TG_FLOAT16) {
         return via_float32(f, is_prod ? cumprod_forward : cumsum_forward);
     }
-    exclusive = attr_bool(f->attrs, 1);
-    reverse = attr_bool(f->attrs, 2);
+    exclusive = attr_flag(f->attrs, 1, tfname, "exclusive");
+    reverse = exclusive < 0 ? -1 : attr_flag(f->attrs, 2, tfname, "reverse");
     if (exclusive < 0 || reverse < 0 ||
         single_axis(tfname, attr(f->attrs, 0), x->ndim, "scan axis",
                     &axis) < 0) {
@@ -1411,7 +1411,7 @@ top_k_forward(tg_fwd *f)
     if (x->dtype == TG_FLOAT16) {
         return via_float32(f, top_k_forward);
     }
-    if (attr_bool(f->attrs, 1) < 0) {
+    if (attr_flag(f->attrs, 1, "TopKV2", "sorted") < 0) {
         return -1;
     }
     if (tg_int_scalar("TopKV2", "k", ko, &k) < 0) {

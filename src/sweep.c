@@ -572,7 +572,7 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
     tg_idmap *source_ids = NULL, *relevant = NULL;
     grad_table gt = {0};
     Py_ssize_t nentries, nt, ns, pos = 0;
-    int mode;
+    int mode, swept = 0;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient", kwlist,
                                      &target, &sources, &ograds,
@@ -692,6 +692,9 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
         }
     }
 
+    /* the arguments are good: from here a non-persistent tape is used up,
+     * whatever happens (an error before this leaves it usable, as TF's) */
+    swept = 1;
     if (run_sweep(tape, nentries, relevant, &gt, source_ids) < 0) {
         goto done;
     }
@@ -733,7 +736,7 @@ done:
     Py_XDECREF(skel_s);
     Py_XDECREF(tmp);
     Py_XDECREF(results);
-    if (!tape->persistent) {
+    if (!tape->persistent && swept) {
         tg_tape_consume(tape); /* used up, even on error */
     }
     tape->sweeping--;

@@ -39,6 +39,29 @@ attr_bool(PyObject *attrs, Py_ssize_t i)
     return a == Py_None ? 0 : PyObject_IsTrue(a);
 }
 
+/* a flag TF passes to its kernel as a bool attribute (transpose_a,
+ * adjoint, exclusive, sorted...): TF's make_bool takes only a bool, where
+ * a truthiness test would read "no" and "False" as true.  (keepdims and
+ * the like, which TF's Python tests for truth, use attr_bool.) */
+static inline int
+attr_flag(PyObject *attrs, Py_ssize_t i, const char *tfname,
+          const char *param)
+{
+    PyObject *a = attr(attrs, i);
+    if (a == Py_None || a == Py_False) {
+        return 0;
+    }
+    if (a == Py_True) {
+        return 1;
+    }
+    if (PyArray_IsScalar(a, Bool)) {
+        return PyObject_IsTrue(a);
+    }
+    PyErr_Format(PyExc_TypeError, "%s: Expected bool for argument '%s' not "
+                 "%.200R.", tfname, param, a);
+    return -1;
+}
+
 /* ---- the scope ----------------------------------------------------------------- */
 
 typedef struct {

@@ -466,3 +466,32 @@ def test_junk_never_crashes_or_raises_system_error():
     assert p.returncode == 0
     problems = json.loads(p.stdout.strip().splitlines()[-1])
     assert problems == [], "\n".join(problems[:40])
+
+
+# ---- flags TF's kernels take as bools ---------------------------------------
+@pytest.mark.parametrize("call,op,param", [
+    (lambda v: tf.matmul(tf.ones((2, 2)), tf.ones((2, 2)), transpose_a=v),
+     "MatMul", "transpose_a"),
+    (lambda v: tf.matmul(tf.ones((2, 2)), tf.ones((2, 2)), transpose_b=v),
+     "MatMul", "transpose_b"),
+    (lambda v: tf.math.cumsum(tf.ones(3), exclusive=v), "Cumsum",
+     "exclusive"),
+    (lambda v: tf.math.cumprod(tf.ones(3), reverse=v), "Cumprod", "reverse"),
+    (lambda v: tf.math.top_k(tf.ones(3), sorted=v), "TopKV2", "sorted"),
+    (lambda v: tf.linalg.svd(tf.ones((2, 2)), full_matrices=v), "Svd",
+     "full_matrices"),
+    (lambda v: tf.linalg.inv(tf.eye(2), adjoint=v), "MatrixInverse",
+     "adjoint"),
+    (lambda v: tf.linalg.solve(tf.eye(2), tf.ones((2, 1)), adjoint=v),
+     "MatrixSolve", "adjoint"),
+    (lambda v: tf.linalg.matvec(tf.eye(2), tf.ones(2), transpose_a=v),
+     "MatVec", "transpose_a"),
+])
+def test_bool_flags_take_only_bools(call, op, param):
+    # a truth test read "no" and "False" as True
+    for v in ("no", "False", 1, tf.constant(True), [True]):
+        with pytest.raises(TypeError, match=r"^%s: Expected bool for argument "
+                           r"'%s' not " % (op, param)):
+            call(v)
+    call(True)
+    call(np.False_)

@@ -930,3 +930,20 @@ def test_gradient_rebuilds_tuple_types_as_tf_nest_does():
     assert type(g) is Pair and len(g) == 1 and g[0].shape == (2,)
     g = t.gradient(z, Named(x, y))
     assert type(g) is Named and g.b.numpy() == 3.0
+
+
+def test_an_argument_error_leaves_a_non_persistent_tape_usable():
+    # TF checks gradient()'s arguments before it spends the tape
+    x = tf.Variable(3.0)
+    for bad in (dict(unconnected_gradients="zeros"),
+                dict(output_gradients=[1.0, 2.0]),
+                dict(sources="x")):
+        with tf.GradientTape() as t:
+            y = x * x
+        kw = dict(target=y, sources=x)
+        kw.update(bad)
+        with pytest.raises((ValueError, TypeError)):
+            t.gradient(**kw)
+        assert t.gradient(y, x).numpy() == 6.0
+        with pytest.raises(RuntimeError, match="non-persistent"):
+            t.gradient(y, x)
