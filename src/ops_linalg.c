@@ -2139,13 +2139,13 @@ norm_forward(tg_fwd *f)
             return norm_bad_ord(matrix, ord);
         }
     }
-    else if (PyBool_Check(ord) || !PyNumber_Check(ord)) {
-        return norm_bad_ord(matrix, ord);
-    }
     else {
-        p = PyFloat_AsDouble(ord);
-        if (p == -1.0 && PyErr_Occurred()) {
-            return -1;
+        if (tg_float_scalar("Norm", "ord", ord, &p) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                return -1;
+            }
+            PyErr_Clear();          /* TF's message lists the ords */
+            return norm_bad_ord(matrix, ord);
         }
         if (matrix ? !(p == 1.0 || p == 2.0 || (isinf(p) && p > 0))
                    : !(p > 0)) {

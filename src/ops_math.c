@@ -89,24 +89,17 @@ any_half(tg_fwd *f)
     return 0;
 }
 
-/* a float attribute (TF converts Python numbers and 0-d tensors) */
+/* a float attribute, `dflt` when None */
 static int
-attr_double(tg_fwd *f, Py_ssize_t i, const char *what, double dflt,
-            double *v)
+attr_double(PyObject *attrs, Py_ssize_t i, const char *tfname,
+            const char *param, double dflt, double *v)
 {
-    PyObject *a = attr(f->attrs, i);
+    PyObject *a = attr(attrs, i);
     if (a == Py_None) {
         *v = dflt;
         return 0;
     }
-    *v = PyFloat_AsDouble(a);
-    if (*v == -1.0 && PyErr_Occurred()) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a float, got %.200R",
-                     what, a);
-        return -1;
-    }
-    return 0;
+    return tg_float_scalar(tfname, param, a, v);
 }
 
 /* The odometer over an output shape, with each input's element offset
@@ -686,7 +679,7 @@ leaky_relu_forward(tg_fwd *f)
 {
     TensorObject *x_ = f->in[0];
     double alpha;
-    if (attr_double(f, 0, "leaky_relu: alpha", 0.2, &alpha) < 0) {
+    if (attr_double(f->attrs, 0, "LeakyRelu", "alpha", 0.2, &alpha) < 0) {
         return -1;
     }
     if (x_->dtype == TG_FLOAT16) {
@@ -705,12 +698,9 @@ int
 leaky_relu_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    double alpha = 0.2;
-    if (attr(c->attrs, 0) != Py_None) {
-        alpha = PyFloat_AsDouble(attr(c->attrs, 0));
-        if (alpha == -1.0 && PyErr_Occurred()) {
-            return -1;
-        }
+    double alpha;
+    if (attr_double(c->attrs, 0, "LeakyRelu", "alpha", 0.2, &alpha) < 0) {
+        return -1;
     }
     PyObject *x = X(0);
     SET(0, sel(S, CMP(greater, x, ZERO(x)), G, MUL(G, CONST(alpha, G))));

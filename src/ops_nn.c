@@ -375,8 +375,10 @@ l2_normalize_forward(tg_fwd *f)
     COMPOSITE_BEGIN;
     PyObject *x = (PyObject *)f->in[0];
     int dt = f->in[0]->dtype;
-    double eps = PyFloat_AsDouble(attr(f->attrs, 1));
-    if (eps == -1.0 && PyErr_Occurred()) {
+    double eps = 1e-12;
+    if (attr(f->attrs, 1) != Py_None &&
+        tg_float_scalar("L2Normalize", "epsilon", attr(f->attrs, 1), &eps) <
+            0) {
         return -1;
     }
     PyObject *sq = OP1A(reduce_sum, MUL(x, x), "(OO)", attr(f->attrs, 0),
@@ -458,8 +460,8 @@ dropout_forward(tg_fwd *f)
                         "dropout() missing required argument 'rate'");
         return -1;
     }
-    double rate = PyFloat_AsDouble(rate_obj);
-    if (rate == -1.0 && PyErr_Occurred()) {
+    double rate;
+    if (tg_float_scalar("Dropout", "rate", rate_obj, &rate) < 0) {
         return -1;
     }
     if (!(rate >= 0.0 && rate < 1.0)) {

@@ -384,6 +384,64 @@ tg_index_tensor(const char *tfname, const char *param, PyObject *obj)
     return t;
 }
 
+/* A float argument (leaky_relu's alpha, dropout's rate, an epsilon): a
+ * Python or NumPy real number, or a real Tensor, Variable or array of
+ * rank 0, as TF converts it; anything else is TF's make_float TypeError,
+ * naming the op. */
+int
+tg_float_scalar(const char *tfname, const char *param, PyObject *obj,
+                double *out)
+{
+    TensorObject *t = Tensor_Check(obj)     ? (TensorObject *)obj
+                      : Variable_Check(obj) ? ((VariableObject *)obj)->value
+                                            : NULL;
+    int real;
+    if (PyFloat_Check(obj)) {
+        *out = PyFloat_AS_DOUBLE(obj);
+        return 0;
+    }
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        *out = PyLong_AsDouble(obj);
+        if (*out == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s: %s = %.100R is out of the "
+                         "float range", tfname, param, obj);
+            return -1;
+        }
+        return 0;
+    }
+    if (t != NULL) {
+        real = t->dtype != TG_BOOL;
+    }
+    else if (PyArray_Check(obj)) {
+        char k = PyArray_DESCR((PyArrayObject *)obj)->kind;
+        real = k == 'f' || k == 'i' || k == 'u';
+    }
+    else {
+        real = PyArray_IsScalar(obj, Floating) ||
+               PyArray_IsScalar(obj, Integer);
+        real = real && !PyArray_IsScalar(obj, Timedelta);
+    }
+    if (!real) {
+        PyErr_Format(PyExc_TypeError, "%s: Expected float for argument '%s' "
+                     "not %.200R.", tfname, param, obj);
+        return -1;
+    }
+    if ((t != NULL && t->ndim > 0) ||
+        (PyArray_Check(obj) && PyArray_NDIM((PyArrayObject *)obj) > 0)) {
+        return int_rank_error(tfname, param, 1, obj, 0);
+    }
+    /* a real scalar: its __float__ cannot fail but by running out of
+     * memory */
+    *out = t != NULL ? tg_float_at(t->data, t->dtype, 0)
+                     : PyFloat_AsDouble(obj);
+    if (t != NULL && !tg_is_float(t->dtype)) {
+        *out = t->dtype == TG_INT32 ? (double)*(int32_t *)t->data
+                                    : (double)*(int64_t *)t->data;
+    }
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* 1 if obj is given as a vector (a list, a tuple, a Tensor, Variable or
  * array of rank >= 1), not as one integer: split's num_or_size_splits,
  * tensordot's axes and norm's axis mean different things by it */

@@ -361,6 +361,8 @@ int tg_int_scalar(const char *tfname, const char *param, PyObject *obj,
                   Py_ssize_t *out);
 int tg_int_list(const char *tfname, const char *param, PyObject *obj,
                 int *n, Py_ssize_t *out);
+int tg_float_scalar(const char *tfname, const char *param, PyObject *obj,
+                    double *out);
 int tg_int_is_vector(PyObject *obj);
 int tg_int_dtype_check(const char *tfname, const char *param, PyObject *obj);
 TensorObject *tg_index_tensor(const char *tfname, const char *param,

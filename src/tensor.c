@@ -529,29 +529,48 @@ tensor_numpy(TensorObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 tensor_array(TensorObject *self, PyObject *args, PyObject *kw)
 {
+    /* NumPy 2's protocol: copy=None copies only if it must (a new dtype),
+     * True always, False never (ValueError if it would have to) */
     static char *kwlist[] = {"dtype", "copy", NULL};
     PyObject *dtype = Py_None, *copy = Py_None, *arr;
+    PyArray_Descr *d = NULL;
+    int want_copy = -1, cast;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:__array__", kwlist,
                                      &dtype, &copy)) {
         return NULL;
     }
-    arr = tg_tensor_as_array(self);
-    if (arr == NULL) {
+    if (copy != Py_None && (want_copy = PyObject_IsTrue(copy)) < 0) {
         return NULL;
     }
-    if (dtype != Py_None || copy == Py_True) {
-        PyArray_Descr *d = NULL;
-        if (dtype != Py_None && !PyArray_DescrConverter(dtype, &d)) {
-            Py_DECREF(arr);
-            return NULL;
-        }
+    if (dtype != Py_None && !PyArray_DescrConverter(dtype, &d)) {
+        return NULL;
+    }
+    arr = tg_tensor_as_array(self);
+    if (arr == NULL) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    cast = d != NULL && !PyArray_EquivTypes(d, PyArray_DESCR(
+                                                   (PyArrayObject *)arr));
+    if (cast && want_copy == 0) {
+        Py_XDECREF(d);
+        Py_DECREF(arr);
+        PyErr_SetString(PyExc_ValueError,
+                        "Tensor.__array__: unable to avoid a copy while "
+                        "converting to the requested dtype");
+        return NULL;
+    }
+    if (cast || want_copy == 1) {
         if (d == NULL) {
             d = PyArray_DESCR((PyArrayObject *)arr);
             Py_INCREF(d);
         }
+        /* steals d */
         Py_SETREF(arr, (PyObject *)PyArray_CastToType((PyArrayObject *)arr, d,
                                                       0));
+        return arr;
     }
+    Py_XDECREF(d);
     return arr;
 }
 
@@ -725,8 +744,8 @@ index_part(PyObject *k)
         PyObject *p[3] = {s->start, s->stop, s->step}, *q[3] = {0, 0, 0};
         PyObject *r = NULL;
         for (int i = 0; i < 3; i++) {
-            if (p[i] == Py_None) {
-                q[i] = Py_NewRef(Py_None);
+            if (p[i] == Py_None || PyLong_CheckExact(p[i])) {
+                q[i] = Py_NewRef(p[i]);  /* bounds past int64 clamp */
             }
             else if ((q[i] = index_part(p[i])) == NULL) {
                 goto slice_done;
@@ -745,14 +764,17 @@ index_part(PyObject *k)
         }
         return r;
     }
-    if (PyLong_Check(k) && !PyBool_Check(k)) {
-        return Py_NewRef(k);
-    }
-    if ((Tensor_Check(k) && ((TensorObject *)k)->ndim == 0 &&
+    if ((PyLong_Check(k) && !PyBool_Check(k)) ||
+        (Tensor_Check(k) && ((TensorObject *)k)->ndim == 0 &&
          (((TensorObject *)k)->dtype == TG_INT32 ||
           ((TensorObject *)k)->dtype == TG_INT64)) ||
-        (PyArray_IsScalar(k, Integer))) {
-        return PyNumber_Index(k);
+        PyArray_IsScalar(k, Integer)) {
+        /* ints past int64 and NumPy's timedelta64 (an "integer") are
+         * refused there, with the op's name */
+        Py_ssize_t v;
+        return tg_int_scalar("StridedSlice", "key", k, &v) < 0
+                   ? NULL
+                   : PyLong_FromSsize_t(v);
     }
     PyErr_Format(PyExc_TypeError,
                  "Only integers, slices (`:`), ellipsis (`...`), "

@@ -249,8 +249,19 @@ def test_float_only_rows_reject_integers_naming_the_op():
 
 
 def test_bad_attributes_raise_type_error():
-    with pytest.raises(TypeError, match="leaky_relu: alpha must be a float"):
-        tf.nn.leaky_relu(tf.constant([1.0]), alpha="big")
+    # float arguments: TF's make_float message, naming the op
+    for call in (lambda v: tf.nn.leaky_relu(tf.constant([1.0]), alpha=v),
+                 lambda v: tf.nn.dropout(tf.constant([1.0]), rate=v),
+                 lambda v: tf.nn.l2_normalize(tf.constant([1.0]), epsilon=v)):
+        for bad in ("big", True, 1j, [0.5], np.array(["a"])):
+            with pytest.raises(TypeError, match=r"^(LeakyRelu|Dropout|"
+                               r"L2Normalize): Expected float for argument "
+                               r"'(alpha|rate|epsilon)' not "):
+                call(bad)
+        with pytest.raises(InvalidArgumentError, match="must be a scalar"):
+            call(tf.constant([0.5, 0.5]))
+        call(np.float32(0.25))
+        call(tf.constant(0.25))
     with pytest.raises(TypeError, match="cannot convert 'big'"):
         tf.nn.silu(tf.constant([1.0]), beta="big")
 

@@ -520,3 +520,34 @@ def test_float16_ops_and_gradients():
     a64 = a.astype(np.float64)
     np.testing.assert_allclose(g.numpy().astype(np.float64),
                                np.cos(a64) * a64 + np.sin(a64), rtol=5e-3)
+
+
+# ---- NumPy 2's __array__(dtype, copy) -------------------------------------
+def test_array_protocol_copy_semantics():
+    t = tf.constant([1.0, 2.0])
+    with pytest.raises(ValueError, match="unable to avoid a copy"):
+        np.asarray(t, dtype=np.float64, copy=False)
+    view = np.asarray(t, copy=False)
+    assert not view.flags.writeable          # the tensor's own bytes
+    for copy in (True, 1):
+        c = t.__array__(copy=copy)
+        assert c.flags.owndata and c.flags.writeable
+        c[0] = 9.0
+    assert t.numpy()[0] == 1.0
+    assert np.asarray(t, dtype=np.float32, copy=False).dtype == np.float32
+    assert t.__array__(dtype="float64").dtype == np.float64
+
+
+# ---- index keys: integers through the integer conversion --------------------
+def test_index_keys_of_every_integer_kind():
+    t = tf.constant([1.0, 2.0, 3.0])
+    for k in (1, np.int64(1), np.uint8(1), tf.constant(1),
+              tf.constant(1, dtype=tf.int64)):
+        assert t[k].numpy() == 2.0
+    assert t[1:2 ** 70].shape == (2,)          # slice bounds clamp
+    with pytest.raises(ValueError, match=r"^StridedSlice: a value passed to "
+                       r"parameter 'key' is out of the int64 range"):
+        t[2 ** 63]
+    with pytest.raises(TypeError, match=r"^StridedSlice: .*DataType "
+                       r"timedelta64\[D\]"):
+        t[np.timedelta64(1, "D")]
