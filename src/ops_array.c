@@ -1941,13 +1941,25 @@ scalar_value(TensorObject *t)
 }
 
 static int64_t
-scalar_int(TensorObject *t)
+scalar_int(TensorObject *t, const char *name, int64_t *out)
 {
+    double v;
     switch (t->dtype) {
-        case TG_INT32: return *(int32_t *)t->data;
-        case TG_INT64: return *(int64_t *)t->data;
-        default: return (int64_t)scalar_value(t);
+        case TG_INT32: *out = *(int32_t *)t->data; return 0;
+        case TG_INT64: *out = *(int64_t *)t->data; return 0;
+        default: v = scalar_value(t);
     }
+    /* a float into an integer range: truncated, if it is an integer's
+     * size at all (converting NaN or 1e30 would be undefined in C) */
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) {
+        char buf[32];   /* PyErr_Format has no %g */
+        snprintf(buf, sizeof(buf), "%g", v);
+        TG_INVALID_ARGUMENT("Range: %s = %s does not fit an integer range "
+                            "[Op:Range]", name, buf);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
 }
 
 int
@@ -2010,8 +2022,12 @@ range_forward(tg_fwd *f)
     }
     Py_ssize_t size;
     if (dt == TG_INT32 || dt == TG_INT64) {
-        int64_t s = scalar_int(v[0]), l = scalar_int(v[1]);
-        int64_t d = scalar_int(v[2]);
+        int64_t s, l, d;
+        if (scalar_int(v[0], names[0], &s) < 0 ||
+            scalar_int(v[1], names[1], &l) < 0 ||
+            scalar_int(v[2], names[2], &d) < 0) {
+            goto done;
+        }
         if (dt == TG_INT32) {
             s = (int32_t)s, l = (int32_t)l, d = (int32_t)d;
         }
@@ -2061,9 +2077,11 @@ range_forward(tg_fwd *f)
         goto done;
     }
     if ((d > 0 && s > l) || (d < 0 && s < l)) {
-        TG_INVALID_ARGUMENT("Requires start %s limit when delta %s 0: %g/%g "
+        char sl[64];    /* PyErr_Format has no %g */
+        snprintf(sl, sizeof(sl), "%g/%g", s, l);
+        TG_INVALID_ARGUMENT("Requires start %s limit when delta %s 0: %s "
                             "[Op:Range]", d > 0 ? "<=" : ">=",
-                            d > 0 ? ">" : "<", s, l);
+                            d > 0 ? ">" : "<", sl);
         goto done;
     }
     if (!isfinite(n) || n > (double)PY_SSIZE_T_MAX / 16) {

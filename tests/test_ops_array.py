@@ -290,3 +290,22 @@ def test_fill_eye_one_hot_follow_tf():
     with pytest.raises(IAE, match=r"Expected axis to be -1 or between \[0, 2\)\.  "
                        r"But received: 3 \[Op:OneHot\]"):
         tf.one_hot([0], 2, axis=3)
+
+
+def test_range_of_a_float_too_large_for_an_integer_dtype():
+    # (int64_t)1e30 and (int64_t)NaN are undefined in C: an error instead
+    for v in (1e30, float("nan"), float("inf")):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"Range: limit = .* does not fit an integer "
+                           r"range \[Op:Range\]"):
+            tf.range(tf.constant(v), dtype=tf.int32)
+    assert tf.range(tf.constant(5.5), dtype=tf.int32).numpy().tolist() == [
+        0, 1, 2, 3, 4]
+
+
+def test_range_float_message_shows_the_values():
+    # the message printed a literal "%g/%g" (PyErr_Format has no %g)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Requires start <= limit when delta > 0: 5/1 "
+                       r"\[Op:Range\]"):
+        tf.range(5.0, 1.0, 1.0)
