@@ -311,7 +311,8 @@ maps_new(int nd, const Py_ssize_t *len)
     }
     Py_ssize_t **maps = PyMem_Malloc(bytes);
     if (maps == NULL) {
-        PyErr_NoMemory();
+        PyErr_Format(PyExc_MemoryError,
+                     "OOM when allocating %zd index-map entries", total);
         return NULL;
     }
     Py_ssize_t *p = (Py_ssize_t *)(maps + nd + 1);
@@ -880,6 +881,8 @@ pad_forward(tg_fwd *f)
         return -1;
     }
     if (mode != PAD_CONSTANT) {
+        /* checks paddings < dims first (TF's error); the maps are then at
+         * most 3x the input's dims */
         maps = mirror_maps(mode, x->ndim, x->shape, before, after, tfname);
     }
     else {
@@ -900,6 +903,13 @@ pad_forward(tg_fwd *f)
             Py_DECREF(cv);
             return -1;
         }
+        /* the output before the maps (as long as the output along each
+         * axis): a size the machine cannot give is TF's OOM error */
+        f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+        if (f->out[0] == NULL) {
+            Py_DECREF(cv);
+            return -1;
+        }
         maps = maps_new(x->ndim, shape);
         for (int k = 0; maps && k < x->ndim; k++) {
             for (Py_ssize_t j = 0; j < shape[k]; j++) {
@@ -910,9 +920,12 @@ pad_forward(tg_fwd *f)
     }
     if (maps == NULL) {
         Py_XDECREF(cv);
+        Py_CLEAR(f->out[0]);
         return -1;
     }
-    f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+    if (f->out[0] == NULL) {
+        f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+    }
     if (f->out[0] != NULL) {
         map_copy(x, f->out[0], maps, cv ? cv->data : NULL);
     }
@@ -1138,6 +1151,11 @@ unstack_forward(tg_fwd *f)
         }
     }
     list = PyList_New(n);
+    if (list == NULL && PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        /* CPython's MemoryError says nothing: name the op, as split does */
+        PyErr_Format(PyExc_MemoryError,
+                     "unstack: out of memory for %zd pieces", n);
+    }
     for (Py_ssize_t i = 0; list && i < n; i++) {
         PyObject *piece = take_key((PyObject *)x,
                                    axis_key(axis, PyLong_FromSsize_t(i)));
