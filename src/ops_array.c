@@ -1881,6 +1881,14 @@ linspace_forward(tg_fwd *f)
         return -1;
     }
 #define T(x) (tmp[nt++] = (x))
+    /* release a temporary early (NULL: nothing) */
+#define DROP(x)                                                            \
+    for (int i_ = 0; (x) != NULL && i_ < nt; i_++) {                       \
+        if (tmp[i_] == (PyObject *)(x)) {                                  \
+            Py_CLEAR(tmp[i_]);                                             \
+            break;                                                         \
+        }                                                                  \
+    }
     s = (PyObject *)f->in[0];
     e = (PyObject *)f->in[1];
     if (!tg_is_float(f->in[0]->dtype)) {
@@ -1948,12 +1956,18 @@ linspace_forward(tg_fwd *f)
     PyObject *step = delta ? T(tg_op2(TG_OP_multiply, delta,
                                       (PyObject *)range, NULL))
                            : NULL;
+    /* range, step and mid are each as large as the result: each goes as
+     * soon as the next exists (a tape keeps what its vjps read), so at
+     * most two are alive, not four */
+    DROP((PyObject *)range);
     PyObject *mid = step ? T(tg_op2(TG_OP_add, s, step, NULL)) : NULL;
+    DROP(step);
     if (mid == NULL) {
         goto done;
     }
     PyObject *parts = Py_BuildValue("[OOO]", s, mid, e);
     PyObject *cattrs = Py_BuildValue("(i)", ax);
+    DROP(mid);                        /* parts holds it */
     if (parts && cattrs) {
         r = tg_call(TG_OP_concat, 3, PySequence_Fast_ITEMS(parts), cattrs);
     }
@@ -1966,6 +1980,7 @@ linspace_forward(tg_fwd *f)
     }
 done:
 #undef T
+#undef DROP
     for (int i = 0; i < nt; i++) {
         Py_XDECREF(tmp[i]);
     }
