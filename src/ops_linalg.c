@@ -1657,12 +1657,23 @@ einsum_forward(tg_fwd *f)
             break;
         }
     }
+    /* NumPy writes into our output: allocated here, an impossible size
+     * is TF's OOM error (NumPy's own names its TiB), and no adoption */
+    Py_ssize_t oshape[TG_MAXDIMS];
+    int ond = e.n[e.nop];
+    for (int d = 0; d < ond; d++) {
+        oshape[d] = e.size[lab_index(e.lab[e.nop][d])];
+    }
+    TensorObject *out = n == f->nin ? tg_tensor_new(dt, ond, oshape) : NULL;
+    PyObject *view = out ? tg_tensor_as_array(out) : NULL;
     PyArrayObject *r = NULL;
-    PyObject *token = n == f->nin ? tg_quiet_begin() : NULL;
+    PyObject *token = view ? tg_quiet_begin() : NULL;
     if (token != NULL) {
+        PyArray_ENABLEFLAGS((PyArrayObject *)view, NPY_ARRAY_WRITEABLE);
         r = PyArray_EinsteinSum(buf, f->nin, arrs,
                                 PyArray_DescrFromType(tg_dtype_npy[dt]),
-                                NPY_CORDER, NPY_SAFE_CASTING, NULL);
+                                NPY_CORDER, NPY_SAFE_CASTING,
+                                (PyArrayObject *)view);
         if (r == NULL) {
             tg_np_lost_error();
         }
@@ -1673,8 +1684,14 @@ einsum_forward(tg_fwd *f)
     for (int i = 0; i < n; i++) {
         Py_DECREF(arrs[i]);
     }
-    f->out[0] = result_tensor((PyObject *)r, dt);
-    return f->out[0] ? 0 : -1;
+    Py_XDECREF(view);
+    if (r == NULL) {
+        Py_XDECREF(out);
+        return -1;
+    }
+    Py_DECREF(r);                      /* the view again */
+    f->out[0] = out;
+    return 0;
 }
 
 /* a constant of `dtype`: the n x n identity (ident) or n ones */
