@@ -432,8 +432,11 @@ reduction_numpy(int kind, TensorObject *x, const char *mask,
                 SHIFT(double);
             }
             t1 = np_binary("subtract", arr, m);
-            t2 = t1 ? tg_np_vectorcall(tg_numpy_ufunc("exp"), &t1, 1, NULL)
-                    : NULL;
+            /* exp in place: one input-sized temporary, not two */
+            if (t1 != NULL) {
+                PyObject *inout[2] = {t1, t1};
+                t2 = tg_np_vectorcall(tg_numpy_ufunc("exp"), inout, 2, NULL);
+            }
             r1 = t2 ? np_reduce("add", t2, axes) : NULL;
             if (r1 != NULL) {
                 if (f32) {
@@ -461,7 +464,12 @@ reduction_numpy(int kind, TensorObject *x, const char *mask,
                 t1 = mean ? np_binary("subtract", arr, mean) : NULL;
                 Py_XDECREF(mean);
             }
-            t2 = t1 ? np_binary("multiply", t1, t1) : NULL;
+            /* squared in place: one input-sized temporary, not two */
+            if (t1 != NULL) {
+                PyObject *inout[3] = {t1, t1, t1};
+                t2 = tg_np_vectorcall(tg_numpy_ufunc("multiply"), inout, 3,
+                                      NULL);
+            }
             r1 = t2 ? np_reduce("add", t2, axes) : NULL;
             if (r1 != NULL) {
                 double dn = (double)n;
