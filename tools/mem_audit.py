@@ -19,7 +19,10 @@ Measurement: the child builds its inputs, frees its scratch (malloc_trim,
 tapegrad's block cache), resets the kernel's RSS high-water mark through
 /proc/self/clear_refs, makes the call and reads VmHWM.  BLAS runs on one
 thread (OPENBLAS_NUM_THREADS=1), so per-thread buffers do not blur the
-numbers on a shared 2-core machine.
+numbers on a shared 2-core machine.  tapegrad's block cache (freed
+tensors of 256 KiB..32 MiB wait there for reuse, 32 MiB at most) is off
+in the child unless --with-cache: it is bounded, shared machinery, and
+would add up to 32 MiB to any row's peak.
 
 Scaling a case: "dims" multiplies every dimension > 1 of every input (and a
 `shape` attribute) by k, so equal dimensions stay equal (matmul's inner
@@ -242,6 +245,8 @@ def child(spec):
     row = {r.name: r for r in rows()}[spec["row"]]
     grad = spec["mode"] == "grad"
     np.seterr(all="ignore")
+    if not spec.get("cache"):
+        C._release_blocks(True)     # no block cache: the op's own memory
     # warm up: lazy imports, NumPy's caches, the row's code paths
     a, kd, at = build(row, spec["case"], spec["strategy"], 1)
     run(row, a, kd, at, grad)
@@ -297,6 +302,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--all-cases", action="store_true")
     ap.add_argument("--no-grad", action="store_true")
+    ap.add_argument("--with-cache", action="store_true",
+                    help="keep tapegrad's block cache on (it may hold up to "
+                         "32 MiB of freed tensors)")
     ap.add_argument("--json", default="")
     ap.add_argument("--child", default="")
     args = ap.parse_args()
@@ -320,7 +328,8 @@ def main():
             modes = [False] + ([True] if differentiable(row) and not args.no_grad else [])
             for grad in modes:
                 spec = {"row": row.name, "case": case, "strategy": strategy,
-                        "k": k, "mode": "grad" if grad else "fwd"}
+                        "k": k, "mode": "grad" if grad else "fwd",
+                        "cache": args.with_cache}
                 r = measure(spec, args.cap_gib, args.timeout)
                 r.update(spec)
                 results.append(r)
