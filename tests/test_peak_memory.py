@@ -139,6 +139,12 @@ FIXED = {
     "sigmoid_cross_entropy": (                                   # 3.36 -> 2.37
         "x = tf.random.uniform((2048, 2048))",
         "tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=x)", 2.8),
+    "svd_grad": ("x = tf.random.uniform((300000, 3, 3))",       # 8.70 -> 3.37
+                 "grad(lambda a: tf.linalg.svd(a)[1], x)", 4.0),
+    "eigh_grad": ("x = tf.random.uniform((300000, 3, 3))",      # 5.92 -> 2.6
+                  "grad(lambda a: tf.linalg.eigh(a)[1], x)", 3.2),
+    "cholesky_grad": ("x = tf.random.uniform((4 << 20, 1, 1)) + 1.0",
+                      "grad(tf.linalg.cholesky, x)", 2.9),   # 3.67 -> 2.33
 }
 
 

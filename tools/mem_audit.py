@@ -30,8 +30,10 @@ one); "lead" scales only the leading dimension; "batch" prepends a batch
 dimension of k (the linalg rows: many small matrices rather than one huge
 one); "tail" scales the last one (unstack: few pieces, each large).  The
 first (case, strategy) whose forward runs and grows is used; k is found
-from the sizes at small k.  Rows whose size comes from values
-(fill, eye, range, linspace) have their own recipes (SPECIAL).
+from the sizes at small k.  Rows whose size comes from values (fill, eye,
+range, linspace) or whose indices are attributes (gather_grad,
+gather_nd_grad, take_along_axis, take_along_axis_grad) have their own
+recipes (SPECIAL).
 
     python tools/mem_audit.py                  # every row, sorted table
     python tools/mem_audit.py -k matmul,exp    # some rows
@@ -91,10 +93,25 @@ def _special(name, k):
         return [np.float32(n)], "f", {}
     if name == "linspace":
         return [np.float32(-1), np.float32(1)], "ff", {"num": n}
+    # rows whose indices are attributes: n rows of 8, indices drawn here
+    rng = np.random.default_rng(k)
+    g = rng.standard_normal((n, 8)).astype(np.float32)
+    if name == "take_along_axis":
+        return [g], "f", {"indices": rng.integers(0, 8, (n, 8)), "axis": 1}
+    if name == "take_along_axis_grad":
+        return [g], "f", {"indices": rng.integers(0, 8, (n, 8)), "axis": 1,
+                          "size": 8}
+    if name == "gather_grad":
+        return [g], "f", {"indices": rng.integers(0, n, n), "axis": 0,
+                          "shape": (n, 8)}
+    if name == "gather_nd_grad":
+        return [g], "f", {"indices": rng.integers(0, 32, (n, 2)),
+                          "shape": (32, 32, 8)}
     return None
 
 
-SPECIAL = ("fill", "eye", "range", "linspace")
+SPECIAL = ("fill", "eye", "range", "linspace", "take_along_axis",
+           "take_along_axis_grad", "gather_grad", "gather_nd_grad")
 
 
 def build(row, case, strategy, k, seed=0):
