@@ -658,6 +658,26 @@ mod_int_list(PyObject *Py_UNUSED(m), PyObject *args)
     return tg_shape_tuple(n, v);
 }
 
+/* _adopt(array): a Tensor holding a fresh ndarray's bytes without a copy
+ * (tg_tensor_from_array: the array becomes the tensor's base and is made
+ * read-only).  For tapegrad.random, which fills an output buffer of the
+ * output dtype in bounded chunks and hands it over whole: a copy here
+ * would double its peak memory.  The caller gives the array up: it must
+ * own its data (not a view) and keep no other reference that writes. */
+static PyObject *
+mod_adopt(PyObject *Py_UNUSED(m), PyObject *arr)
+{
+    if (!PyArray_Check(arr) ||
+        !PyArray_CHKFLAGS((PyArrayObject *)arr,
+                          NPY_ARRAY_OWNDATA | NPY_ARRAY_C_CONTIGUOUS)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_adopt: expected a C-contiguous ndarray that owns "
+                        "its data");
+        return NULL;
+    }
+    return (PyObject *)tg_tensor_from_array((PyArrayObject *)arr, -1);
+}
+
 static PyObject *
 mod_watcher_push(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
 {
@@ -717,6 +737,10 @@ static PyMethodDef module_methods[] = {
     {"_block_cache", (PyCFunction)mod_block_cache, METH_NOARGS,
      "_block_cache($module, /)\n--\n\n"
      "(blocks, bytes) of large tensor data waiting in the cache for reuse."},
+    {"_adopt", (PyCFunction)mod_adopt, METH_O,
+     "_adopt($module, array, /)\n--\n\n"
+     "A Tensor over a fresh ndarray's bytes, no copy (private: the array "
+     "is given up).\n"},
     {"_release_blocks", (PyCFunction)mod_release_blocks, METH_VARARGS,
      "_release_blocks($module, close=False, /)\n--\n\n"
      "Free the cached data blocks (close: and cache no more; run at exit)."},

@@ -267,7 +267,8 @@ maps_new(int nd, const Py_ssize_t *len)
     }
     Py_ssize_t **maps = PyMem_Malloc(bytes);
     if (maps == NULL) {
-        PyErr_NoMemory();
+        PyErr_Format(PyExc_MemoryError,
+                     "OOM when allocating %zd index-map entries", total);
         return NULL;
     }
     Py_ssize_t *p = (Py_ssize_t *)(maps + nd + 1);
@@ -823,6 +824,8 @@ pad_forward(tg_fwd *f)
         return -1;
     }
     if (mode != PAD_CONSTANT) {
+        /* checks paddings < dims first (TF's error); the maps are then at
+         * most 3x the input's dims */
         maps = mirror_maps(mode, x->ndim, x->shape, before, after, tfname);
     }
     else {
@@ -843,6 +846,13 @@ pad_forward(tg_fwd *f)
             Py_DECREF(cv);
             return -1;
         }
+        /* the output before the maps (as long as the output along each
+         * axis): a size the machine cannot give is TF's OOM error */
+        f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+        if (f->out[0] == NULL) {
+            Py_DECREF(cv);
+            return -1;
+        }
         maps = maps_new(x->ndim, shape);
         for (int k = 0; maps && k < x->ndim; k++) {
             for (Py_ssize_t j = 0; j < shape[k]; j++) {
@@ -853,9 +863,12 @@ pad_forward(tg_fwd *f)
     }
     if (maps == NULL) {
         Py_XDECREF(cv);
+        Py_CLEAR(f->out[0]);
         return -1;
     }
-    f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+    if (f->out[0] == NULL) {
+        f->out[0] = tg_tensor_new(x->dtype, x->ndim, shape);
+    }
     if (f->out[0] != NULL) {
         map_copy(x, f->out[0], maps, cv ? cv->data : NULL);
     }
@@ -1081,6 +1094,11 @@ unstack_forward(tg_fwd *f)
         }
     }
     list = PyList_New(n);
+    if (list == NULL && PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        /* CPython's MemoryError says nothing: name the op, as split does */
+        PyErr_Format(PyExc_MemoryError,
+                     "unstack: out of memory for %zd pieces", n);
+    }
     for (Py_ssize_t i = 0; list && i < n; i++) {
         PyObject *piece = take_key((PyObject *)x,
                                    axis_key(axis, PyLong_FromSsize_t(i)));
@@ -1815,6 +1833,14 @@ linspace_forward(tg_fwd *f)
         return -1;
     }
 #define T(x) (tmp[nt++] = (x))
+    /* release a temporary early (NULL: nothing) */
+#define DROP(x)                                                            \
+    for (int i_ = 0; (x) != NULL && i_ < nt; i_++) {                       \
+        if (tmp[i_] == (PyObject *)(x)) {                                  \
+            Py_CLEAR(tmp[i_]);                                             \
+            break;                                                         \
+        }                                                                  \
+    }
     s = (PyObject *)f->in[0];
     e = (PyObject *)f->in[1];
     if (!tg_is_float(f->in[0]->dtype)) {
@@ -1882,12 +1908,18 @@ linspace_forward(tg_fwd *f)
     PyObject *step = delta ? T(tg_op2(TG_OP_multiply, delta,
                                       (PyObject *)range, NULL))
                            : NULL;
+    /* range, step and mid are each as large as the result: each goes as
+     * soon as the next exists (a tape keeps what its vjps read), so at
+     * most two are alive, not four */
+    DROP((PyObject *)range);
     PyObject *mid = step ? T(tg_op2(TG_OP_add, s, step, NULL)) : NULL;
+    DROP(step);
     if (mid == NULL) {
         goto done;
     }
     PyObject *parts = Py_BuildValue("[OOO]", s, mid, e);
     PyObject *cattrs = Py_BuildValue("(i)", ax);
+    DROP(mid);                        /* parts holds it */
     if (parts && cattrs) {
         r = tg_call(TG_OP_concat, 3, PySequence_Fast_ITEMS(parts), cattrs);
     }
@@ -1900,6 +1932,7 @@ linspace_forward(tg_fwd *f)
     }
 done:
 #undef T
+#undef DROP
     for (int i = 0; i < nt; i++) {
         Py_XDECREF(tmp[i]);
     }

@@ -516,11 +516,23 @@ cholesky_vjp(tg_vjp_ctx *c)
     VJP_BEGIN;
     const tg_slot *x = IN_SLOT(0);
     Py_ssize_t n = x->shape[x->ndim - 1];
+    /* each batch-sized intermediate is released once used (held to
+     * VJP_END they were eight at once) */
     PyObject *phi = band_const(S, x->dtype, n, 1.0, 0.5, 0.0);
     PyObject *linv = inv_of(S, Y, 0);
-    PyObject *mid = MUL(mm(S, Y, G, 1, 0), phi);
-    PyObject *ga = mm(S, linv, mm(S, mid, linv, 0, 0), 1, 0);
-    SET(0, MUL(ADD(ga, mtrans(S, ga)), CONST(0.5, G)));
+    PyObject *yg = mm(S, Y, G, 1, 0);
+    PyObject *mid = MUL(yg, phi);
+    RELEASE(yg);
+    PyObject *ml = mm(S, mid, linv, 0, 0);
+    RELEASE(mid);
+    PyObject *ga = mm(S, linv, ml, 1, 0);
+    RELEASE(ml);
+    RELEASE(linv);
+    PyObject *gat = mtrans(S, ga);
+    PyObject *sym = ADD(ga, gat);
+    RELEASE(ga);
+    RELEASE(gat);
+    SET(0, MUL(sym, CONST(0.5, G)));
     VJP_END;
 }
 
@@ -584,13 +596,32 @@ eigh_vjp(tg_vjp_ctx *c)
      * so equal eigenvalues give finite gradients (as TF's).  The mask
      * (TF's matrix_set_diag) also keeps the diagonal's cotangent from
      * meeting the reciprocal's slope of 1e20 at 0 in a second derivative. */
+    /* batch-sized intermediates are released once used (held to
+     * VJP_END they were a dozen at once) */
     PyObject *off = band_const(S, x->dtype, n, 1.0, 0.0, 1.0);
-    PyObject *fm = MUL(safe_recip(S, SUB(row, col)), off);
-    PyObject *inner = ADD(keep(S, tg_op1(TG_OP_diag, GS(0), NULL)),
-                          MUL(fm, mm(S, v, GS(1), 1, 0)));
-    PyObject *m = mm(S, v, mm(S, inner, v, 0, 1), 0, 0);
+    PyObject *dif = SUB(row, col);
+    PyObject *rec = safe_recip(S, dif);
+    RELEASE(dif);
+    PyObject *fm = MUL(rec, off);
+    RELEASE(rec);
+    PyObject *vg = mm(S, v, GS(1), 1, 0);
+    PyObject *fvg = MUL(fm, vg);
+    RELEASE(fm);
+    RELEASE(vg);
+    PyObject *dg = keep(S, tg_op1(TG_OP_diag, GS(0), NULL));
+    PyObject *inner = ADD(dg, fvg);
+    RELEASE(dg);
+    RELEASE(fvg);
+    PyObject *iv = mm(S, inner, v, 0, 1);
+    RELEASE(inner);
+    PyObject *m = mm(S, v, iv, 0, 0);
+    RELEASE(iv);
+    PyObject *mt = mtrans(S, m);
+    PyObject *sym = ADD(m, mt);
+    RELEASE(m);
+    RELEASE(mt);
     PyObject *lower = band_const(S, x->dtype, n, 1.0, 0.5, 0.0);
-    SET(0, MUL(ADD(m, mtrans(S, m)), lower));
+    SET(0, MUL(sym, lower));
     VJP_END;
 }
 
@@ -810,16 +841,50 @@ svd_core(PyObject *s, PyObject *u1, PyObject *gu1, PyObject *v1,
     scope S_ = {.n = 0}, *S = &S_;
     /* F_ij = 1/(s_j^2 - s_i^2), 0 on the diagonal (the eye keeps 0/0 away
      * in float16, where 1e-20 underflows) */
+    /* batch-sized intermediates are released once used (held to the
+     * end they were about twenty at once) */
     PyObject *s2 = MUL(s, s);
     PyObject *dif = SUB(s_as(S, s2, 1), s_as(S, s2, 0));
     PyObject *eye = band_const(S, dtype, k, 0.0, 1.0, 0.0);
-    PyObject *fm = DIV(dif, ADD(ADD(MUL(dif, dif), eye), CONST(1e-20, s)));
-    PyObject *j = MUL(fm, mm(S, u1, gu1, 1, 0));
-    PyObject *kk = MUL(fm, mm(S, v1, gv1, 1, 0));
-    PyObject *inner = ADD(keep(S, tg_op1(TG_OP_diag, gs, NULL)),
-                          ADD(MUL(ADD(j, mtrans(S, j)), s_as(S, s, 1)),
-                              MUL(s_as(S, s, 0), ADD(kk, mtrans(S, kk)))));
-    return scope_result(S, mm(S, u1, mm(S, inner, v1, 0, 1), 0, 0));
+    PyObject *d2 = MUL(dif, dif);
+    PyObject *d2e = ADD(d2, eye);
+    RELEASE(d2);
+    PyObject *den = ADD(d2e, CONST(1e-20, s));
+    RELEASE(d2e);
+    PyObject *fm = DIV(dif, den);
+    RELEASE(dif);
+    RELEASE(den);
+    PyObject *ug = mm(S, u1, gu1, 1, 0);
+    PyObject *j = MUL(fm, ug);
+    RELEASE(ug);
+    PyObject *jt = mtrans(S, j);
+    PyObject *js = ADD(j, jt);
+    RELEASE(j);
+    RELEASE(jt);
+    PyObject *a = MUL(js, s_as(S, s, 1));
+    RELEASE(js);
+    PyObject *vg = mm(S, v1, gv1, 1, 0);
+    PyObject *kk = MUL(fm, vg);
+    RELEASE(vg);
+    RELEASE(fm);
+    PyObject *kt = mtrans(S, kk);
+    PyObject *ks = ADD(kk, kt);
+    RELEASE(kk);
+    RELEASE(kt);
+    PyObject *b = MUL(s_as(S, s, 0), ks);
+    RELEASE(ks);
+    PyObject *ab = ADD(a, b);
+    RELEASE(a);
+    RELEASE(b);
+    PyObject *dg = keep(S, tg_op1(TG_OP_diag, gs, NULL));
+    PyObject *inner = ADD(dg, ab);
+    RELEASE(dg);
+    RELEASE(ab);
+    PyObject *iv = mm(S, inner, v1, 0, 1);
+    RELEASE(inner);
+    PyObject *r = mm(S, u1, iv, 0, 0);
+    RELEASE(iv);
+    return scope_result(S, r);
 }
 
 /* (g_U1 - U1 U1^T g_U1) S^-1 V1^T, with full_matrices (one extra column
@@ -1639,12 +1704,23 @@ einsum_forward(tg_fwd *f)
             break;
         }
     }
+    /* NumPy writes into our output: allocated here, an impossible size
+     * is TF's OOM error (NumPy's own names its TiB), and no adoption */
+    Py_ssize_t oshape[TG_MAXDIMS];
+    int ond = e.n[e.nop];
+    for (int d = 0; d < ond; d++) {
+        oshape[d] = e.size[lab_index(e.lab[e.nop][d])];
+    }
+    TensorObject *out = n == f->nin ? tg_tensor_new(dt, ond, oshape) : NULL;
+    PyObject *view = out ? tg_tensor_as_array(out) : NULL;
     PyArrayObject *r = NULL;
-    PyObject *token = n == f->nin ? tg_quiet_begin() : NULL;
+    PyObject *token = view ? tg_quiet_begin() : NULL;
     if (token != NULL) {
+        PyArray_ENABLEFLAGS((PyArrayObject *)view, NPY_ARRAY_WRITEABLE);
         r = PyArray_EinsteinSum(buf, f->nin, arrs,
                                 PyArray_DescrFromType(tg_dtype_npy[dt]),
-                                NPY_CORDER, NPY_SAFE_CASTING, NULL);
+                                NPY_CORDER, NPY_SAFE_CASTING,
+                                (PyArrayObject *)view);
         if (r == NULL) {
             tg_np_lost_error();
         }
@@ -1655,8 +1731,14 @@ einsum_forward(tg_fwd *f)
     for (int i = 0; i < n; i++) {
         Py_DECREF(arrs[i]);
     }
-    f->out[0] = result_tensor((PyObject *)r, dt);
-    return f->out[0] ? 0 : -1;
+    Py_XDECREF(view);
+    if (r == NULL) {
+        Py_XDECREF(out);
+        return -1;
+    }
+    Py_DECREF(r);                      /* the view again */
+    f->out[0] = out;
+    return 0;
 }
 
 /* a constant of `dtype`: the n x n identity (ident) or n ones */

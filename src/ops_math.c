@@ -789,22 +789,61 @@ gelu_vjp(tg_vjp_ctx *c)
     if (approx < 0) {
         return -1;
     }
+    /* each intermediate is released once used: held to VJP_END they
+     * were a dozen input-sized tensors at once */
     if (approx) {
         PyObject *x2 = MUL(x, x);
-        PyObject *u = MUL(CONST(SQRT_2_OVER_PI, x),
-                          ADD(x, MUL(CONST(GELU_C, x), MUL(x2, x))));
-        PyObject *du = MUL(CONST(SQRT_2_OVER_PI, x),
-                           ADD(ONE(x), MUL(CONST(3.0 * GELU_C, x), x2)));
+        PyObject *x3 = MUL(x2, x);
+        PyObject *c3 = MUL(CONST(GELU_C, x), x3);
+        RELEASE(x3);
+        PyObject *inner = ADD(x, c3);
+        RELEASE(c3);
+        PyObject *u = MUL(CONST(SQRT_2_OVER_PI, x), inner);
+        RELEASE(inner);
         PyObject *t = UNARY(tanh, u);
-        d = MUL(half, ADD(ADD(ONE(x), t),
-                          MUL(x, MUL(SUB(ONE(x), MUL(t, t)), du))));
+        RELEASE(u);
+        PyObject *d3 = MUL(CONST(3.0 * GELU_C, x), x2);
+        RELEASE(x2);
+        PyObject *du1 = ADD(ONE(x), d3);
+        RELEASE(d3);
+        PyObject *du = MUL(CONST(SQRT_2_OVER_PI, x), du1);
+        RELEASE(du1);
+        PyObject *tt = MUL(t, t);
+        PyObject *sech2 = SUB(ONE(x), tt);
+        RELEASE(tt);
+        PyObject *q = MUL(sech2, du);
+        RELEASE(sech2);
+        RELEASE(du);
+        PyObject *xq = MUL(x, q);
+        RELEASE(q);
+        PyObject *a = ADD(ONE(x), t);
+        RELEASE(t);
+        PyObject *b = ADD(a, xq);
+        RELEASE(a);
+        RELEASE(xq);
+        d = MUL(half, b);
+        RELEASE(b);
     }
     else {
-        PyObject *cdf = MUL(half, ADD(ONE(x), UNARY(erf, MUL(x, CONST(SQRT1_2,
-                                                                      x)))));
-        PyObject *pdf = MUL(CONST(INV_SQRT2PI, x),
-                            UNARY(exp, MUL(CONST(-0.5, x), MUL(x, x))));
-        d = ADD(cdf, MUL(x, pdf));
+        PyObject *xs = MUL(x, CONST(SQRT1_2, x));
+        PyObject *er = UNARY(erf, xs);
+        RELEASE(xs);
+        PyObject *c1 = ADD(ONE(x), er);
+        RELEASE(er);
+        PyObject *cdf = MUL(half, c1);
+        RELEASE(c1);
+        PyObject *xx = MUL(x, x);
+        PyObject *h = MUL(CONST(-0.5, x), xx);
+        RELEASE(xx);
+        PyObject *ex = UNARY(exp, h);
+        RELEASE(h);
+        PyObject *pdf = MUL(CONST(INV_SQRT2PI, x), ex);
+        RELEASE(ex);
+        PyObject *xp = MUL(x, pdf);
+        RELEASE(pdf);
+        d = ADD(cdf, xp);
+        RELEASE(cdf);
+        RELEASE(xp);
     }
     SET(0, MUL(G, d));
     VJP_END;
@@ -874,14 +913,27 @@ int
 silu_beta_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
+    /* intermediates released once used (all alive at VJP_END they were
+     * seven input-sized tensors) */
     PyObject *x = X(0), *bx = MUL(X(1), x);
     PyObject *s = UNARY(sigmoid, bx);
-    PyObject *gss = MUL(G, MUL(s, SUB(ONE(x), s)));     /* g s (1 - s) */
+    PyObject *oms = SUB(ONE(x), s);
+    PyObject *ss = MUL(s, oms);
+    RELEASE(oms);
+    PyObject *gss = MUL(G, ss);                         /* g s (1 - s) */
+    RELEASE(ss);
     if (NEEDS(0)) {
-        SET(0, ADD(MUL(G, s), MUL(gss, bx)));
+        PyObject *gs = MUL(G, s), *t = MUL(gss, bx);
+        SET(0, ADD(gs, t));
+        RELEASE(gs);
+        RELEASE(t);
     }
+    RELEASE(s);
+    RELEASE(bx);
     if (NEEDS(1)) {
-        SET(1, MUL(gss, MUL(x, x)));
+        PyObject *xx = MUL(x, x);
+        SET(1, MUL(gss, xx));
+        RELEASE(xx);
     }
     VJP_END;
 }

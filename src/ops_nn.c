@@ -289,9 +289,22 @@ sigmoid_cross_entropy_with_logits_forward(tg_fwd *f)
         return -1;
     }
     /* |x| = x sign(x), the sign a constant: TF's abs gradient */
-    PyObject *absx = MUL(x, ufunc_const(S, "sign", x, NULL, xt->dtype));
-    PyObject *r = ADD(SUB(UNARY(relu, x), MUL(x, z)),
-                      UNARY(softplus, NEG(absx)));
+    /* intermediates released once used: all alive at the end they were
+     * eight input-sized tensors */
+    PyObject *sg = ufunc_const(S, "sign", x, NULL, xt->dtype);
+    PyObject *absx = MUL(x, sg);
+    RELEASE(sg);
+    PyObject *rl = UNARY(relu, x), *xz = MUL(x, z);
+    PyObject *a = SUB(rl, xz);
+    RELEASE(rl);
+    RELEASE(xz);
+    PyObject *na = NEG(absx);
+    RELEASE(absx);
+    PyObject *sp = UNARY(softplus, na);
+    RELEASE(na);
+    PyObject *r = ADD(a, sp);
+    RELEASE(a);
+    RELEASE(sp);
     return composite_end(S, f, r);
 }
 NO_VJP(sigmoid_cross_entropy_with_logits)

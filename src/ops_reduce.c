@@ -397,8 +397,11 @@ reduction_numpy(int kind, TensorObject *x, const char *mask,
                 SHIFT(double);
             }
             t1 = np_binary("subtract", arr, m);
-            t2 = t1 ? tg_np_vectorcall(tg_numpy_ufunc("exp"), &t1, 1, NULL)
-                    : NULL;
+            /* exp in place: one input-sized temporary, not two */
+            if (t1 != NULL) {
+                PyObject *inout[2] = {t1, t1};
+                t2 = tg_np_vectorcall(tg_numpy_ufunc("exp"), inout, 2, NULL);
+            }
             r1 = t2 ? np_reduce("add", t2, axes) : NULL;
             if (r1 != NULL) {
                 if (f32) {
@@ -426,7 +429,12 @@ reduction_numpy(int kind, TensorObject *x, const char *mask,
                 t1 = mean ? np_binary("subtract", arr, mean) : NULL;
                 Py_XDECREF(mean);
             }
-            t2 = t1 ? np_binary("multiply", t1, t1) : NULL;
+            /* squared in place: one input-sized temporary, not two */
+            if (t1 != NULL) {
+                PyObject *inout[3] = {t1, t1, t1};
+                t2 = tg_np_vectorcall(tg_numpy_ufunc("multiply"), inout, 3,
+                                      NULL);
+            }
             r1 = t2 ? np_reduce("add", t2, axes) : NULL;
             if (r1 != NULL) {
                 double dn = (double)n;
@@ -1114,16 +1122,35 @@ DEFINE_LANE_SORT(sort_i64, int64_t)
 /* The large-input path: NumPy's stable argsort (PyArray_ArgSort: radix or
  * timsort, in C) gives the same order as the merge sort above.  Descending
  * sorts the lane reversed and reads the result backwards, which keeps the
- * lower index first among ties and NaN first. */
-#define GATHER_VALUES(T)                                                     \
+ * lower index first among ties and NaN first.
+ *
+ * Memory: the lanes go through NumPy in groups of whole outer slabs of
+ * about SORT_GROUP elements (at least one slab), so the argsort's int64
+ * order and a descending sort's reversed copy are bounded by a group, not
+ * by the input (they were 3x a float32 input, top_k's whole working set
+ * even for k = 1); values and positions go straight to the outputs. */
+#define SORT_GROUP ((Py_ssize_t)1 << 20)
+
+#define PUT_PICKED(T)                                                        \
     do {                                                                     \
         const T *px = (const T *)x->data;                                    \
-        T *pv = (T *)vals->data;                                             \
-        for (Py_ssize_t o = 0; o < outer; o++) {                             \
+        T *pv = vals ? (T *)vals->data : NULL;                               \
+        for (Py_ssize_t o = o0; o < o0 + g; o++) {                           \
+            const int64_t *po = order + (o - o0) * n * inner;                \
             for (Py_ssize_t r = 0; r < k; r++) {                             \
                 for (Py_ssize_t i = 0; i < inner; i++) {                     \
                     Py_ssize_t at = (o * k + r) * inner + i;                 \
-                    pv[at] = px[(o * n + pick[at]) * inner + i];             \
+                    int64_t p = desc ? n - 1 - po[(n - 1 - r) * inner + i]   \
+                                     : po[r * inner + i];                    \
+                    if (pv) {                                                \
+                        pv[at] = px[(o * n + p) * inner + i];                \
+                    }                                                        \
+                    if (pos && pos->dtype == TG_INT32) {                     \
+                        ((int32_t *)pos->data)[at] = (int32_t)p;             \
+                    }                                                        \
+                    else if (pos) {                                          \
+                        ((int64_t *)pos->data)[at] = p;                      \
+                    }                                                        \
                 }                                                            \
             }                                                                \
         }                                                                    \
@@ -1135,76 +1162,60 @@ sort_lanes_numpy(TensorObject *x, int axis, int desc, Py_ssize_t k,
 {
     Py_ssize_t outer = prod_dims(x->shape, 0, axis), n = x->shape[axis];
     Py_ssize_t inner = prod_dims(x->shape, axis + 1, x->ndim);
+    Py_ssize_t slab = n * inner;
+    Py_ssize_t per = slab >= SORT_GROUP ? 1 : SORT_GROUP / slab;
     size_t isz = (size_t)tg_dtype_size[x->dtype];
-    TensorObject *src = x;
-    PyObject *arr = NULL, *order = NULL;
-    int64_t *pick = NULL;
-    int rc = -1;
+    char *rev = NULL;
     if (desc) {
-        src = tg_tensor_new(x->dtype, x->ndim, x->shape);
-        if (src == NULL) {
+        rev = PyMem_Malloc((size_t)(per < outer ? per : outer) *
+                           (size_t)slab * isz);
+        if (rev == NULL) {
+            PyErr_NoMemory();
             return -1;
         }
-        for (Py_ssize_t o = 0; o < outer; o++) {
-            for (Py_ssize_t r = 0; r < n; r++) {
-                memcpy(src->data + (size_t)((o * n + r) * inner) * isz,
-                       x->data + (size_t)((o * n + n - 1 - r) * inner) * isz,
-                       (size_t)inner * isz);
-            }
-        }
     }
-    arr = tg_tensor_as_array(src);
-    order = arr ? PyArray_ArgSort((PyArrayObject *)arr, axis,
-                                  NPY_STABLESORT)
-                : NULL;
-    if (order != NULL) {
-        Py_SETREF(order, PyArray_FromAny(
-                             order, PyArray_DescrFromType(NPY_INT64), 0, 0,
-                             NPY_ARRAY_CARRAY | NPY_ARRAY_FORCECAST, NULL));
-    }
-    pick = order ? PyMem_Malloc(sizeof(int64_t) *
-                                (size_t)(outer * k * inner > 0
-                                             ? outer * k * inner : 1))
-                 : NULL;
-    if (pick == NULL) {
-        if (order != NULL) {
-            PyErr_NoMemory();
-        }
-        goto done;
-    }
-    const int64_t *po = (const int64_t *)PyArray_DATA((PyArrayObject *)order);
-    for (Py_ssize_t o = 0; o < outer; o++) {
-        for (Py_ssize_t r = 0; r < k; r++) {
-            for (Py_ssize_t i = 0; i < inner; i++) {
-                Py_ssize_t at = (o * k + r) * inner + i;
-                pick[at] = desc ? n - 1 - po[(o * n + n - 1 - r) * inner + i]
-                                : po[(o * n + r) * inner + i];
-                if (pos && pos->dtype == TG_INT32) {
-                    ((int32_t *)pos->data)[at] = (int32_t)pick[at];
-                }
-                else if (pos) {
-                    ((int64_t *)pos->data)[at] = pick[at];
+    for (Py_ssize_t o0 = 0; o0 < outer; o0 += per) {
+        Py_ssize_t g = per < outer - o0 ? per : outer - o0;
+        char *base = x->data + (size_t)(o0 * slab) * isz;
+        if (desc) {
+            for (Py_ssize_t o = 0; o < g; o++) {
+                for (Py_ssize_t r = 0; r < n; r++) {
+                    memcpy(rev + (size_t)((o * n + r) * inner) * isz,
+                           base + (size_t)((o * n + n - 1 - r) * inner) * isz,
+                           (size_t)inner * isz);
                 }
             }
+            base = rev;
         }
-    }
-    if (vals != NULL) {
+        npy_intp dims[3] = {g, n, inner};
+        PyObject *arr = PyArray_SimpleNewFromData(3, dims,
+                                                  tg_dtype_npy[x->dtype],
+                                                  base);
+        PyObject *ord = arr ? PyArray_ArgSort((PyArrayObject *)arr, 1,
+                                              NPY_STABLESORT)
+                            : NULL;
+        Py_XDECREF(arr);
+        if (ord != NULL) {
+            Py_SETREF(ord, PyArray_FromAny(
+                               ord, PyArray_DescrFromType(NPY_INT64), 0, 0,
+                               NPY_ARRAY_CARRAY | NPY_ARRAY_FORCECAST, NULL));
+        }
+        if (ord == NULL) {
+            PyMem_Free(rev);
+            return -1;
+        }
+        const int64_t *order = (const int64_t *)PyArray_DATA(
+            (PyArrayObject *)ord);
         switch (x->dtype) {
-            case TG_FLOAT32: GATHER_VALUES(float); break;
-            case TG_FLOAT64: GATHER_VALUES(double); break;
-            case TG_INT32: GATHER_VALUES(int32_t); break;
-            default: GATHER_VALUES(int64_t); break;
+            case TG_FLOAT32: PUT_PICKED(float); break;
+            case TG_FLOAT64: PUT_PICKED(double); break;
+            case TG_INT32: PUT_PICKED(int32_t); break;
+            default: PUT_PICKED(int64_t); break;
         }
+        Py_DECREF(ord);
     }
-    rc = 0;
-done:
-    PyMem_Free(pick);
-    Py_XDECREF(arr);
-    Py_XDECREF(order);
-    if (src != x) {
-        Py_DECREF(src);
-    }
-    return rc;
+    PyMem_Free(rev);
+    return 0;
 }
 
 static int

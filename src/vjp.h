@@ -93,6 +93,22 @@ vjp_end(scope *S)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* Release a scope temporary before VJP_END: a long formula's
+ * intermediates would otherwise all be alive at its end, one result-sized
+ * tensor each (a recording tape keeps what its vjps read).  `x` must not
+ * be used afterwards; NULL does nothing. */
+static inline void
+scope_release(scope *S, PyObject *x)
+{
+    for (int i = S->n - 1; x != NULL && i >= 0; i--) {
+        if (S->tmp[i] == x) {
+            S->tmp[i] = S->tmp[--S->n];
+            Py_DECREF(x);
+            return;
+        }
+    }
+}
+
 static inline PyObject *
 scalar_like(PyObject *like, double v)
 {
@@ -117,6 +133,7 @@ scalar_like(PyObject *like, double v)
 #define CONST(v, like) keep(S, scalar_like((like), (v)))
 #define TO_SHAPE(OP, x, slot) keep(S, tg_op_to_shape(TG_OP_##OP, (x), (slot)))
 #define KEEP(r) keep(S, (r))
+#define RELEASE(x) scope_release(S, (x))
 #define G ((PyObject *)c->g)
 #define GS(i) ((PyObject *)c->gs[i])
 #define X(i) ((PyObject *)c->in[i])

@@ -1,13 +1,23 @@
 """tapegrad.random: random tensors, reproducible after set_seed(seed).
 
-Draws come from NumPy's PCG64 generator and are converted once; random
-ops are not differentiable and are not on the per-op hot path.  As in TF,
-without set_seed the draws differ from run to run; after set_seed(s) the
-sequence of draws (and each op-level `seed`) is reproducible.
+Draws come from NumPy's PCG64 generator; random ops are not
+differentiable and are not on the per-op hot path.  As in TF, without
+set_seed the draws differ from run to run; after set_seed(s) the sequence
+of draws (and each op-level `seed`) is reproducible.
+
+Memory: a legal request needs its output's bytes and little more, as in
+TF.  normal, uniform and truncated_normal draw in the output dtype
+(float16: through a float32 chunk), CHUNK elements at a time, straight
+into one output buffer, scale and shift each chunk in place (in the
+output dtype, as TF's `rnd * stddev + mean`), redraw truncated_normal's
+rejects within their chunk, and hand the buffer to the tensor without a
+copy (_tapegrad._adopt).  The values therefore depend on the dtype: a
+float32 draw is NumPy's float32 sampler, not a rounded float64 one.
 """
 import numpy as _np
 
 from ._tapegrad import InvalidArgumentError as _InvalidArgumentError
+from ._tapegrad import _adopt
 from ._tapegrad import constant as _constant
 from ._tapegrad import _int_list
 from ._tapegrad import float32 as _float32
@@ -59,25 +69,70 @@ def _dtype(dtype):
     return dtype
 
 
+#: elements drawn per step: the working memory beyond the output is a few
+#: chunks (256 KiB of float32), and NumPy's loops stay in cache
+CHUNK = 1 << 16
+
+
+def _output(shape, dtype):
+    """An uninitialised C-contiguous buffer of `dtype` for the result; a
+    size the machine cannot give is TF's OOM error, before any draw."""
+    try:
+        return _np.empty(shape, dtype.as_numpy_dtype)
+    except MemoryError:
+        raise MemoryError(
+            "OOM when allocating tensor with shape[%s] and type %s"
+            % (",".join(map(str, shape)), dtype.name)) from None
+
+
+def _fill(shape, dtype, draw, scale, shift):
+    """A Tensor of `shape` and `dtype` filled chunk by chunk: `draw(out)`
+    fills a float32/float64 array in place, then out * scale + shift (in
+    that dtype; inf past its range, quietly, as TF's)."""
+    buf = _output(shape, dtype)
+    flat = buf.reshape(-1)                      # a view: buf is contiguous
+    half = flat.dtype == _np.float16
+    work = _np.empty(min(CHUNK, flat.size), _np.float32) if half else None
+    with _np.errstate(over="ignore", invalid="ignore"):
+        wdt = _np.float32 if half else flat.dtype.type
+        scale, shift = wdt(scale), wdt(shift)
+        for i in range(0, flat.size, CHUNK):
+            out = flat[i:i + CHUNK]
+            part = work[:out.size] if half else out
+            draw(part)
+            if scale != 1:
+                part *= scale
+            if shift != 0:
+                part += shift
+            if half:
+                _np.copyto(out, part, casting="unsafe")
+    return _adopt(buf)
+
+
 def normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
            name=None):
     """Tensor of draws from a normal distribution (tf.random.normal)."""
     dtype = _dtype(dtype)
-    values = _rng(seed).standard_normal(_shape(shape, "RandomStandardNormal"))
-    values = values * float(stddev) + float(mean)
-    # tapegrad's conversion rounds to `dtype` (inf past its range, as TF
-    # does, without NumPy's overflow warning)
-    return _constant(values, dtype=dtype)
+    shape = _shape(shape, "RandomStandardNormal")
+    rng = _rng(seed)
+
+    def draw(out):
+        rng.standard_normal(out=out, dtype=out.dtype)
+    return _fill(shape, dtype, draw, float(stddev), float(mean))
 
 
 def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
             name=None):
     """Tensor of draws from [minval, maxval) (tf.random.uniform)."""
     dtype = _dtype(dtype)
+    lo = float(minval)
     hi = 1.0 if maxval is None else float(maxval)
-    values = _rng(seed).uniform(float(minval), hi,
-                                _shape(shape, "RandomUniform"))
-    return _constant(values, dtype=dtype)
+    shape = _shape(shape, "RandomUniform")
+    rng = _rng(seed)
+
+    def draw(out):
+        rng.random(out=out, dtype=out.dtype)
+    return _fill(shape, dtype, draw, hi - lo, lo)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
@@ -85,15 +140,17 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
     """Normal draws, redrawn until within two standard deviations of the
     mean (tf.random.truncated_normal)."""
     dtype = _dtype(dtype)
-    rng = _rng(seed)
     shape = _shape(shape, "TruncatedNormal")
-    values = rng.standard_normal(shape)
-    bad = _np.abs(values) > 2.0
-    while bad.any():
-        values[bad] = rng.standard_normal(int(bad.sum()))
-        bad = _np.abs(values) > 2.0
-    values = values * float(stddev) + float(mean)
-    return _constant(values, dtype=dtype)
+    rng = _rng(seed)
+
+    def draw(out):
+        rng.standard_normal(out=out, dtype=out.dtype)
+        redo = _np.flatnonzero(_np.abs(out) > 2.0)
+        while redo.size:
+            again = rng.standard_normal(redo.size, dtype=out.dtype)
+            out[redo] = again
+            redo = redo[_np.abs(again) > 2.0]
+    return _fill(shape, dtype, draw, float(stddev), float(mean))
 
 
 def shuffle(value, seed=None, name=None):
