@@ -14,6 +14,8 @@ rejects within their chunk, and hand the buffer to the tensor without a
 copy (_tapegrad._adopt).  The values therefore depend on the dtype: a
 float32 draw is NumPy's float32 sampler, not a rounded float64 one.
 """
+import operator as _operator
+
 import numpy as _np
 
 from ._tapegrad import InvalidArgumentError as _InvalidArgumentError
@@ -28,18 +30,29 @@ _global_seed = None
 _generator = _np.random.default_rng()
 
 
+def _seed(seed, op):
+    """A seed as TF takes it: an integer (negative ones too), as a value
+    NumPy's generators take (they want non-negative ones)."""
+    if not isinstance(seed, bool):
+        try:
+            return _operator.index(seed) % (1 << 64)
+        except TypeError:
+            pass
+    raise TypeError(f"{op}: Expected int for argument 'seed' not {seed!r}.")
+
+
 def set_seed(seed):
     """Make the following random draws reproducible (tf.random.set_seed)."""
     global _global_seed, _generator
-    _global_seed = None if seed is None else int(seed)
+    _global_seed = None if seed is None else _seed(seed, "set_seed")
     _generator = _np.random.default_rng(_global_seed)
 
 
-def _rng(seed):
+def _rng(seed, op="random"):
     if seed is None:
         return _generator
     base = 0 if _global_seed is None else _global_seed
-    return _np.random.default_rng([base, int(seed)])
+    return _np.random.default_rng([base, _seed(seed, op)])
 
 
 def _shape(shape, op):
@@ -61,6 +74,8 @@ def _shape(shape, op):
 def _dtype(dtype):
     from . import DType, constant
 
+    if dtype is None:   # constant(0, dtype=None) would be int32
+        raise TypeError("random: dtype must be a floating dtype, got None")
     if not isinstance(dtype, DType):
         dtype = constant(0, dtype=dtype).dtype
     if not dtype.is_floating:
@@ -114,7 +129,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
     """Tensor of draws from a normal distribution (tf.random.normal)."""
     dtype = _dtype(dtype)
     shape = _shape(shape, "RandomStandardNormal")
-    rng = _rng(seed)
+    rng = _rng(seed, "RandomStandardNormal")
 
     def draw(out):
         rng.standard_normal(out=out, dtype=out.dtype)
@@ -128,7 +143,7 @@ def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
     lo = float(minval)
     hi = 1.0 if maxval is None else float(maxval)
     shape = _shape(shape, "RandomUniform")
-    rng = _rng(seed)
+    rng = _rng(seed, "RandomUniform")
 
     def draw(out):
         rng.random(out=out, dtype=out.dtype)
@@ -141,7 +156,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
     mean (tf.random.truncated_normal)."""
     dtype = _dtype(dtype)
     shape = _shape(shape, "TruncatedNormal")
-    rng = _rng(seed)
+    rng = _rng(seed, "TruncatedNormal")
 
     def draw(out):
         rng.standard_normal(out=out, dtype=out.dtype)
@@ -160,4 +175,4 @@ def shuffle(value, seed=None, name=None):
     array = _np.asarray(_constant(value).numpy())
     if array.ndim == 0:
         raise ValueError("shuffle: value must be at least 1-D, got a scalar")
-    return _constant(_rng(seed).permutation(array))
+    return _constant(_rng(seed, "RandomShuffle").permutation(array))

@@ -47,3 +47,21 @@ def test_shuffle_permutes_the_first_dimension_only():
 def test_random_ops_need_floating_dtypes():
     with pytest.raises(ValueError, match="floating"):
         tf.random.normal((2,), dtype=tf.int32)
+
+
+def test_seeds_are_integers_as_in_tf():
+    # seed=1.9 drew what seed=1 draws; a negative seed was NumPy's error
+    a = tf.random.normal([3], seed=-5)
+    b = tf.random.normal([3], seed=-5)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    tf.random.set_seed(-1)
+    tf.random.set_seed(np.int64(3))
+    for bad in (1.9, "3", True, [1]):
+        with pytest.raises(TypeError, match=r"Expected int for argument "
+                           r"'seed' not "):
+            tf.random.normal([2], seed=bad)
+    with pytest.raises(TypeError, match=r"^set_seed: Expected int"):
+        tf.random.set_seed(2.5)
+    with pytest.raises(TypeError, match="floating dtype, got None"):
+        tf.random.normal([2], dtype=None)
+    tf.random.set_seed(None)
