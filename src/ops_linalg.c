@@ -1449,6 +1449,9 @@ eq_parse(PyObject *eqobj, int nop, const int *ndim,
         if (s[i] == ' ') {
             continue;
         }
+        if (s[i] == '\0') {    /* the C string would end here */
+            return eq_error(eqobj, "a NUL character");
+        }
         if (k + 1 >= sizeof(buf)) {
             return eq_error(eqobj, "too long");
         }

@@ -144,7 +144,15 @@ def _call(f, args, kwargs):
         if not isinstance(grads, (list, tuple)):
             grads = [grads]
         if variables:
-            input_grads, variable_grads = grad_fn(*grads, variables=variables)
+            returned = grad_fn(*grads, variables=variables)
+            if not (isinstance(returned, (list, tuple)) and
+                    len(returned) == 2 and
+                    isinstance(returned[1], (list, tuple))):
+                raise TypeError(
+                    "custom_gradient: a grad_fn that takes `variables` must "
+                    "return (input gradients, a list of variable "
+                    "gradients), got %.200r" % (returned,))
+            input_grads, variable_grads = returned
             if len(variable_grads) != len(variables):
                 raise ValueError("Must return gradient for each variable "
                                  "from @custom_gradient grad_fn.")

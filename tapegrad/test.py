@@ -134,8 +134,12 @@ def check_gradients(f, *args, order=2, rtol=None, atol=None, seed=0):
     order 2 checks the vjp of the vjp, computed through nested tapes, and
     so on.  Raises ``AssertionError`` on disagreement.
     """
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)):
+        raise TypeError("check_gradients: order must be an int, got %r"
+                        % (order,))
     if order < 1:
-        raise ValueError("order must be >= 1, got %r" % (order,))
+        raise ValueError("check_gradients: order must be >= 1, got %r"
+                         % (order,))
     arrays = [_as_array(a) for a in args]
     rng = np.random.default_rng(seed)
     _check(f, arrays, rng, order, 1, rtol, atol)

@@ -478,3 +478,20 @@ def test_a_method_with_a_custom_gradient_binds_self():
     assert Layer.forward.__name__ == "forward"
     assert layer.forward.__name__ == "forward"
     assert log1pexp.__name__ == "log1pexp"
+
+
+def test_grad_fn_with_variables_must_return_a_pair_with_a_list():
+    # (dy, None) was "object of type 'NoneType' has no len()"
+    x, w = tf.Variable(2.0), tf.Variable(3.0)
+    for ret in (lambda dy: (dy, None), lambda dy: dy,
+                lambda dy: (dy, [dy], dy)):
+        @tf.custom_gradient
+        def f(x):
+            def g(dy, variables=None):
+                return ret(dy)
+            return x * w, g
+        with tf.GradientTape() as t:
+            y = f(x)
+        with pytest.raises(TypeError, match="custom_gradient: a grad_fn that "
+                           "takes `variables` must return"):
+            t.gradient(y, [x, w])

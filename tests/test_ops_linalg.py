@@ -507,3 +507,9 @@ def test_svd_of_matrices_with_nan_or_inf_is_nan_and_terminates(dtype):
         y = tf.reduce_sum(tf.norm(xt, ord=2, axis=[-2, -1]))
     g = tape.gradient(y, xt).numpy()
     assert np.isfinite(g[0]).all() and np.isnan(g[1:]).all()
+
+
+def test_einsum_equation_with_a_nul_character_is_refused():
+    # the C parser stopped at the NUL: 'ij,jk->ik\x00junk' ran as 'ij,jk->ik'
+    with pytest.raises(InvalidArgumentError, match="a NUL character"):
+        tf.einsum("ij,jk->ik\x00junk", tf.ones((2, 2)), tf.ones((2, 2)))

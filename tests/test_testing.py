@@ -44,3 +44,13 @@ def test_check_gradients_catches_a_chain_broken_through_numpy():
 def test_check_gradients_rejects_integer_inputs():
     with pytest.raises(TypeError, match="floating-point"):
         tf.test.check_gradients(lambda x: x * x, np.array([1, 2]))
+
+
+def test_check_gradients_order_is_an_int():
+    # order='2' was "'<' not supported"; order=1.5 ran two orders
+    for bad in ("2", 1.5, True):
+        with pytest.raises(TypeError, match="check_gradients: order must be "
+                           "an int"):
+            tf.test.check_gradients(tf.sin, np.array([0.5]), order=bad)
+    with pytest.raises(ValueError, match="order must be >= 1, got 0"):
+        tf.test.check_gradients(tf.sin, np.array([0.5]), order=0)
