@@ -65,6 +65,17 @@ int_dtype_error(const char *tfname, const char *param, const char *dtype)
     return -1;
 }
 
+/* ... for a value that is no number at all */
+static int
+int_type_error(const char *tfname, const char *param, PyObject *obj)
+{
+    PyErr_Format(PyExc_TypeError,
+                 "%s: Expected int32 or int64 for parameter '%s', got %.200R "
+                 "of type '%.100s' instead.", tfname, param, obj,
+                 Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
 /* the same, with the dtype of a NumPy array or scalar */
 static int
 int_npy_dtype_error(const char *tfname, const char *param,
@@ -225,11 +236,7 @@ int_scalar(const char *tfname, const char *param, PyObject *obj,
         *rank = 1;  /* at least */
         return 1;
     }
-    PyErr_Format(PyExc_TypeError,
-                 "%s: Expected int32 or int64 for parameter '%s', got %.200R "
-                 "of type '%.100s' instead.", tfname, param, obj,
-                 Py_TYPE(obj)->tp_name);
-    return -1;
+    return int_type_error(tfname, param, obj);
 }
 
 /* A rank-1 Tensor or NumPy array's values */
@@ -321,6 +328,11 @@ tg_int_list(const char *tfname, const char *param, PyObject *obj, int *n,
     else {
         len = PySequence_Size(obj);
         if (len < 0) {
+            if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                /* __getitem__ without __len__: not a sequence we read */
+                PyErr_Clear();
+                int_type_error(tfname, param, obj);
+            }
             return -1;
         }
         if (len > TG_MAXDIMS) {

@@ -291,6 +291,15 @@ def test_a_sequence_longer_than_any_shape_is_refused_without_reading_it():
         tf.reshape(tf.ones(1), Endless())
 
 
+def test_a_getitem_without_len_is_not_a_shape():
+    class Items:
+        def __getitem__(self, i):
+            return 1
+    with pytest.raises(TypeError, match=r"^ones: Expected int32 or int64 for "
+                       r"parameter 'shape', got <"):
+        tf.ones(Items())
+
+
 def test_a_list_changed_by_an_items_index_is_read_as_given():
     # __index__ empties the list it sits in: the conversion reads a copy
     lst = []
