@@ -1171,11 +1171,13 @@ cast_vjp(tg_vjp_ctx *c)
  * attrs: (axis,).  Lives in the core because the generated tests use it to
  * flatten multi-output rows.
  */
+/* the axis attribute for inputs of rank `ndim`, in [0, ndim).  The vjp
+ * reads it again too: the tape keeps what the forward read, but a user's
+ * __index__ object answers anew. */
 static int
-concat_axis(tg_fwd *f, int *axis)
+concat_axis(PyObject *attrs, int ndim, int *axis)
 {
-    TensorObject *x0 = f->in[0];
-    PyObject *a = attr(f->attrs, 0);
+    PyObject *a = attr(attrs, 0);
     Py_ssize_t ax;
     if (a == Py_None) {
         PyErr_SetString(PyExc_TypeError,
@@ -1185,18 +1187,18 @@ concat_axis(tg_fwd *f, int *axis)
     if (tg_int_scalar("ConcatV2", "axis", a, &ax) < 0) {
         return -1;
     }
-    if (x0->ndim == 0) {
+    if (ndim == 0) {
         TG_INVALID_ARGUMENT("Can't concatenate scalars (use tf.stack "
                             "instead) [Op:ConcatV2]");
         return -1;
     }
-    if (ax < -x0->ndim || ax >= x0->ndim) {
+    if (ax < -ndim || ax >= ndim) {
         TG_INVALID_ARGUMENT("ConcatOp : Expected concatenating dimensions "
                             "in the range [%d, %d), but got %zd "
-                            "[Op:ConcatV2]", -x0->ndim, x0->ndim, ax);
+                            "[Op:ConcatV2]", -ndim, ndim, ax);
         return -1;
     }
-    *axis = (int)(ax < 0 ? ax + x0->ndim : ax);
+    *axis = (int)(ax < 0 ? ax + ndim : ax);
     return 0;
 }
 
@@ -1206,7 +1208,7 @@ concat_forward(tg_fwd *f)
     TensorObject *x0 = f->in[0];
     Py_ssize_t shape[TG_MAXDIMS], outer = 1, inner = 1;
     int axis;
-    if (concat_axis(f, &axis) < 0) {
+    if (concat_axis(f->attrs, f->in[0]->ndim, &axis) < 0) {
         return -1;
     }
     memcpy(shape, x0->shape, (size_t)x0->ndim * sizeof(Py_ssize_t));
@@ -1266,19 +1268,10 @@ concat_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *x0 = IN_SLOT(0);
-    Py_ssize_t ax;
-    /* the tape keeps what the forward read, but a user's __index__ object
-     * is read again: check it again */
-    if (tg_int_scalar("ConcatV2", "axis", attr(c->attrs, 0), &ax) < 0) {
+    int axis;
+    if (concat_axis(c->attrs, x0->ndim, &axis) < 0) {
         return -1;
     }
-    if (ax < -x0->ndim || ax >= x0->ndim) {
-        TG_INVALID_ARGUMENT("ConcatOp : Expected concatenating dimensions "
-                            "in the range [%d, %d), but got %zd "
-                            "[Op:ConcatV2]", -x0->ndim, x0->ndim, ax);
-        return -1;
-    }
-    int axis = (int)(ax < 0 ? ax + x0->ndim : ax);
     Py_ssize_t start = 0;
     for (int i = 0; i < c->e->nin; i++) {
         Py_ssize_t len = IN_SLOT(i)->shape[axis];
