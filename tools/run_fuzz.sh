@@ -4,7 +4,8 @@
 # the normal build is left alone (as run_asan.sh does).
 #
 # Usage: tools/run_fuzz.sh [seconds-per-harness] [harness...]
-#   default 600 s each for fuzz_ops and fuzz_tape (fuzz/*.py)
+#   default 600 s each for every harness, fuzz/fuzz_*.py (fuzz_ops,
+#   fuzz_tape)
 # Environment:
 #   TAPEGRAD_FUZZ_DIR   where the growing corpus and crash artifacts live
 #                       (default ~/.cache/tapegrad-fuzz); fuzz/corpus/<h>/
@@ -41,8 +42,12 @@ set -euo pipefail
 secs="${1:-600}"
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_ops fuzz_tape)
 src="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ${#harnesses[@]} -eq 0 ]; then   # every harness there is
+    for f in "$src"/fuzz/fuzz_*.py; do
+        harnesses+=("$(basename "$f" .py)")
+    done
+fi
 fuzzdir="${TAPEGRAD_FUZZ_DIR:-$HOME/.cache/tapegrad-fuzz}"
 py="$(python -c 'import sys; print(sys.executable)')"  # not a shim script
 work="$(mktemp -d)"
