@@ -387,23 +387,27 @@ VERBOSE = os.environ.get("FUZZ_VERBOSE") == "1"
 
 
 def _call_row(g, row, inputs, attrs):
-    _describe(row["name"], inputs, **attrs)
+    name = row["name"]
     if row["first_attr"]:   # einsum(equation, *inputs)
         eq = attrs.pop("equation", None)
         if eq is None or g.chance(3):
             eq = g.text()
-        if g.bool():
-            return row["fn"](eq, inputs, **attrs)
-        return row["fn"](eq, *inputs, **attrs)
-    args = list(inputs)
-    if "variadic" in row["flags"]:
-        args = [inputs if g.int(0, 3) else tuple(inputs)]
-    if row["fn"] is None:
-        return C._call(row["name"], *args, **attrs)
-    if attrs and g.chance(4):  # attributes positionally, in order
-        names = list(row["attrs"])
-        pos = [attrs.pop(k) for k in list(names) if k in attrs]
-        return row["fn"](*args, *pos, **attrs)
+        args = [eq, inputs] if g.bool() else [eq, *inputs]
+    else:
+        args = list(inputs)
+        if "variadic" in row["flags"]:
+            args = [inputs if g.int(0, 3) else tuple(inputs)]
+        if row["fn"] is None:
+            _describe("C._call " + name, *args, **attrs)
+            return C._call(name, *args, **attrs)
+        if attrs and g.chance(4):
+            # attributes positionally, in the signature's order, up to the
+            # first one left out (the rest by name)
+            for k in list(row["attrs"]):
+                if k not in attrs:
+                    break
+                args.append(attrs.pop(k))
+    _describe(name, *args, **attrs)
     return row["fn"](*args, **attrs)
 
 
