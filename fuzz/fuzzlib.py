@@ -411,13 +411,53 @@ PROTOCOLS = {
 }
 
 
-def _lies_about(cls):
+def lies_about(cls):
     """The protocols `cls` defines itself (not those of int, list...)."""
     return [p for p in PROTOCOLS if any(
         p in vars(c) for c in cls.__mro__ if c.__module__ == __name__)]
 
 
+def make_liar(cls, plan, init=None, around=None):
+    """A `cls` (LIAR_CLASSES) lying as `plan` says ({protocol: (mode,
+    payload)}, see _Lies); `init` is the int, float or list value of the
+    int, float and list subclasses.  With `around` ([a, b]), the list
+    [a, liar, b], which a `mutate` protocol empties."""
+    if cls in (LyingInt, LyingFloat, LyingList):
+        obj = cls(init)
+    else:
+        obj = cls(plan)
+    obj._plan, obj._calls, obj.victim = plan, 0, None
+    if around is not None:
+        obj.victim = [around[0], obj, around[1]]
+        return obj.victim
+    return obj
+
+
 LIE_ERRORS = [TypeError, ValueError, LiarError, IndexError, OverflowError]
+
+
+NP_LAYOUTS = ["plain", "byteswapped", "misaligned", "strided", "readonly",
+              "scalar"]
+
+
+def np_layout(a, layout):
+    """`a`'s values in another memory layout (NP_LAYOUTS), or as a NumPy
+    scalar (its first element)."""
+    raw = not a.dtype.hasobject
+    if layout == "byteswapped" and raw:
+        return a.byteswap().view(a.dtype.newbyteorder())
+    if layout == "misaligned" and raw:
+        buf = np.zeros(a.nbytes + 1, np.uint8)
+        u = buf[1:].view(a.dtype).reshape(a.shape)
+        u[...] = a
+        return u
+    if layout == "strided" and a.ndim:
+        return np.stack([a, a], axis=-1)[..., 0]
+    if layout == "readonly":
+        a.flags.writeable = False
+    elif layout == "scalar":
+        return a.reshape(-1)[0] if a.size else a[()] if not a.ndim else a
+    return a
 
 
 def _return_first(*args, **kw):
@@ -703,30 +743,14 @@ class Gen:
                 a = base.astype(np.int64).astype(dtype)
             else:
                 a = base.astype(dtype)
-        a = a.reshape(shape)
-        layout = self.int(0, 5)
-        raw = not dtype.hasobject
-        if layout == 1 and raw:
-            a = a.byteswap().view(a.dtype.newbyteorder())
-        elif layout == 2 and raw:
-            buf = np.zeros(a.nbytes + 1, np.uint8)
-            u = buf[1:].view(a.dtype).reshape(shape)
-            u[...] = a
-            a = u
-        elif layout == 3 and a.ndim:
-            a = np.stack([a, a], axis=-1)[..., 0]
-        elif layout == 4:
-            a.flags.writeable = False
-        elif layout == 5:
-            a = a.reshape(-1)[0] if n else a[()] if not a.ndim else a
-        return a
+        return np_layout(a.reshape(shape), NP_LAYOUTS[self.int(0, 5)])
 
     def liar(self):
         """An object whose conversion protocols lie (LIAR_CLASSES), maybe
         inside a list that one of its protocols empties."""
         cls = self.pick(LIAR_CLASSES)
         plan = {}
-        for proto in _lies_about(cls):
+        for proto in lies_about(cls):
             mode = self.int(0, 5)
             if mode == 4:
                 plan[proto] = ("raise", self.pick(LIE_ERRORS))
@@ -740,18 +764,13 @@ class Gen:
             else:
                 plan[proto] = ("mutate" if mode == 5 else "return", value)
         if cls is LyingInt:
-            obj = cls(self.int(-2, 4))
+            init = self.int(-2, 4)
         elif cls is LyingFloat:
-            obj = cls(self.float())
-        elif cls is LyingList:
-            obj = cls([1.0] * self.int(0, 3))
+            init = self.float()
         else:
-            obj = cls(plan)
-        obj._plan, obj._calls, obj.victim = plan, 0, None
-        if self.bool():
-            obj.victim = [self.int(0, 2), obj, self.int(0, 2)]
-            return obj.victim
-        return obj
+            init = [1.0] * self.int(0, 3)
+        around = [self.int(0, 2), self.int(0, 2)] if self.bool() else None
+        return make_liar(cls, plan, init, around)
 
     def junk(self):
         """Anything from the widened vocabulary."""
@@ -827,6 +846,21 @@ LIMITS = {"tapegrad.test.check_gradients": {"order": 3}}
 # is AttributeError (not a finding there).
 ATTRIBUTE_METHODS = {"__getattribute__", "__setattr__", "__delattr__",
                      "__getattr__"}
+
+
+def check_call_exception(e, qual, method=None):
+    """The oracle for a call of public API `qual` (method name `method`):
+    check_exception's, except that AttributeError is the documented answer
+    of the attribute methods, and AssertionError (exactly) is how
+    tapegrad.test's checkers report a failed check (a junk function's
+    gradient rarely matches its finite differences)."""
+    if isinstance(e, AttributeError) and method in ATTRIBUTE_METHODS:
+        if not str(e).strip():
+            raise Finding("AttributeError with an empty message") from e
+        return
+    if type(e) is AssertionError and qual.startswith("tapegrad.test."):
+        return
+    check_exception(e)
 
 
 def namespaces():
@@ -940,6 +974,18 @@ def parameters(f):
         else:
             out.append((part, kind))
     return out
+
+
+def optional(f):
+    """The names of `f`'s parameters that have a default (from the same
+    sources as parameters())."""
+    try:
+        return {p.name for p in inspect.signature(f).parameters.values()
+                if p.default is not inspect.Parameter.empty}
+    except (ValueError, TypeError):
+        text = getattr(f, "__text_signature__", None) or ""
+        return {part.split("=")[0].strip()
+                for part in text.strip("()").split(",") if "=" in part}
 
 
 def keywords():
