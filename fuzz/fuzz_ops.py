@@ -8,9 +8,13 @@ with fuzzed output_gradients.
 without atheris: tests/test_fuzz_seeds.py replays the corpus through
 TestOneInput.
 """
+import copy
+import enum
+import math
 import operator
 import os
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -36,12 +40,17 @@ def _table():
         sig = getattr(getattr(C, r["name"], None), "__text_signature__", "")
         for p in (sig or "").strip("()").split(", "):
             name = p.split("=")[0].lstrip("*")
-            if "=" in p and name != "name":
+            if "=" in p:
                 attrs[name] = []
         for case in cases:
             for k, v in case.items():
                 if k not in ("shapes", "kinds", "ranges", "dtypes"):
                     attrs.setdefault(k, []).append(v)
+        # in the signature's order (attributes are also passed positionally)
+        order = [p.split("=")[0].lstrip("*")
+                 for p in (sig or "").strip("()").split(", ")]
+        attrs = dict(sorted(attrs.items(), key=lambda kv: order.index(
+            kv[0]) if kv[0] in order else len(order)))
         rows.append(dict(name=r["name"], fn=fn, nin=r["nin"],
                          flags=r["flags"], cases=cases, shapes=shapes,
                          attrs=attrs, first_attr=(sig or "").startswith(
@@ -54,13 +63,39 @@ ROWS = _table()
 UNARY_OPERATORS = [operator.neg, operator.pos, abs, operator.invert,
                    float, int, bool, len, repr, str, list, np.asarray,
                    lambda t: t.numpy(), lambda t: t.shape,
-                   lambda t: t.dtype, lambda t: t.ndim, lambda t: hash(t)]
+                   lambda t: t.dtype, lambda t: t.ndim, lambda t: hash(t),
+                   # the builtins that reach the type's slots
+                   complex, operator.index, round, math.trunc, math.floor,
+                   copy.copy, copy.deepcopy, iter, reversed, format,
+                   lambda t: "{:>12}".format(t), lambda t: "%s %r" % (t, t),
+                   lambda t: np.array(t, dtype=object),
+                   lambda t: np.asarray(t, dtype=np.float16)]
 BINARY_OPERATORS = [operator.add, operator.sub, operator.mul,
                     operator.truediv, operator.floordiv, operator.mod,
                     operator.pow, operator.matmul, operator.and_,
                     operator.or_, operator.xor, operator.lt, operator.le,
                     operator.gt, operator.ge, operator.eq, operator.ne,
-                    operator.getitem]
+                    operator.getitem,
+                    # protocols with a second argument
+                    format, round, divmod, lambda a, b: pow(a, b, 3),
+                    operator.contains, lambda a, b: np.asarray(a, dtype=b)]
+
+
+def _method(name, keyword=None):
+    """obj.name(arg) (or name(keyword=arg)), when obj has that method
+    (a Variable has no __deepcopy__)."""
+    def call(obj, arg):
+        m = getattr(obj, name, None)
+        if m is None:
+            return None
+        return m(**{keyword: arg}) if keyword else m(arg)
+    return call
+
+
+# methods with an argument, called on the Tensor (never reflected)
+METHOD_OPERATORS = [_method("__format__"), _method("__array__"),
+                    _method("__array__", "copy"), _method("__deepcopy__"),
+                    _method("__reduce_ex__")]
 
 
 def _inputs(g, row, case):
@@ -106,40 +141,265 @@ def _attrs(g, row, case):
             attrs[name] = g.attr(examples)
         elif what == 1:
             attrs.pop(name, None)
-    if g.chance(32):
-        attrs[g.text() or "bogus"] = g.attr()
+    if g.chance(16):   # a keyword the row may not take: TF's or the API's
+        key = g.pick(KEYWORDS) if g.bool() else g.text()
+        attrs[key or "bogus"] = g.attr(NAME_EXAMPLES.get(key, ()))
     return attrs
+
+
+# ---- every public callable, found by introspection (fuzzlib) ---------------
+
+FUNCTIONS = fuzzlib.public_functions()
+CLASSES = fuzzlib.public_classes()
+METHODS = [(cls, name) for cls in CLASSES for name in fuzzlib.methods(cls)]
+ATTRIBUTES = [(cls, name) for cls in CLASSES
+              for name in fuzzlib.attributes(cls)]
+KEYWORDS = fuzzlib.keywords()
+# each attribute name's example values, from every row's test cases
+NAME_EXAMPLES = {}
+for _r in ROWS:
+    for _k, _v in _r["attrs"].items():
+        NAME_EXAMPLES.setdefault(_k, []).extend(_v)
+_PARAMS = {}
+
+
+# Calling an Enum with more than one argument is enum's functional API,
+# which makes a new Enum class (Python's enum module, not tapegrad): an
+# Enum is called with its value only.
+_EXACT = {q for q, f in FUNCTIONS
+          if isinstance(f, type) and issubclass(f, enum.Enum)}
+
+
+def _params(f):
+    if isinstance(f, type) and issubclass(f, enum.Enum):
+        return [("value", "pos")]
+    key = id(f)
+    if key not in _PARAMS:
+        _PARAMS[key] = (f, fuzzlib.parameters(f))  # keeps f (and its id)
+    return _PARAMS[key][1]
+
+
+def _value(g, name, pool):
+    """An argument for parameter `name`: a value already made (inputs,
+    earlier results), an input, an attribute value (with that name's
+    examples from the op table), or anything."""
+    k = g.int(0, 7)
+    if k <= 1 and pool:
+        return g.pick(pool)
+    if k <= 2:
+        return g.input()
+    if k <= 5:
+        return g.attr(NAME_EXAMPLES.get(name, ()))
+    return g.junk()
+
+
+def _arguments(g, params, pool, extras=True):
+    """Positional and keyword arguments for a signature (the names of
+    inspect.signature, or of __text_signature__; 0-3 positionals when
+    neither is known): each parameter given or left out, positionally or
+    by name, plus sometimes one positional too many and a keyword from
+    TF's and the API's names."""
+    if params is None:
+        params = [("arg%d" % i, "pos") for i in range(g.int(0, 3))]
+    args, kw, positional = [], {}, True
+    for name, kind in params:
+        if kind == "*":
+            if positional:
+                args += [_value(g, name, pool) for _ in range(g.int(0, 2))]
+            continue
+        if kind == "**":
+            continue
+        if g.chance(5):       # left out
+            positional = positional and kind == "kw"
+            continue
+        if kind == "pos" and not positional:
+            continue
+        if kind == "kw" or not positional or (kind == "any"
+                                              and g.chance(3)):
+            if kind != "pos":
+                kw[name] = _value(g, name, pool)
+                positional = False
+            continue
+        args.append(_value(g, name, pool))
+    if not extras:
+        return args, kw
+    if g.chance(8):
+        args.append(g.junk())
+    if g.chance(6):
+        key = g.pick(KEYWORDS)
+        kw[key or "bogus"] = _value(g, key, pool)
+    return args, kw
+
+
+def _receiver(g, cls, pool, tapes):
+    """An instance of `cls` to call a method on: one already made, or a
+    new one in some state (a tape fresh, entered or used up; a Tensor or
+    Variable of any dtype at rank 0-2); None for a class it cannot make."""
+    made = [x for x in pool if type(x) is cls]
+    if made and g.bool():
+        return g.pick(made)
+    if cls is tf.Tensor:
+        return g.slot_tensor(variable=False) if g.bool() else g.tensor()
+    if cls is tf.Variable:
+        return tf.Variable(g.array(), trainable=g.bool())
+    if cls is tf.GradientTape or cls in _STOP_RECORDING:
+        tape = tf.GradientTape(persistent=g.bool(),
+                               watch_accessed_variables=g.bool())
+        tapes.append(tape)
+        state = g.int(0, 3)
+        if state >= 1:
+            tape.__enter__()
+            x = tf.constant(1.5)
+            tape.watch(x)
+            y = x * x
+            if state == 2:
+                tape.__exit__(None, None, None)
+            elif state == 3:
+                tape.gradient(y, x)   # used up unless persistent
+        return tape.stop_recording() if cls in _STOP_RECORDING else tape
+    if cls is tf.DType:
+        return g.pick(fuzzlib.TF_DTYPES)
+    if issubclass(cls, enum.Enum):
+        return g.pick(list(cls))
+    if issubclass(cls, BaseException):
+        return cls("a fuzzed %s" % cls.__name__)
+    return None
+
+
+_STOP_RECORDING = [c for c in CLASSES if c.__name__ == "_StopRecording"]
+# methods that C implements: called unbound with any first argument, their
+# type check is tapegrad's (a Python method would just run on the wrong type)
+_C_METHODS = (types.MethodDescriptorType, types.WrapperDescriptorType,
+              types.BuiltinFunctionType, types.ClassMethodDescriptorType)
+_MUTATORS = {"__setattr__", "__delattr__", "__init__"}
+
+
+def _shared(obj):
+    """Enum members live for the process: what is set on them would stay
+    (and count as a leak)."""
+    return isinstance(obj, enum.Enum)
+
+
+def _keep(out, pool, tapes):
+    """Results join the pool (receivers and arguments of the next calls);
+    tapes are remembered, to be exited whatever happens."""
+    for x in _flatten(out):
+        if isinstance(x, tf.GradientTape):
+            tapes.append(x)
+        if type(x) in CLASSES or isinstance(x, (tf.Tensor, tf.Variable)):
+            if len(pool) < 16:
+                pool.append(x)
+
+
+def call_surface(g, pool, tapes):
+    """One call of a public function, method or attribute, with arguments
+    from `pool` and the widened vocabulary; returns its result."""
+    k = g.int(0, 9)
+    name = qual = None
+    if k <= 4:
+        qual, f = g.pick(FUNCTIONS)
+        params, prefix = _params(f), []
+    elif k <= 8:
+        cls, name = g.pick(METHODS)
+        qual = "%s.%s" % (cls.__name__, name)
+        obj = _receiver(g, cls, pool, tapes)
+        params = _params(getattr(cls, name))
+        if _shared(obj) and name in _MUTATORS:
+            return None
+        if obj is None or g.chance(10):   # unbound, on anything
+            if not isinstance(getattr(cls, name), _C_METHODS):
+                return None   # Python code run on the wrong type: not ours
+            f, prefix = getattr(cls, name), [
+                g.junk() if obj is None or g.bool() else obj]
+        else:
+            f, prefix = getattr(obj, name), []
+    else:
+        cls, name = g.pick(ATTRIBUTES)
+        obj = _receiver(g, cls, pool, tapes)
+        qual = "%s.%s" % (cls.__name__, name)
+        op = 0 if _shared(obj) else g.int(0, 2)
+        _describe("%s %s" % (["get", "set", "del"][op], qual), obj)
+        try:
+            if op == 0:
+                return getattr(obj, name)
+            if op == 1:
+                setattr(obj, name, g.junk())
+            else:
+                delattr(obj, name)
+        except AttributeError as e:   # read-only: the documented answer
+            if not str(e).strip():
+                raise Finding("AttributeError with an empty message") from e
+        return None
+    args, kw = _arguments(g, params, pool, extras=qual not in _EXACT)
+    for key, cap in fuzzlib.LIMITS.get(qual, {}).items():
+        if isinstance(kw.get(key), int) and kw[key] > cap:
+            kw[key] = cap
+    _describe(qual, *(prefix + args), **kw)
+    try:
+        out = f(*prefix, *args, **kw)
+    except Exception as e:  # noqa: BLE001 -- the oracle decides
+        fuzzlib.check_call_exception(e, qual, name)
+        return None
+    _keep(out, pool, tapes)
+    return out
+
+
+def _call_surface_sequence(g, inputs, tapes):
+    """1-3 calls of the public API; the later ones can use what the
+    earlier ones made (a tape, its stop_recording, a Variable...)."""
+    pool = [x for x in inputs if x is not None]
+    out = None
+    for _ in range(g.int(1, 3)):
+        try:
+            out = call_surface(g, pool, tapes)
+        except Exception as e:  # noqa: BLE001 -- the oracle decides
+            check_exception(e)
+    return out
+
+
+def _repr(x):
+    try:
+        return repr(x)
+    except Exception as e:  # noqa: BLE001 -- a lying __repr__
+        return "<%s whose repr raised %s>" % (type(x).__name__,
+                                              type(e).__name__)
 
 
 def _describe(what, *args, **kw):
     """FUZZ_VERBOSE=1: print each call before making it (to read a
     reproducer)."""
     if VERBOSE:
-        print(what, "args=%r" % (args,), "kw=%r" % (kw,), file=sys.stderr,
-              flush=True)
+        print(what, "args=(%s)" % ", ".join(map(_repr, args)),
+              "kw={%s}" % ", ".join("%r: %s" % (k, _repr(v))
+                                    for k, v in kw.items()),
+              file=sys.stderr, flush=True)
 
 
 VERBOSE = os.environ.get("FUZZ_VERBOSE") == "1"
 
 
 def _call_row(g, row, inputs, attrs):
-    _describe(row["name"], inputs, **attrs)
+    name = row["name"]
     if row["first_attr"]:   # einsum(equation, *inputs)
         eq = attrs.pop("equation", None)
         if eq is None or g.chance(3):
             eq = g.text()
-        if g.bool():
-            return row["fn"](eq, inputs, **attrs)
-        return row["fn"](eq, *inputs, **attrs)
-    args = list(inputs)
-    if "variadic" in row["flags"]:
-        args = [inputs if g.int(0, 3) else tuple(inputs)]
-    if row["fn"] is None:
-        return C._call(row["name"], *args, **attrs)
-    if attrs and g.chance(4):  # attributes positionally, in order
-        names = list(row["attrs"])
-        pos = [attrs.pop(k) for k in list(names) if k in attrs]
-        return row["fn"](*args, *pos, **attrs)
+        args = [eq, inputs] if g.bool() else [eq, *inputs]
+    else:
+        args = list(inputs)
+        if "variadic" in row["flags"]:
+            args = [inputs if g.int(0, 3) else tuple(inputs)]
+        if row["fn"] is None:
+            _describe("C._call " + name, *args, **attrs)
+            return C._call(name, *args, **attrs)
+        if attrs and g.chance(4):
+            # attributes positionally, in the signature's order, up to the
+            # first one left out (the rest by name)
+            for k in list(row["attrs"]):
+                if k not in attrs:
+                    break
+                args.append(attrs.pop(k))
+    _describe(name, *args, **attrs)
     return row["fn"](*args, **attrs)
 
 
@@ -148,16 +408,25 @@ def _call_operator(g, inputs):
         inputs[0] = tf.constant(inputs[0])
     if g.bool():
         f = g.pick(UNARY_OPERATORS)
+        _describe("unary operator %d" % UNARY_OPERATORS.index(f), inputs[0])
         return f(inputs[0])
-    f = g.pick(BINARY_OPERATORS)
-    other = g.key() if f is operator.getitem and g.bool() else inputs[1]
-    if g.bool():
+    f = g.pick(BINARY_OPERATORS + METHOD_OPERATORS)
+    other = inputs[1]
+    if f is operator.getitem and g.bool():
+        other = g.key()
+    elif g.chance(3):
+        other = g.attr()
+    which = (BINARY_OPERATORS + METHOD_OPERATORS).index(f)
+    if f in METHOD_OPERATORS or g.bool():
+        _describe("binary operator %d" % which, inputs[0], other)
         return f(inputs[0], other)
+    _describe("binary operator %d, reflected" % which, other, inputs[0])
     return f(other, inputs[0])  # reflected
 
 
 def _dtype_arg(g):
-    return g.pick([None, g.pick(fuzzlib.TF_DTYPES), g.text(), g.attr()])
+    return g.pick([None, g.pick(fuzzlib.TF_DTYPES), g.text(), g.attr(),
+                   g.pick(fuzzlib.DTYPE_OBJECTS)])
 
 
 def _call_constructor(g, inputs):
@@ -168,25 +437,28 @@ def _call_constructor(g, inputs):
     kw = {}
     if g.bool():
         kw["dtype"] = _dtype_arg(g)
+    if g.chance(6):
+        kw["name"] = g.attr()
     if k == 0:
         if g.chance(3):
             kw["shape"] = g.attr()
-        return tf.constant(x, **kw)
-    if k == 1:
+        f = tf.constant
+    elif k == 1:
         if g.chance(3):
             kw["dtype_hint"] = _dtype_arg(g)
-        return tf.convert_to_tensor(x, **kw)
-    if k == 2:
-        return tf.zeros(g.attr() if g.bool() else list(g.shape()), **kw)
-    if k == 3:
-        return tf.ones(g.attr() if g.bool() else list(g.shape()), **kw)
-    if k == 4:
-        return tf.zeros_like(x, **kw)
-    if k == 5:
-        return tf.ones_like(x, **kw)
-    if g.chance(3):
-        kw["shape"] = g.attr()
-    return tf.Variable(x, trainable=g.attr() if g.chance(4) else True, **kw)
+        f = tf.convert_to_tensor
+    elif k <= 3:
+        x = g.attr() if g.bool() else list(g.shape())
+        f = tf.zeros if k == 2 else tf.ones
+    elif k <= 5:
+        f = tf.zeros_like if k == 4 else tf.ones_like
+    else:
+        if g.chance(3):
+            kw["shape"] = g.attr()
+        kw["trainable"] = g.attr() if g.chance(4) else True
+        f = tf.Variable
+    _describe(f.__name__, x, **kw)
+    return f(x, **kw)
 
 
 def _flatten(x):
@@ -226,7 +498,7 @@ def _output_gradients(g, target):
         return [tf.ones_like(x) if g.int(0, 3) else None for x in ts]
     if kind == 6:   # a broadcastable or wrong shape
         return g.array(like=t.shape)
-    return g.input()
+    return g.input() if g.bool() else g.junk()
 
 
 def _gradient(g, tape, target, sources):
@@ -237,7 +509,7 @@ def _gradient(g, tape, target, sources):
     if g.chance(3):
         kw["unconnected_gradients"] = g.pick(
             ["none", "zero", tf.UnconnectedGradients.ZERO,
-             tf.UnconnectedGradients.NONE, "bogus", None, 0])
+             tf.UnconnectedGradients.NONE, "bogus", None, 0, g.attr()])
     if g.chance(4) and sources:
         srcs = sources[0]           # a single source, not a list
     elif g.chance(8):
@@ -258,23 +530,35 @@ def _gradient(g, tape, target, sources):
     return grads
 
 
+def _tape(g, persistent, watch_accessed_variables=True):
+    """A GradientTape; sometimes with anything for its two flags."""
+    if g.chance(8):
+        return tf.GradientTape(persistent=g.attr(),
+                               watch_accessed_variables=g.attr())
+    return tf.GradientTape(persistent=persistent,
+                           watch_accessed_variables=watch_accessed_variables)
+
+
 def _run(g):
-    use_operator = g.chance(6)   # (or a constructor)
-    row = None if use_operator else g.pick(ROWS)
+    # 0 an operator or builtin, 1 a constructor, 2-4 the public API found
+    # by introspection, 5-9 an op-table row
+    what = g.int(0, 9)
+    row = g.pick(ROWS) if what >= 5 else None
     case = g.pick(row["cases"]) if row and row["cases"] else {}
     inputs = _inputs(g, row, case) if row else [g.input(), g.input()]
     attrs = _attrs(g, row, case) if row else {}
 
     mode = g.int(0, 4)   # 0 no tape, 1 tape, 2 persistent, 3 nested, 4 w/o auto-watch
     outer = inner = None
+    tapes = []   # tapes the public API calls made or entered
     if mode == 3:
-        outer = tf.GradientTape(persistent=g.bool())
+        outer = _tape(g, persistent=g.bool())
         outer.__enter__()
-    if mode:
-        inner = tf.GradientTape(persistent=mode == 2,
-                                watch_accessed_variables=mode != 4)
-        inner.__enter__()
     try:
+        if mode:
+            inner = _tape(g, persistent=mode == 2,
+                          watch_accessed_variables=mode != 4)
+            inner.__enter__()
         for x in inputs:
             if isinstance(x, tf.Tensor) and g.int(0, 3):
                 for t in (inner, outer):
@@ -284,7 +568,9 @@ def _run(g):
             inner.watch(g.input())     # junk and nested structures
         if row is not None:
             out = _call_row(g, row, inputs, attrs)
-        elif g.chance(3):
+        elif what >= 2:
+            out = _call_surface_sequence(g, inputs, tapes)
+        elif what == 1:
             out = _call_constructor(g, inputs)
         else:
             out = _call_operator(g, inputs)
@@ -316,7 +602,7 @@ def _run(g):
                 _gradient(g, outer, first if g.bool() else first[0],
                           sources)
     finally:
-        for t in (inner, outer):
+        for t in reversed([outer, inner] + tapes):
             if t is not None and t._recording:
                 t.__exit__(None, None, None)
 

@@ -5,8 +5,12 @@ out of order, twice), nest, watch, ops, gradient inside and outside the
 context, persistent and non-persistent reuse, del, gc.collect, Variable
 creation and assign*, stop_gradient, watched_variables, stop_recording,
 reset, custom_gradient functions whose grad_fn runs an action mid-sweep
-(and returns junk or raises), work done from another thread, and objects
-whose conversion runs an action in the middle of an op or a gradient.
+(and returns junk or raises), work done from another thread, objects
+whose conversion runs an action in the middle of an op or a gradient, and
+calls of any public function, method or attribute (fuzz_ops.call_surface)
+on the sequence's values and tapes.  Flags, dtypes, names, attributes and
+unconnected_gradients sometimes get anything from fuzzlib's widened
+vocabulary.
 
     python fuzz/fuzz_tape.py [libFuzzer flags] fuzz/corpus/fuzz_tape
 It imports without atheris: tests/test_fuzz_seeds.py replays the corpus
@@ -103,8 +107,12 @@ def a_new_tape(st):
     if len(st.tapes) >= 8:
         return
     g = st.g
-    t = tf.GradientTape(persistent=g.bool(),
-                        watch_accessed_variables=g.int(0, 3) != 0)
+    if g.chance(8):   # anything for the flags
+        t = tf.GradientTape(persistent=g.attr(),
+                            watch_accessed_variables=g.attr())
+    else:
+        t = tf.GradientTape(persistent=g.bool(),
+                            watch_accessed_variables=g.int(0, 3) != 0)
     st.tapes.append(t)
     st.all_tapes.append(weakref.ref(t))
     if g.int(0, 3):
@@ -137,7 +145,7 @@ def a_watch(st):
     elif k == 3:
         obj = [st.pick_value(), {"a": st.pick_value(), "b": (st.pick_value(),)}]
     elif k == 4:
-        obj = st.g.input()
+        obj = st.g.input() if st.g.bool() else st.g.junk()
     else:
         obj = Evil(st, ())
     t.watch(obj)
@@ -199,7 +207,8 @@ def a_gradient(st):
     if og is not None:
         kw["output_gradients"] = og
     if g.chance(4):
-        kw["unconnected_gradients"] = g.pick(["zero", "none", "bogus"])
+        kw["unconnected_gradients"] = g.pick(["zero", "none", "bogus",
+                                              g.attr()])
     grads = t.gradient(target, sources, **kw)
     flat_s = list(_flatten(sources))
     flat_g = list(_flatten(grads))
@@ -251,8 +260,11 @@ def a_new_variable(st):
     init = st.pick_value() if g.bool() else g.array()
     kw = {}
     if g.chance(4):
-        kw["dtype"] = g.pick(fuzzlib.TF_DTYPES)
-    st.add(tf.Variable(init, trainable=g.int(0, 3) != 0, **kw))
+        kw["dtype"] = g.pick(fuzzlib.TF_DTYPES) if g.bool() else g.attr()
+    if g.chance(8):
+        kw["name"] = g.attr()
+    trainable = g.int(0, 3) != 0 if g.int(0, 7) else g.attr()
+    st.add(tf.Variable(init, trainable=trainable, **kw))
 
 
 def a_assign(st):
@@ -272,7 +284,10 @@ def a_assign(st):
     else:
         val = g.input()
     method = g.pick(["assign", "assign_add", "assign_sub"])
-    out = getattr(v, method)(val, read_value=g.bool())
+    kw = {"read_value": g.bool() if g.int(0, 7) else g.attr()}
+    if g.chance(8):
+        kw[g.pick(fuzz_ops.KEYWORDS) or "bogus"] = g.attr()
+    out = getattr(v, method)(val, **kw)
     st.add(out)
 
 
@@ -333,6 +348,9 @@ def a_row(st):
     case = row["cases"][0] if row["cases"] else {}
     attrs = {k: v for k, v in case.items()
              if k not in ("shapes", "kinds", "ranges", "dtypes")}
+    if row["attrs"] and st.g.chance(4):   # one attribute: anything
+        name = st.g.pick(list(row["attrs"]))
+        attrs[name] = st.g.attr(row["attrs"][name])
     n = st.g.int(1, 3) if "variadic" in row["flags"] else max(row["nin"], 1)
     ins = [st.pick_value() for _ in range(n)]
     if row["first_attr"]:
@@ -358,6 +376,22 @@ def a_reset(st):
     t = st.pick_tape()
     if t is not None:
         t.reset()
+
+
+def a_surface(st):
+    """One call of any public function, method or attribute (found by
+    introspection, fuzz_ops.call_surface) on the sequence's values and
+    tapes: the tapes it makes or enters join the sequence."""
+    pool = list(st.values) + list(st.tapes)
+    made = []
+    try:
+        out = fuzz_ops.call_surface(st.g, pool, made)
+    finally:
+        for t in made:
+            if all(t is not x for x in st.tapes) and len(st.tapes) < 8:
+                st.tapes.append(t)
+            st.all_tapes.append(weakref.ref(t))
+    st.add(out)
 
 
 class GradFnFailed(RuntimeError):
@@ -393,7 +427,8 @@ ACTIONS = [a_new_tape, a_new_tape, a_enter, a_exit, a_exit, a_watch,
            a_watch, a_unary, a_unary, a_binary, a_convert, a_gradient,
            a_gradient, a_gradient, a_del_tape, a_del_value, a_collect,
            a_new_variable, a_assign, a_read, a_stop_gradient, a_inspect,
-           a_thread, a_row, a_stop_recording, a_reset, a_custom]
+           a_thread, a_row, a_stop_recording, a_reset, a_custom, a_surface,
+           a_surface]
 
 
 def step(st):

@@ -24,7 +24,8 @@ import textwrap
 import pytest
 
 FUZZ = pathlib.Path(__file__).resolve().parent.parent / "fuzz"
-HARNESSES = ["fuzz_ops", "fuzz_tape"]
+# every harness there is (fuzz_ops, fuzz_tape)
+HARNESSES = sorted(p.stem for p in FUZZ.glob("fuzz_*.py"))
 
 REPLAY = textwrap.dedent("""
     import os, resource, sys, traceback

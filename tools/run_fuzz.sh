@@ -4,7 +4,13 @@
 # the normal build is left alone (as run_asan.sh does).
 #
 # Usage: tools/run_fuzz.sh [seconds-per-harness] [harness...]
-#   default 600 s each for fuzz_ops and fuzz_tape (fuzz/*.py)
+#   default 600 s each for every harness, fuzz/fuzz_*.py (fuzz_ops,
+#   fuzz_tape)
+#        tools/run_fuzz.sh minimize HARNESS FILE...
+#   minimise crash reproducers (libFuzzer's -minimize_crash=1 -runs=3000)
+#   under the same build; the smallest input that still fails is written
+#   next to each FILE as FILE.min (any failure counts: check that it is
+#   still the same one, FUZZ_VERBOSE=1 python fuzz/HARNESS.py FILE.min)
 # Environment:
 #   TAPEGRAD_FUZZ_DIR   where the growing corpus and crash artifacts live
 #                       (default ~/.cache/tapegrad-fuzz); fuzz/corpus/<h>/
@@ -41,8 +47,21 @@ set -euo pipefail
 secs="${1:-600}"
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_ops fuzz_tape)
 src="$(cd "$(dirname "$0")/.." && pwd)"
+minimize=()
+if [ "$secs" = minimize ]; then
+    [ ${#harnesses[@]} -ge 2 ] || {
+        echo "usage: tools/run_fuzz.sh minimize HARNESS FILE..." >&2; exit 2; }
+    for f in "${harnesses[@]:1}"; do
+        minimize+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+    done
+    harnesses=("${harnesses[0]}")
+    secs=0
+elif [ ${#harnesses[@]} -eq 0 ]; then   # every harness there is
+    for f in "$src"/fuzz/fuzz_*.py; do
+        harnesses+=("$(basename "$f" .py)")
+    done
+fi
 fuzzdir="${TAPEGRAD_FUZZ_DIR:-$HOME/.cache/tapegrad-fuzz}"
 py="$(python -c 'import sys; print(sys.executable)')"  # not a shim script
 work="$(mktemp -d)"
@@ -94,7 +113,8 @@ if [ "$mode" = fallback ]; then
     preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
     export FUZZ_PY_COVERAGE=1
 fi
-echo "run_fuzz: $mode coverage, ${secs}s per harness, corpus in $fuzzdir"
+[ ${#minimize[@]} -gt 0 ] ||
+    echo "run_fuzz: $mode coverage, ${secs}s per harness, corpus in $fuzzdir"
 
 status=0
 # the regular suite replays the corpus with fuzzlib's pure-Python decoder:
@@ -114,15 +134,36 @@ for h in "${harnesses[@]}"; do
     # timeout) and proves nothing more.
     # -len_control=0: an input needs a few dozen bytes to reach past
     # argument checking, so don't spend the run on 4-byte inputs first.
+    # fast_unwind_on_fatal: a call through a freed object jumps to a wild
+    # pc, where ASan's slow unwinder crashes inside the SEGV handler before
+    # libFuzzer writes the input out.
     sanitized() {
         PYTHONPATH="$work" PYTHONMALLOC=malloc LD_PRELOAD="$preload" \
-        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=128:quarantine_size_mb=64 \
+        ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=128:quarantine_size_mb=64:fast_unwind_on_fatal=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$py" "$@"
     }
     run() {
         sanitized "fuzz/$h.py" -timeout=30 -rss_limit_mb=4096 \
             -malloc_limit_mb=1024 -max_len=512 -artifact_prefix="$art" "$@"
     }
+    if [ ${#minimize[@]} -gt 0 ]; then
+        for f in "${minimize[@]}"; do
+            rm -rf "$work/min" && mkdir "$work/min"
+            run -minimize_crash=1 -runs=3000 -artifact_prefix="$work/min/" \
+                "$f" >"$fuzzdir/$h.minimize.log" 2>&1 || true
+            best="$(ls -S "$work"/min/minimized-from-* 2>/dev/null | tail -1)"
+            if [ -n "$best" ]; then
+                cp "$best" "$f.min"
+                echo "run_fuzz: $f: $(stat -c %s "$f") -> $(stat -c %s \
+                    "$f.min") bytes in $f.min"
+            else
+                echo "run_fuzz: $f: not minimised (does it fail?), log" \
+                    "$fuzzdir/$h.minimize.log" >&2
+                status=1
+            fi
+        done
+        continue
+    fi
     rc=0
     if [ "$secs" != 0 ]; then
         set +e
