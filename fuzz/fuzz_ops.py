@@ -357,20 +357,13 @@ def _call_surface_sequence(g, inputs, tapes):
     return out
 
 
-def _repr(x):
-    try:
-        return repr(x)
-    except Exception as e:  # noqa: BLE001 -- a lying __repr__
-        return "<%s whose repr raised %s>" % (type(x).__name__,
-                                              type(e).__name__)
-
-
 def _describe(what, *args, **kw):
     """FUZZ_VERBOSE=1: print each call before making it (to read a
     reproducer)."""
     if VERBOSE:
-        print(what, "args=(%s)" % ", ".join(map(_repr, args)),
-              "kw={%s}" % ", ".join("%r: %s" % (k, _repr(v))
+        rep = fuzzlib.safe_repr
+        print(what, "args=(%s)" % ", ".join(map(rep, args)),
+              "kw={%s}" % ", ".join("%r: %s" % (k, rep(v))
                                     for k, v in kw.items()),
               file=sys.stderr, flush=True)
 

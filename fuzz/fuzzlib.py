@@ -1000,6 +1000,15 @@ def keywords():
     return sorted(names)
 
 
+def safe_repr(x):
+    """repr(x), or a stand-in when x's __repr__ lies by raising."""
+    try:
+        return repr(x)
+    except Exception as e:  # noqa: BLE001 -- a lying __repr__
+        return "<%s whose repr raised %s>" % (type(x).__name__,
+                                              type(e).__name__)
+
+
 def live_counts():
     return dict(C._live_counts())
 

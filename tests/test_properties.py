@@ -568,6 +568,14 @@ def run_forked(fn, timeout=60):
     return None
 
 
+def _close_tapes():
+    """Exit and drop the tapes a call opened (innermost first)."""
+    while _TAPES:
+        if _TAPES[-1]._recording:
+            _TAPES[-1].__exit__(None, None, None)
+        _TAPES.pop()
+
+
 def _call_surface(*call):
     """(In the child.)  The call, judged by fuzzlib's oracle: an ordinary
     exception with a message or a result, no leaked tapegrad objects."""
@@ -577,10 +585,7 @@ def _call_surface(*call):
         try:
             _attempt(*call)
         finally:
-            while _TAPES:
-                if _TAPES[-1]._recording:
-                    _TAPES[-1].__exit__(None, None, None)
-                _TAPES.pop()
+            _close_tapes()
     fuzzlib.settle(before)
 
 
@@ -788,17 +793,9 @@ def _sweep(where):
                 for i, v in enumerate(values):
                     where.seek(0)
                     where.write(("%s, slot %s, SWEEP value %d: %s\0" % (
-                        qual, slot, i, _safe_repr(v)[:200])).encode(
+                        qual, slot, i, fuzzlib.safe_repr(v)[:200])).encode(
                         errors="replace")[:4000])
                     _sweep_one(qual, cls, attr, slot, make, v)
-
-
-def _safe_repr(v):
-    try:
-        return repr(v)
-    except Exception as e:  # noqa: BLE001 -- a lying __repr__
-        return "<%s whose repr raises %s>" % (type(v).__name__,
-                                              type(e).__name__)
 
 
 def _sweep_one(qual, cls, attr, slot, make, v):
@@ -811,10 +808,7 @@ def _sweep_one(qual, cls, attr, slot, make, v):
         try:
             _sweep_call(qual, cls, attr, slot, make, v)
         finally:
-            while _TAPES:
-                if _TAPES[-1]._recording:
-                    _TAPES[-1].__exit__(None, None, None)
-                _TAPES.pop()
+            _close_tapes()
     fuzzlib.settle(before)
 
 
