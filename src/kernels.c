@@ -72,6 +72,41 @@ broadcast_strides(TensorObject *t, int ndim, const Py_ssize_t *shape,
     }
 }
 
+/* Coalesce a broadcast walk, as NumPy's iterator does: drop dims of size
+ * 1 and merge each dim into the next inner one where both operands
+ * continue contiguously (or both broadcast) across them.  A jacobian's
+ * batched cotangents meet shapes like [100, 100, 1] * [100, 1]: walked as
+ * written, that is 10,000 inner loops of one element; coalesced, 100 of
+ * 100.  Rewrites shape (a copy of the output's) and the strides in place;
+ * returns the new rank (at least 1). */
+static int
+coalesce(int nd, Py_ssize_t *shape, Py_ssize_t *sa, Py_ssize_t *sb)
+{
+    int k = 0;
+    for (int i = 0; i < nd; i++) {
+        if (shape[i] == 1) {
+            continue;
+        }
+        if (k > 0 && sa[k - 1] == sa[i] * shape[i] &&
+            sb[k - 1] == sb[i] * shape[i]) {
+            shape[k - 1] *= shape[i];       /* merge into the outer dim */
+            sa[k - 1] = sa[i];
+            sb[k - 1] = sb[i];
+            continue;
+        }
+        shape[k] = shape[i];
+        sa[k] = sa[i];
+        sb[k] = sb[i];
+        k++;
+    }
+    if (k == 0) {
+        shape[0] = 1;
+        sa[0] = sb[0] = 0;
+        k = 1;
+    }
+    return k;
+}
+
 /* Fill `out` with `x` repeated along broadcast dims (shapes already
  * checked compatible).  Copies whole innermost rows when they are not
  * broadcast, repeats single elements with typed stores otherwise (a
@@ -173,10 +208,13 @@ tg_broadcast_copy(TensorObject *x, TensorObject *out)
         else if (n > 0) {                                                    \
             int nd = out->ndim;                                              \
             Py_ssize_t sa[TG_MAXDIMS], sb[TG_MAXDIMS], idx[TG_MAXDIMS];      \
+            Py_ssize_t shp[TG_MAXDIMS];                                      \
             broadcast_strides(a, nd, out->shape, sa);                        \
             broadcast_strides(b, nd, out->shape, sb);                        \
+            memcpy(shp, out->shape, (size_t)nd * sizeof(Py_ssize_t));        \
+            nd = coalesce(nd, shp, sa, sb);                                  \
             memset(idx, 0, sizeof(idx));                                     \
-            Py_ssize_t inner = out->shape[nd - 1];                           \
+            Py_ssize_t inner = shp[nd - 1];                                  \
             Py_ssize_t ia = 0, ib = 0, io = 0;                               \
             Py_ssize_t sai = sa[nd - 1], sbi = sb[nd - 1];                   \
             for (;;) {                                                       \
@@ -188,11 +226,11 @@ tg_broadcast_copy(TensorObject *x, TensorObject *out)
                 for (; d >= 0; d--) {                                        \
                     ia += sa[d];                                             \
                     ib += sb[d];                                             \
-                    if (++idx[d] < out->shape[d]) {                          \
+                    if (++idx[d] < shp[d]) {                                 \
                         break;                                               \
                     }                                                        \
-                    ia -= sa[d] * out->shape[d];                             \
-                    ib -= sb[d] * out->shape[d];                             \
+                    ia -= sa[d] * shp[d];                                    \
+                    ib -= sb[d] * shp[d];                                    \
                     idx[d] = 0;                                              \
                 }                                                            \
                 if (d < 0) {                                                 \
@@ -392,10 +430,13 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
     }
     else {
         Py_ssize_t sa[TG_MAXDIMS], sb[TG_MAXDIMS], idx[TG_MAXDIMS];
+        Py_ssize_t shp[TG_MAXDIMS];
         broadcast_strides(a, nd, out->shape, sa);
         broadcast_strides(b, nd, out->shape, sb);
+        memcpy(shp, out->shape, (size_t)nd * sizeof(Py_ssize_t));
+        nd = coalesce(nd, shp, sa, sb);
         memset(idx, 0, sizeof(idx));
-        npy_intp dims[1] = {out->shape[nd - 1]};
+        npy_intp dims[1] = {shp[nd - 1]};
         npy_intp steps[3] = {sa[nd - 1] * ia, sb[nd - 1] * ib, io};
         Py_ssize_t pa = 0, pb = 0;
         char *po = out->data;
@@ -406,7 +447,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                 break;
             }
             po += dims[0] * io;
-            if (!odometer_next(nd - 2, out->shape, idx, sa, sb, &pa, &pb)) {
+            if (!odometer_next(nd - 2, shp, idx, sa, sb, &pa, &pb)) {
                 break;
             }
         }
@@ -414,6 +455,77 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
     npy_clear_floatstatus_barrier((char *)&nd);
     return PyErr_Occurred() ? -1 : 1;
 }
+
+/* op(a) @ v for a batch of vectors v (rows of b, length k) that each hold
+ * at most one nonzero: what a Jacobian's identity batch of cotangents
+ * still is after elementwise vjps (tanh(W @ x): g * (1 - y^2)).  Then
+ * out[r] = v[r][j] * op(a)[:, j], a scaled column, k times less work than
+ * the product.  Exact where the product is: only taken when `a` is all
+ * finite (0 * inf would be NaN in the product).  The scan stops at the
+ * first row with two nonzeros, so dense batches pay one row.  1 if done
+ * (out written), 0 otherwise (nothing written). */
+#define ONEHOT_MATVEC(T, U, EXP)                                              \
+    do {                                                                     \
+        const T *pa = (const T *)a->data, *pb = (const T *)b->data;          \
+        const U *bits = (const U *)a->data;                                  \
+        T *po = (T *)out;                                                    \
+        U bad = 0;                                                           \
+        for (Py_ssize_t r = 0; r < batch; r++) {                             \
+            const T *v = pb + r * k;                                         \
+            Py_ssize_t hits = 0;                                             \
+            for (Py_ssize_t j = 0; j < k; j++) {                             \
+                hits += v[j] != 0;                                           \
+            }                                                                \
+            if (hits > 1) {                                                  \
+                return 0;                                                    \
+            }                                                                \
+        }                                                                    \
+        /* inf and NaN: every exponent bit set (integer ops vectorize) */    \
+        for (Py_ssize_t i = 0; i < m * k; i++) {                             \
+            bad |= (U)((bits[i] & (EXP)) == (EXP));                          \
+        }                                                                    \
+        if (bad) {                                                           \
+            return 0;                                                        \
+        }                                                                    \
+        for (Py_ssize_t r = 0; r < batch; r++) {                             \
+            const T *v = pb + r * k;                                         \
+            T *o = po + r * m;                                               \
+            Py_ssize_t j = 0;                                                \
+            while (j < k && v[j] == 0) {                                     \
+                j++;                                                         \
+            }                                                                \
+            if (j == k) {                                                    \
+                memset(o, 0, (size_t)m * sizeof(T));                         \
+                continue;                                                    \
+            }                                                                \
+            T s = v[j];                                                      \
+            if (ta) {           /* op(a)[:, j] = a[j, :], contiguous */      \
+                const T *col = pa + j * m;                                   \
+                for (Py_ssize_t i = 0; i < m; i++) {                         \
+                    o[i] = s * col[i];                                       \
+                }                                                            \
+            }                                                                \
+            else {              /* a[:, j], stride k */                      \
+                for (Py_ssize_t i = 0; i < m; i++) {                         \
+                    o[i] = s * pa[i * k + j];                                \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+        return 1;                                                            \
+    } while (0)
+
+static int
+onehot_matvec(TensorObject *a, TensorObject *b, int ta, Py_ssize_t batch,
+              Py_ssize_t m, Py_ssize_t k, char *out)
+{
+    switch (a->dtype) {
+        case TG_FLOAT32: ONEHOT_MATVEC(float, uint32_t, 0x7f800000u);
+        case TG_FLOAT64:
+            ONEHOT_MATVEC(double, uint64_t, 0x7ff0000000000000ull);
+        default: return 0;
+    }
+}
+#undef ONEHOT_MATVEC
 
 /* out = op(a) @ op(b) through NumPy's matmul gufunc loop, called directly
  * (BLAS gemm/gemv for float32/float64, exactly what np.matmul runs, minus
@@ -459,13 +571,50 @@ tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
         ta ? isz : ac * isz, ta ? ac * isz : isz,   /* a: along m, along k */
         tb ? isz : bc * isz, tb ? bc * isz : isz,   /* b: along k, along n */
         n * isz, isz};                             /* out: along m, n */
-    Py_ssize_t oa = 0, ob = 0;
+    Py_ssize_t oa = 0, ob = 0, batch = 1;
     char *po = out->data;
+    int a_full = 1, a_same = 1, b_full = 1, b_same = 1, folded = 0;
+    for (int d = 0; d < nb; d++) {
+        batch *= out->shape[d];
+        if (out->shape[d] != 1) {
+            a_full &= sa[d] != 0;
+            a_same &= sa[d] == 0;
+            b_full &= sb[d] != 0;
+            b_same &= sb[d] == 0;
+        }
+    }
     /* big products release the GIL, as np.matmul does: the operands are
      * immutable tensors we hold and `out` is not shared yet */
-    int threads = (double)m * (double)n * (double)k > 1e5;
+    int threads = (double)batch * (double)m * (double)n * (double)k > 1e5;
     PyThreadState *ts = threads ? PyEval_SaveThread() : NULL;
-    for (;;) {
+    /* A batch against one matrix is one product, not one BLAS call per
+     * matrix (NumPy's loop makes one each: 100 matrix-vector products
+     * cost 33 us that way, 4 us as one product):
+     *  - a batch of `a` (not transposed) times one `b`: a's rows run on
+     *    contiguously across the batch, [batch * m, k] @ op(b);
+     *  - one `a` times a batch of vectors (n == 1: a Jacobian's batched
+     *    cotangents in a matvec's vjp): out[batch, m] = b[batch, k] @
+     *    op(a)^T, every operand read in place. */
+    if (batch > 1 && a_full && b_same && !ta) {
+        npy_intp fdims[4] = {1, batch * m, k, n};
+        char *args[3] = {a->data, b->data, po};
+        e->fn(args, fdims, steps, e->data);
+        folded = 1;
+    }
+    else if (batch > 1 && a_same && b_full && n == 1 &&
+             onehot_matvec(a, b, ta, batch, m, k, po)) {
+        folded = 1;
+    }
+    else if (batch > 1 && a_same && b_full && n == 1) {
+        npy_intp fdims[4] = {1, batch, k, m};
+        npy_intp fsteps[9] = {0, 0, 0, k * isz, isz,
+                              ta ? ac * isz : isz, ta ? isz : ac * isz,
+                              m * isz, isz};
+        char *args[3] = {b->data, a->data, po};
+        e->fn(args, fdims, fsteps, e->data);
+        folded = 1;
+    }
+    for (; !folded;) {
         char *args[3] = {a->data + oa, b->data + ob, po};
         e->fn(args, dims, steps, e->data);
         po += dims[0] * steps[2];

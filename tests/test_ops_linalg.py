@@ -458,7 +458,9 @@ def test_spectral_norm_second_derivative(rng):
                                    np.int64])
 def test_matmul_equals_numpy_for_batches_transposes_and_empty_dims(dtype, rng):
     # past 128 multiply-adds (and for every batch) tapegrad runs np.matmul's
-    # inner loop on its own buffers: the results are NumPy's, bit for bit
+    # inner loop on its own buffers: the results are NumPy's, bit for bit,
+    # except where a batch against one matrix is folded into one product
+    # (BLAS may then sum in another order: float32/64 within rounding)
     cases = [((), ()), ((3,), ()), ((), (2,)), ((2, 1), (3,)), ((1,), (4,))]
     dims = [(6, 7, 5), (1, 40, 9), (9, 40, 1), (33, 17, 9), (0, 3, 2),
             (3, 0, 2)]
@@ -475,7 +477,14 @@ def test_matmul_equals_numpy_for_batches_transposes_and_empty_dims(dtype, rng):
                     got = tf.matmul(tf.constant(a), tf.constant(b),
                                     transpose_a=ta, transpose_b=tb).numpy()
                     assert got.dtype == want.dtype
-                    np.testing.assert_array_equal(got, want)
+                    folded = (ba or bb) and np.dtype(dtype) in (
+                        np.float32, np.float64)
+                    if folded:
+                        tol = 1e-5 if dtype == np.float32 else 1e-13
+                        np.testing.assert_allclose(got, want, rtol=tol,
+                                                   atol=tol * 10 * k)
+                    else:
+                        np.testing.assert_array_equal(got, want)
 
 
 def test_matmul_batch_dims_that_do_not_broadcast():
