@@ -599,8 +599,8 @@ reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
         g = DIV(g, CONST((double)count, G));
     }
     tg_slot kept_slot = {.ndim = x->ndim, .shape = kept};
-    g = TO_SHAPE(reshape, g, &kept_slot);
-    return TO_SHAPE(broadcast_to, g, x);
+    g = GTO_SHAPE(reshape, g, &kept_slot);
+    return GTO_SHAPE(broadcast_to, g, x);
 }
 
 int
@@ -889,7 +889,7 @@ int
 reshape_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, TO_SHAPE(reshape, G, &c->e->slots[0]));
+    SET(0, GTO_SHAPE(reshape, G, &c->e->slots[0]));
     VJP_END;
 }
 
@@ -935,7 +935,7 @@ int
 broadcast_to_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, TO_SHAPE(sum_to, G, &c->e->slots[0]));
+    SET(0, GTO_SHAPE(sum_to, G, &c->e->slots[0]));
     VJP_END;
 }
 
@@ -1002,7 +1002,7 @@ int
 sum_to_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, TO_SHAPE(broadcast_to, G, &c->e->slots[0]));
+    SET(0, GTO_SHAPE(broadcast_to, G, &c->e->slots[0]));
     VJP_END;
 }
 
@@ -1070,10 +1070,10 @@ int
 getitem_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    const tg_slot *x = &c->e->slots[0];
-    PyObject *shape = keep(S, tg_shape_tuple(x->ndim, x->shape));
-    PyObject *a = shape ? keep(S, PyTuple_Pack(2, attr(c->attrs, 0), shape))
-                        : NULL;
+    PyObject *shape = GTO_DIMS_TUPLE(IN_SLOT(0));
+    PyObject *key = GKEY(attr(c->attrs, 0));
+    PyObject *a = shape && key ? keep(S, PyTuple_Pack(2, key, shape))
+                               : NULL;
     SET(0, a ? keep(S, tg_op1(TG_OP_getitem_grad, G, a)) : NULL);
     VJP_END;
 }
@@ -1119,7 +1119,8 @@ int
 getitem_grad_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *a = keep(S, PyTuple_Pack(1, attr(c->attrs, 0)));
+    PyObject *key = GKEY(attr(c->attrs, 0));
+    PyObject *a = key ? keep(S, PyTuple_Pack(1, key)) : NULL;
     SET(0, a ? keep(S, tg_op1(TG_OP_getitem, G, a)) : NULL);
     VJP_END;
 }
@@ -1293,6 +1294,7 @@ concat_vjp(tg_vjp_ctx *c)
                 }
                 PyTuple_SET_ITEM(key, d, s);
             }
+            key = GKEY(key);
             SET(i, key ? OP1A(getitem, G, "(O)", key) : NULL);
         }
         start += len;

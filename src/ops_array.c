@@ -156,6 +156,24 @@ take_key(PyObject *x, PyObject *key)
     return r;
 }
 
+/* paddings as a list of [before, after] pairs for a cotangent: a leading
+ * [0, 0] for the batch dimension in a batched sweep */
+static PyObject *
+batch_paddings(const tg_vjp_ctx *c, int ndim, const Py_ssize_t *before,
+               const Py_ssize_t *after)
+{
+    PyObject *l = PyList_New(0);
+    for (int k = -c->batch; l && k < ndim; k++) {
+        PyObject *pair = k < 0 ? Py_BuildValue("[ii]", 0, 0)
+                               : Py_BuildValue("[nn]", before[k], after[k]);
+        if (pair == NULL || PyList_Append(l, pair) < 0) {
+            Py_CLEAR(l);
+        }
+        Py_XDECREF(pair);
+    }
+    return l;
+}
+
 /* ---- per-axis index maps ---------------------------------------------------
  * out[j_0, ..., j_n-1] = x[map_0[j_0], ..., map_n-1[j_n-1]], or `fill`
  * where an entry is -1 (pad's border).  The adjoint adds g back through
@@ -392,15 +410,17 @@ transpose_vjp(tg_vjp_ctx *c)
     VJP_BEGIN;
     const tg_slot *x = IN_SLOT(0);
     int perm[TG_MAXDIMS];
-    Py_ssize_t inv[TG_MAXDIMS];
+    Py_ssize_t inv[TG_MAXDIMS + 1];
     TensorObject shape_only = {.ndim = x->ndim, .shape = x->shape};
     if (parse_perm(&shape_only, attr(c->attrs, 0), perm) < 0) {
         return -1;
     }
+    /* batched: the batch dimension stays first */
+    inv[0] = 0;
     for (int k = 0; k < x->ndim; k++) {
-        inv[perm[k]] = k;
+        inv[perm[k] + BATCHED] = k + BATCHED;
     }
-    PyObject *l = KEEP(int_list(x->ndim, inv));
+    PyObject *l = KEEP(int_list(x->ndim + BATCHED, inv));
     SET(0, l ? OP1A(transpose, G, "(OO)", l, Py_False) : NULL);
     VJP_END;
 }
@@ -447,7 +467,7 @@ int
 expand_dims_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, TO_SHAPE(reshape, G, IN_SLOT(0)));
+    SET(0, GTO_SHAPE(reshape, G, IN_SLOT(0)));
     VJP_END;
 }
 
@@ -500,7 +520,7 @@ int
 squeeze_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, TO_SHAPE(reshape, G, IN_SLOT(0)));
+    SET(0, GTO_SHAPE(reshape, G, IN_SLOT(0)));
     VJP_END;
 }
 
@@ -570,7 +590,8 @@ int
 reverse_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, OP1A(reverse, G, "(O)", attr(c->attrs, 0)));
+    PyObject *axes = GAXES(attr(c->attrs, 0), IN_SLOT(0)->ndim);
+    SET(0, axes ? OP1A(reverse, G, "(O)", axes) : NULL);
     VJP_END;
 }
 
@@ -652,7 +673,7 @@ tile_vjp(tg_vjp_ctx *c)
     /* only tiled axes are split in two, so rank <= 32 always fits */
     for (int k = 0; k < x->ndim; k++) {
         if (m[k] != 1) {
-            axes[na++] = n;
+            axes[na++] = n + BATCHED;
             split[n++] = m[k];
         }
         split[n++] = x->shape[k];
@@ -668,7 +689,7 @@ tile_vjp(tg_vjp_ctx *c)
         VJP_END;
     }
     tg_slot s = {.ndim = n, .shape = split};
-    PyObject *g = TO_SHAPE(reshape, G, &s);
+    PyObject *g = GTO_SHAPE(reshape, G, &s);
     PyObject *ax = KEEP(int_list(na, axes));
     SET(0, ax ? OP1A(reduce_sum, g, "(OO)", ax, Py_False) : NULL);
     VJP_END;
@@ -889,8 +910,9 @@ pad_vjp(tg_vjp_ctx *c)
         return -1;
     }
     if (mode != PAD_CONSTANT) {
-        SET(0, OP1A(mirror_pad_grad, G, "(OO)", attr(c->attrs, 0),
-                    attr(c->attrs, 1)));
+        PyObject *p = KEEP(batch_paddings(c, x->ndim, before, after));
+        SET(0, p ? OP1A(mirror_pad_grad, G, "(OO)", p, attr(c->attrs, 1))
+                 : NULL);
         VJP_END;
     }
     PyObject *key = KEEP(PyTuple_New(x->ndim));
@@ -902,6 +924,7 @@ pad_vjp(tg_vjp_ctx *c)
         }
         PyTuple_SET_ITEM(key, k, s);
     }
+    key = GKEY(key);
     SET(0, key ? OP1A(getitem, G, "(O)", key) : NULL);
     VJP_END;
 }
@@ -949,7 +972,13 @@ int
 mirror_pad_grad_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, OP1A(pad, G, "(OOi)", attr(c->attrs, 0), attr(c->attrs, 1), 0));
+    Py_ssize_t before[TG_MAXDIMS], after[TG_MAXDIMS];
+    if (pad_amounts("MirrorPadGrad", IN_SLOT(0)->ndim, attr(c->attrs, 0),
+                    before, after) < 0) {
+        return -1;
+    }
+    PyObject *p = KEEP(batch_paddings(c, IN_SLOT(0)->ndim, before, after));
+    SET(0, p ? OP1A(pad, G, "(OOi)", p, attr(c->attrs, 1), 0) : NULL);
     VJP_END;
 }
 
@@ -1041,7 +1070,8 @@ stack_vjp(tg_vjp_ctx *c)
     }
     for (int i = 0; i < c->e->nin; i++) {
         if (NEEDS(i)) {
-            SET(i, KEEP(take_key(G, axis_key(axis, PyLong_FromLong(i)))));
+            SET(i, KEEP(take_key(G, axis_key(GAXIS(axis),
+                                             PyLong_FromLong(i)))));
         }
     }
     VJP_END;
@@ -1585,14 +1615,68 @@ gather_forward(tg_fwd *f)
     return f->out[0] ? 0 : -1;
 }
 
+/* A gather-like row run on a batched cotangent: the cotangent's batch
+ * dimension becomes one more batch dimension of the row, so the indices
+ * are repeated along it and batch_dims grows by one (and a gather axis
+ * with it).  Unbatched: the attributes as they are.  New references. */
+static int
+batch_gather_args(const tg_vjp_ctx *c, const char *tf, PyObject *indices,
+                  PyObject *bd_obj, PyObject *axis_obj, int pnd,
+                  PyObject **idx_out, PyObject **bd_out, PyObject **axis_out)
+{
+    Py_ssize_t bd, axis = 0, shape[TG_MAXDIMS + 1];
+    TensorObject *idx;
+    PyObject *a;
+    if (!c->batch) {
+        *idx_out = Py_NewRef(indices);
+        *bd_out = Py_NewRef(bd_obj);
+        *axis_out = Py_NewRef(axis_obj);
+        return 0;
+    }
+    *idx_out = *bd_out = *axis_out = NULL;
+    if ((idx = tg_index_tensor(tf, "indices", indices)) == NULL) {
+        return -1;
+    }
+    if (tg_int_scalar(tf, "batch_dims", bd_obj, &bd) < 0 ||
+        (axis_obj != Py_None &&
+         tg_int_scalar(tf, "axis", axis_obj, &axis) < 0)) {
+        Py_DECREF(idx);
+        return -1;
+    }
+    bd = bd < 0 ? bd + idx->ndim : bd;
+    axis = axis_obj == Py_None ? bd : (axis < 0 ? axis + pnd : axis);
+    shape[0] = ((TensorObject *)c->g)->shape[0];
+    memcpy(shape + 1, idx->shape, (size_t)idx->ndim * sizeof(*shape));
+    a = tg_shape_attrs(idx->ndim + 1, shape);
+    *idx_out = a ? tg_op1(TG_OP_broadcast_to, (PyObject *)idx, a) : NULL;
+    Py_XDECREF(a);
+    Py_DECREF(idx);
+    *bd_out = PyLong_FromSsize_t(bd + 1);
+    *axis_out = PyLong_FromSsize_t(axis + 1);
+    if (*idx_out == NULL || *bd_out == NULL || *axis_out == NULL) {
+        Py_CLEAR(*idx_out);
+        Py_CLEAR(*bd_out);
+        Py_CLEAR(*axis_out);
+        return -1;
+    }
+    return 0;
+}
+
 int
 gather_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *p = IN_SLOT(0);
-    PyObject *shape = KEEP(tg_shape_tuple(p->ndim, p->shape));
-    SET(0, shape ? OP1A(gather_grad, G, "(OOOO)", attr(c->attrs, 0),
-                        attr(c->attrs, 2), attr(c->attrs, 3), shape)
+    PyObject *idx, *bd, *axis;
+    if (batch_gather_args(c, "GatherV2", attr(c->attrs, 0), attr(c->attrs, 3),
+                          attr(c->attrs, 2), p->ndim, &idx, &bd, &axis) < 0) {
+        return -1;
+    }
+    KEEP(idx);
+    KEEP(bd);
+    KEEP(axis);
+    PyObject *shape = GTO_DIMS_TUPLE(p);
+    SET(0, shape ? OP1A(gather_grad, G, "(OOOO)", idx, axis, bd, shape)
                  : NULL);
     VJP_END;
 }
@@ -1627,8 +1711,16 @@ int
 gather_grad_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, OP1A(gather, G, "(OOOO)", attr(c->attrs, 0), Py_None,
-                attr(c->attrs, 1), attr(c->attrs, 2)));
+    PyObject *idx, *bd, *axis;
+    if (batch_gather_args(c, "GatherV2", attr(c->attrs, 0), attr(c->attrs, 2),
+                          attr(c->attrs, 1), OUT_SLOT(0)->ndim, &idx, &bd,
+                          &axis) < 0) {
+        return -1;
+    }
+    KEEP(idx);
+    KEEP(bd);
+    KEEP(axis);
+    SET(0, OP1A(gather, G, "(OOOO)", idx, Py_None, axis, bd));
     VJP_END;
 }
 
@@ -1667,10 +1759,16 @@ gather_nd_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *p = IN_SLOT(0);
-    PyObject *shape = KEEP(tg_shape_tuple(p->ndim, p->shape));
-    SET(0, shape ? OP1A(gather_nd_grad, G, "(OOO)", attr(c->attrs, 0),
-                        attr(c->attrs, 1), shape)
-                 : NULL);
+    PyObject *idx, *bd, *axis;
+    if (batch_gather_args(c, "GatherNd", attr(c->attrs, 0), attr(c->attrs, 1),
+                          Py_None, p->ndim, &idx, &bd, &axis) < 0) {
+        return -1;
+    }
+    KEEP(idx);
+    KEEP(bd);
+    KEEP(axis);
+    PyObject *shape = GTO_DIMS_TUPLE(p);
+    SET(0, shape ? OP1A(gather_nd_grad, G, "(OOO)", idx, bd, shape) : NULL);
     VJP_END;
 }
 
@@ -1703,7 +1801,15 @@ int
 gather_nd_grad_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, OP1A(gather_nd, G, "(OO)", attr(c->attrs, 0), attr(c->attrs, 1)));
+    PyObject *idx, *bd, *axis;
+    if (batch_gather_args(c, "ScatterNd", attr(c->attrs, 0), attr(c->attrs, 1),
+                          Py_None, OUT_SLOT(0)->ndim, &idx, &bd, &axis) < 0) {
+        return -1;
+    }
+    KEEP(idx);
+    KEEP(bd);
+    KEEP(axis);
+    SET(0, OP1A(gather_nd, G, "(OO)", idx, bd));
     VJP_END;
 }
 
@@ -2321,7 +2427,8 @@ fill_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     if (NEEDS(1)) {
-        SET(1, UNARY(reduce_sum, G));
+        PyObject *axes = GAXES(Py_None, OUT_SLOT(0)->ndim);
+        SET(1, axes ? OP1A(reduce_sum, G, "(O)", axes) : NULL);
     }
     VJP_END;
 }

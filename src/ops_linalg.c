@@ -466,6 +466,16 @@ solve_forward(tg_fwd *f)
     return f->out[0] ? 0 : -1;
 }
 
+/* op(x, shape) (reshape, broadcast_to), recorded; new reference */
+static PyObject *
+call_shape(int op, PyObject *x, int nd, const Py_ssize_t *shape)
+{
+    PyObject *a = tg_shape_attrs(nd, shape);
+    PyObject *r = a ? tg_op1(op, x, a) : NULL;
+    Py_XDECREF(a);
+    return r;
+}
+
 int
 solve_vjp(tg_vjp_ctx *c)
 {
@@ -475,7 +485,31 @@ solve_vjp(tg_vjp_ctx *c)
         return -1;
     }
     PyObject *a = keep(S, PyTuple_Pack(1, adj ? Py_False : Py_True));
-    PyObject *db = a ? keep(S, tg_op2(TG_OP_solve, X(0), G, a)) : NULL;
+    PyObject *db = NULL;
+    TensorObject *m = (TensorObject *)X(0), *g = (TensorObject *)G;
+    if (BATCHED && a != NULL && m->ndim == 2 && g->ndim == 3) {
+        /* one solve for the whole batch: [nb, n, k] -> [n, nb * k] */
+        Py_ssize_t nb = g->shape[0], n = g->shape[1], k = g->shape[2];
+        Py_ssize_t wide[2] = {n, nb * k}, back[3] = {n, nb, k};
+        PyObject *t = OP1A(transpose, G, "([iii]O)", 1, 0, 2, Py_False);
+        PyObject *w = t ? KEEP(call_shape(TG_OP_reshape, t, 2, wide)) : NULL;
+        PyObject *sw = w ? keep(S, tg_op2(TG_OP_solve, X(0), w, a)) : NULL;
+        PyObject *sb = sw ? KEEP(call_shape(TG_OP_reshape, sw, 3, back))
+                          : NULL;
+        db = sb ? OP1A(transpose, sb, "([iii]O)", 1, 0, 2, Py_False) : NULL;
+    }
+    else if (BATCHED && a != NULL) {
+        /* a batch of matrices: the same matrix for every cotangent */
+        Py_ssize_t dims[TG_MAXDIMS + 1];
+        dims[0] = g->shape[0];
+        memcpy(dims + 1, m->shape, (size_t)m->ndim * sizeof(*dims));
+        PyObject *mb = KEEP(call_shape(TG_OP_broadcast_to, X(0),
+                                       m->ndim + 1, dims));
+        db = mb ? keep(S, tg_op2(TG_OP_solve, mb, G, a)) : NULL;
+    }
+    else if (a != NULL) {
+        db = keep(S, tg_op2(TG_OP_solve, X(0), G, a));
+    }
     if (NEEDS(0)) {
         SET(0, NEG(adj ? mm(S, Y, db, 0, 1) : mm(S, db, Y, 0, 1)));
     }
@@ -1873,8 +1907,28 @@ einsum_vjp(tg_vjp_ctx *c)
                 avail[li] = 1;
             }
         }
-        memcpy(ge.lab[slot], target, (size_t)e.n[i]);
-        ge.n[slot] = e.n[i];
+        int tn = e.n[i];
+        if (BATCHED) {
+            /* one more label, on g and on the result: the batch */
+            int fl = -1;
+            for (int q = 0; q < EQ_NLAB && fl < 0; q++) {
+                fl = ge.used[q] ? -1 : q;
+            }
+            if (fl < 0 || ge.n[0] >= TG_MAXDIMS || tn >= TG_MAXDIMS) {
+                return eq_error(attr(c->attrs, 0), "too many labels for "
+                                "its batched gradient");
+            }
+            ge.used[fl] = 1;
+            ge.size[fl] = ((TensorObject *)G)->shape[0];
+            memmove(ge.lab[0] + 1, ge.lab[0], (size_t)ge.n[0]);
+            ge.lab[0][0] = lab_char(fl);
+            ge.n[0]++;
+            memmove(target + 1, target, (size_t)tn);
+            target[0] = lab_char(fl);
+            tn++;
+        }
+        memcpy(ge.lab[slot], target, (size_t)tn);
+        ge.n[slot] = tn;
         int ops[3 * EQ_MAXOP];
         for (int q = 0; q < slot; q++) {
             ops[q] = q;
@@ -1886,16 +1940,16 @@ einsum_vjp(tg_vjp_ctx *c)
          * ones input i lacks or broadcast; all-1 dims dropped by the
          * forward's output come back by a reshape */
         TensorObject *gt = (TensorObject *)gi;
-        if (gt != NULL && gt->ndim == ndim[i] &&
-            !memcmp(gt->shape, shapes[i],
+        if (gt != NULL && gt->ndim == ndim[i] + BATCHED &&
+            !memcmp(gt->shape + BATCHED, shapes[i],
                     (size_t)ndim[i] * sizeof(Py_ssize_t))) {
             SET(i, gi);
         }
-        else if (gt != NULL && gt->ndim < ndim[i]) {
-            SET(i, TO_SHAPE(reshape, gi, IN_SLOT(i)));
+        else if (gt != NULL && gt->ndim < ndim[i] + BATCHED) {
+            SET(i, GTO_SHAPE(reshape, gi, IN_SLOT(i)));
         }
         else {
-            SET(i, TO_SHAPE(sum_to, gi, IN_SLOT(i)));
+            SET(i, GTO_SHAPE(sum_to, gi, IN_SLOT(i)));
         }
         (void)extra_ops;
     }

@@ -395,8 +395,7 @@ int
 sign_vjp(tg_vjp_ctx *c)
 {
     /* TF's _SignGrad: zeros, not None (and not connected to g) */
-    const tg_slot *x = IN_SLOT(0);
-    c->gx[0] = (PyObject *)tg_fill_like(x->dtype, x->ndim, x->shape, 0.0);
+    c->gx[0] = vjp_zeros(c, IN_SLOT(0));
     return c->gx[0] ? 0 : -1;
 }
 

@@ -186,7 +186,8 @@ vjp_axis(tg_vjp_ctx *c, int *axis)
                             tg_ops[c->e->op].tf_name);
         return -1;
     }
-    *axis = (int)(ax < 0 ? ax + x->ndim : ax);
+    /* the axis of the cotangent, past its batch dimension when batched */
+    *axis = (int)(ax < 0 ? ax + x->ndim : ax) + c->batch;
     return 0;
 }
 
@@ -329,7 +330,7 @@ int
 l2_loss_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, X(0)));
+    SET(0, MUL(GLIFT(G, IN_SLOT(0)->ndim), X(0)));
     VJP_END;
 }
 

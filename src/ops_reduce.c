@@ -576,6 +576,8 @@ error:
 
 /* reshape(t, kept shape): g or y ready to broadcast against x */
 #define KEPT(t) TO_SHAPE(reshape, (t), &ks)
+/* the same for a cotangent (with its batch dimension when batched) */
+#define KEPTG(t) GTO_SHAPE(reshape, (t), &ks)
 
 /* ---- reduce_max, reduce_min ----------------------------------------------------
  * z = max(x, axes)       dx = g * [x == z] / count(x == z)
@@ -598,7 +600,7 @@ extreme_vjp(tg_vjp_ctx *c)
                         : NULL;
     PyObject *cnt = OP1A(reduce_sum, ind, "(OO)", attr(c->attrs, 0),
                          Py_True);
-    SET(0, MUL(DIV(ind, cnt), KEPT(G)));
+    SET(0, MUL(DIV(ind, cnt), KEPTG(G)));
     VJP_END;
 }
 
@@ -678,7 +680,7 @@ reduce_prod_vjp(tg_vjp_ctx *c)
         ws[j] = axes ? OP1A(reduce_prod, ws[j - 1], "(OO)", axes, Py_True)
                      : NULL;
     }
-    PyObject *g = KEPT(G);
+    PyObject *g = KEPTG(G);
     for (int j = nrun - 1; j >= 0; j--) {
         g = MUL(g, others_product(S, ws[j], first[j], last[j]));
     }
@@ -701,7 +703,7 @@ reduce_logsumexp_vjp(tg_vjp_ctx *c)
     if (kept_shape(c, mask, kept, &ks) < 0) {
         return -1;
     }
-    SET(0, MUL(KEPT(G), UNARY(exp, SUB(X(0), KEPT(Y)))));
+    SET(0, MUL(KEPTG(G), UNARY(exp, SUB(X(0), KEPT(Y)))));
     VJP_END;
 }
 
@@ -728,7 +730,7 @@ reduce_variance_vjp(tg_vjp_ctx *c)
         return -1;
     }
     double n = (double)reduced_count(IN_SLOT(0), mask);
-    SET(0, MUL(KEPT(G), MUL(deviation(c, S), CONST(2.0 / n, G))));
+    SET(0, MUL(KEPTG(G), MUL(deviation(c, S), CONST(2.0 / n, G))));
     VJP_END;
 }
 
@@ -745,7 +747,7 @@ reduce_std_vjp(tg_vjp_ctx *c)
     }
     double n = (double)reduced_count(IN_SLOT(0), mask);
     PyObject *den = MUL(KEPT(Y), CONST(n, G));
-    SET(0, MUL(KEPT(G), DIV(deviation(c, S), den)));
+    SET(0, MUL(KEPTG(G), DIV(deviation(c, S), den)));
     VJP_END;
 }
 
@@ -1019,8 +1021,10 @@ cumsum_vjp(tg_vjp_ctx *c)
     if (reverse < 0) {
         return -1;
     }
-    SET(0, OP1A(cumsum, G, "(OOO)", attr(c->attrs, 0), attr(c->attrs, 1),
-                reverse ? Py_False : Py_True));
+    PyObject *axis = GAXIS1(attr(c->attrs, 0), IN_SLOT(0)->ndim);
+    SET(0, axis ? OP1A(cumsum, G, "(OOO)", axis, attr(c->attrs, 1),
+                       reverse ? Py_False : Py_True)
+                : NULL);
     VJP_END;
 }
 
@@ -1038,8 +1042,10 @@ cumprod_vjp(tg_vjp_ctx *c)
     if (reverse < 0) {
         return -1;
     }
-    PyObject *s = OP1A(cumsum, MUL(Y, G), "(OOO)", attr(c->attrs, 0),
-                       attr(c->attrs, 1), reverse ? Py_False : Py_True);
+    PyObject *axis = GAXIS1(attr(c->attrs, 0), IN_SLOT(0)->ndim);
+    PyObject *s = axis ? OP1A(cumsum, MUL(Y, G), "(OOO)", axis,
+                              attr(c->attrs, 1), reverse ? Py_False : Py_True)
+                       : NULL;
     SET(0, DIV(s, X(0)));
     VJP_END;
 }
@@ -1376,8 +1382,10 @@ sort_vjp(tg_vjp_ctx *c)
     if (p == NULL || sort_lanes(x, axis, desc, x->shape[axis], NULL, p) < 0) {
         VJP_END;
     }
-    SET(0, OP1A(take_along_axis_grad, G, "(Oin)", (PyObject *)p, axis,
-                x->shape[axis]));
+    PyObject *pb = GREPEAT((PyObject *)p);
+    SET(0, pb ? OP1A(take_along_axis_grad, G, "(Oin)", pb, GAXIS(axis),
+                     x->shape[axis])
+              : NULL);
     VJP_END;
 }
 
@@ -1462,8 +1470,10 @@ top_k_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     const tg_slot *x = IN_SLOT(0);
-    SET(0, OP1A(take_along_axis_grad, GS(0), "(Oin)", YS(1), x->ndim - 1,
-                x->shape[x->ndim - 1]));
+    PyObject *pb = GREPEAT(YS(1));
+    SET(0, pb ? OP1A(take_along_axis_grad, GS(0), "(Oin)", pb,
+                     GAXIS(x->ndim - 1), x->shape[x->ndim - 1])
+              : NULL);
     VJP_END;
 }
 
@@ -1558,8 +1568,10 @@ take_along_axis_vjp(tg_vjp_ctx *c)
                     &axis) < 0) {
         return -1;
     }
-    SET(0, OP1A(take_along_axis_grad, G, "(Oin)", attr(c->attrs, 0), axis,
-                x->shape[axis]));
+    PyObject *pb = GREPEAT(attr(c->attrs, 0));
+    SET(0, pb ? OP1A(take_along_axis_grad, G, "(Oin)", pb, GAXIS(axis),
+                     x->shape[axis])
+              : NULL);
     VJP_END;
 }
 
@@ -1639,7 +1651,12 @@ int
 take_along_axis_grad_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, OP1A(take_along_axis, G, "(OO)", attr(c->attrs, 0),
-                attr(c->attrs, 1)));
+    int axis;
+    if (single_axis("TakeAlongAxisGrad", attr(c->attrs, 1),
+                    OUT_SLOT(0)->ndim, "axis", &axis) < 0) {
+        return -1;
+    }
+    PyObject *pb = GREPEAT(attr(c->attrs, 0));
+    SET(0, pb ? OP1A(take_along_axis, G, "(Oi)", pb, GAXIS(axis)) : NULL);
     VJP_END;
 }

@@ -612,6 +612,182 @@ tg_op_to_shape(int op, PyObject *x, const tg_slot *s)
     return r;
 }
 
+/* ---- batched cotangents ---------------------------------------------------
+ * In a batched sweep (jacobian) every cotangent has a leading batch
+ * dimension the primals lack.  These turn what a vjp means for one
+ * cotangent into what it means for the batch. */
+
+/* op(x, shape) for a cotangent x: reshape to [nb] + shape; broadcast_to
+ * and sum_to first align x under the batch dimension (broadcasting aligns
+ * from the right, which would put nb against a data dimension). */
+PyObject *
+tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
+                const Py_ssize_t *shape)
+{
+    Py_ssize_t full[TG_MAXDIMS + 1], mid[TG_MAXDIMS + 1];
+    TensorObject *t = (TensorObject *)x;
+    PyObject *a, *r, *tmp = NULL;
+    int k;
+    if (x == NULL) {
+        return NULL;
+    }
+    if (!c->batch) {
+        a = tg_shape_attrs(nd, shape);
+        r = a ? tg_op1(op, x, a) : NULL;
+        Py_XDECREF(a);
+        return r;
+    }
+    full[0] = t->shape[0];
+    memcpy(full + 1, shape, (size_t)nd * sizeof(*full));
+    if (op == TG_OP_broadcast_to && t->ndim - 1 < nd) {
+        /* [nb] + x's own shape, padded with ones to the target's rank */
+        int pad = nd - (t->ndim - 1);
+        mid[0] = full[0];
+        for (k = 0; k < pad; k++) {
+            mid[1 + k] = 1;
+        }
+        memcpy(mid + 1 + pad, t->shape + 1,
+               (size_t)(t->ndim - 1) * sizeof(*mid));
+        a = tg_shape_attrs(nd + 1, mid);
+        tmp = a ? tg_op1(TG_OP_reshape, x, a) : NULL;
+        Py_XDECREF(a);
+        if (tmp == NULL) {
+            return NULL;
+        }
+        x = tmp;
+    }
+    if (op == TG_OP_sum_to && t->ndim - 1 > nd) {
+        /* sum to [nb, 1.., shape], then drop the ones */
+        int pad = (t->ndim - 1) - nd;
+        mid[0] = full[0];
+        for (k = 0; k < pad; k++) {
+            mid[1 + k] = 1;
+        }
+        memcpy(mid + 1 + pad, shape, (size_t)nd * sizeof(*mid));
+        a = tg_shape_attrs(t->ndim, mid);
+        tmp = a ? tg_op1(TG_OP_sum_to, x, a) : NULL;
+        Py_XDECREF(a);
+        if (tmp == NULL) {
+            return NULL;
+        }
+        x = tmp;
+        op = TG_OP_reshape;
+    }
+    a = tg_shape_attrs(nd + 1, full);
+    r = a ? tg_op1(op, x, a) : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(tmp);
+    return r;
+}
+
+/* An indexing key for a cotangent: a leading slice(None) in a batched
+ * sweep.  New reference. */
+PyObject *
+tg_vjp_key(const tg_vjp_ctx *c, PyObject *key)
+{
+    PyObject *k, *lead, *r;
+    if (key == NULL) {
+        return NULL;
+    }
+    if (!c->batch) {
+        return Py_NewRef(key);
+    }
+    if ((k = tg_normalize_key(key)) == NULL) {
+        return NULL;
+    }
+    lead = PySlice_New(NULL, NULL, NULL);
+    r = lead ? PyTuple_New(PyTuple_GET_SIZE(k) + 1) : NULL;
+    if (r != NULL) {
+        PyTuple_SET_ITEM(r, 0, Py_NewRef(lead));
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(k); i++) {
+            PyTuple_SET_ITEM(r, i + 1, Py_NewRef(PyTuple_GET_ITEM(k, i)));
+        }
+    }
+    Py_XDECREF(lead);
+    Py_DECREF(k);
+    return r;
+}
+
+/* The axes `axis` (an attribute: None for all, an int, a list...) name in
+ * a tensor of rank `ndim`, as a list for its batched cotangent: each one
+ * non-negative and moved past the batch dimension.  Unbatched: `axis`
+ * itself.  New reference. */
+PyObject *
+tg_vjp_axes(const tg_vjp_ctx *c, const char *tfname, PyObject *axis,
+            int ndim)
+{
+    char mask[TG_MAXDIMS];
+    PyObject *r;
+    if (!c->batch) {
+        return Py_NewRef(axis);
+    }
+    if (tg_parse_axes(tfname, "axis", axis, ndim, mask) < 0 ||
+        (r = PyList_New(0)) == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++) {
+        PyObject *v;
+        if (!mask[i]) {
+            continue;
+        }
+        v = PyLong_FromLong(i + 1);
+        if (v == NULL || PyList_Append(r, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(r);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return r;
+}
+
+/* Index values `idx` (a tensor, array or list) repeated along a new
+ * leading batch dimension in a batched sweep; unbatched: idx itself.  New
+ * reference. */
+PyObject *
+tg_vjp_repeat(const tg_vjp_ctx *c, PyObject *idx)
+{
+    Py_ssize_t shape[TG_MAXDIMS + 1];
+    TensorObject *t;
+    PyObject *a, *r;
+    if (idx == NULL) {
+        return NULL;
+    }
+    if (!c->batch) {
+        return Py_NewRef(idx);
+    }
+    if ((t = tg_index_tensor("gradient", "indices", idx)) == NULL) {
+        return NULL;
+    }
+    shape[0] = ((TensorObject *)c->g)->shape[0];
+    memcpy(shape + 1, t->shape, (size_t)t->ndim * sizeof(*shape));
+    a = tg_shape_attrs(t->ndim + 1, shape);
+    r = a ? tg_op1(TG_OP_broadcast_to, (PyObject *)t, a) : NULL;
+    Py_XDECREF(a);
+    Py_DECREF(t);
+    return r;
+}
+
+/* One axis (an attribute: None means 0, negative counts from the end) of
+ * a rank-ndim tensor, for its batched cotangent: axis + 1, non-negative.
+ * Unbatched: `axis` itself.  New reference. */
+PyObject *
+tg_vjp_axis(const tg_vjp_ctx *c, const char *tfname, PyObject *axis,
+            int ndim)
+{
+    Py_ssize_t a = 0;
+    if (!c->batch) {
+        return Py_NewRef(axis);
+    }
+    if (axis != Py_None && tg_int_scalar(tfname, "axis", axis, &a) < 0) {
+        return NULL;
+    }
+    if (a < 0) {
+        a += ndim;
+    }
+    return PyLong_FromSsize_t(a + 1);
+}
+
 /* op(x) with attributes built by Py_BuildValue(fmt, ...) */
 PyObject *
 tg_op1_attrs(int op, PyObject *x, const char *fmt, ...)

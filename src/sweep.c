@@ -256,20 +256,58 @@ same_shape(int nd, const Py_ssize_t *a, TensorObject *t)
     return 1;
 }
 
-/* Sum a broadcast gradient back to the input's shape (recorded). */
+/* [nb] + shape into out (shape alone when nb < 0); returns the rank */
+static int
+batched_shape(Py_ssize_t nb, int nd, const Py_ssize_t *shape,
+              Py_ssize_t *out)
+{
+    int k = 0;
+    if (nb >= 0) {
+        out[k++] = nb;
+    }
+    for (int i = 0; i < nd; i++) {
+        out[k++] = shape[i];
+    }
+    return k;
+}
+
 static PyObject *
-unbroadcast(PyObject *g, const tg_slot *s)
+call_to_shape(int op, PyObject *x, int nd, const Py_ssize_t *shape)
+{
+    PyObject *attrs = tg_shape_attrs(nd, shape);
+    PyObject *r = attrs ? tg_op1(op, x, attrs) : NULL;
+    Py_XDECREF(attrs);
+    return r;
+}
+
+/* Sum a broadcast gradient back to the input's shape (recorded).  In a
+ * batched sweep the input's shape is [nb] + its own: broadcasting aligned
+ * it from the right, under the batch dimension, so the sum goes to
+ * [nb, 1.., shape] and the ones are dropped.  Steals g. */
+static PyObject *
+unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
 {
     TensorObject *t = (TensorObject *)g;
-    if (same_shape(s->ndim, s->shape, t)) {
+    Py_ssize_t want[TG_MAXDIMS + 1], padded[TG_MAXDIMS + 1];
+    int nd = batched_shape(nb, s->ndim, s->shape, want), pad = 0;
+    PyObject *r;
+    if (same_shape(nd, want, t)) {
         return g;
     }
-    PyObject *shape = tg_shape_tuple(s->ndim, s->shape);
-    PyObject *attrs = shape ? PyTuple_Pack(1, shape) : NULL;
-    PyObject *r = attrs ? tg_call_tensors(TG_OP_sum_to, 1, &t, attrs) : NULL;
-    Py_XDECREF(shape);
-    Py_XDECREF(attrs);
+    if (nb >= 0 && t->ndim > nd) {
+        pad = t->ndim - nd;
+        padded[0] = nb;
+        for (int i = 0; i < pad; i++) {
+            padded[1 + i] = 1;
+        }
+        memcpy(padded + 1 + pad, s->shape, (size_t)s->ndim * sizeof(*padded));
+    }
+    r = pad ? call_to_shape(TG_OP_sum_to, g, t->ndim, padded)
+            : call_to_shape(TG_OP_sum_to, g, nd, want);
     Py_DECREF(g);
+    if (r != NULL && pad) {
+        Py_SETREF(r, call_to_shape(TG_OP_reshape, r, nd, want));
+    }
     return r;
 }
 
@@ -280,7 +318,8 @@ unbroadcast(PyObject *g, const tg_slot *s)
  * output gradient's __array__) may assign the Variable and drop its old
  * value. */
 static int
-resolve(PyObject *obj, const char *what, int64_t *id, TensorObject **value)
+resolve(PyObject *obj, const char *method, const char *what, int64_t *id,
+        TensorObject **value)
 {
     if (Tensor_Check(obj)) {
         *id = ((TensorObject *)obj)->id;
@@ -294,9 +333,9 @@ resolve(PyObject *obj, const char *what, int64_t *id, TensorObject **value)
     }
     *value = NULL;
     PyErr_Format(PyExc_TypeError,
-                 "GradientTape.gradient: every %s must be a tapegrad.Tensor "
+                 "GradientTape.%s: every %s must be a tapegrad.Tensor "
                  "or tapegrad.Variable, got %.200R of type '%s'",
-                 what, obj, Py_TYPE(obj)->tp_name);
+                 method, what, obj, Py_TYPE(obj)->tp_name);
     return -1;
 }
 
@@ -374,11 +413,123 @@ scratch_free(vjp_scratch *s)
     }
 }
 
+/* A row whose vjp is user code (custom_gradient's grad_fn) is not asked to
+ * take a batch: call it once per batch element, on gs[j][b], and stack
+ * what it returns (every step recorded, so this differentiates again).
+ * Results (new references, NULL: no gradient) go to c->gx. */
+static int
+vjp_per_element(const tg_opdef *d, tg_vjp_ctx *c, Py_ssize_t nb)
+{
+    const tg_entry *e = c->e;
+    PyObject **parts = NULL;
+    int rc = -1;
+    parts = PyMem_Calloc((size_t)(nb ? nb : 1) * (size_t)e->nin,
+                         sizeof(PyObject *));
+    if (parts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        TensorObject *gs_b[TG_MAX_OUT] = {NULL};
+        PyObject *attrs = Py_BuildValue("(nOii)", b, Py_None, 0, 0);
+        tg_vjp_ctx cb = *c;
+        int ok = attrs != NULL;
+        for (int j = 0; ok && j < e->nout; j++) {
+            gs_b[j] = (TensorObject *)tg_op1(TG_OP_gather,
+                                             (PyObject *)c->gs[j], attrs);
+            ok = gs_b[j] != NULL;
+        }
+        Py_XDECREF(attrs);
+        if (ok) {
+            cb.gs = gs_b;
+            cb.g = gs_b[0];
+            cb.gx = parts + b * e->nin;
+            cb.batch = 0;
+            ok = d->vjp(&cb) == 0;
+        }
+        for (int j = 0; j < e->nout; j++) {
+            Py_XDECREF(gs_b[j]);
+        }
+        for (int i = 0; ok && i < e->nin; i++) {
+            PyObject **p = &parts[b * e->nin + i];
+            if (*p == Py_None) {
+                Py_CLEAR(*p);
+            }
+            if (*p != NULL && c->needs[i] &&
+                (*p = unbroadcast(*p, &e->slots[i], -1)) == NULL) {
+                ok = 0;
+            }
+        }
+        if (!ok) {
+            goto done;
+        }
+    }
+    for (int i = 0; i < e->nin; i++) {
+        PyObject *items = NULL, *attrs = NULL;
+        int any = 0;
+        if (!c->needs[i]) {
+            continue;
+        }
+        for (Py_ssize_t b = 0; b < nb; b++) {
+            any |= parts[b * e->nin + i] != NULL;
+        }
+        if (!any && nb > 0) {
+            continue; /* no gradient for this input */
+        }
+        if (nb == 0) {
+            Py_ssize_t shape[TG_MAXDIMS + 1];
+            int nd = batched_shape(0, e->slots[i].ndim, e->slots[i].shape,
+                                   shape);
+            c->gx[i] = (PyObject *)tg_fill_like(e->slots[i].dtype, nd, shape,
+                                                0.0);
+            if (c->gx[i] == NULL) {
+                goto done;
+            }
+            continue;
+        }
+        if ((items = PyList_New(nb)) == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t b = 0; b < nb; b++) {
+            PyObject *p = parts[b * e->nin + i];
+            if (p == NULL) {  /* grad_fn gave None for this element only */
+                p = (PyObject *)tg_fill_like(e->slots[i].dtype,
+                                             e->slots[i].ndim,
+                                             e->slots[i].shape, 0.0);
+                if (p == NULL) {
+                    Py_DECREF(items);
+                    goto done;
+                }
+            }
+            else {
+                Py_INCREF(p);
+            }
+            PyList_SET_ITEM(items, b, p);
+        }
+        attrs = Py_BuildValue("(i)", 0);
+        c->gx[i] = attrs ? tg_call(TG_OP_stack, (int)nb,
+                                   ((PyListObject *)items)->ob_item, attrs)
+                         : NULL;
+        Py_XDECREF(attrs);
+        Py_DECREF(items);
+        if (c->gx[i] == NULL) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    for (Py_ssize_t k = 0; k < nb * e->nin; k++) {
+        Py_XDECREF(parts[k]);
+    }
+    PyMem_Free(parts);
+    return rc;
+}
+
 /* Call entry `e`'s vjp with upstream gradients `gs` (one per output,
  * borrowed) and add the input gradients into `gt`. */
 static int
 entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
-          grad_table *gt)
+          grad_table *gt, Py_ssize_t nb)
 {
     const tg_opdef *d = &tg_ops[e->op];
     TensorObject *outs[TG_MAX_OUT];
@@ -408,8 +559,11 @@ entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
             .g = gs[0],
             .needs = s.needs,
             .gx = s.gx,
+            .batch = nb >= 0,
         };
-        rc = d->vjp(&c);
+        rc = (nb >= 0 && (d->flags & TG_UNBATCHED_VJP))
+                 ? vjp_per_element(d, &c, nb)
+                 : d->vjp(&c);
     }
     for (int i = 0; i < e->nin; i++) {
         PyObject *gi = s.gx[i];
@@ -417,7 +571,7 @@ entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
             Py_XDECREF(gi);
             continue;
         }
-        gi = unbroadcast(gi, &e->slots[i]);
+        gi = unbroadcast(gi, &e->slots[i], nb);
         if (gi == NULL || accumulate(gt, e->slots[i].id, gi) < 0) {
             rc = -1;
         }
@@ -430,7 +584,7 @@ entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
  * gs[]; zeros for outputs nothing flowed into).  0: nothing flows. */
 static int
 take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
-                  TensorObject **gs)
+                  TensorObject **gs, Py_ssize_t nb)
 {
     int found = 0;
     for (int j = 0; j < e->nout; j++) {
@@ -449,9 +603,10 @@ take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
     }
     for (int j = 0; found && j < e->nout; j++) {
         const tg_slot *o = &e->slots[e->nin + j];
+        Py_ssize_t shape[TG_MAXDIMS + 1];
+        int nd = batched_shape(nb, o->ndim, o->shape, shape);
         if (gs[j] == NULL &&
-            (gs[j] = tg_fill_like(o->dtype, o->ndim, o->shape, 0.0)) ==
-                NULL) {
+            (gs[j] = tg_fill_like(o->dtype, nd, shape, 0.0)) == NULL) {
             return -1;
         }
     }
@@ -460,7 +615,7 @@ take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
 
 static int
 run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
-          grad_table *gt, tg_idmap *source_ids)
+          grad_table *gt, tg_idmap *source_ids, Py_ssize_t nb)
 {
     for (Py_ssize_t k = nentries - 1; k >= 0; k--) {
         tg_entry *e = tg_tape_entry(tape, k);
@@ -472,9 +627,9 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
         if ((k & 255) == 0 && PyErr_CheckSignals() < 0) {
             return -1;
         }
-        rc = take_output_grads(e, gt, source_ids, gs);
+        rc = take_output_grads(e, gt, source_ids, gs, nb);
         if (rc > 0) {
-            rc = entry_vjp(e, gs, relevant, gt);
+            rc = entry_vjp(e, gs, relevant, gt, nb);
         }
         for (int j = 0; j < e->nout; j++) {
             Py_XDECREF(gs[j]);
@@ -510,12 +665,15 @@ tg_known_ones(const TensorObject *t)
     return 0;
 }
 
-/* The output gradient for target `v` (converted, checked), or ones. */
+/* The output gradient for target `v` (converted, checked), or ones.  In a
+ * batched sweep (nb >= 0) it must have shape [nb] + the target's. */
 static PyObject *
-seed_for(PyObject *og, TensorObject *v, Py_ssize_t i)
+seed_for(PyObject *og, TensorObject *v, Py_ssize_t i, Py_ssize_t nb)
 {
     TensorObject *seed;
-    if (og == Py_None) {
+    Py_ssize_t want[TG_MAXDIMS + 1];
+    int nd;
+    if (og == Py_None && nb < 0) {
         seed = tg_fill_like(v->dtype, v->ndim, v->shape, 1.0);
         if (seed != NULL) {
             known_ones[known_ones_next] = seed->id;
@@ -523,17 +681,21 @@ seed_for(PyObject *og, TensorObject *v, Py_ssize_t i)
         }
         return (PyObject *)seed;
     }
+    nd = batched_shape(nb, v->ndim, v->shape, want);
     seed = tg_convert(og, v->dtype, "gradient");
     if (seed != NULL &&
-        (seed->dtype != v->dtype || !same_shape(v->ndim, v->shape, seed))) {
-        PyObject *a = tg_shape_tuple(v->ndim, v->shape);
+        (seed->dtype != v->dtype || !same_shape(nd, want, seed))) {
+        PyObject *a = tg_shape_tuple(nd, want);
         PyObject *b = a ? tg_shape_tuple(seed->ndim, seed->shape) : NULL;
         if (b) {
             PyErr_Format(PyExc_ValueError,
                          "GradientTape.gradient: output_gradients[%zd] has "
-                         "shape %R and dtype %s, but its target has shape %R "
-                         "and dtype %s", i, b, tg_dtype_names[seed->dtype], a,
-                         tg_dtype_names[v->dtype]);
+                         "shape %R and dtype %s, but %s %R and dtype %s", i,
+                         b, tg_dtype_names[seed->dtype],
+                         nb < 0 ? "its target has shape"
+                                : "with the batch dimension its target needs "
+                                  "shape",
+                         a, tg_dtype_names[v->dtype]);
         }
         Py_XDECREF(a);
         Py_XDECREF(b);
@@ -561,29 +723,19 @@ warn_persistent_in_context(void)
         1);
 }
 
-PyObject *
-tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"target", "sources", "output_gradients",
-                             "unconnected_gradients", NULL};
-    PyObject *target, *sources, *ograds = Py_None, *unconnected = Py_None;
-    PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *results = NULL;
-    PyObject *skel_s = NULL, *tmp = NULL, *packed = NULL;
-    tg_idmap *source_ids = NULL, *relevant = NULL;
-    grad_table gt = {0};
-    Py_ssize_t nentries, nt, ns, pos = 0;
-    int mode, swept = 0;
+/* ---- the rules every gradient-like call shares ------------------------------- */
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient", kwlist,
-                                     &target, &sources, &ograds,
-                                     &unconnected)) {
-        return NULL;
-    }
+static const char used_up_msg[] =
+    "A non-persistent GradientTape can only be used to compute one set of "
+    "gradients (or jacobians)";
+
+/* Can `tape` be swept now?  -1 with TF's RuntimeError if not. */
+static int
+sweep_usable(TapeObject *tape)
+{
     if (!tape->has_data) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "A non-persistent GradientTape can only be used to "
-                        "compute one set of gradients (or jacobians)");
-        return NULL;
+        PyErr_SetString(PyExc_RuntimeError, used_up_msg);
+        return -1;
     }
     if (tape->sweeping && !tape->persistent) {
         /* another gradient() (from user code run inside this one: an
@@ -593,59 +745,65 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError,
                         "GradientTape.gradient is already running on this "
                         "tape");
-        return NULL;
+        return -1;
     }
-    if (target == Py_None) {
-        PyErr_SetString(PyExc_TypeError,
-                        "Argument `target` should be a list or nested "
-                        "structure of Tensors, Variables or CompositeTensors "
-                        "to be differentiated, but received None.");
-        return NULL;
-    }
+    return 0;
+}
+
+/* Start a sweep: a non-persistent tape stops recording (TF pops it
+ * silently); the tape is held and marked busy until sweep_exit. */
+static int
+sweep_enter(TapeObject *tape)
+{
     if (tape->recording) {
         if (!tape->persistent) {
-            if (tg_tape_stop(tape) < 0) { /* TF: pop silently */
-                return NULL;
+            if (tg_tape_stop(tape) < 0) {
+                return -1;
             }
         }
         else if (warn_persistent_in_context() < 0) {
-            return NULL;
+            return -1;
         }
     }
-    /* from here on user code may run (conversions, __len__, callbacks) */
     Py_INCREF(tape);
     tape->sweeping++;
-    if ((mode = parse_unconnected(unconnected)) < 0) {
-        goto done;
+    return 0;
+}
+
+static void
+sweep_exit(TapeObject *tape, int swept)
+{
+    if (!tape->persistent && swept) {
+        tg_tape_consume(tape); /* used up, even on error */
     }
-    if ((flat_t = PyList_New(0)) == NULL ||
-        (flat_s = PyList_New(0)) == NULL ||
-        (tmp = flatten(target, flat_t)) == NULL ||
-        (skel_s = flatten(sources, flat_s)) == NULL) {
-        goto done;
-    }
-    Py_CLEAR(tmp);
-    nt = PyList_GET_SIZE(flat_t);
-    ns = PyList_GET_SIZE(flat_s);
-    if (ograds != Py_None) {
-        if ((flat_o = PyList_New(0)) == NULL ||
-            (tmp = flatten(ograds, flat_o)) == NULL) {
-            goto done;
-        }
-        Py_CLEAR(tmp);
-        if (PyList_GET_SIZE(flat_o) != nt) {
-            PyErr_Format(PyExc_ValueError,
-                         "GradientTape.gradient: got %zd output_gradients "
-                         "for %zd targets", PyList_GET_SIZE(flat_o), nt);
-            goto done;
-        }
-    }
+    tape->sweeping--;
+    Py_DECREF(tape);
+}
+
+/* Sweep from the flattened targets to the flattened sources: one result
+ * per source (a new list: gradient tensors, None, or zeros under mode 1).
+ * flat_o: output gradients per target, or NULL (ones).  nb >= 0: a batched
+ * sweep, every output gradient [nb] + its target's shape, every result
+ * [nb] + its source's.  *swept is set once the arguments are checked: from
+ * there a non-persistent tape is used up, whatever happens (an error
+ * before it leaves the tape usable, as TF's). */
+static PyObject *
+sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
+           PyObject *flat_o, PyObject *flat_s, int mode, Py_ssize_t nb,
+           int *swept)
+{
+    tg_idmap *source_ids = NULL, *relevant = NULL;
+    grad_table gt = {0};
+    PyObject *results = NULL;
+    Py_ssize_t nentries, nt = PyList_GET_SIZE(flat_t);
+    Py_ssize_t ns = PyList_GET_SIZE(flat_s);
 
     /* sources, and the tensors that depend on them */
     for (Py_ssize_t i = 0; i < ns; i++) {
         int64_t id;
         TensorObject *v;
-        if (resolve(PyList_GET_ITEM(flat_s, i), "source", &id, &v) < 0) {
+        if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
+                    &v) < 0) {
             goto done;
         }
         Py_DECREF(v);
@@ -676,7 +834,8 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
         int64_t id;
         TensorObject *v;
         PyObject *seed;
-        if (resolve(PyList_GET_ITEM(flat_t, i), "target", &id, &v) < 0) {
+        if (resolve(PyList_GET_ITEM(flat_t, i), method, "target", &id,
+                    &v) < 0) {
             goto done;
         }
         if (!tg_is_float(v->dtype) || !tg_idmap_get(relevant, id, NULL) ||
@@ -685,17 +844,16 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
             Py_DECREF(v);
             continue; /* unconnected target */
         }
-        seed = seed_for(flat_o ? PyList_GET_ITEM(flat_o, i) : Py_None, v, i);
+        seed = seed_for(flat_o ? PyList_GET_ITEM(flat_o, i) : Py_None, v, i,
+                        nb);
         Py_DECREF(v);
         if (seed == NULL || accumulate(&gt, id, seed) < 0) {
             goto done;
         }
     }
 
-    /* the arguments are good: from here a non-persistent tape is used up,
-     * whatever happens (an error before this leaves it usable, as TF's) */
-    swept = 1;
-    if (run_sweep(tape, nentries, relevant, &gt, source_ids) < 0) {
+    *swept = 1;
+    if (run_sweep(tape, nentries, relevant, &gt, source_ids, nb) < 0) {
         goto done;
     }
 
@@ -706,40 +864,536 @@ tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
         int64_t id, gpos;
         TensorObject *v;
         PyObject *r;
-        if (resolve(PyList_GET_ITEM(flat_s, i), "source", &id, &v) < 0) {
+        if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
+                    &v) < 0) {
+            Py_CLEAR(results);
             goto done;
         }
         if (tg_idmap_get(gt.index, id, &gpos) && gt.grads[gpos] != NULL) {
             r = Py_NewRef(gt.grads[gpos]);
         }
         else if (mode == 1) {
-            r = (PyObject *)tg_fill_like(v->dtype, v->ndim, v->shape, 0.0);
+            Py_ssize_t shape[TG_MAXDIMS + 1];
+            int nd = batched_shape(nb, v->ndim, v->shape, shape);
+            r = (PyObject *)tg_fill_like(v->dtype, nd, shape, 0.0);
         }
         else {
             r = Py_NewRef(Py_None);
         }
         Py_DECREF(v);
         if (r == NULL) {
+            Py_CLEAR(results);
             goto done;
         }
         PyList_SET_ITEM(results, i, r);
     }
-    packed = pack(skel_s, results, &pos);
 
 done:
     grad_table_free(&gt);
     tg_idmap_free(source_ids);
     tg_idmap_free(relevant);
+    return results;
+}
+
+/* gradient and _gradient_batched: nb_wanted < 0 unbatched; otherwise the
+ * batch size is read from the first output gradient. */
+static PyObject *
+gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
+{
+    static char *kwlist[] = {"target", "sources", "output_gradients",
+                             "unconnected_gradients", NULL};
+    PyObject *target, *sources, *ograds = Py_None, *unconnected = Py_None;
+    PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *results = NULL;
+    PyObject *skel_s = NULL, *tmp = NULL, *packed = NULL;
+    Py_ssize_t nt, pos = 0, nb = -1;
+    int mode, swept = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient", kwlist,
+                                     &target, &sources, &ograds,
+                                     &unconnected)) {
+        return NULL;
+    }
+    if (sweep_usable(tape) < 0) {
+        return NULL;
+    }
+    if (target == Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "Argument `target` should be a list or nested "
+                        "structure of Tensors, Variables or CompositeTensors "
+                        "to be differentiated, but received None.");
+        return NULL;
+    }
+    /* from here on user code may run (conversions, __len__, callbacks) */
+    if (sweep_enter(tape) < 0) {
+        return NULL;
+    }
+    if ((mode = parse_unconnected(unconnected)) < 0) {
+        goto done;
+    }
+    if ((flat_t = PyList_New(0)) == NULL ||
+        (flat_s = PyList_New(0)) == NULL ||
+        (tmp = flatten(target, flat_t)) == NULL ||
+        (skel_s = flatten(sources, flat_s)) == NULL) {
+        goto done;
+    }
+    Py_CLEAR(tmp);
+    nt = PyList_GET_SIZE(flat_t);
+    if (ograds != Py_None) {
+        if ((flat_o = PyList_New(0)) == NULL ||
+            (tmp = flatten(ograds, flat_o)) == NULL) {
+            goto done;
+        }
+        Py_CLEAR(tmp);
+        if (PyList_GET_SIZE(flat_o) != nt) {
+            PyErr_Format(PyExc_ValueError,
+                         "GradientTape.gradient: got %zd output_gradients "
+                         "for %zd targets", PyList_GET_SIZE(flat_o), nt);
+            goto done;
+        }
+    }
+    if (batched) {
+        TensorObject *first;
+        if (flat_o == NULL || nt == 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "GradientTape._gradient_batched needs one "
+                            "batched output gradient per target");
+            goto done;
+        }
+        first = tg_convert(PyList_GET_ITEM(flat_o, 0), -1, "gradient");
+        if (first == NULL) {
+            goto done;
+        }
+        nb = first->ndim ? first->shape[0] : -1;
+        Py_DECREF(first);
+        if (nb < 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "GradientTape._gradient_batched: an output "
+                            "gradient has no batch dimension");
+            goto done;
+        }
+    }
+    results = sweep_flat(tape, "gradient", flat_t, flat_o, flat_s, mode, nb,
+                         &swept);
+    if (results != NULL) {
+        packed = pack(skel_s, results, &pos);
+    }
+
+done:
     Py_XDECREF(flat_t);
     Py_XDECREF(flat_s);
     Py_XDECREF(flat_o);
     Py_XDECREF(skel_s);
     Py_XDECREF(tmp);
     Py_XDECREF(results);
-    if (!tape->persistent && swept) {
-        tg_tape_consume(tape); /* used up, even on error */
-    }
-    tape->sweeping--;
-    Py_DECREF(tape);
+    sweep_exit(tape, swept);
     return packed;
+}
+
+PyObject *
+tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
+{
+    return gradient_impl(tape, args, kw, 0);
+}
+
+/* gradient with a leading batch dimension on every output gradient (and
+ * so on every result): what jacobian does with an identity batch.  Not
+ * TF API (PyTorch's is_grads_batched); the tests use it to check every
+ * row's vjp batched against the same vjp unbatched. */
+PyObject *
+tg_tape_gradient_batched(TapeObject *tape, PyObject *args, PyObject *kw)
+{
+    return gradient_impl(tape, args, kw, 1);
+}
+
+/* ---- jacobians ------------------------------------------------------------------ */
+
+/* A zero tensor of shape [n] + rest with ones where the leading index k
+ * meets flat position k of every one of the `reps` blocks of `rest`:
+ * jacobian's identity batch (reps 1) and batch_jacobian's (reps b, the
+ * identity repeated down the batch).  rest = [reps] + row shape. */
+static TensorObject *
+identity_seed(int dtype, Py_ssize_t n, Py_ssize_t reps, int nd,
+              const Py_ssize_t *rest)
+{
+    Py_ssize_t shape[TG_MAXDIMS + 1];
+    int k = batched_shape(n, nd, rest, shape);
+    TensorObject *t = tg_fill_like(dtype, k, shape, 0.0);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t r = 0; r < reps; r++) {
+            Py_ssize_t at = i * reps * n + r * n + i;
+            switch (dtype) {
+                case TG_FLOAT16: ((npy_half *)t->data)[at] = 0x3C00; break;
+                case TG_FLOAT32: ((float *)t->data)[at] = 1.0f; break;
+                default: ((double *)t->data)[at] = 1.0; break;
+            }
+        }
+    }
+    return t;
+}
+
+/* The one-hot seed e_k of a target of shape `shape` (the looping path),
+ * its row repeated `reps` times (batch_jacobian: column k of every row). */
+static TensorObject *
+one_hot_seed(int dtype, Py_ssize_t k, Py_ssize_t n, int nd,
+             const Py_ssize_t *shape)
+{
+    TensorObject *t = tg_fill_like(dtype, nd, shape, 0.0);
+    if (t == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t at = k; at < t->size; at += n) {
+        switch (dtype) {
+            case TG_FLOAT16: ((npy_half *)t->data)[at] = 0x3C00; break;
+            case TG_FLOAT32: ((float *)t->data)[at] = 1.0f; break;
+            default: ((double *)t->data)[at] = 1.0; break;
+        }
+    }
+    return t;
+}
+
+/* TF's TensorShape text: (4, 3), (2,), () */
+static PyObject *
+shape_text(TensorObject *t)
+{
+    PyObject *tup = tg_shape_tuple(t->ndim, t->shape);
+    PyObject *r = tup ? PyObject_Repr(tup) : NULL;
+    Py_XDECREF(tup);
+    return r;
+}
+
+/* The looping path (experimental_use_pfor=False, persistent tapes only):
+ * one sweep per target element k, seeded with e_k (of `seed_shape`, whose
+ * elements repeat every n), results stacked on `axis`. */
+static PyObject *
+jacobian_loop(TapeObject *tape, const char *method, PyObject *flat_t,
+              PyObject *flat_s, int mode, int dtype, Py_ssize_t n,
+              int nd, const Py_ssize_t *seed_shape, int axis, int *swept)
+{
+    Py_ssize_t ns = PyList_GET_SIZE(flat_s);
+    PyObject *per = PyList_New(ns), *results = NULL, *attrs = NULL;
+    if (per == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        PyObject *l = PyList_New(0);
+        if (l == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(per, i, l);
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *seed = (PyObject *)one_hot_seed(dtype, k, n, nd,
+                                                  seed_shape);
+        PyObject *flat_o = seed ? PyList_New(1) : NULL, *r;
+        if (flat_o == NULL) {
+            Py_XDECREF(seed);
+            goto done;
+        }
+        PyList_SET_ITEM(flat_o, 0, seed);
+        r = sweep_flat(tape, method, flat_t, flat_o, flat_s, mode, -1,
+                       swept);
+        Py_DECREF(flat_o);
+        if (r == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < ns; i++) {
+            if (PyList_Append(PyList_GET_ITEM(per, i),
+                              PyList_GET_ITEM(r, i)) < 0) {
+                Py_DECREF(r);
+                goto done;
+            }
+        }
+        Py_DECREF(r);
+    }
+    if ((results = PyList_New(ns)) == NULL ||
+        (attrs = Py_BuildValue("(i)", axis)) == NULL) {
+        Py_CLEAR(results);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        PyObject *l = PyList_GET_ITEM(per, i), *r;
+        /* connection does not depend on the seed's values: every element
+         * gives a tensor, or every one None */
+        if (PyList_GET_ITEM(l, 0) == Py_None) {
+            r = Py_NewRef(Py_None);
+        }
+        else {
+            r = tg_call(TG_OP_stack, (int)n, ((PyListObject *)l)->ob_item,
+                        attrs);
+        }
+        if (r == NULL) {
+            Py_CLEAR(results);
+            goto done;
+        }
+        PyList_SET_ITEM(results, i, r);
+    }
+done:
+    Py_XDECREF(attrs);
+    Py_DECREF(per);
+    return results;
+}
+
+PyObject *
+tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"target", "sources", "unconnected_gradients",
+                             "parallel_iterations", "experimental_use_pfor",
+                             NULL};
+    PyObject *target, *sources, *unconnected = Py_None, *par = Py_None;
+    PyObject *use_pfor = Py_True;
+    PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *skel_s = NULL;
+    PyObject *results = NULL, *packed = NULL;
+    TensorObject *tv = NULL;
+    Py_ssize_t pos = 0, n;
+    int64_t tid;
+    int mode, swept = 0, pfor;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOO:jacobian", kwlist,
+                                     &target, &sources, &unconnected, &par,
+                                     &use_pfor)) {
+        return NULL;
+    }
+    if (sweep_usable(tape) < 0 || (pfor = PyObject_IsTrue(use_pfor)) < 0) {
+        return NULL;
+    }
+    if (!pfor && !tape->persistent) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "GradientTape must be created with persistent=True "
+                        "to compute the jacobian with eager execution "
+                        "enabled and with  experimental_use_pfor set to "
+                        "False.");
+        return NULL;
+    }
+    if (resolve(target, "jacobian", "target", &tid, &tv) < 0) {
+        return NULL;
+    }
+    if (sweep_enter(tape) < 0) {
+        Py_DECREF(tv);
+        return NULL;
+    }
+    n = tv->size;
+    if ((mode = parse_unconnected(unconnected)) < 0 ||
+        (flat_t = PyList_New(0)) == NULL ||
+        (flat_s = PyList_New(0)) == NULL ||
+        PyList_Append(flat_t, target) < 0 ||
+        (skel_s = flatten(sources, flat_s)) == NULL) {
+        goto done;
+    }
+    if (pfor || n == 0) {
+        /* one sweep: the seed is the identity, [n] + target shape */
+        PyObject *seed = NULL;
+        if (tg_is_float(tv->dtype)) {
+            seed = (PyObject *)identity_seed(tv->dtype, n, 1, tv->ndim,
+                                             tv->shape);
+        }
+        else {
+            seed = Py_NewRef(Py_None); /* never read: not differentiable */
+        }
+        if (seed == NULL || (flat_o = PyList_New(1)) == NULL) {
+            Py_XDECREF(seed);
+            goto done;
+        }
+        PyList_SET_ITEM(flat_o, 0, seed);
+        results = sweep_flat(tape, "jacobian", flat_t, flat_o, flat_s, mode,
+                             n, &swept);
+    }
+    else {
+        results = jacobian_loop(tape, "jacobian", flat_t, flat_s, mode,
+                                tv->dtype, n, tv->ndim, tv->shape, 0,
+                                &swept);
+    }
+    if (results == NULL) {
+        goto done;
+    }
+    /* [n] + source shape -> target shape + source shape (recorded) */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(results); i++) {
+        TensorObject *r = (TensorObject *)PyList_GET_ITEM(results, i);
+        Py_ssize_t shape[2 * TG_MAXDIMS];
+        PyObject *reshaped;
+        if ((PyObject *)r == Py_None) {
+            continue;
+        }
+        if (tv->ndim + r->ndim - 1 > TG_MAXDIMS) {
+            PyErr_Format(PyExc_ValueError,
+                         "GradientTape.jacobian: the result would have rank "
+                         "%d, more than %d", tv->ndim + r->ndim - 1,
+                         TG_MAXDIMS);
+            Py_CLEAR(results);
+            goto done;
+        }
+        memcpy(shape, tv->shape, (size_t)tv->ndim * sizeof(*shape));
+        memcpy(shape + tv->ndim, r->shape + 1,
+               (size_t)(r->ndim - 1) * sizeof(*shape));
+        reshaped = call_to_shape(TG_OP_reshape, (PyObject *)r,
+                                 tv->ndim + r->ndim - 1, shape);
+        if (reshaped == NULL) {
+            Py_CLEAR(results);
+            goto done;
+        }
+        PyList_SetItem(results, i, reshaped);
+    }
+    packed = pack(skel_s, results, &pos);
+
+done:
+    Py_XDECREF(tv);
+    Py_XDECREF(flat_t);
+    Py_XDECREF(flat_s);
+    Py_XDECREF(flat_o);
+    Py_XDECREF(skel_s);
+    Py_XDECREF(results);
+    sweep_exit(tape, swept);
+    return packed;
+}
+
+PyObject *
+tg_tape_batch_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"target", "source", "unconnected_gradients",
+                             "parallel_iterations", "experimental_use_pfor",
+                             NULL};
+    PyObject *target, *source, *unconnected = Py_None, *par = Py_None;
+    PyObject *use_pfor = Py_True;
+    PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *results = NULL;
+    PyObject *out = NULL, *ts = NULL, *ss = NULL;
+    TensorObject *tv = NULL, *sv = NULL;
+    Py_ssize_t b, n = 1, shape[2 * TG_MAXDIMS];
+    int64_t id;
+    int mode, swept = 0, pfor, nd = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOO:batch_jacobian",
+                                     kwlist, &target, &source, &unconnected,
+                                     &par, &use_pfor)) {
+        return NULL;
+    }
+    if (sweep_usable(tape) < 0 || (pfor = PyObject_IsTrue(use_pfor)) < 0 ||
+        resolve(target, "batch_jacobian", "target", &id, &tv) < 0 ||
+        resolve(source, "batch_jacobian", "source", &id, &sv) < 0) {
+        goto error;
+    }
+    for (int k = 0; k < 2; k++) {
+        TensorObject *t = k ? sv : tv;
+        if (t->ndim < 2) {
+            if ((ts = shape_text(t)) != NULL) {
+                PyErr_Format(PyExc_ValueError,
+                             "Shape %U must have rank at least 2", ts);
+            }
+            goto error;
+        }
+    }
+    if (tv->shape[0] != sv->shape[0]) {
+        if ((ts = shape_text(tv)) != NULL && (ss = shape_text(sv)) != NULL) {
+            PyErr_Format(PyExc_ValueError,
+                         "Need first dimension of target shape (%U) and "
+                         "source shape (%U) to match.", ts, ss);
+        }
+        goto error;
+    }
+    if (!pfor && !tape->persistent) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "GradientTape must be created with persistent=True "
+                        "to compute the batch_jacobian with eager execution "
+                        "enabled and  with experimental_use_pfor set to "
+                        "False.");
+        goto error;
+    }
+    if (tv->ndim + sv->ndim - 1 > TG_MAXDIMS) {
+        PyErr_Format(PyExc_ValueError,
+                     "GradientTape.batch_jacobian: the result would have "
+                     "rank %d, more than %d", tv->ndim + sv->ndim - 1,
+                     TG_MAXDIMS);
+        goto error;
+    }
+    b = tv->shape[0];
+    for (int i = 1; i < tv->ndim; i++) {
+        n *= tv->shape[i];
+    }
+    /* the result's shape: [b] + target row shape + source row shape */
+    memcpy(shape, tv->shape, (size_t)tv->ndim * sizeof(*shape));
+    memcpy(shape + tv->ndim, sv->shape + 1,
+           (size_t)(sv->ndim - 1) * sizeof(*shape));
+    nd = tv->ndim + sv->ndim - 1;
+    if (sweep_enter(tape) < 0) {
+        goto error;
+    }
+    if ((mode = parse_unconnected(unconnected)) < 0 ||
+        (flat_t = PyList_New(0)) == NULL ||
+        (flat_s = PyList_New(0)) == NULL ||
+        PyList_Append(flat_t, target) < 0 ||
+        PyList_Append(flat_s, source) < 0) {
+        goto done;
+    }
+    if (pfor || n == 0 || b == 0) {
+        /* one sweep over an identity batch of the target's rows:
+         * seed[k, i, ...] = e_k for every row i */
+        PyObject *seed = NULL;
+        if (tg_is_float(tv->dtype)) {
+            seed = (PyObject *)identity_seed(tv->dtype, n, b, tv->ndim,
+                                             tv->shape);
+        }
+        else {
+            seed = Py_NewRef(Py_None);
+        }
+        if (seed == NULL || (flat_o = PyList_New(1)) == NULL) {
+            Py_XDECREF(seed);
+            goto done;
+        }
+        PyList_SET_ITEM(flat_o, 0, seed);
+        results = sweep_flat(tape, "batch_jacobian", flat_t, flat_o, flat_s,
+                             mode, n, &swept);
+        if (results != NULL && PyList_GET_ITEM(results, 0) != Py_None) {
+            /* [n, b] + source row -> [b, n] + source row */
+            PyObject *g = PyList_GET_ITEM(results, 0), *perm, *attrs, *t;
+            if ((perm = PyList_New(sv->ndim + 1)) == NULL) {
+                goto done;
+            }
+            for (int i = 0; i <= sv->ndim; i++) {
+                PyList_SET_ITEM(perm, i,
+                                PyLong_FromLong(i < 2 ? 1 - i : i));
+            }
+            attrs = Py_BuildValue("(NO)", perm, Py_False);
+            t = attrs ? tg_op1(TG_OP_transpose, g, attrs) : NULL;
+            Py_XDECREF(attrs);
+            if (t == NULL) {
+                goto done;
+            }
+            PyList_SetItem(results, 0, t);
+        }
+    }
+    else {
+        results = jacobian_loop(tape, "batch_jacobian", flat_t, flat_s, mode,
+                                tv->dtype, n, tv->ndim, tv->shape, 1,
+                                &swept);
+    }
+    if (results == NULL) {
+        goto done;
+    }
+    if (PyList_GET_ITEM(results, 0) == Py_None) {
+        /* TF returns zeros for an unconnected target, whatever
+         * unconnected_gradients says (kept for backward compatibility) */
+        out = (PyObject *)tg_fill_like(tv->dtype, nd, shape, 0.0);
+    }
+    else {
+        out = call_to_shape(TG_OP_reshape, PyList_GET_ITEM(results, 0), nd,
+                            shape);
+    }
+
+done:
+    Py_XDECREF(flat_t);
+    Py_XDECREF(flat_s);
+    Py_XDECREF(flat_o);
+    Py_XDECREF(results);
+    Py_XDECREF(tv);
+    Py_XDECREF(sv);
+    sweep_exit(tape, swept);
+    return out;
+
+error:
+    Py_XDECREF(ts);
+    Py_XDECREF(ss);
+    Py_XDECREF(tv);
+    Py_XDECREF(sv);
+    return NULL;
 }

@@ -996,6 +996,24 @@ tape_gradient_method(TapeObject *t, PyObject *args, PyObject *kw)
     return tg_tape_gradient(t, args, kw);
 }
 
+static PyObject *
+tape_jacobian_method(TapeObject *t, PyObject *args, PyObject *kw)
+{
+    return tg_tape_jacobian(t, args, kw);
+}
+
+static PyObject *
+tape_batch_jacobian_method(TapeObject *t, PyObject *args, PyObject *kw)
+{
+    return tg_tape_batch_jacobian(t, args, kw);
+}
+
+static PyObject *
+tape_gradient_batched_method(TapeObject *t, PyObject *args, PyObject *kw)
+{
+    return tg_tape_gradient_batched(t, args, kw);
+}
+
 /* Called by sweep.c: stop recording (gradient inside a non-persistent
  * tape's context) and drop everything once a non-persistent tape is used. */
 int
@@ -1045,6 +1063,32 @@ static PyMethodDef tape_methods[] = {
      "unconnected_gradients=UnconnectedGradients.NONE)\n--\n\n"
      "Gradient of the sum of `target` with respect to each of `sources`,\n"
      "returned in the structure of `sources`."},
+    {"jacobian", (PyCFunction)(void (*)(void))tape_jacobian_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "jacobian($self, /, target, sources, "
+     "unconnected_gradients=UnconnectedGradients.NONE, "
+     "parallel_iterations=None, experimental_use_pfor=True)\n--\n\n"
+     "The Jacobian of `target` with respect to each of `sources`: shape\n"
+     "target.shape + source.shape, in the structure of `sources`.  One\n"
+     "reverse sweep carries an identity batch of cotangents;\n"
+     "experimental_use_pfor=False sweeps once per target element (a\n"
+     "persistent tape only, as TF).  Recorded by enclosing tapes, so a\n"
+     "Jacobian of a Jacobian is a Hessian."},
+    {"batch_jacobian", (PyCFunction)(void (*)(void))tape_batch_jacobian_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "batch_jacobian($self, /, target, source, "
+     "unconnected_gradients=UnconnectedGradients.NONE, "
+     "parallel_iterations=None, experimental_use_pfor=True)\n--\n\n"
+     "Per-example Jacobians: target [b, y...] and source [b, x...] give\n"
+     "[b, y..., x...], assuming target[i] depends on source[i] only (not\n"
+     "checked, as in TF).  An unconnected target gives zeros."},
+    {"_gradient_batched",
+     (PyCFunction)(void (*)(void))tape_gradient_batched_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "_gradient_batched($self, /, target, sources, output_gradients, "
+     "unconnected_gradients=UnconnectedGradients.NONE)\n--\n\n"
+     "gradient for a batch of output gradients (a leading dimension on\n"
+     "each): one sweep, results with the same leading dimension."},
     {NULL, NULL, 0, NULL},
 };
 

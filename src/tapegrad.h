@@ -166,6 +166,9 @@ typedef int (*tg_vjp_fn)(tg_vjp_ctx *c);
                                    converted to the last attribute, `dtype`
                                    (TF's convert_to_tensor(x, dtype=dtype));
                                    tensors and variables keep theirs */
+#define TG_UNBATCHED_VJP 0x20000 /* the vjp is user code (custom_gradient's
+                                    grad_fn): a batched sweep calls it once
+                                    per batch element */
 #define TG_NAME_ATTR 0x10000   /* ATTRS lists `name` itself, where TF's
                                    signature has it (matrix_diag(diagonal,
                                    name, k, ...)); no trailing name=None */
@@ -219,6 +222,10 @@ struct tg_vjp_ctx {
     TensorObject *g;           /* gs[0] */
     const char *needs;         /* needs[i]: input i wants a gradient */
     PyObject **gx;             /* results: new refs, NULL = no gradient */
+    int batch;                 /* 1 in a batched sweep (jacobian): every
+                                  cotangent, upstream and returned, has a
+                                  leading batch dimension that the saved
+                                  tensors lack; 0 otherwise */
 };
 
 /* every row's pair, defined in the ops*.c files */
@@ -313,6 +320,11 @@ void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
 
 /* ---- sweep.c ------------------------------------------------------------- */
 PyObject *tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw);
+PyObject *tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw);
+PyObject *tg_tape_batch_jacobian(TapeObject *tape, PyObject *args,
+                                 PyObject *kw);
+PyObject *tg_tape_gradient_batched(TapeObject *tape, PyObject *args,
+                                   PyObject *kw);
 int tg_known_ones(const TensorObject *t); /* a sweep's all-ones seed */
 
 /* ---- kernels.c ------------------------------------------------------------ */
@@ -353,6 +365,14 @@ int tg_shape_error(const char *fmt, const char *tfname, TensorObject *x,
                    int nd, const Py_ssize_t *shape);
 PyObject *tg_shape_attrs(int ndim, const Py_ssize_t *shape);
 PyObject *tg_op_to_shape(int op, PyObject *x, const tg_slot *s);
+PyObject *tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
+                          const Py_ssize_t *shape);
+PyObject *tg_vjp_key(const tg_vjp_ctx *c, PyObject *key);
+PyObject *tg_vjp_repeat(const tg_vjp_ctx *c, PyObject *idx);
+PyObject *tg_vjp_axis(const tg_vjp_ctx *c, const char *tfname,
+                      PyObject *axis, int ndim);
+PyObject *tg_vjp_axes(const tg_vjp_ctx *c, const char *tfname,
+                      PyObject *axis, int ndim);
 PyObject *tg_op1_attrs(int op, PyObject *x, const char *fmt, ...);
 PyObject *tg_op1(int op, PyObject *x, PyObject *attrs);
 /* integer arguments (shape, axis, perm, num...), TF's checks and errors:

@@ -133,6 +133,35 @@ scalar_like(PyObject *like, double v)
 #define CONST(v, like) keep(S, scalar_like((like), (v)))
 #define TO_SHAPE(OP, x, slot) keep(S, tg_op_to_shape(TG_OP_##OP, (x), (slot)))
 #define KEEP(r) keep(S, (r))
+/* Batched sweeps (c->batch, see tg_vjp_ctx): a cotangent (G and what is
+ * computed from it) has a leading batch dimension, primals do not.  Use
+ * these on cotangents; TO_SHAPE and plain axes on primals.
+ *   GTO_SHAPE(reshape, g, slot)  g to [nb] + slot's shape (broadcast_to and
+ *                                sum_to aligned under the batch dimension)
+ *   GAXIS(a)       a non-negative axis a of the unbatched tensor
+ *   GAXES(axis, n) an axis attribute of a rank-n tensor, as a list
+ *   GKEY(key)      an indexing key with a leading slice(None) */
+#define GTO_SHAPE(OP, x, slot)                                              \
+    keep(S, tg_vjp_to_shape(c, TG_OP_##OP, (x), (slot)->ndim, (slot)->shape))
+#define GTO_DIMS(OP, x, nd, shape)                                          \
+    keep(S, tg_vjp_to_shape(c, TG_OP_##OP, (x), (nd), (shape)))
+#define GAXIS(a) ((a) + c->batch)
+/* a batched cotangent g of rank 1 + k made to broadcast against primals
+ * of rank n >= k: [nb] + [1] * (n - k) + g's own shape (unbatched: g) */
+#define GLIFT(g, n) keep(S, vjp_lift(c, (g), (n)))
+/* a slot's shape as a tuple, with the batch dimension when batched */
+#define GTO_DIMS_TUPLE(slot) keep(S, vjp_shape_tuple(c, (slot)))
+#define GAXES(axis, n)                                                      \
+    keep(S, tg_vjp_axes(c, tg_ops[c->e->op].tf_name, (axis), (n)))
+#define GKEY(key) keep(S, tg_vjp_key(c, (key)))
+/* an index array matching the cotangent element for element (take_along_
+ * axis' indices), repeated along the batch dimension when batched */
+#define GREPEAT(idx) keep(S, tg_vjp_repeat(c, (idx)))
+/* a single-axis attribute (None: 0) of a rank-n tensor, for its batched
+ * cotangent: a non-negative int past the batch dimension */
+#define GAXIS1(axis, n)                                                     \
+    keep(S, tg_vjp_axis(c, tg_ops[c->e->op].tf_name, (axis), (n)))
+#define BATCHED (c->batch)
 #define RELEASE(x) scope_release(S, (x))
 #define G ((PyObject *)c->g)
 #define GS(i) ((PyObject *)c->gs[i])
@@ -143,6 +172,56 @@ scalar_like(PyObject *like, double v)
 #define SET(i, v) (c->gx[i] = Py_XNewRef(v))
 #define IN_SLOT(i) (&c->e->slots[i])
 #define OUT_SLOT(i) (&c->e->slots[c->e->nin + (i)])
+
+static inline PyObject *
+vjp_shape_tuple(const tg_vjp_ctx *c, const tg_slot *s)
+{
+    Py_ssize_t dims[TG_MAXDIMS + 1];
+    int nd = s->ndim;
+    memcpy(dims + c->batch, s->shape, (size_t)nd * sizeof(*dims));
+    if (c->batch) {
+        dims[0] = ((TensorObject *)c->g)->shape[0];
+        nd++;
+    }
+    return tg_shape_tuple(nd, dims);
+}
+
+static inline PyObject *
+vjp_lift(const tg_vjp_ctx *c, PyObject *g, int n)
+{
+    Py_ssize_t dims[TG_MAXDIMS + 1];
+    TensorObject *t = (TensorObject *)g;
+    int k;
+    if (g == NULL) {
+        return NULL;
+    }
+    k = t->ndim - 1;
+    if (!c->batch || k >= n) {
+        return Py_NewRef(g);
+    }
+    dims[0] = t->shape[0];
+    for (int i = 0; i < n - k; i++) {
+        dims[1 + i] = 1;
+    }
+    memcpy(dims + 1 + n - k, t->shape + 1, (size_t)k * sizeof(*dims));
+    return tg_vjp_to_shape(&(tg_vjp_ctx){.batch = 0}, TG_OP_reshape, g,
+                           n + 1, dims);
+}
+
+/* zeros shaped like slot s, in a batched sweep with the batch dimension:
+ * a gradient that is zero whatever the cotangent (TF's sign) */
+static inline PyObject *
+vjp_zeros(const tg_vjp_ctx *c, const tg_slot *s)
+{
+    Py_ssize_t dims[TG_MAXDIMS + 1];
+    int nd = s->ndim;
+    memcpy(dims + c->batch, s->shape, (size_t)nd * sizeof(*dims));
+    if (c->batch) {
+        dims[0] = ((TensorObject *)c->g)->shape[0];
+        nd++;
+    }
+    return (PyObject *)tg_fill_like(s->dtype, nd, dims, 0.0);
+}
 
 /* cast(cmp(x, 0)) in x's dtype: a constant 0/1 mask (never recorded) */
 static inline PyObject *
