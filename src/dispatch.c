@@ -79,9 +79,12 @@ tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
     if (f.result != NULL) {
         return f.result; /* a composite's own result (its ops recorded) */
     }
-    /* composite rows recorded their primitives already */
+    /* composite rows recorded their primitives already; tapes record,
+     * then active accumulators compute the outputs' tangents */
     if (!tg_no_record && !(d->flags & (TG_NONDIFF | TG_COMPOSITE)) &&
-        tg_tape_record(op, nin, in, f.nout, f.out, attrs) < 0) {
+        (tg_tape_record(op, nin, in, f.nout, f.out, attrs) < 0 ||
+         (tg_num_accumulating > 0 &&
+          tg_forward_accumulate(op, nin, in, f.nout, f.out, attrs) < 0))) {
         for (int i = 0; i < f.nout; i++) {
             Py_DECREF(f.out[i]);
         }

@@ -600,12 +600,15 @@ mod_ops(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
             Py_DECREF(list);
             return NULL;
         }
+        static const char *const jvp_kinds[] = {
+            "none", "direct", "linear", "elementwise", "reduction",
+            "transposed"};
         row = Py_BuildValue(
-            "{sssNsssisssssssdsdsN}", "name", d->name, "api",
+            "{sssNsssisssssssdsdsNss}", "name", d->name, "api",
             d->api[0] ? PyUnicode_FromString(d->api) : Py_NewRef(Py_None),
             "tf_name", d->tf_name, "nin", tg_st->sig[op].nin, "numpy", d->ref,
             "shapes", d->shapes, "cases", d->cases, "lo", d->lo, "hi", d->hi,
-            "flags", flags);
+            "flags", flags, "jvp", jvp_kinds[*d->jvp_kind]);
         if (row == NULL || PyList_Append(list, row) < 0) {
             Py_XDECREF(row);
             Py_DECREF(list);
@@ -809,6 +812,7 @@ PyInit__tapegrad(void)
                               state.InvalidArgumentError) < 0 ||
         tg_dtype_init_type(m) < 0 || tg_tensor_init_type(m) < 0 ||
         tg_variable_init_type(m) < 0 || tg_tape_init_type(m) < 0 ||
+        tg_forward_init_type(m) < 0 ||
         parse_signatures() < 0 || add_op_functions(m) < 0 ||
         register_block_release(m) < 0) {
         Py_DECREF(m);

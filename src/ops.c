@@ -70,6 +70,7 @@ add_vjp(tg_vjp_ctx *c)
     SET(1, G);
     return 0;
 }
+JVP_LINEAR(add)
 
 /* ---- subtract --------------------------------------------------------------------
  * z = x - y                                 dx = g, dy = -g
@@ -85,6 +86,7 @@ subtract_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(subtract)
 
 /* ---- multiply -------------------------------------------------------------------------
  * z = x * y                                 dx = g * y, dy = g * x
@@ -136,6 +138,7 @@ multiply_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(multiply)
 
 /* ---- divide ---------------------------------------------------------------------
  * z = x / y                                 dx = g / y, dy = -g * x / y^2
@@ -153,6 +156,7 @@ divide_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(divide)
 
 /* ---- pow -----------------------------------------------------------------------------
  * z = x ** y                                dx = g * y * x^(y-1)
@@ -177,6 +181,7 @@ pow_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(pow)
 
 /* ---- negative ------------------------------------------------------------------------
  * z = -x                                    dx = -g
@@ -189,6 +194,7 @@ negative_vjp(tg_vjp_ctx *c)
     SET(0, NEG(G));
     VJP_END;
 }
+JVP_LINEAR(negative)
 
 /* ---- identity -------------------------------------------------------------------------
  * z = x (a new tensor sharing x's bytes)    dx = g
@@ -207,6 +213,7 @@ identity_vjp(tg_vjp_ctx *c)
     SET(0, G);
     return 0;
 }
+JVP_LINEAR(identity)
 
 /* ---- custom_gradient ---------------------------------------------------------------
  * outs = values[k:] (new tensors sharing their bytes), k = num_inputs.
@@ -363,6 +370,7 @@ done:
     Py_XDECREF(seq);
     return rc;
 }
+JVP_TRANSPOSED(custom_gradient)
 
 /* ---- sin, cos, exp, log -------------------------------------------------------------
  * sin: dx = g * cos(x)      cos: dx = -g * sin(x)
@@ -376,6 +384,7 @@ sin_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(cos, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(sin)
 
 UNARY_FORWARD(cos)
 int
@@ -385,6 +394,7 @@ cos_vjp(tg_vjp_ctx *c)
     SET(0, NEG(MUL(G, UNARY(sin, X(0)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(cos)
 
 UNARY_FORWARD(exp)
 int
@@ -394,6 +404,7 @@ exp_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, Y));
     VJP_END;
 }
+JVP_ELEMENTWISE(exp)
 
 UNARY_FORWARD(log)
 int
@@ -403,6 +414,7 @@ log_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, X(0)));
     VJP_END;
 }
+JVP_ELEMENTWISE(log)
 
 /* ---- sigmoid, softplus, relu ------------------------------------------------------------
  * sigmoid:  z = 1 / (1 + e^-x)              dx = g * z * (1 - z)
@@ -417,6 +429,7 @@ sigmoid_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, MUL(Y, SUB(CONST(1.0, Y), Y))));
     VJP_END;
 }
+JVP_ELEMENTWISE(sigmoid)
 
 UNARY_FORWARD(softplus)
 int
@@ -426,6 +439,7 @@ softplus_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(sigmoid, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(softplus)
 
 UNARY_FORWARD(relu)
 int
@@ -437,6 +451,7 @@ relu_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, mask_like(S, TG_OP_greater, Y)));
     VJP_END;
 }
+JVP_ELEMENTWISE(relu)
 
 /* ---- reduce_sum, reduce_mean --------------------------------------------------------------
  * z = sum(x, axes)                          dx = broadcast(g, shape(x))
@@ -618,6 +633,7 @@ reduce_sum_vjp(tg_vjp_ctx *c)
     SET(0, reduce_grad(c, S, 0));
     VJP_END;
 }
+JVP_LINEAR(reduce_sum)
 
 int
 reduce_mean_forward(tg_fwd *f)
@@ -634,6 +650,7 @@ reduce_mean_vjp(tg_vjp_ctx *c)
     SET(0, reduce_grad(c, S, 1));
     VJP_END;
 }
+JVP_LINEAR(reduce_mean)
 
 /* ---- matmul ---------------------------------------------------------------------------------
  * z = op(a) @ op(b), op = transpose if asked  (batched: leading dims
@@ -825,6 +842,22 @@ matmul_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_DIRECT(matmul)
+int
+matmul_jvp(tg_jvp_ctx *c)
+{
+    /* bilinear: op(ta) op(b) + op(a) op(tb), same transposes */
+    JVP_BEGIN;
+    PyObject *r = NULL;
+    if (TAN(0) != NULL) {
+        r = KEEP(tg_op2(TG_OP_matmul, TAN(0), X(1), c->attrs));
+    }
+    if (TAN(1) != NULL) {
+        r = TADD(r, KEEP(tg_op2(TG_OP_matmul, X(0), TAN(1), c->attrs)));
+    }
+    TSET(0, r);
+    JVP_END;
+}
 
 /* ---- reshape -------------------------------------------------------------------------------
  * z = x viewed with another shape (no copy)  dx = reshape(g, shape(x))
@@ -892,6 +925,7 @@ reshape_vjp(tg_vjp_ctx *c)
     SET(0, GTO_SHAPE(reshape, G, &c->e->slots[0]));
     VJP_END;
 }
+JVP_LINEAR(reshape)
 
 /* ---- broadcast_to / sum_to: an adjoint pair ----------------------------------------------------
  * broadcast_to: z = x repeated to `shape`     dx = sum_to(g, shape(x))
@@ -938,6 +972,7 @@ broadcast_to_vjp(tg_vjp_ctx *c)
     SET(0, GTO_SHAPE(sum_to, G, &c->e->slots[0]));
     VJP_END;
 }
+JVP_LINEAR(broadcast_to)
 
 int
 sum_to_forward(tg_fwd *f)
@@ -1005,6 +1040,7 @@ sum_to_vjp(tg_vjp_ctx *c)
     SET(0, GTO_SHAPE(broadcast_to, G, &c->e->slots[0]));
     VJP_END;
 }
+JVP_LINEAR(sum_to)
 
 /* ---- getitem / getitem_grad: an adjoint pair ------------------------------------------------------
  * getitem:      z = x[key] (basic indexing)   dx = getitem_grad(g, key, shape(x))
@@ -1077,6 +1113,7 @@ getitem_vjp(tg_vjp_ctx *c)
     SET(0, a ? keep(S, tg_op1(TG_OP_getitem_grad, G, a)) : NULL);
     VJP_END;
 }
+JVP_LINEAR(getitem)
 
 int
 getitem_grad_forward(tg_fwd *f)
@@ -1124,6 +1161,7 @@ getitem_grad_vjp(tg_vjp_ctx *c)
     SET(0, a ? keep(S, tg_op1(TG_OP_getitem, G, a)) : NULL);
     VJP_END;
 }
+JVP_LINEAR(getitem_grad)
 
 /* ---- cast ----------------------------------------------------------------------------------------
  * z = x as dtype                            dx = cast(g, dtype(x)) between
@@ -1166,6 +1204,7 @@ cast_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(cast)
 
 /* ---- concat ---------------------------------------------------------------------------------------
  * z = [x_0 x_1 ...] along axis              dx_i = g[..., start_i:end_i, ...]
@@ -1301,6 +1340,7 @@ concat_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(concat)
 
 /* ---- comparisons: bool results, never recorded ----------------------------------------------------- */
 BINARY_FORWARD(less)

@@ -424,6 +424,7 @@ transpose_vjp(tg_vjp_ctx *c)
     SET(0, l ? OP1A(transpose, G, "(OO)", l, Py_False) : NULL);
     VJP_END;
 }
+JVP_LINEAR(transpose)
 
 /* ---- expand_dims, squeeze ---------------------------------------------------------------
  * z = x viewed with a 1 inserted / 1s removed  dx = reshape(g, shape(x))
@@ -470,6 +471,7 @@ expand_dims_vjp(tg_vjp_ctx *c)
     SET(0, GTO_SHAPE(reshape, G, IN_SLOT(0)));
     VJP_END;
 }
+JVP_LINEAR(expand_dims)
 
 int
 squeeze_forward(tg_fwd *f)
@@ -523,6 +525,7 @@ squeeze_vjp(tg_vjp_ctx *c)
     SET(0, GTO_SHAPE(reshape, G, IN_SLOT(0)));
     VJP_END;
 }
+JVP_LINEAR(squeeze)
 
 /* ---- reverse --------------------------------------------------------------------------------
  * z = x flipped along the given axes        dx = reverse(g, axes)
@@ -594,6 +597,7 @@ reverse_vjp(tg_vjp_ctx *c)
     SET(0, axes ? OP1A(reverse, G, "(O)", axes) : NULL);
     VJP_END;
 }
+JVP_LINEAR(reverse)
 
 /* ---- tile -------------------------------------------------------------------------------------
  * z[j] = x[j mod shape(x)], shape(z) = multiples * shape(x)
@@ -694,6 +698,7 @@ tile_vjp(tg_vjp_ctx *c)
     SET(0, ax ? OP1A(reduce_sum, g, "(OO)", ax, Py_False) : NULL);
     VJP_END;
 }
+JVP_LINEAR(tile)
 
 /* ---- pad / mirror_pad_grad: an adjoint pair for the mirror modes --------------------------------
  * pad: z = x surrounded by paddings[k] = (before, after) on each axis:
@@ -928,6 +933,19 @@ pad_vjp(tg_vjp_ctx *c)
     SET(0, key ? OP1A(getitem, G, "(O)", key) : NULL);
     VJP_END;
 }
+JVP_DIRECT(pad)
+int
+pad_jvp(tg_jvp_ctx *c)
+{
+    /* linear in the tensor; the border is constant_values, a constant, so
+     * the tangent's border is zero */
+    JVP_BEGIN;
+    if (TAN(0) != NULL) {
+        TSET(0, OP1A(pad, TAN(0), "(OOi)", attr(c->attrs, 0),
+                     attr(c->attrs, 1), 0));
+    }
+    JVP_END;
+}
 
 int
 mirror_pad_grad_forward(tg_fwd *f)
@@ -981,6 +999,7 @@ mirror_pad_grad_vjp(tg_vjp_ctx *c)
     SET(0, p ? OP1A(pad, G, "(OOi)", p, attr(c->attrs, 1), 0) : NULL);
     VJP_END;
 }
+JVP_LINEAR(mirror_pad_grad)
 
 /* ---- stack --------------------------------------------------------------------------------------
  * z = [x_0, x_1, ...] along a new axis      dx_i = g[..., i, ...]
@@ -1076,6 +1095,7 @@ stack_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(stack)
 
 /* ---- unstack, split: composites of recorded slices ----------------------------------------------
  * unstack: [x[..., i, ...] for i]           split: [x[..., a_i:b_i, ...]]
@@ -1680,6 +1700,7 @@ gather_vjp(tg_vjp_ctx *c)
                  : NULL);
     VJP_END;
 }
+JVP_LINEAR(gather)
 
 int
 gather_grad_forward(tg_fwd *f)
@@ -1723,6 +1744,7 @@ gather_grad_vjp(tg_vjp_ctx *c)
     SET(0, OP1A(gather, G, "(OOOO)", idx, Py_None, axis, bd));
     VJP_END;
 }
+JVP_LINEAR(gather_grad)
 
 /* ---- gather_nd / gather_nd_grad: an adjoint pair -------------------------------------------------
  * gather_nd:      z[i] = params[indices[i]] (indices[i] a K-tuple)
@@ -1771,6 +1793,7 @@ gather_nd_vjp(tg_vjp_ctx *c)
     SET(0, shape ? OP1A(gather_nd_grad, G, "(OOO)", idx, bd, shape) : NULL);
     VJP_END;
 }
+JVP_LINEAR(gather_nd)
 
 int
 gather_nd_grad_forward(tg_fwd *f)
@@ -1812,6 +1835,7 @@ gather_nd_grad_vjp(tg_vjp_ctx *c)
     SET(0, OP1A(gather_nd, G, "(OO)", idx, bd));
     VJP_END;
 }
+JVP_LINEAR(gather_nd_grad)
 
 /* ---- boolean_mask: a composite ---------------------------------------------------------------------
  * z = gather(reshape(x, [..., prod(mask dims), ...]), where(mask), axis)
@@ -2432,6 +2456,7 @@ fill_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(fill)
 
 int
 eye_forward(tg_fwd *f)

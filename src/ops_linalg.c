@@ -279,6 +279,7 @@ matrix_transpose_vjp(tg_vjp_ctx *c)
     SET(0, mtrans(S, G));
     VJP_END;
 }
+JVP_LINEAR(matrix_transpose)
 
 /* ---- matvec (composite) ---------------------------------------------------
  * z = op(a) @ b, b a (batch of) vector(s): matmul(a, b[..., None])[..., 0]
@@ -357,6 +358,7 @@ inv_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_TRANSPOSED(inv)
 
 /* ---- det ----------------------------------------------------------------------
  * d = det(A)                                dA = (g d) A^-T
@@ -382,6 +384,7 @@ det_vjp(tg_vjp_ctx *c)
     SET(0, MUL(as_11(S, MUL(G, Y)), inv_of(S, X(0), 1)));
     VJP_END;
 }
+JVP_TRANSPOSED(det)
 
 /* ---- slogdet --------------------------------------------------------------------
  * (s, l) = (sign det A, log|det A|)          dA = g_l A^-T  (s: no gradient)
@@ -420,6 +423,7 @@ slogdet_vjp(tg_vjp_ctx *c)
     SET(0, MUL(as_11(S, GS(1)), inv_of(S, X(0), 1)));
     VJP_END;
 }
+JVP_TRANSPOSED(slogdet)
 
 /* ---- solve ------------------------------------------------------------------------
  * X = A^-1 B (adjoint: A^-T B)               dB = solve(A, g, !adjoint)
@@ -518,6 +522,7 @@ solve_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_TRANSPOSED(solve)
 
 /* ---- cholesky -------------------------------------------------------------------
  * A = L L^T (reads A's lower triangle)      with P = Phi(L^T g) (lower part,
@@ -569,6 +574,7 @@ cholesky_vjp(tg_vjp_ctx *c)
     SET(0, MUL(sym, CONST(0.5, G)));
     VJP_END;
 }
+JVP_TRANSPOSED(cholesky)
 
 /* ---- eigh -------------------------------------------------------------------------
  * A = V diag(e) V^T (reads A's lower triangle), e ascending
@@ -658,6 +664,7 @@ eigh_vjp(tg_vjp_ctx *c)
     SET(0, MUL(sym, lower));
     VJP_END;
 }
+JVP_TRANSPOSED(eigh)
 
 /* ---- svd ---------------------------------------------------------------------------
  * A = U diag(s) V^T, s descending (k = min(m, n) of them); outputs (s, U, V)
@@ -995,6 +1002,7 @@ svd_vjp(tg_vjp_ctx *c)
     SET(0, ga);
     VJP_END;
 }
+JVP_TRANSPOSED(svd)
 
 /* ---- diag / diag_part: TF's MatrixDiagV3 / MatrixDiagPartV3, an adjoint pair -----
  * k: one diagonal (0 the main one, > 0 above it) or a band (lo, hi).  A
@@ -1278,6 +1286,38 @@ diag_vjp(tg_vjp_ctx *c)
                 attr(c->attrs, 5)));
     VJP_END;
 }
+JVP_DIRECT(diag)
+/* linear in the diagonal, with padding_value (attribute `which`) a
+ * constant: the row on the tangent with a zero padding */
+static int
+jvp_zero_padding(tg_jvp_ctx *c, Py_ssize_t which)
+{
+    PyObject *attrs;
+    tg_jvp_ctx z = *c;
+    int rc;
+    if (c->attrs == NULL || !PyTuple_Check(c->attrs) ||
+        PyTuple_GET_SIZE(c->attrs) <= which) {
+        return tg_jvp_linear(c);
+    }
+    if ((attrs = PyTuple_GetSlice(c->attrs, 0, PY_SSIZE_T_MAX)) == NULL) {
+        return -1;
+    }
+    Py_SETREF(PyTuple_GET_ITEM(attrs, which), PyLong_FromLong(0));
+    if (PyTuple_GET_ITEM(attrs, which) == NULL) {
+        Py_DECREF(attrs);
+        return -1;
+    }
+    z.attrs = attrs;
+    rc = tg_jvp_linear(&z);
+    Py_DECREF(attrs);
+    return rc;
+}
+
+int
+diag_jvp(tg_jvp_ctx *c)
+{
+    return jvp_zero_padding(c, 4);
+}
 
 int
 diag_part_forward(tg_fwd *f)
@@ -1367,6 +1407,12 @@ diag_part_vjp(tg_vjp_ctx *c)
                 x->shape[x->ndim - 2], x->shape[x->ndim - 1], 0,
                 attr(c->attrs, 3)));
     VJP_END;
+}
+JVP_DIRECT(diag_part)
+int
+diag_part_jvp(tg_jvp_ctx *c)
+{
+    return jvp_zero_padding(c, 2);
 }
 
 /* ---- trace (composite) ------------------------------------------------------------
@@ -1954,6 +2000,31 @@ einsum_vjp(tg_vjp_ctx *c)
         (void)extra_ops;
     }
     VJP_END;
+}
+JVP_DIRECT(einsum)
+int
+einsum_jvp(tg_jvp_ctx *c)
+{
+    /* multilinear: one einsum per input with a tangent, that input
+     * replaced by its tangent */
+    JVP_BEGIN;
+    TensorObject *args[EQ_MAXOP];
+    PyObject *sum = NULL;
+    if (c->nin > EQ_MAXOP) {
+        return eq_error(attr(c->attrs, 0), "too many operands (at most 16)");
+    }
+    for (int i = 0; i < c->nin; i++) {
+        if (c->t[i] == NULL) {
+            continue;
+        }
+        for (int j = 0; j < c->nin; j++) {
+            args[j] = j == i ? c->t[i] : c->in[j];
+        }
+        sum = TADD(sum, KEEP(tg_call_tensors(TG_OP_einsum, c->nin, args,
+                                             c->attrs)));
+    }
+    TSET(0, sum);
+    JVP_END;
 }
 
 /* ---- tensordot (composite, through einsum) ------------------------------------------

@@ -367,6 +367,7 @@ abs_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(sign, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(abs)
 
 /* ---- sign --------------------------------------------------------------------
  * z = -1, 0 or 1 (-0 gives 0, NaN stays NaN)  dx = 0 (TF: zeros, not
@@ -398,6 +399,7 @@ sign_vjp(tg_vjp_ctx *c)
     c->gx[0] = vjp_zeros(c, IN_SLOT(0));
     return c->gx[0] ? 0 : -1;
 }
+JVP_ELEMENTWISE(sign)
 
 /* ---- square ------------------------------------------------------------------
  * z = x^2                                   dx = 2 x g
@@ -410,6 +412,7 @@ square_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, MUL(CONST(2.0, X(0)), X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(square)
 
 /* ---- sqrt, rsqrt, reciprocal --------------------------------------------------
  * sqrt:       z = x^(1/2)                   dx = g / (2 z)
@@ -425,6 +428,7 @@ sqrt_vjp(tg_vjp_ctx *c)
     SET(0, DIV(MUL(G, CONST(0.5, Y)), Y));
     VJP_END;
 }
+JVP_ELEMENTWISE(sqrt)
 
 /* 1 / sqrt(x).  libm's sqrtf may set errno, which keeps a one-pass loop
  * scalar (3x NumPy at 1e6); NumPy's SIMD sqrt (correctly rounded, as
@@ -456,6 +460,7 @@ rsqrt_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, MUL(CONST(-0.5, Y), MUL(Y, MUL(Y, Y)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(rsqrt)
 
 UNARY_FLOAT_ROW(reciprocal, 1.0f / v, 1.0 / v, NULL)
 int
@@ -465,6 +470,7 @@ reciprocal_vjp(tg_vjp_ctx *c)
     SET(0, NEG(MUL(G, MUL(Y, Y))));
     VJP_END;
 }
+JVP_ELEMENTWISE(reciprocal)
 
 /* ---- tan, asin, acos, atan -----------------------------------------------------
  * tan:  dx = g (1 + z^2)                    asin: dx = g / sqrt(1 - x^2)
@@ -478,6 +484,7 @@ tan_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, ADD(ONE(Y), MUL(Y, Y))));
     VJP_END;
 }
+JVP_ELEMENTWISE(tan)
 
 UNARY_FLOAT_ROW(asin, asinf(v), asin(v), NULL)
 int
@@ -488,6 +495,7 @@ asin_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, UNARY(sqrt, SUB(ONE(x), MUL(x, x)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(asin)
 
 UNARY_FLOAT_ROW(acos, acosf(v), acos(v), NULL)
 int
@@ -498,6 +506,7 @@ acos_vjp(tg_vjp_ctx *c)
     SET(0, NEG(DIV(G, UNARY(sqrt, SUB(ONE(x), MUL(x, x))))));
     VJP_END;
 }
+JVP_ELEMENTWISE(acos)
 
 UNARY_FLOAT_ROW(atan, atanf(v), atan(v), NULL)
 int
@@ -508,6 +517,7 @@ atan_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, ADD(ONE(x), MUL(x, x))));
     VJP_END;
 }
+JVP_ELEMENTWISE(atan)
 
 /* ---- sinh, cosh, tanh, asinh, acosh, atanh ------------------------------------
  * sinh:  dx = g cosh(x)                     cosh:  dx = g sinh(x)
@@ -523,6 +533,7 @@ sinh_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(cosh, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(sinh)
 
 UNARY_FLOAT_ROW(cosh, coshf(v), cosh(v), NULL)
 int
@@ -532,6 +543,7 @@ cosh_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(sinh, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(cosh)
 
 UNARY_FLOAT_ROW(tanh, tanhf(v), tanh(v), NULL)
 int
@@ -541,6 +553,7 @@ tanh_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, SUB(ONE(Y), MUL(Y, Y))));
     VJP_END;
 }
+JVP_ELEMENTWISE(tanh)
 
 UNARY_FLOAT_ROW(asinh, asinhf(v), asinh(v), NULL)
 int
@@ -550,6 +563,7 @@ asinh_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, UNARY(cosh, Y)));
     VJP_END;
 }
+JVP_ELEMENTWISE(asinh)
 
 UNARY_FLOAT_ROW(acosh, acoshf(v), acosh(v), NULL)
 int
@@ -559,6 +573,7 @@ acosh_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, UNARY(sinh, Y)));
     VJP_END;
 }
+JVP_ELEMENTWISE(acosh)
 
 UNARY_FLOAT_ROW(atanh, atanhf(v), atanh(v), NULL)
 int
@@ -569,6 +584,7 @@ atanh_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, SUB(ONE(x), MUL(x, x))));
     VJP_END;
 }
+JVP_ELEMENTWISE(atanh)
 
 /* ---- expm1, log1p, log_sigmoid, erf ---------------------------------------------
  * expm1: z = e^x - 1                        dx = g e^x
@@ -584,6 +600,7 @@ expm1_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(exp, X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(expm1)
 
 UNARY_FLOAT_ROW(log1p, log1pf(v), log1p(v), NULL)
 int
@@ -593,6 +610,7 @@ log1p_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, ADD(ONE(X(0)), X(0))));
     VJP_END;
 }
+JVP_ELEMENTWISE(log1p)
 
 /* -softplus(-v) = min(v, 0) - log1p(e^-|v|): never overflows */
 UNARY_FLOAT_ROW(log_sigmoid, (v < 0 ? v : 0.0f) - log1pf(expf(-fabsf(v))),
@@ -604,6 +622,7 @@ log_sigmoid_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, UNARY(sigmoid, NEG(X(0)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(log_sigmoid)
 
 UNARY_FLOAT_ROW(erf, erff(v), erf(v), NULL)
 int
@@ -615,6 +634,7 @@ erf_vjp(tg_vjp_ctx *c)
                       UNARY(exp, NEG(MUL(x, x))))));
     VJP_END;
 }
+JVP_ELEMENTWISE(erf)
 
 /* ---- floor, ceil, round: not differentiable ------------------------------------
  * round is half-to-even (TF's Round, NumPy's round); integers unchanged
@@ -668,6 +688,7 @@ relu6_vjp(tg_vjp_ctx *c)
     SET(0, sel0(S, in, G, 0));
     VJP_END;
 }
+JVP_ELEMENTWISE(relu6)
 
 /* ---- leaky_relu --------------------------------------------------------------------
  * z = x if x > 0 else alpha x               dx = g if x > 0 else alpha g
@@ -705,6 +726,7 @@ leaky_relu_vjp(tg_vjp_ctx *c)
     SET(0, sel(S, CMP(greater, x, ZERO(x)), G, MUL(G, CONST(alpha, G))));
     VJP_END;
 }
+JVP_ELEMENTWISE(leaky_relu)
 
 /* ---- elu, selu -----------------------------------------------------------------------
  * elu:  z = x if x > 0 else e^x - 1         dx = g if z > 0 else g (z + 1)
@@ -718,6 +740,7 @@ elu_vjp(tg_vjp_ctx *c)
     SET(0, sel(S, CMP(greater, Y, ZERO(Y)), G, MUL(G, ADD(Y, ONE(Y)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(elu)
 
 UNARY_FLOAT_ROW(selu,
                 v > 0 ? (float)SELU_SCALE * v
@@ -732,6 +755,7 @@ selu_vjp(tg_vjp_ctx *c)
                MUL(G, ADD(Y, CONST(SELU_SCALE * SELU_ALPHA, Y)))));
     VJP_END;
 }
+JVP_ELEMENTWISE(selu)
 
 /* ---- gelu ------------------------------------------------------------------------------
  * exact:       z = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2
@@ -847,6 +871,7 @@ gelu_vjp(tg_vjp_ctx *c)
     SET(0, MUL(G, d));
     VJP_END;
 }
+JVP_ELEMENTWISE(gelu)
 
 /* ---- silu (swish) ---------------------------------------------------------------------------
  * silu (composite): TF's nn.silu converts beta (a Python float becomes
@@ -936,6 +961,7 @@ silu_beta_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(silu_beta)
 
 /* ---- softsign -----------------------------------------------------------------------------------
  * z = x / (1 + |x|)                         dx = g / (1 + |x|)^2
@@ -949,6 +975,7 @@ softsign_vjp(tg_vjp_ctx *c)
     SET(0, DIV(G, MUL(d, d)));
     VJP_END;
 }
+JVP_ELEMENTWISE(softsign)
 
 /* ---- maximum, minimum ------------------------------------------------------------------------------
  * z = max(x, y)        dx = g where x >= y, dy = g where x < y  (TF: ties
@@ -1043,12 +1070,14 @@ maximum_vjp(tg_vjp_ctx *c)
 {
     return minmax_vjp(c, TG_OP_greater_equal);
 }
+JVP_ELEMENTWISE(maximum)
 
 int
 minimum_vjp(tg_vjp_ctx *c)
 {
     return minmax_vjp(c, TG_OP_less_equal);
 }
+JVP_ELEMENTWISE(minimum)
 
 /* ---- squared_difference --------------------------------------------------------------------------
  * z = (x - y)^2                             dx = 2 (x - y) g, dy = -dx
@@ -1092,6 +1121,7 @@ squared_difference_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(squared_difference)
 
 /* ---- atan2 ------------------------------------------------------------------------------------------
  * z = atan2(y, x)                  dy = g x / (x^2 + y^2), dx = -g y / (...)
@@ -1112,6 +1142,7 @@ atan2_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(atan2)
 
 /* ---- truediv ----------------------------------------------------------------------------------------
  * TF's Python truediv: x converts alone, y with x's dtype as a hint (a
@@ -1186,6 +1217,7 @@ divide_no_nan_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(divide_no_nan)
 
 BINARY_FLOAT_ROW(xlogy, x == 0 ? 0.0f : x * logf(y), x == 0 ? 0.0 : x * log(y))
 
@@ -1210,6 +1242,7 @@ xlogy_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(xlogy)
 
 BINARY_FLOAT_ROW(xdivy, x == 0 ? 0.0f : x / y, x == 0 ? 0.0 : x / y)
 int
@@ -1224,6 +1257,7 @@ xdivy_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(xdivy)
 
 /* ---- floordiv, floormod ---------------------------------------------------------------------------------
  * floordiv: z = floor(x / y)                not differentiable
@@ -1359,6 +1393,7 @@ floormod_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(floormod)
 
 /* ---- add_n ------------------------------------------------------------------------------------------------
  * z = x_0 + x_1 + ... (same shape and dtype)  dx_i = g
@@ -1439,6 +1474,7 @@ add_n_vjp(tg_vjp_ctx *c)
     }
     return 0;
 }
+JVP_LINEAR(add_n)
 
 /* ---- clip_by_value (composite) ------------------------------------------------------------------------------
  * z = maximum(minimum(t, hi), lo), as TF writes it; the gradient passes to
@@ -1616,6 +1652,7 @@ select_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_ELEMENTWISE(select)
 
 /* ---- select_or_zero ------------------------------------------------------------------------------
  * z = x where c (where not c if negate) else 0   dx = select_or_zero(c, g)
@@ -1663,6 +1700,7 @@ select_or_zero_vjp(tg_vjp_ctx *c)
     }
     VJP_END;
 }
+JVP_LINEAR(select_or_zero)
 
 /* where(condition): coordinates of the true elements, [n, rank] int64 */
 static int

@@ -208,6 +208,44 @@ softmax_vjp(tg_vjp_ctx *c)
     SET(0, MUL(Y, SUB(G, sum_axis_keep(S, MUL(G, Y), axis))));
     VJP_END;
 }
+JVP_DIRECT(softmax)
+/* the softmax axis of a jvp's input, non-negative (None: the last) */
+static int
+jvp_axis(tg_jvp_ctx *c, int *axis)
+{
+    TensorObject *x = c->in[0];
+    PyObject *a = attr(c->attrs, 0);
+    Py_ssize_t ax = -1;
+    if (a != Py_None &&
+        tg_int_scalar(tg_ops[c->op].tf_name, "axis", a, &ax) < 0) {
+        return -1;
+    }
+    if (ax < -x->ndim || ax >= x->ndim) {
+        TG_INVALID_ARGUMENT("%s: axis %zd is out of range for rank %d "
+                            "[Op:%s]", tg_ops[c->op].tf_name, ax, x->ndim,
+                            tg_ops[c->op].tf_name);
+        return -1;
+    }
+    *axis = (int)(ax < 0 ? ax + x->ndim : ax);
+    return 0;
+}
+
+int
+softmax_jvp(tg_jvp_ctx *c)
+{
+    /* dy = y (t - sum(y t)) */
+    JVP_BEGIN;
+    int axis;
+    if (TAN(0) == NULL) {
+        VJP_END;
+    }
+    if (jvp_axis(c, &axis) < 0) {
+        return -1;
+    }
+    PyObject *yt = MUL(Y, TAN(0));
+    TSET(0, MUL(Y, SUB(TAN(0), sum_axis_keep(S, yt, axis))));
+    JVP_END;
+}
 
 int
 log_softmax_forward(tg_fwd *f)
@@ -225,6 +263,23 @@ log_softmax_vjp(tg_vjp_ctx *c)
     }
     SET(0, SUB(G, MUL(UNARY(exp, Y), sum_axis_keep(S, G, axis))));
     VJP_END;
+}
+JVP_DIRECT(log_softmax)
+int
+log_softmax_jvp(tg_jvp_ctx *c)
+{
+    /* dy = t - sum(exp(y) t) */
+    JVP_BEGIN;
+    int axis;
+    if (TAN(0) == NULL) {
+        VJP_END;
+    }
+    if (jvp_axis(c, &axis) < 0) {
+        return -1;
+    }
+    PyObject *pt = MUL(UNARY(exp, Y), TAN(0));
+    TSET(0, SUB(TAN(0), sum_axis_keep(S, pt, axis)));
+    JVP_END;
 }
 
 /* ---- softmax_cross_entropy_with_logits (composite) -------------------------------
@@ -333,6 +388,7 @@ l2_loss_vjp(tg_vjp_ctx *c)
     SET(0, MUL(GLIFT(G, IN_SLOT(0)->ndim), X(0)));
     VJP_END;
 }
+JVP_REDUCTION(l2_loss)
 
 /* ---- moments (composite) --------------------------------------------------------------
  * mean = mean(x, axes)   variance = mean((x - mean)^2, axes)

@@ -610,6 +610,7 @@ reduce_max_vjp(tg_vjp_ctx *c)
 {
     return extreme_vjp(c);
 }
+JVP_REDUCTION(reduce_max)
 
 REDUCTION_FORWARD(reduce_min, R_MIN)
 int
@@ -617,6 +618,7 @@ reduce_min_vjp(tg_vjp_ctx *c)
 {
     return extreme_vjp(c);
 }
+JVP_REDUCTION(reduce_min)
 
 /* ---- reduce_prod -----------------------------------------------------------------
  * z = prod(x, axes)      dx_j = g * prod_{i<j} x_i * prod_{i>j} x_i
@@ -688,6 +690,7 @@ reduce_prod_vjp(tg_vjp_ctx *c)
     SET(0, g);
     VJP_END;
 }
+JVP_REDUCTION(reduce_prod)
 
 /* ---- reduce_logsumexp ------------------------------------------------------------
  * z = log(sum(exp(x)))   dx = g * exp(x - z)    (softmax; never overflows)
@@ -706,6 +709,7 @@ reduce_logsumexp_vjp(tg_vjp_ctx *c)
     SET(0, MUL(KEPTG(G), UNARY(exp, SUB(X(0), KEPT(Y)))));
     VJP_END;
 }
+JVP_REDUCTION(reduce_logsumexp)
 
 /* ---- reduce_variance, reduce_std --------------------------------------------------
  * v = mean((x - mean(x))^2)  dx = g * 2 (x - mean(x)) / n
@@ -733,6 +737,7 @@ reduce_variance_vjp(tg_vjp_ctx *c)
     SET(0, MUL(KEPTG(G), MUL(deviation(c, S), CONST(2.0 / n, G))));
     VJP_END;
 }
+JVP_REDUCTION(reduce_variance)
 
 REDUCTION_FORWARD(reduce_std, R_STD)
 int
@@ -750,6 +755,7 @@ reduce_std_vjp(tg_vjp_ctx *c)
     SET(0, MUL(KEPTG(G), DIV(deviation(c, S), den)));
     VJP_END;
 }
+JVP_REDUCTION(reduce_std)
 
 /* ---- reduce_all, reduce_any: bool results, never recorded ---------------------- */
 REDUCTION_FORWARD(reduce_all, R_ALL)
@@ -1027,6 +1033,7 @@ cumsum_vjp(tg_vjp_ctx *c)
                 : NULL);
     VJP_END;
 }
+JVP_LINEAR(cumsum)
 
 int
 cumprod_forward(tg_fwd *f)
@@ -1049,6 +1056,7 @@ cumprod_vjp(tg_vjp_ctx *c)
     SET(0, DIV(s, X(0)));
     VJP_END;
 }
+JVP_TRANSPOSED(cumprod)
 
 /* ---- sorting: one stable merge sort of each lane ----------------------------------
  * Ties keep the lower index first in both directions (TF sorts through
@@ -1388,6 +1396,7 @@ sort_vjp(tg_vjp_ctx *c)
               : NULL);
     VJP_END;
 }
+JVP_TRANSPOSED(sort)
 
 /* ---- argsort: positions that sort x (int32, as TF); never recorded ----------------
  * attrs: (axis, direction, stable).  Always stable.
@@ -1476,6 +1485,7 @@ top_k_vjp(tg_vjp_ctx *c)
               : NULL);
     VJP_END;
 }
+JVP_TRANSPOSED(top_k)
 
 /* ---- take_along_axis / take_along_axis_grad: an adjoint pair ----------------------
  * take:  z[o, k, i] = x[o, p[o, k, i], i]      dx = take_grad(g, p, n)
@@ -1574,6 +1584,7 @@ take_along_axis_vjp(tg_vjp_ctx *c)
               : NULL);
     VJP_END;
 }
+JVP_LINEAR(take_along_axis)
 
 #define SCATTER_ADD(T)                                                       \
     do {                                                                     \
@@ -1660,3 +1671,4 @@ take_along_axis_grad_vjp(tg_vjp_ctx *c)
     SET(0, pb ? OP1A(take_along_axis, G, "(Oi)", pb, GAXIS(axis)) : NULL);
     VJP_END;
 }
+JVP_LINEAR(take_along_axis_grad)

@@ -1,5 +1,6 @@
 /* optable.c -- builds tg_ops[] from ops.def: one entry per row, pointing at
- * the row's NAME_forward and NAME_vjp (defined in the ops*.c files).
+ * the row's NAME_forward, NAME_vjp and NAME_jvp (defined in the ops*.c
+ * files; a row missing one does not link).
  */
 #include "tapegrad.h"
 
@@ -13,7 +14,7 @@ const tg_opdef tg_ops[TG_NOPS] = {
          ? #NAME "(" INPUTS ", " ATTRS ")\n--\n\n" TFNAME TG_DOC_TAIL        \
          : #NAME "(" INPUTS ", " ATTRS "name=None)\n--\n\n" TFNAME          \
                TG_DOC_TAIL,                                                 \
-     NAME##_forward, NAME##_vjp},
+     NAME##_forward, NAME##_vjp, NAME##_jvp, &NAME##_jvp_kind},
 #include "ops.def"
 #undef TG_OP
 };

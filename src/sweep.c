@@ -44,8 +44,8 @@ sorted_keys(PyObject *dict)
     return keys;
 }
 
-static PyObject *
-flatten(PyObject *obj, PyObject *out)
+PyObject *
+tg_flatten(PyObject *obj, PyObject *out)
 {
     PyObject *items = NULL, *keys = NULL, *children = NULL, *skel = NULL;
     int is_dict = PyDict_Check(obj);
@@ -79,7 +79,7 @@ flatten(PyObject *obj, PyObject *out)
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *c = flatten(PyList_GET_ITEM(items, i), out);
+        PyObject *c = tg_flatten(PyList_GET_ITEM(items, i), out);
         if (c == NULL) {
             Py_LeaveRecursiveCall();
             goto done;
@@ -107,8 +107,8 @@ done:
     return skel;
 }
 
-static PyObject *
-pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
+PyObject *
+tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
 {
     if (skel == Py_None) {
         if (*pos >= PyList_GET_SIZE(flat)) {
@@ -125,7 +125,7 @@ pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p = pack(PyList_GET_ITEM(children, i), flat, pos);
+        PyObject *p = tg_pack(PyList_GET_ITEM(children, i), flat, pos);
         if (p == NULL) {
             Py_DECREF(packed);
             return NULL;
@@ -311,6 +311,12 @@ unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
     return r;
 }
 
+PyObject *
+tg_unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
+{
+    return unbroadcast(g, s, nb);
+}
+
 /* ---- argument handling -------------------------------------------------------- */
 
 /* A flattened target or source: its tape id and (a new reference to) a
@@ -340,8 +346,8 @@ resolve(PyObject *obj, const char *method, const char *what, int64_t *id,
 }
 
 /* 0: NONE, 1: ZERO, -1: error. Accepts the enum or its string value. */
-static int
-parse_unconnected(PyObject *u)
+int
+tg_parse_unconnected(PyObject *u)
 {
     PyObject *v;
     int r = -1;
@@ -927,20 +933,20 @@ gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
     if (sweep_enter(tape) < 0) {
         return NULL;
     }
-    if ((mode = parse_unconnected(unconnected)) < 0) {
+    if ((mode = tg_parse_unconnected(unconnected)) < 0) {
         goto done;
     }
     if ((flat_t = PyList_New(0)) == NULL ||
         (flat_s = PyList_New(0)) == NULL ||
-        (tmp = flatten(target, flat_t)) == NULL ||
-        (skel_s = flatten(sources, flat_s)) == NULL) {
+        (tmp = tg_flatten(target, flat_t)) == NULL ||
+        (skel_s = tg_flatten(sources, flat_s)) == NULL) {
         goto done;
     }
     Py_CLEAR(tmp);
     nt = PyList_GET_SIZE(flat_t);
     if (ograds != Py_None) {
         if ((flat_o = PyList_New(0)) == NULL ||
-            (tmp = flatten(ograds, flat_o)) == NULL) {
+            (tmp = tg_flatten(ograds, flat_o)) == NULL) {
             goto done;
         }
         Py_CLEAR(tmp);
@@ -975,7 +981,7 @@ gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
     results = sweep_flat(tape, "gradient", flat_t, flat_o, flat_s, mode, nb,
                          &swept);
     if (results != NULL) {
-        packed = pack(skel_s, results, &pos);
+        packed = tg_pack(skel_s, results, &pos);
     }
 
 done:
@@ -1175,11 +1181,11 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
         return NULL;
     }
     n = tv->size;
-    if ((mode = parse_unconnected(unconnected)) < 0 ||
+    if ((mode = tg_parse_unconnected(unconnected)) < 0 ||
         (flat_t = PyList_New(0)) == NULL ||
         (flat_s = PyList_New(0)) == NULL ||
         PyList_Append(flat_t, target) < 0 ||
-        (skel_s = flatten(sources, flat_s)) == NULL) {
+        (skel_s = tg_flatten(sources, flat_s)) == NULL) {
         goto done;
     }
     if (pfor || n == 0) {
@@ -1235,7 +1241,7 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
         }
         PyList_SetItem(results, i, reshaped);
     }
-    packed = pack(skel_s, results, &pos);
+    packed = tg_pack(skel_s, results, &pos);
 
 done:
     Py_XDECREF(tv);
@@ -1318,7 +1324,7 @@ tg_tape_batch_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
     if (sweep_enter(tape) < 0) {
         goto error;
     }
-    if ((mode = parse_unconnected(unconnected)) < 0 ||
+    if ((mode = tg_parse_unconnected(unconnected)) < 0 ||
         (flat_t = PyList_New(0)) == NULL ||
         (flat_s = PyList_New(0)) == NULL ||
         PyList_Append(flat_t, target) < 0 ||

@@ -147,6 +147,8 @@ typedef struct {
     PyObject *tapes;    /* list, innermost last */
     PyObject *watchers; /* list of lists of Variables (custom_gradient's
                            variable watchers), or NULL */
+    PyObject *accs;     /* active ForwardAccumulators, in entry order, or
+                           NULL (forward.c) */
 } StackObject;
 
 static _Thread_local StackObject *tls_stack = NULL; /* borrowed cache */
@@ -173,6 +175,10 @@ stack_dealloc(StackObject *self)
         }
     }
     Py_CLEAR(self->tapes);
+    if (self->accs != NULL) {
+        tg_accumulators_thread_end(self->accs);
+        Py_CLEAR(self->accs);
+    }
     if (self->watchers != NULL) {
         num_watching -= PyList_GET_SIZE(self->watchers);
         Py_CLEAR(self->watchers);
@@ -214,6 +220,7 @@ thread_stack(int create)
         }
         s->tapes = PyList_New(0);
         s->watchers = NULL;
+        s->accs = NULL;
         if (s->tapes == NULL || PyDict_SetItem(dict, tg_st->thread_key,
                                                (PyObject *)s) < 0) {
             Py_DECREF(s);
@@ -241,6 +248,25 @@ tg_active_stack(void)
     return PyList_GET_SIZE(s->tapes) ? s->tapes : NULL;
 }
 
+/* This thread's list of active accumulators (borrowed), created when
+ * `create`; NULL (no exception) when there is none. */
+PyObject *
+tg_accumulator_list(int create)
+{
+    StackObject *s = thread_stack(create);
+    if (s == NULL) {
+        if (create && !PyErr_Occurred()) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "tapegrad: no thread state to accumulate on");
+        }
+        return NULL;
+    }
+    if (s->accs == NULL && create && (s->accs = PyList_New(0)) == NULL) {
+        return NULL;
+    }
+    return s->accs;
+}
+
 static int
 tape_push(TapeObject *t)
 {
@@ -257,6 +283,7 @@ tape_push(TapeObject *t)
     }
     t->recording = 1;
     t->stack = (PyObject *)s;
+    t->nesting_id = tg_next_nesting_id();
     num_recording++;
     return 0;
 }
@@ -517,6 +544,9 @@ tg_tape_record(int op, int nin, TensorObject **in, int nout,
     }
     for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(tapes); k++) {
         TapeObject *t = (TapeObject *)PyList_GET_ITEM(tapes, k);
+        if (t->nesting_id >= tg_nesting_limit && !t->sees_all) {
+            continue; /* entered inside an accumulator computing a jvp */
+        }
         for (int i = 0; i < nin; i++) {
             if (tg_is_float(in[i]->dtype) &&
                 tg_idmap_get(t->ids, in[i]->id, NULL)) {
@@ -743,6 +773,8 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     t->arena_used = t->arena_cap = 0;
     t->ids = NULL;
     t->weakreflist = NULL;
+    t->nesting_id = 0;
+    t->sees_all = 0;
     t->watched_vars = PyList_New(0);
     tg_live_tapes++;
     if (t->watched_vars == NULL) {

@@ -126,6 +126,10 @@ typedef struct {
     tg_idmap *ids;             /* id -> producing entry index, or -1 */
     PyObject *watched_vars;    /* list of Variables */
     PyObject *weakreflist;
+    int64_t nesting_id;        /* order of entering among tapes and
+                                  accumulators (forward.c) */
+    int sees_all;              /* records whatever the nesting limit: a
+                                  transposed jvp rule's private tape */
 } TapeObject;
 
 /* ---- the op table ------------------------------------------------------- */
@@ -145,8 +149,23 @@ typedef struct {
 } tg_fwd;
 
 typedef struct tg_vjp_ctx tg_vjp_ctx;
+typedef struct tg_jvp_ctx tg_jvp_ctx;
 typedef int (*tg_forward_fn)(tg_fwd *f);
 typedef int (*tg_vjp_fn)(tg_vjp_ctx *c);
+typedef int (*tg_jvp_fn)(tg_jvp_ctx *c);
+
+/* How a row's forward rule (NAME_jvp) is made, declared beside its vjp
+ * (vjp.h: JVP_LINEAR, JVP_ELEMENTWISE, JVP_REDUCTION, JVP_TRANSPOSED, or a
+ * hand-written rule with JVP_DIRECT; NO_VJP rows have none). */
+enum {
+    TG_JVP_NONE,        /* never recorded: its primitives have rules */
+    TG_JVP_DIRECT,      /* a hand-written rule */
+    TG_JVP_LINEAR,      /* the row applied to the tangents */
+    TG_JVP_ELEMENTWISE, /* diagonal Jacobian: the vjp's formula with the
+                           tangent as cotangent, summed over inputs */
+    TG_JVP_REDUCTION,   /* sum(t * dy/dx) over the reduced axes */
+    TG_JVP_TRANSPOSED   /* the recorded vjp, transposed (TF's double vjp) */
+};
 
 /* flags */
 #define TG_LINEAR 0x01
@@ -191,6 +210,8 @@ typedef struct {
     const char *doc;           /* "multiply(x, y, name=None)\n--\n\n" */
     tg_forward_fn forward;
     tg_vjp_fn vjp;
+    tg_jvp_fn jvp;
+    const int *jvp_kind;       /* a TG_JVP_* */
 } tg_opdef;
 
 /* Parsed once at module init from tg_opdef.inputs / .attrs. */
@@ -228,10 +249,26 @@ struct tg_vjp_ctx {
                                   tensors lack; 0 otherwise */
 };
 
-/* every row's pair, defined in the ops*.c files */
+/* What a jvp sees: every input and output of the op just run, and the
+ * tangent of each input (NULL: zero, the input does not depend on the
+ * primals).  It stores new references in tout[] (NULL: a zero tangent). */
+struct tg_jvp_ctx {
+    int op;
+    int nin, nout;
+    TensorObject **in;
+    TensorObject **outs;
+    TensorObject *out;         /* outs[0] */
+    PyObject *attrs;
+    TensorObject **t;          /* tangent per input, or NULL */
+    PyObject **tout;           /* results per output: new refs or NULL */
+};
+
+/* every row's rules, defined in the ops*.c files */
 #define TG_OP(NAME, ...)                                                    \
     int NAME##_forward(tg_fwd *f);                                          \
-    int NAME##_vjp(tg_vjp_ctx *c);
+    int NAME##_vjp(tg_vjp_ctx *c);                                          \
+    int NAME##_jvp(tg_jvp_ctx *c);                                          \
+    extern const int NAME##_jvp_kind;
 #include "ops.def"
 #undef TG_OP
 
@@ -243,6 +280,7 @@ typedef struct {
     PyTypeObject *dtype_type;
     PyTypeObject *stack_type;
     PyTypeObject *pause_type;       /* what tape.stop_recording() returns */
+    PyTypeObject *accumulator_type; /* autodiff.ForwardAccumulator */
     PyObject *dtypes[TG_NDTYPES];   /* DTypeObject instances */
     PyObject *InvalidArgumentError;
     PyObject *thread_key;           /* key in the thread-state dict */
@@ -302,6 +340,7 @@ extern _Thread_local int tg_no_record; /* >0: nothing is recorded */
 
 /* ---- tape.c -------------------------------------------------------------- */
 PyObject *tg_active_stack(void); /* borrowed list of recording tapes or NULL */
+PyObject *tg_accumulator_list(int create); /* this thread's (borrowed) */
 int tg_tape_record(int op, int nin, TensorObject **in, int nout,
                    TensorObject **out, PyObject *attrs);
 int tg_tape_variable_accessed(VariableObject *v);
@@ -318,7 +357,26 @@ void tg_tape_release_entry(tg_entry *e);
 int tg_tape_stop(TapeObject *t);     /* stop recording (leave the stack) */
 void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
 
+/* ---- forward.c ----------------------------------------------------------- */
+extern Py_ssize_t tg_num_accumulating;   /* accumulators active anywhere */
+extern _Thread_local int64_t tg_nesting_limit; /* see forward.c */
+int64_t tg_next_nesting_id(void);
+int tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,
+                          TensorObject **out, PyObject *attrs);
+int tg_jvp_linear(tg_jvp_ctx *c);
+int tg_jvp_elementwise(tg_jvp_ctx *c, tg_vjp_fn vjp);
+int tg_jvp_reduction(tg_jvp_ctx *c, tg_vjp_fn vjp);
+int tg_jvp_transposed(tg_jvp_ctx *c, tg_vjp_fn vjp);
+int tg_forward_init_type(PyObject *module);
+void tg_accumulators_thread_end(PyObject *accs);
+
 /* ---- sweep.c ------------------------------------------------------------- */
+PyObject *tg_unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb);
+int tg_parse_unconnected(PyObject *u);  /* 0 NONE, 1 ZERO, -1 error */
+/* nested structures as TF's nest: leaves appended to `out`, a skeleton
+ * returned; tg_pack rebuilds the structure from a flat list */
+PyObject *tg_flatten(PyObject *obj, PyObject *out);
+PyObject *tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos);
 PyObject *tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw);
 PyObject *tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw);
 PyObject *tg_tape_batch_jacobian(TapeObject *tape, PyObject *args,

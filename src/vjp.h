@@ -244,9 +244,72 @@ mask_like(scope *S, int cmp, PyObject *x)
         (void)c;                                                             \
         PyErr_Format(PyExc_SystemError, "tapegrad: %s has no vjp", #NAME);   \
         return -1;                                                           \
+    }                                                                        \
+    const int NAME##_jvp_kind = TG_JVP_NONE;                                 \
+    int NAME##_jvp(tg_jvp_ctx *c)                                            \
+    {                                                                        \
+        (void)c;                                                             \
+        PyErr_Format(PyExc_SystemError, "tapegrad: %s has no jvp", #NAME);   \
+        return -1;                                                           \
     }
 #define NONDIFF_VJP(NAME) NO_VJP(NAME)
 #define COMPOSITE_VJP(NAME) NO_VJP(NAME)
+
+/* ---- forward rules -----------------------------------------------------------
+ * Each row declares its jvp beside its vjp, by one of these (forward.c has
+ * the generic ones) or by writing NAME_jvp itself under JVP_DIRECT:
+ *   JVP_LINEAR(NAME)       the row applied to the tangents (jointly linear
+ *                          rows: reshape, concat, reduce_sum...)
+ *   JVP_ELEMENTWISE(NAME)  a diagonal Jacobian (with broadcasting): the
+ *                          vjp's own formula with the tangent in place of
+ *                          the cotangent, summed over the inputs
+ *   JVP_REDUCTION(NAME)    each input feeds one output: reduce_sum of
+ *                          t * (vjp of ones) over the row's axes
+ *   JVP_TRANSPOSED(NAME)   the recorded vjp transposed by a second sweep
+ *                          (TF's double-vjp trick): any row, two passes
+ *   JVP_DIRECT(NAME)       declares a hand-written NAME_jvp that follows
+ * Rows that are never recorded (NO_VJP) get no rule: their primitives'
+ * rules apply. */
+#define JVP_KIND(NAME, KIND) const int NAME##_jvp_kind = (KIND);
+#define JVP_LINEAR(NAME)                                                     \
+    JVP_KIND(NAME, TG_JVP_LINEAR)                                            \
+    int NAME##_jvp(tg_jvp_ctx *c) { return tg_jvp_linear(c); }
+#define JVP_ELEMENTWISE(NAME)                                                \
+    JVP_KIND(NAME, TG_JVP_ELEMENTWISE)                                       \
+    int NAME##_jvp(tg_jvp_ctx *c)                                            \
+    {                                                                        \
+        return tg_jvp_elementwise(c, NAME##_vjp);                            \
+    }
+#define JVP_REDUCTION(NAME)                                                  \
+    JVP_KIND(NAME, TG_JVP_REDUCTION)                                         \
+    int NAME##_jvp(tg_jvp_ctx *c) { return tg_jvp_reduction(c, NAME##_vjp); }
+#define JVP_TRANSPOSED(NAME)                                                 \
+    JVP_KIND(NAME, TG_JVP_TRANSPOSED)                                        \
+    int NAME##_jvp(tg_jvp_ctx *c)                                            \
+    {                                                                        \
+        return tg_jvp_transposed(c, NAME##_vjp);                             \
+    }
+#define JVP_DIRECT(NAME) JVP_KIND(NAME, TG_JVP_DIRECT)
+
+/* in a hand-written jvp: the tangent of input i (NULL: zero), the result */
+#define TAN(i) ((PyObject *)c->t[i])
+#define TSET(j, v) (c->tout[j] = Py_XNewRef(v))
+#define JVP_BEGIN VJP_BEGIN
+#define JVP_END VJP_END
+/* a + b where either may be a zero tangent (NULL) */
+#define TADD(a, b) keep(S, tangent_add((a), (b)))
+
+static inline PyObject *
+tangent_add(PyObject *a, PyObject *b)
+{
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (a == NULL || b == NULL) {
+        return Py_XNewRef(a ? a : b);
+    }
+    return tg_op2(TG_OP_add, a, b, NULL);
+}
 
 /* Elementwise rows whose forward is the shared kernel path. */
 #define BINARY_FORWARD(NAME)                                                 \

@@ -41,7 +41,7 @@ class UnconnectedGradients(_enum.Enum):
     ZERO = "zero"
 
 
-from . import errors, linalg, math, nn, random, test  # noqa: E402,F401
+from . import autodiff, errors, linalg, math, nn, random, test  # noqa: E402,F401
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 
 

@@ -150,3 +150,147 @@ def test_jacobian_matches_one_hot_gradients(row, case, rng):
         assert jac[i].shape == want.shape, (row.name, i, jac[i].shape)
         _close(jac[i], want, "%s jacobian %d" % (row.name, i))
         _close(looped[i], want, "%s looped jacobian %d" % (row.name, i))
+
+
+# ---- forward mode ------------------------------------------------------------------
+# Every differentiable row's jvp rule (linear, elementwise, reduction,
+# transposed or hand-written: the row's "jvp" key), in float64:
+#   * the JVP against central differences of the forward;
+#   * <u, J v> == <J^T u, v> against the row's own vjp;
+#   * second order: a jvp of the jvp (nested accumulators) against central
+#     differences of the jvp, and forward-over-reverse (an accumulator over
+#     a tape) against central differences of the vjp.
+from optable import FD, check_inner  # noqa: E402
+
+
+def _jvp(fn, arrays, attrs, vs):
+    xs = consts(arrays)
+    with tapegrad.autodiff.ForwardAccumulator(
+            xs, [tapegrad.constant(v) for v in vs]) as acc:
+        y = fn(*xs, **attrs)
+    t = acc.jvp(y)
+    return y, (np.zeros(y.shape) if t is None else as64(t))
+
+
+def _directions(rng, arrays):
+    return [rng.standard_normal(a.shape) for a in arrays]
+
+
+def _fd(f, arrays, vs, eps):
+    plus = [a + eps * v for a, v in zip(arrays, vs)]
+    minus = [a - eps * v for a, v in zip(arrays, vs)]
+    return (f(plus) - f(minus)) / (2 * eps)
+
+
+def _inner_check(got, want, rng, what, dtype=np.float64):
+    """<w, got> vs <w, want> for a random w, at the finite-difference
+    tolerances of `dtype` (the output's: a cast to float16 is that
+    precise)."""
+    w = rng.standard_normal(np.shape(want))
+    lhs, rhs = float(np.sum(w * got)), float(np.sum(w * want))
+    scale = max(float(np.sum(np.abs(w * got))), float(np.sum(np.abs(w * want))))
+    p = FD[np.dtype(dtype)]
+    check_inner(lhs, rhs, scale, p["atol"], p["rtol"], what)
+
+
+def test_every_differentiable_row_declares_a_forward_rule():
+    for r in ROWS:
+        kind = r.d["jvp"]
+        if r.has("nondiff") or r.has("composite"):
+            assert kind == "none", (r.name, kind)
+        else:
+            assert kind in ("direct", "linear", "elementwise", "reduction",
+                            "transposed"), (r.name, kind)
+        if r.has("linear") and r.name not in ("pad", "custom_gradient", "diag",
+                                              "diag_part"):
+            assert kind in ("linear", "none"), (r.name, kind)
+
+
+@pytest.mark.parametrize("row,case", _cases(diff))
+def test_jvp_matches_central_differences(row, case, rng):
+    attrs, fn, arrays = _setup(row, case, rng)
+    vs = _directions(rng, arrays)
+    y, t = _jvp(fn, arrays, attrs, vs)
+    assert t.shape == tuple(y.shape)
+    eps = FD[np.dtype(y.numpy().dtype)]["eps"]
+    fd = _fd(lambda pts: as64(fn(*consts(pts), **attrs)), arrays, vs, eps)
+    _inner_check(t, fd, rng, "%s jvp" % row.name, y.numpy().dtype)
+
+
+@pytest.mark.parametrize("row,case", _cases(diff))
+def test_jvp_is_the_transpose_of_the_vjp(row, case, rng):
+    """<u, J v> == <J^T u, v>, J^T u from the row's vjp (a tape)."""
+    attrs, fn, arrays = _setup(row, case, rng)
+    vs = _directions(rng, arrays)
+    y, jv = _jvp(fn, arrays, attrs, vs)
+    u = rng.standard_normal(tuple(y.shape)).astype(y.numpy().dtype)
+    xs = consts(arrays)
+    with tapegrad.GradientTape() as tape:
+        tape.watch(xs)
+        y2 = fn(*xs, **attrs)
+    gs = tape.gradient(y2, xs, output_gradients=tapegrad.constant(u))
+    lhs = float(np.sum(u * jv))
+    rhs = sum(float(np.sum(as64(g) * v)) for g, v in zip(gs, vs)
+              if g is not None)
+    scale = max(float(np.sum(np.abs(u * jv))),
+                sum(float(np.sum(np.abs(as64(g) * v))) for g, v in zip(gs, vs)
+                    if g is not None))
+    rtol = max(1e-9, 10 * np.finfo(y.numpy().dtype).eps)   # both exact
+    check_inner(lhs, rhs, scale, 1e-12, rtol, "%s <u, Jv> vs <J^T u, v>"
+                % row.name)
+
+
+@pytest.mark.parametrize("row,case", _cases(higher))
+def test_jvp_of_the_jvp(row, case, rng):
+    """outer.jvp(inner.jvp(y)) == d/de jvp(x + e v2; v1)."""
+    attrs, fn, arrays = _setup(row, case, rng)
+    v1, v2 = _directions(rng, arrays), _directions(rng, arrays)
+    xs = consts(arrays)
+    with tapegrad.autodiff.ForwardAccumulator(
+            xs, [tapegrad.constant(v) for v in v2]) as outer:
+        with tapegrad.autodiff.ForwardAccumulator(
+                xs, [tapegrad.constant(v) for v in v1]) as inner:
+            y = fn(*xs, **attrs)
+        t1 = inner.jvp(y)
+    if t1 is None:
+        return          # a zero tangent: nothing for the outer to see
+    t2 = outer.jvp(t1)
+    got = np.zeros(y.shape) if t2 is None else as64(t2)
+    eps = FD[np.dtype(y.numpy().dtype)]["eps"]
+    fd = _fd(lambda pts: _jvp(fn, pts, attrs, v1)[1], arrays, v2, eps)
+    _inner_check(got, fd, rng, "%s jvp of jvp" % row.name, y.numpy().dtype)
+
+
+@pytest.mark.parametrize("row,case", _cases(higher))
+def test_forward_over_reverse(row, case, rng):
+    """acc.jvp(tape.gradient(y, x, u)) == d/de vjp(x + e v; u)."""
+    attrs, fn, arrays = _setup(row, case, rng)
+    vs = _directions(rng, arrays)
+    xs = consts(arrays)
+    y0 = fn(*xs, **attrs)
+    u = tapegrad.constant(rng.standard_normal(tuple(y0.shape))
+                          .astype(y0.numpy().dtype))
+    with tapegrad.autodiff.ForwardAccumulator(
+            xs, [tapegrad.constant(v) for v in vs]) as acc:
+        with tapegrad.GradientTape() as tape:
+            tape.watch(xs)
+            y = fn(*xs, **attrs)
+        gs = tape.gradient(y, xs, output_gradients=u)
+    eps = FD[np.dtype(y0.numpy().dtype)]["eps"]
+
+    def vjp_at(pts):
+        ps = consts(pts)
+        with tapegrad.GradientTape() as t:
+            t.watch(ps)
+            yy = fn(*ps, **attrs)
+        g = t.gradient(yy, ps, output_gradients=u)
+        return np.concatenate([np.zeros(a.size) if gi is None
+                               else as64(gi).reshape(-1)
+                               for gi, a in zip(g, pts)])
+
+    fd = _fd(vjp_at, arrays, vs, eps)
+    got = np.concatenate([
+        np.zeros(a.size) if (g is None or acc.jvp(g) is None)
+        else as64(acc.jvp(g)).reshape(-1) for g, a in zip(gs, arrays)])
+    _inner_check(got, fd, rng, "%s forward over reverse" % row.name,
+                 y0.numpy().dtype)
