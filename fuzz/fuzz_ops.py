@@ -257,6 +257,14 @@ def _receiver(g, cls, pool, tapes):
             elif state == 3:
                 tape.gradient(y, x)   # used up unless persistent
         return tape.stop_recording() if cls in _STOP_RECORDING else tape
+    if cls is tf.autodiff.ForwardAccumulator:
+        x = tf.constant(1.5)
+        acc = cls(x, tf.constant(g.int(-2, 2) * 1.0))
+        tapes.append(acc)
+        if g.bool():
+            acc.__enter__()
+            x * x
+        return acc
     if cls is tf.DType:
         return g.pick(fuzzlib.TF_DTYPES)
     if issubclass(cls, enum.Enum):
@@ -284,8 +292,9 @@ def _keep(out, pool, tapes):
     """Results join the pool (receivers and arguments of the next calls);
     tapes are remembered, to be exited whatever happens."""
     for x in _flatten(out):
-        if isinstance(x, tf.GradientTape):
-            tapes.append(x)
+        if isinstance(x, (tf.GradientTape,
+                          tf.autodiff.ForwardAccumulator)):
+            tapes.append(x)     # both exit whatever happens
         if type(x) in CLASSES or isinstance(x, (tf.Tensor, tf.Variable)):
             if len(pool) < 16:
                 pool.append(x)
@@ -509,6 +518,11 @@ def _gradient(g, tape, target, sources):
         srcs = {"a": sources, "b": tuple(sources)}
     else:
         srcs = list(sources)
+    k = g.int(0, 7)
+    if k == 6:
+        return _jacobian(g, tape, target, srcs, kw)
+    if k == 7:
+        return _batch_jacobian(g, tape, target, sources, kw)
     grads = tape.gradient(target, srcs, **kw)
     for src, gr in zip(_flatten(srcs), _flatten(grads)):
         if gr is None:
@@ -521,6 +535,87 @@ def _gradient(g, tape, target, sources):
             raise Finding("gradient of shape %r for a source of shape %r"
                           % (gr.shape, src.shape))
     return grads
+
+
+def _jacobian_kw(g, kw):
+    kw.pop("output_gradients", None)
+    if g.chance(3):
+        kw["experimental_use_pfor"] = g.bool() if g.bool() else g.attr()
+    if g.chance(6):
+        kw["parallel_iterations"] = g.attr()
+    return kw
+
+
+def _jacobian(g, tape, target, srcs, kw):
+    """tape.jacobian: a result of shape target.shape + source.shape per
+    source (None when unconnected)."""
+    if isinstance(target, (list, tuple)) and target and g.bool():
+        target = target[0]
+    jac = tape.jacobian(target, srcs, **_jacobian_kw(g, kw))
+    for src, j in zip(_flatten(srcs), _flatten(jac)):
+        if j is None:
+            continue
+        if not isinstance(j, tf.Tensor):
+            raise Finding("jacobian is a %s" % type(j).__name__)
+        _check_tensor(j)
+        if (isinstance(src, (tf.Tensor, tf.Variable))
+                and isinstance(target, (tf.Tensor, tf.Variable))
+                and tuple(j.shape) != tuple(target.shape) + tuple(src.shape)):
+            raise Finding("jacobian of shape %r for target %r, source %r"
+                          % (j.shape, target.shape, src.shape))
+    return jac
+
+
+def _batch_jacobian(g, tape, target, sources, kw):
+    """tape.batch_jacobian: [b] + target row + source row."""
+    if isinstance(target, (list, tuple)) and target:
+        target = target[0]
+    src = sources[0] if sources else g.input()
+    jb = tape.batch_jacobian(target, src, **_jacobian_kw(g, kw))
+    if not isinstance(jb, tf.Tensor):
+        raise Finding("batch_jacobian is a %s" % type(jb).__name__)
+    _check_tensor(jb)
+    want = tuple(target.shape) + tuple(src.shape)[1:]
+    if tuple(jb.shape) != want:
+        raise Finding("batch_jacobian of shape %r, expected %r"
+                      % (jb.shape, want))
+    return jb
+
+
+def _accumulator(g, inputs):
+    """A ForwardAccumulator over some of the inputs, with tangents of
+    their shape, or anything (junk, wrong shapes, duplicates)."""
+    prims = [x for x in inputs if isinstance(x, (tf.Tensor, tf.Variable))]
+    if g.chance(6):
+        prims.append(g.input())
+    if prims and g.chance(8):
+        prims.append(prims[0])          # a primal given twice
+    tans = []
+    for p in prims:
+        if isinstance(p, (tf.Tensor, tf.Variable)) and g.int(0, 4):
+            tans.append(np.asarray(g.array(tuple(p.shape))))
+        else:
+            tans.append(g.input())
+    return tf.autodiff.ForwardAccumulator(prims, tans)
+
+
+def _check_jvps(g, acc, out):
+    """acc.jvp of every output: None or a tensor of the output's shape
+    and dtype."""
+    kw = {}
+    if g.chance(4):
+        kw["unconnected_gradients"] = g.pick(["none", "zero", "bogus",
+                                              g.attr()])
+    for t in _flatten(out):
+        if not isinstance(t, tf.Tensor):
+            continue
+        j = acc.jvp(t, **kw)
+        if j is None:
+            continue
+        _check_tensor(j)
+        if tuple(j.shape) != tuple(t.shape) or j.dtype != t.dtype:
+            raise Finding("jvp of shape %r %s for an output %r %s"
+                          % (j.shape, j.dtype, t.shape, t.dtype))
 
 
 def _tape(g, persistent, watch_accessed_variables=True):
@@ -542,12 +637,20 @@ def _run(g):
     attrs = _attrs(g, row, case) if row else {}
 
     mode = g.int(0, 4)   # 0 no tape, 1 tape, 2 persistent, 3 nested, 4 w/o auto-watch
-    outer = inner = None
-    tapes = []   # tapes the public API calls made or entered
+    outer = inner = acc = None
+    tapes = []   # tapes and accumulators the public API calls made or entered
     if mode == 3:
         outer = _tape(g, persistent=g.bool())
         outer.__enter__()
     try:
+        if g.chance(4):      # forward mode around the row
+            try:
+                acc = _accumulator(g, inputs)
+                tapes.append(acc)
+                acc.__enter__()
+            except Exception as e:  # noqa: BLE001 -- the oracle decides
+                check_exception(e)
+                acc = None
         if mode:
             inner = _tape(g, persistent=mode == 2,
                           watch_accessed_variables=mode != 4)
@@ -569,6 +672,8 @@ def _run(g):
             out = _call_operator(g, inputs)
         for t in _flatten(out):
             _check_tensor(t)
+        if acc is not None:
+            _check_jvps(g, acc, out)
         if g.chance(4):
             repr(out)
         if inner is None:
@@ -595,9 +700,13 @@ def _run(g):
                 _gradient(g, outer, first if g.bool() else first[0],
                           sources)
     finally:
+        # every one is exited, even when an earlier exit raises
         for t in reversed([outer, inner] + tapes):
-            if t is not None and t._recording:
-                t.__exit__(None, None, None)
+            try:
+                if t is not None and t._recording:
+                    t.__exit__(None, None, None)
+            except Exception as e:  # noqa: BLE001 -- the oracle decides
+                check_exception(e)
 
 
 def TestOneInput(data):

@@ -65,6 +65,7 @@ class State:
                        tf.constant([[0.5, -1.0], [2.0, 0.25]]),
                        tf.constant([1, 2], dtype=tf.int32)]
         self.depth = 0         # nesting of actions run from callbacks
+        self.accs = []         # ForwardAccumulators made
 
     def pick_tape(self):
         return self.g.pick(self.tapes) if self.tapes else None
@@ -228,6 +229,75 @@ def a_gradient(st):
         st.add(d)
 
 
+def a_jacobian(st):
+    """jacobian or batch_jacobian of a value by values (or anything),
+    either way of computing it; results checked for shape."""
+    t = st.pick_tape()
+    if t is None:
+        return
+    g = st.g
+    target = st.pick_value() if g.int(0, 5) else g.input()
+    kw = {}
+    if g.chance(3):
+        kw["experimental_use_pfor"] = g.bool()
+    if g.chance(4):
+        kw["unconnected_gradients"] = g.pick(["zero", "none", "bogus"])
+    if g.bool():
+        sources = [st.pick_value() for _ in range(g.int(1, 2))]
+        jac = t.jacobian(target, sources, **kw)
+        for s, j in zip(sources, jac):
+            if j is not None and tuple(j.shape) != (tuple(target.shape)
+                                                    + tuple(s.shape)):
+                raise Finding("jacobian shape %r for %r by %r"
+                              % (j.shape, target.shape, s.shape))
+            if j is not None:
+                st.add(j)
+    else:
+        source = st.pick_value()
+        jb = t.batch_jacobian(target, source, **kw)
+        want = tuple(target.shape) + tuple(source.shape)[1:]
+        if tuple(jb.shape) != want:
+            raise Finding("batch_jacobian shape %r, expected %r"
+                          % (jb.shape, want))
+        st.add(jb)
+
+
+def a_new_accumulator(st):
+    """A ForwardAccumulator over values, entered (or not), sometimes
+    with wrong tangents or a primal given twice."""
+    if len(st.accs) >= 4:
+        return
+    g = st.g
+    prims = [st.pick_value() for _ in range(g.int(1, 2))]
+    tans = [g.array(tuple(p.shape)) if g.int(0, 4) else g.input()
+            for p in prims]
+    acc = tf.autodiff.ForwardAccumulator(prims, tans)
+    st.accs.append(acc)
+    if g.int(0, 3):
+        acc.__enter__()
+
+
+def a_accumulator(st):
+    """Exit or re-enter an accumulator, or read JVPs from it."""
+    if not st.accs:
+        return
+    g = st.g
+    acc = g.pick(st.accs)
+    k = g.int(0, 3)
+    if k == 0:
+        acc.__exit__(None, None, None)
+    elif k == 1:
+        acc.__enter__()
+    else:
+        v = st.pick_value()
+        j = acc.jvp(v, unconnected_gradients=g.pick(["none", "zero"]))
+        if j is not None and tuple(j.shape) != tuple(v.shape):
+            raise Finding("jvp shape %r for a value of shape %r"
+                          % (j.shape, v.shape))
+        if j is not None:
+            st.add(j)
+
+
 def _flatten(x):
     if isinstance(x, (list, tuple)):
         for item in x:
@@ -382,12 +452,16 @@ def a_surface(st):
     """One call of any public function, method or attribute (found by
     introspection, fuzz_ops.call_surface) on the sequence's values and
     tapes: the tapes it makes or enters join the sequence."""
-    pool = list(st.values) + list(st.tapes)
+    pool = list(st.values) + list(st.tapes) + list(st.accs)
     made = []
     try:
         out = fuzz_ops.call_surface(st.g, pool, made)
     finally:
         for t in made:
+            if isinstance(t, tf.autodiff.ForwardAccumulator):
+                if all(t is not x for x in st.accs):
+                    st.accs.append(t)      # exited at the end, whatever
+                continue
             if all(t is not x for x in st.tapes) and len(st.tapes) < 8:
                 st.tapes.append(t)
             st.all_tapes.append(weakref.ref(t))
@@ -428,7 +502,8 @@ ACTIONS = [a_new_tape, a_new_tape, a_enter, a_exit, a_exit, a_watch,
            a_gradient, a_gradient, a_del_tape, a_del_value, a_collect,
            a_new_variable, a_assign, a_read, a_stop_gradient, a_inspect,
            a_thread, a_row, a_stop_recording, a_reset, a_custom, a_surface,
-           a_surface]
+           a_surface, a_jacobian, a_new_accumulator, a_accumulator,
+           a_accumulator]
 
 
 def step(st):
@@ -444,6 +519,8 @@ def step(st):
 def _close(st):
     """Exit whatever is still recording (innermost first), deleted tapes
     included: the thread's stack keeps those alive."""
+    for acc in reversed(st.accs):
+        acc.__exit__(None, None, None)
     for ref in reversed(st.all_tapes):
         t = ref()
         if t is not None and t._recording:
@@ -451,6 +528,7 @@ def _close(st):
                 t.__exit__(None, None, None)
             except ORDINARY as e:
                 check_exception(e)
+    st.accs.clear()
     st.tapes.clear()
     st.values.clear()
     st.all_tapes.clear()

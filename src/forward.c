@@ -45,7 +45,9 @@ typedef struct {
     PyObject_HEAD
     tg_idmap *ids;             /* tensor id -> index in `tangents` */
     PyObject *tangents;        /* list of Tensors */
-    int recording;             /* on this thread's list right now */
+    int recording;             /* on a thread's list right now */
+    PyObject *on;              /* borrowed: that list, while recording (an
+                                  exit from another thread finds it) */
     int64_t nesting_id;
     PyObject *weakreflist;
 } AccObject;
@@ -556,6 +558,7 @@ acc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     }
     a->ids = NULL;
     a->recording = 0;
+    a->on = NULL;
     a->nesting_id = 0;
     a->weakreflist = NULL;
     a->tangents = PyList_New(0);
@@ -727,25 +730,24 @@ acc_enter(AccObject *a, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     a->recording = 1;
+    a->on = accs;
     a->nesting_id = tg_next_nesting_id();
     tg_num_accumulating++;
     return Py_NewRef(a);
 }
 
-/* Take `a` off this thread's list, by identity; cannot fail. */
+/* Take `a` off the list it is on (its thread's: the exit may come from
+ * another thread), by identity; cannot fail. */
 static void
 acc_pop(AccObject *a)
 {
-    PyObject *accs = tg_accumulator_list(0);
-    if (!a->recording) {
+    PyObject *accs = a->on;
+    if (!a->recording || accs == NULL) {
         return;
     }
     a->recording = 0;
+    a->on = NULL;
     tg_num_accumulating--;
-    if (accs == NULL) {
-        PyErr_Clear();
-        return;
-    }
     PyListObject *l = (PyListObject *)accs;
     Py_ssize_t n = PyList_GET_SIZE(accs);
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
@@ -775,6 +777,7 @@ tg_accumulators_thread_end(PyObject *accs)
         AccObject *a = (AccObject *)PyList_GET_ITEM(accs, i);
         if (a->recording) {
             a->recording = 0;
+            a->on = NULL;
             tg_num_accumulating--;
         }
     }

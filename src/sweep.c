@@ -285,12 +285,13 @@ call_to_shape(int op, PyObject *x, int nd, const Py_ssize_t *shape)
  * it from the right, under the batch dimension, so the sum goes to
  * [nb, 1.., shape] and the ones are dropped.  Steals g. */
 static PyObject *
-unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
+unbroadcast_slow(PyObject *g, const tg_slot *s, Py_ssize_t nb)
 {
     TensorObject *t = (TensorObject *)g;
     Py_ssize_t want[TG_MAXDIMS + 1], padded[TG_MAXDIMS + 1];
-    int nd = batched_shape(nb, s->ndim, s->shape, want), pad = 0;
+    int nd, pad = 0;
     PyObject *r;
+    nd = batched_shape(nb, s->ndim, s->shape, want);
     if (same_shape(nd, want, t)) {
         return g;
     }
@@ -309,6 +310,16 @@ unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
         Py_SETREF(r, call_to_shape(TG_OP_reshape, r, nd, want));
     }
     return r;
+}
+
+/* the usual case inline: an unbatched gradient of the input's shape */
+static inline PyObject *
+unbroadcast(PyObject *g, const tg_slot *s, Py_ssize_t nb)
+{
+    if (nb < 0 && same_shape(s->ndim, s->shape, (TensorObject *)g)) {
+        return g;
+    }
+    return unbroadcast_slow(g, s, nb);
 }
 
 PyObject *
@@ -610,9 +621,10 @@ take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
     for (int j = 0; found && j < e->nout; j++) {
         const tg_slot *o = &e->slots[e->nin + j];
         Py_ssize_t shape[TG_MAXDIMS + 1];
-        int nd = batched_shape(nb, o->ndim, o->shape, shape);
         if (gs[j] == NULL &&
-            (gs[j] = tg_fill_like(o->dtype, nd, shape, 0.0)) == NULL) {
+            (gs[j] = tg_fill_like(o->dtype,
+                                  batched_shape(nb, o->ndim, o->shape, shape),
+                                  shape, 0.0)) == NULL) {
             return -1;
         }
     }
@@ -1040,8 +1052,9 @@ identity_seed(int dtype, Py_ssize_t n, Py_ssize_t reps, int nd,
     return t;
 }
 
-/* The one-hot seed e_k of a target of shape `shape` (the looping path),
- * its row repeated `reps` times (batch_jacobian: column k of every row). */
+/* The one-hot seed e_k of a float target of shape `shape` (the looping
+ * path), its row repeated every n elements (batch_jacobian: column k of
+ * every row). */
 static TensorObject *
 one_hot_seed(int dtype, Py_ssize_t k, Py_ssize_t n, int nd,
              const Py_ssize_t *shape)
@@ -1091,8 +1104,11 @@ jacobian_loop(TapeObject *tape, const char *method, PyObject *flat_t,
         PyList_SET_ITEM(per, i, l);
     }
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *seed = (PyObject *)one_hot_seed(dtype, k, n, nd,
-                                                  seed_shape);
+        /* a target that is not float is never seeded (never read) */
+        PyObject *seed = tg_is_float(dtype)
+                             ? (PyObject *)one_hot_seed(dtype, k, n, nd,
+                                                        seed_shape)
+                             : Py_NewRef(Py_None);
         PyObject *flat_o = seed ? PyList_New(1) : NULL, *r;
         if (flat_o == NULL) {
             Py_XDECREF(seed);

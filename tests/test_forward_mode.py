@@ -279,3 +279,17 @@ def test_accumulator_is_garbage_collected():
     del acc
     gc.collect()
     assert r() is None
+
+
+def test_exit_from_another_thread_takes_it_off_its_own_thread():
+    # found by fuzzing: the exit looked on the exiting thread's list, so
+    # the accumulator stayed on its own thread's, still computing JVPs
+    x = tf.constant(2.0)
+    acc = FA(x, tf.constant(1.0))
+    acc.__enter__()
+    th = threading.Thread(target=acc.__exit__, args=(None, None, None))
+    th.start()
+    th.join()
+    assert not acc._recording
+    y = x * x
+    assert acc.jvp(y) is None

@@ -423,3 +423,22 @@ def test_a_batch_of_matrices_times_one_matrix(tb, rng):
     b = rng.standard_normal((6, 5) if tb else (5, 6))
     got = tf.matmul(tf.constant(a), tf.constant(b), transpose_b=tb).numpy()
     np.testing.assert_allclose(got, a @ (b.T if tb else b), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:The dtype of the watched tensor")
+@pytest.mark.parametrize("pfor", [True, False])
+def test_integer_and_bool_targets_either_way(pfor):
+    # found by fuzzing: the looping path wrote a float one-hot seed into
+    # an int32 target's buffer
+    x = tf.constant([1.0, 2.0])
+    for target in (tf.constant([1, 2, 3]), tf.constant([True, False])):
+        with tf.GradientTape(persistent=True) as g:
+            g.watch([x, target])
+        assert g.jacobian(target, x, experimental_use_pfor=pfor) is None
+        z = g.jacobian(target, x, unconnected_gradients="zero",
+                       experimental_use_pfor=pfor)
+        assert z.shape == tuple(target.shape) + (2,) and not z.numpy().any()
+        t2 = tf.reshape(target, [-1, 1])
+        jb = g.batch_jacobian(t2, tf.ones((t2.shape[0], 2)),
+                              experimental_use_pfor=pfor)
+        assert jb.shape == (t2.shape[0], 1, 2) and not jb.numpy().any()
