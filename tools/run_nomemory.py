@@ -81,7 +81,8 @@ QUICK = ["constant_list", "constant_ndarray_cast", "zeros", "op:add",
          "op:matmul", "op:reduce_sum", "grad:multiply", "grad:exp",
          "tape_lifecycle", "tape_persistent_two_gradients",
          "tape_nested_second_order", "variable_assign", "str_dtype",
-         "numpy", "getitem", "op:concat", "grad:sigmoid"]
+         "numpy", "getitem", "op:concat", "grad:sigmoid", "jacobian",
+         "forward_accumulator"]
 
 
 # ---- the cases --------------------------------------------------------------------
@@ -243,6 +244,42 @@ def _cases():
         with tf.GradientTape(watch_accessed_variables=True) as t:
             y = tf.reduce_sum(tf.matmul(v, v))
         return t.gradient(y, v), t.watched_variables()
+
+    # jacobians: one batched sweep, the looping path, per-example
+    @case("jacobian")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            y = tf.tanh(tf.matmul(x, x, transpose_b=True)) * 2.0
+        return (t.jacobian(y, [x, v]),
+                t.jacobian(y, x, experimental_use_pfor=False,
+                           unconnected_gradients="zero"))
+
+    @case("batch_jacobian")
+    def _():
+        with tf.GradientTape(persistent=True) as t:
+            t.watch(x)
+            y = tf.sin(x) * x
+        return (t.batch_jacobian(y, x),
+                t.batch_jacobian(y, x, experimental_use_pfor=False))
+
+    # forward mode: nested accumulators, forward over backward
+    @case("forward_accumulator")
+    def _():
+        with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as outer:
+            with tf.autodiff.ForwardAccumulator(x, x) as inner:
+                y = tf.reduce_sum(tf.exp(x) * x, axis=0)
+                z = tf.matmul(x, x, transpose_a=True)
+            j = inner.jvp([y, z])
+        return j, outer.jvp(j), inner.jvp(x, unconnected_gradients="zero")
+
+    @case("forward_over_backward")
+    def _():
+        with tf.autodiff.ForwardAccumulator(v, tf.ones_like(v)) as acc:
+            with tf.GradientTape() as t:
+                y = tf.reduce_sum(v ** 3.0)
+            g = t.gradient(y, v)
+        return acc.jvp(g)
 
     # variables
     cases["variable_create"] = lambda: tf.Variable([[1.0, 2.0]], name="v", trainable=True)
