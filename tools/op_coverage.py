@@ -3,7 +3,8 @@
     python tools/op_coverage.py        # markdown on stdout
 
 Every public name of every row, grouped by namespace, with a mark for
-rows that are not differentiable (never recorded) and for composites.
+rows that are not differentiable (never recorded) and for composites, and
+how each recorded row's forward-mode rule is made.
 The README's "Op coverage" section is this script's output.
 """
 from collections import defaultdict
@@ -36,6 +37,19 @@ def main():
     print("- `tapegrad.random`: normal, uniform, truncated_normal, shuffle, "
           "set_seed")
     print("- `tapegrad.test`: compute_gradient, check_gradients")
+    print("- `tapegrad.autodiff`: ForwardAccumulator, GradientTape")
+    kinds = defaultdict(list)
+    for row in C._ops():
+        if row["jvp"] != "none":
+            kinds[row["jvp"]].append(row["name"])
+    print("\nForward-mode rules (each row's `jvp`, beside its vjp; rows never "
+          "recorded have none, their primitives' apply): "
+          + "; ".join("%s %d" % (k, len(kinds[k]))
+                      for k in ("elementwise", "linear", "reduction",
+                                "direct", "transposed")) + ".")
+    print("Hand-written: " + ", ".join(sorted(kinds["direct"])) +
+          ".  Transposed from the vjp (TF's double-vjp): " +
+          ", ".join(sorted(kinds["transposed"])) + ".")
 
 
 if __name__ == "__main__":
