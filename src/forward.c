@@ -7,7 +7,10 @@
  * inputs, the row's jvp computes its outputs' tangents, in recorded ops,
  * and the accumulator keeps them under the outputs' ids.  Nothing is kept
  * per op but the tangents themselves (no saved activations: forward mode's
- * memory advantage).  They live as long as the accumulator does.
+ * memory advantage), and a tangent goes when its tensor dies (TF frees a
+ * JVP with its primal): a tensor's dealloc calls tg_forward_forget, which
+ * leaves a tombstone that the next insertion compacts away.  The primals
+ * given to the constructor keep theirs (a Variable's reads come and go).
  *
  * Nesting, TF's rule: tapes and accumulators are ordered by when they were
  * entered (nesting ids).  While accumulator k computes a jvp, only what was
@@ -43,8 +46,13 @@ tg_next_nesting_id(void)
 
 typedef struct {
     PyObject_HEAD
-    tg_idmap *ids;             /* tensor id -> index in `tangents` */
-    PyObject *tangents;        /* list of Tensors */
+    tg_idmap *ids;             /* tensor id -> index in `tangents`, or -1
+                                  once the tensor died */
+    PyObject *tangents;        /* list of Tensors (None where dropped) */
+    int64_t *keys;             /* the id of each entry of `tangents` */
+    Py_ssize_t keys_cap;
+    Py_ssize_t dead;           /* dropped entries not yet compacted */
+    tg_idmap *pinned;          /* the constructor's primals: kept */
     int recording;             /* on a thread's list right now */
     PyObject *on;              /* borrowed: that list, while recording (an
                                   exit from another thread finds it) */
@@ -54,15 +62,113 @@ typedef struct {
 
 #define Acc_Check(op) Py_IS_TYPE((op), tg_st->accumulator_type)
 
+/* ---- live accumulators ----------------------------------------------------
+ * Every accumulator alive (entered or not), so that a dying tensor's
+ * tangent can be dropped from each. */
+static AccObject **live_accs = NULL;
+static Py_ssize_t live_cap = 0;
+Py_ssize_t tg_num_live_accumulators = 0;
+
+static int
+live_add(AccObject *a)
+{
+    if (tg_num_live_accumulators == live_cap) {
+        Py_ssize_t cap = live_cap ? 2 * live_cap : 8;
+        AccObject **p = PyMem_Realloc(live_accs, (size_t)cap * sizeof(*p));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        live_accs = p;
+        live_cap = cap;
+    }
+    live_accs[tg_num_live_accumulators++] = a;
+    return 0;
+}
+
+static void
+live_remove(AccObject *a)
+{
+    for (Py_ssize_t i = 0; i < tg_num_live_accumulators; i++) {
+        if (live_accs[i] == a) {
+            live_accs[i] = live_accs[--tg_num_live_accumulators];
+            return;
+        }
+    }
+}
+
 /* borrowed tangent of tensor id, or NULL */
 static TensorObject *
 acc_get(AccObject *a, int64_t id)
 {
     int64_t pos;
-    if (!tg_idmap_get(a->ids, id, &pos)) {
+    if (a->tangents == NULL || !tg_idmap_get(a->ids, id, &pos) || pos < 0) {
         return NULL;
     }
     return (TensorObject *)PyList_GET_ITEM(a->tangents, pos);
+}
+
+void
+tg_forward_forget(int64_t id)
+{
+    /* by index, re-reading the count: dropping a tangent frees a tensor,
+     * whose own dealloc comes back here */
+    for (Py_ssize_t i = 0; i < tg_num_live_accumulators; i++) {
+        AccObject *a = live_accs[i];
+        int64_t pos;
+        PyObject *t;
+        if (a->tangents == NULL || !tg_idmap_get(a->ids, id, &pos) ||
+            pos < 0 || tg_idmap_get(a->pinned, id, NULL)) {
+            continue;
+        }
+        tg_idmap_update(a->ids, id, -1);
+        a->dead++;
+        t = PyList_GET_ITEM(a->tangents, pos);
+        PyList_SET_ITEM(a->tangents, pos, Py_NewRef(Py_None));
+        Py_DECREF(t);
+    }
+}
+
+/* Drop the tombstones once they are most of the list: a new list, keys
+ * and map of the live entries.  On failure nothing changes (0): it is
+ * only memory. */
+static void
+acc_compact(AccObject *a)
+{
+    Py_ssize_t n = PyList_GET_SIZE(a->tangents), k = 0;
+    PyObject *list = PyList_New(0);
+    int64_t *keys = list ? PyMem_New(int64_t, (size_t)(n - a->dead + 1))
+                         : NULL;
+    tg_idmap *ids = keys ? tg_idmap_new(n - a->dead + 1) : NULL;
+    if (ids == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(a->tangents, i);
+        int64_t pos;
+        if (t == Py_None || !tg_idmap_get(a->ids, a->keys[i], &pos) ||
+            pos != i) {
+            continue;
+        }
+        if (PyList_Append(list, t) < 0 ||
+            tg_idmap_put(&ids, a->keys[i], k) < 0) {
+            goto fail;
+        }
+        keys[k++] = a->keys[i];
+    }
+    Py_SETREF(a->tangents, list);
+    PyMem_Free(a->keys);
+    a->keys = keys;
+    a->keys_cap = n - a->dead + 1;
+    tg_idmap_free(a->ids);
+    a->ids = ids;
+    a->dead = 0;
+    return;
+fail:
+    PyErr_Clear();
+    Py_XDECREF(list);
+    PyMem_Free(keys);
+    tg_idmap_free(ids);
 }
 
 /* keep `t` as the tangent of id (a new entry, or replacing) */
@@ -70,19 +176,34 @@ static int
 acc_put(AccObject *a, int64_t id, PyObject *t)
 {
     int64_t pos;
-    if (tg_idmap_get(a->ids, id, &pos)) {
+    Py_ssize_t n;
+    if (tg_idmap_get(a->ids, id, &pos) && pos >= 0) {
         Py_INCREF(t);
         return PyList_SetItem(a->tangents, pos, t);
+    }
+    if (a->dead > 64 && 2 * a->dead > PyList_GET_SIZE(a->tangents)) {
+        acc_compact(a);
+    }
+    n = PyList_GET_SIZE(a->tangents);
+    if (n == a->keys_cap) {
+        Py_ssize_t cap = a->keys_cap ? 2 * a->keys_cap : 16;
+        int64_t *k = PyMem_Realloc(a->keys, (size_t)cap * sizeof(*k));
+        if (k == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        a->keys = k;
+        a->keys_cap = cap;
     }
     if (PyList_Append(a->tangents, t) < 0) {
         return -1;
     }
-    if (tg_idmap_put(&a->ids, id, PyList_GET_SIZE(a->tangents) - 1) < 0) {
+    if (tg_idmap_put(&a->ids, id, n) < 0) {
         /* keep the list and the map in step */
-        PyList_SetSlice(a->tangents, PyList_GET_SIZE(a->tangents) - 1,
-                        PyList_GET_SIZE(a->tangents), NULL);
+        PyList_SetSlice(a->tangents, n, n + 1, NULL);
         return -1;
     }
+    a->keys[n] = id;
     return 0;
 }
 
@@ -154,6 +275,12 @@ scratch_init(jvp_scratch *s, int nin)
     s->needs = PyMem_Calloc((size_t)nin, 1);
     s->args = PyMem_Calloc((size_t)nin, sizeof(TensorObject *));
     if (s->gx == NULL || s->needs == NULL || s->args == NULL) {
+        PyMem_Free(s->gx);
+        PyMem_Free(s->needs);
+        PyMem_Free(s->args);
+        s->gx = s->gx_inline;       /* scratch_free has nothing to do */
+        s->needs = s->needs_inline;
+        s->args = s->args_inline;
         PyErr_NoMemory();
         return -1;
     }
@@ -163,7 +290,8 @@ scratch_init(jvp_scratch *s, int nin)
 static void
 scratch_free(jvp_scratch *s, int nin)
 {
-    for (int i = 0; i < nin; i++) {
+    int n = s->gx == s->gx_inline && nin > 8 ? 0 : nin;
+    for (int i = 0; i < n; i++) {
         Py_CLEAR(s->gx[i]);
     }
     if (s->gx != s->gx_inline) {
@@ -489,18 +617,23 @@ int
 tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,
                       TensorObject **out, PyObject *attrs)
 {
-    PyObject *accs = tg_accumulator_list(0);
+    PyObject *live = tg_accumulator_list(0), *accs;
     TensorObject *inline_t[8], **tin = inline_t;
     int rc = 0;
-    if (accs == NULL) {
+    if (live == NULL || PyList_GET_SIZE(live) == 0) {
         return PyErr_Occurred() ? -1 : 0;
     }
+    /* the accumulators active when the op ran, in entry order: user code
+     * in a jvp (a custom gradient's grad_fn) may enter or exit one, and
+     * neither may change which ones see this op (TF's SafeAccumulatorSet) */
+    if ((accs = PyList_GetSlice(live, 0, PyList_GET_SIZE(live))) == NULL) {
+        return -1;
+    }
     if (nin > 8 && (tin = PyMem_New(TensorObject *, (size_t)nin)) == NULL) {
+        Py_DECREF(accs);
         PyErr_NoMemory();
         return -1;
     }
-    /* entry order; the list may change under user code (a custom
-     * gradient's grad_fn), so it is read afresh each time */
     for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(accs); k++) {
         AccObject *a = (AccObject *)PyList_GET_ITEM(accs, k);
         PyObject *tout[TG_MAX_OUT] = {NULL};
@@ -544,6 +677,7 @@ tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,
     if (tin != inline_t) {
         PyMem_Free(tin);
     }
+    Py_DECREF(accs);
     return rc;
 }
 
@@ -557,12 +691,16 @@ acc_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     a->ids = NULL;
+    a->keys = NULL;
+    a->keys_cap = 0;
+    a->dead = 0;
+    a->pinned = NULL;
     a->recording = 0;
     a->on = NULL;
     a->nesting_id = 0;
     a->weakreflist = NULL;
     a->tangents = PyList_New(0);
-    if (a->tangents == NULL) {
+    if (a->tangents == NULL || live_add(a) < 0) {
         Py_DECREF(a);
         return NULL;
     }
@@ -642,6 +780,9 @@ acc_watch_one(AccObject *a, PyObject *primal, PyObject *tangent)
         }
     }
     rc = acc_put(a, id, (PyObject *)t);
+    if (rc == 0) {
+        rc = tg_idmap_put(&a->pinned, id, 1);
+    }
 done:
     Py_XDECREF(t);
     Py_DECREF(value);
@@ -855,6 +996,7 @@ acc_traverse(AccObject *a, visitproc visit, void *arg)
 static int
 acc_clear(AccObject *a)
 {
+    live_remove(a);     /* first: the tangents' deallocs look us up */
     Py_CLEAR(a->tangents);
     return 0;
 }
@@ -869,7 +1011,10 @@ acc_dealloc(AccObject *a)
     }
     acc_clear(a);
     tg_idmap_free(a->ids);
-    a->ids = NULL;
+    tg_idmap_free(a->pinned);
+    PyMem_Free(a->keys);
+    a->ids = a->pinned = NULL;
+    a->keys = NULL;
     tp->tp_free(a);
     Py_DECREF(tp);
 }

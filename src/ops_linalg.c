@@ -1299,13 +1299,20 @@ jvp_zero_padding(tg_jvp_ctx *c, Py_ssize_t which)
         PyTuple_GET_SIZE(c->attrs) <= which) {
         return tg_jvp_linear(c);
     }
-    if ((attrs = PyTuple_GetSlice(c->attrs, 0, PY_SSIZE_T_MAX)) == NULL) {
+    /* a new tuple: the op's own is shared with the tapes that recorded it
+     * (PyTuple_GetSlice of a whole tuple returns the tuple itself) */
+    Py_ssize_t n = PyTuple_GET_SIZE(c->attrs);
+    if ((attrs = PyTuple_New(n)) == NULL) {
         return -1;
     }
-    Py_SETREF(PyTuple_GET_ITEM(attrs, which), PyLong_FromLong(0));
-    if (PyTuple_GET_ITEM(attrs, which) == NULL) {
-        Py_DECREF(attrs);
-        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = i == which ? PyLong_FromLong(0)
+                                 : Py_NewRef(PyTuple_GET_ITEM(c->attrs, i));
+        if (v == NULL) {
+            Py_DECREF(attrs);
+            return -1;
+        }
+        PyTuple_SET_ITEM(attrs, i, v);
     }
     z.attrs = attrs;
     rc = tg_jvp_linear(&z);

@@ -399,7 +399,15 @@ sign_vjp(tg_vjp_ctx *c)
     c->gx[0] = vjp_zeros(c, IN_SLOT(0));
     return c->gx[0] ? 0 : -1;
 }
-JVP_ELEMENTWISE(sign)
+JVP_DIRECT(sign)
+int
+sign_jvp(tg_jvp_ctx *c)
+{
+    /* no tangent (None), as TF's double-vjp finds: the zeros sign_vjp
+     * returns do not depend on the cotangent */
+    (void)c;
+    return 0;
+}
 
 /* ---- square ------------------------------------------------------------------
  * z = x^2                                   dx = 2 x g

@@ -1137,12 +1137,36 @@ jacobian_loop(TapeObject *tape, const char *method, PyObject *flat_t,
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
         PyObject *l = PyList_GET_ITEM(per, i), *r;
-        /* connection does not depend on the seed's values: every element
-         * gives a tensor, or every one None */
-        if (PyList_GET_ITEM(l, 0) == Py_None) {
+        TensorObject *src = NULL;
+        int64_t id;
+        int any = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            any |= PyList_GET_ITEM(l, k) != Py_None;
+        }
+        if (!any) {
             r = Py_NewRef(Py_None);
         }
         else {
+            /* a custom gradient may give None for some seeds only: those
+             * rows are zeros, as in the one-sweep path */
+            if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
+                        &src) < 0) {
+                Py_CLEAR(results);
+                goto done;
+            }
+            for (Py_ssize_t k = 0; k < n; k++) {
+                if (PyList_GET_ITEM(l, k) == Py_None) {
+                    PyObject *z = (PyObject *)tg_fill_like(
+                        src->dtype, src->ndim, src->shape, 0.0);
+                    if (z == NULL) {
+                        Py_DECREF(src);
+                        Py_CLEAR(results);
+                        goto done;
+                    }
+                    PyList_SetItem(l, k, z);
+                }
+            }
+            Py_DECREF(src);
             r = tg_call(TG_OP_stack, (int)n, ((PyListObject *)l)->ob_item,
                         attrs);
         }
@@ -1192,6 +1216,15 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
     if (resolve(target, "jacobian", "target", &tid, &tv) < 0) {
         return NULL;
     }
+    if (tv->ndim + 1 > TG_MAXDIMS) {
+        PyErr_Format(PyExc_ValueError,
+                     "GradientTape.jacobian: the target has rank %d; a "
+                     "Jacobian needs one dimension more than its target and "
+                     "each source, and tapegrad supports at most %d",
+                     tv->ndim, TG_MAXDIMS);
+        Py_DECREF(tv);
+        return NULL;
+    }
     if (sweep_enter(tape) < 0) {
         Py_DECREF(tv);
         return NULL;
@@ -1203,6 +1236,20 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
         PyList_Append(flat_t, target) < 0 ||
         (skel_s = tg_flatten(sources, flat_s)) == NULL) {
         goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(flat_s); i++) {
+        PyObject *src = PyList_GET_ITEM(flat_s, i);
+        int nd = Tensor_Check(src) ? ((TensorObject *)src)->ndim
+                 : Variable_Check(src) ? ((VariableObject *)src)->value->ndim
+                                       : 0;
+        if (nd + 1 > TG_MAXDIMS) {
+            PyErr_Format(PyExc_ValueError,
+                         "GradientTape.jacobian: source %zd has rank %d; a "
+                         "Jacobian needs one dimension more than its target "
+                         "and each source, and tapegrad supports at most %d",
+                         i, nd, TG_MAXDIMS);
+            goto done;
+        }
     }
     if (pfor || n == 0) {
         /* one sweep: the seed is the identity, [n] + target shape */
@@ -1321,7 +1368,8 @@ tg_tape_batch_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
                         "False.");
         goto error;
     }
-    if (tv->ndim + sv->ndim - 1 > TG_MAXDIMS) {
+    if (tv->ndim + sv->ndim - 1 > TG_MAXDIMS || tv->ndim + 1 > TG_MAXDIMS ||
+        sv->ndim + 1 > TG_MAXDIMS) {
         PyErr_Format(PyExc_ValueError,
                      "GradientTape.batch_jacobian: the result would have "
                      "rank %d, more than %d", tv->ndim + sv->ndim - 1,

@@ -106,6 +106,22 @@ tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value)
     return 1;
 }
 
+/* Change the value of a key already in the map; 0 if it is not there.
+ * Never allocates (a tensor's dealloc calls it). */
+int
+tg_idmap_update(tg_idmap *m, int64_t key, int64_t value)
+{
+    if (m == NULL) {
+        return 0;
+    }
+    Py_ssize_t i = idmap_slot(m, key);
+    if (m->keys[i] == EMPTY_KEY) {
+        return 0;
+    }
+    m->vals[i] = value;
+    return 1;
+}
+
 int
 tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
 {

@@ -350,6 +350,7 @@ int tg_tape_init_type(PyObject *module);
 tg_entry *tg_tape_entry(TapeObject *t, Py_ssize_t i);
 int tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value);
 int tg_idmap_put(tg_idmap **m, int64_t key, int64_t value);
+int tg_idmap_update(tg_idmap *m, int64_t key, int64_t value);
 tg_idmap *tg_idmap_new(Py_ssize_t cap);
 void tg_idmap_free(tg_idmap *m);
 void tg_tape_release_entry(tg_entry *e);
@@ -359,6 +360,8 @@ void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
 
 /* ---- forward.c ----------------------------------------------------------- */
 extern Py_ssize_t tg_num_accumulating;   /* accumulators active anywhere */
+extern Py_ssize_t tg_num_live_accumulators; /* alive, active or not */
+void tg_forward_forget(int64_t id);  /* a tensor died: drop its tangents */
 extern _Thread_local int64_t tg_nesting_limit; /* see forward.c */
 int64_t tg_next_nesting_id(void);
 int tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,

@@ -503,6 +503,9 @@ tensor_dealloc(TensorObject *self)
     if (self->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)self);
     }
+    if (tg_num_live_accumulators > 0) {
+        tg_forward_forget(self->id);  /* TF: a JVP dies with its primal */
+    }
     /* A chain of views (reshape of reshape of ...) is flat: views always
      * point at the root owner, so this never recurses deeply. */
     if (owns_block(self)) {

@@ -293,3 +293,105 @@ def test_exit_from_another_thread_takes_it_off_its_own_thread():
     assert not acc._recording
     y = x * x
     assert acc.jvp(y) is None
+
+
+def test_sign_has_no_tangent_as_in_tf():
+    # TF's double-vjp finds sign's gradient unconnected: None, not zeros
+    x = tf.constant([1.0, -2.0])
+    with FA(x, tf.constant([1.0, 1.0])) as acc:
+        y = tf.sign(x)
+    assert acc.jvp(y) is None
+    np.testing.assert_array_equal(
+        acc.jvp(y, unconnected_gradients="zero").numpy(), [0.0, 0.0])
+
+
+def test_a_grad_fn_that_exits_an_accumulator_does_not_hide_the_others():
+    # review: the per-op walk skipped the next accumulator when user code
+    # in a jvp changed the list under it
+    x = tf.constant([1.0, 2.0])
+    state = {}
+
+    @tf.custom_gradient
+    def f(x):
+        def grad(dy):
+            if state.pop("go", False):
+                state["A"].__exit__(None, None, None)
+            return [dy * 3.0]
+        return x * 3.0, grad
+
+    a = FA(x, tf.constant([1.0, 1.0]))
+    b = FA(x, tf.constant([1.0, 1.0]))
+    state["A"] = a
+    with a:
+        with b:
+            state["go"] = True
+            y = f(x)
+    np.testing.assert_array_equal(a.jvp(y).numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(b.jvp(y).numpy(), [3.0, 3.0])
+
+
+def test_diag_padding_jvp_leaves_the_recorded_attributes_alone():
+    import sys
+    x = tf.constant([1.0, 2.0])
+    pad = float("2.5")
+    base = sys.getrefcount(pad)
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        with FA(x, tf.constant([1.0, 1.0])) as acc:
+            y = tf.linalg.diag(x, padding_value=pad)
+    assert sys.getrefcount(pad) - base == 1       # the tape's attribute
+    np.testing.assert_array_equal(acc.jvp(y).numpy(), np.eye(2))
+    del t
+
+
+def test_many_input_rows_under_allocation_failure_do_not_crash():
+    # review: a forward rule's scratch for more than 8 inputs was freed
+    # through a NULL pointer when its own allocation failed
+    import subprocess
+    import sys
+    code = (
+        "import numpy as np, tapegrad as tg, _testcapi\n"
+        "from tapegrad.autodiff import ForwardAccumulator as FA\n"
+        "xs = [tg.constant(np.ones(2)) for _ in range(9)]\n"
+        "acc = FA(xs[0], tg.constant(np.ones(2)))\n"
+        "acc.__enter__()\n"
+        "for start in range(0, 200):\n"
+        "    tg.concat(xs, 0)\n"
+        "    _testcapi.set_nomemory(start, start + 1)\n"
+        "    try:\n"
+        "        tg.concat(xs, 0); tg.add_n(xs); tg.stack(xs)\n"
+        "    except MemoryError:\n"
+        "        pass\n"
+        "    finally:\n"
+        "        _testcapi.remove_mem_hooks()\n"
+        "print('ok')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
+
+
+def test_a_tangent_dies_with_its_tensor():
+    # TF frees a JVP when its primal dies: a long loop under one
+    # accumulator keeps only what is still referenced
+    x = tf.constant(np.full(100, 0.5))
+    base = C._live_counts()["Tensor"]
+    with FA(x, tf.ones_like(x)) as acc:
+        y = x
+        for _ in range(500):
+            y = tf.sin(y) * 0.5
+        t = acc.jvp(y)
+    assert C._live_counts()["Tensor"] - base <= 4     # y, its tangent, t
+    want = np.ones(100)
+    v = np.full(100, 0.5)
+    for _ in range(500):
+        want = np.cos(v) * 0.5 * want
+        v = np.sin(v) * 0.5
+    np.testing.assert_allclose(t.numpy(), want, rtol=1e-12, atol=1e-300)
+    # the primal's own tangent stays (a Variable's reads come and go)
+    np.testing.assert_array_equal(acc.jvp(x).numpy(), np.ones(100))
+    w = tf.Variable([1.0, 2.0])
+    with FA(w, tf.constant([1.0, 0.0])) as acc2:
+        for _ in range(3):
+            r = w * 1.0
+    np.testing.assert_array_equal(acc2.jvp(w).numpy(), [1.0, 0.0])
+    np.testing.assert_array_equal(acc2.jvp(r).numpy(), [1.0, 0.0])

@@ -442,3 +442,32 @@ def test_integer_and_bool_targets_either_way(pfor):
         jb = g.batch_jacobian(t2, tf.ones((t2.shape[0], 2)),
                               experimental_use_pfor=pfor)
         assert jb.shape == (t2.shape[0], 1, 2) and not jb.numpy().any()
+
+
+def test_looping_jacobian_fills_zeros_where_grad_fn_gives_none():
+    # review: the looping path stacked a None where the one sweep gave zeros
+    @tf.custom_gradient
+    def f(x):
+        def grad(dy):
+            return None if float(tf.reduce_sum(dy * [1.0, 0.0])) else dy * 2.0
+        return tf.identity(x), grad
+
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape(persistent=True) as g:
+        g.watch(x)
+        y = f(x)
+    for pfor in (True, False):
+        j = g.jacobian(y, x, experimental_use_pfor=pfor)
+        np.testing.assert_array_equal(j.numpy(), [[0.0, 0.0], [0.0, 2.0]])
+
+
+def test_rank_limits_are_named():
+    x = tf.ones([1] * 32)
+    with tf.GradientTape(persistent=True) as g:
+        g.watch(x)
+        y = tf.reduce_sum(x)
+    np.testing.assert_array_equal(g.gradient(y, x).numpy(), np.ones([1] * 32))
+    with pytest.raises(ValueError, match="at most 32"):
+        g.jacobian(y, x)
+    with pytest.raises(ValueError, match="at most 32"):
+        g.jacobian(x, y)
