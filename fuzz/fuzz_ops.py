@@ -265,6 +265,15 @@ def _receiver(g, cls, pool, tapes):
             acc.__enter__()
             x * x
         return acc
+    if issubclass(cls, tf.TensorShape):
+        return tf.TensorShape(g.pick([[], [2, 3], [None, 4]]))
+    if cls is tf.TensorSpec:
+        return tf.TensorSpec(g.pick([None, [2], [None, 3]]),
+                             g.pick(fuzzlib.TF_DTYPES))
+    if cls is tf.device:
+        return tf.device(g.pick(["/CPU:0", "/GPU:1", None]))
+    if isinstance(tf.function(abs), cls):
+        return tf.function(g.pick([tf.abs, lambda x: x * 2.0]))
     if cls is tf.DType:
         return g.pick(fuzzlib.TF_DTYPES)
     if issubclass(cls, enum.Enum):

@@ -832,7 +832,8 @@ class Gen:
 # and attribute of every class the package defines: new API is fuzzed the
 # day it lands, with nothing to register.
 
-NAMESPACES = ["autodiff", "errors", "linalg", "math", "nn", "random", "test"]
+NAMESPACES = ["autodiff", "config", "errors", "linalg", "math", "nn", "random",
+              "test"]
 
 # Public callables that are never called, and why (none today: everything
 # in the package returns, raises or is bounded by LIMITS below).

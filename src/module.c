@@ -694,7 +694,28 @@ mod_watcher_pop(PyObject *Py_UNUSED(m), PyObject *w)
     Py_RETURN_NONE;
 }
 
+/* _set_shape_type(TensorShape): the class `.shape` builds (a tuple
+ * subclass without instance dicts: its items are set here directly) */
+static PyObject *
+mod_set_shape_type(PyObject *Py_UNUSED(m), PyObject *tp)
+{
+    if (!PyType_Check(tp) ||
+        !PyType_IsSubtype((PyTypeObject *)tp, &PyTuple_Type) ||
+        ((PyTypeObject *)tp)->tp_dictoffset != 0 ||
+        ((PyTypeObject *)tp)->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_set_shape_type: a tuple subclass with __slots__ = "
+                        "() is required");
+        return NULL;
+    }
+    Py_XSETREF(tg_shape_type, Py_NewRef(tp));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_shape_type", (PyCFunction)mod_set_shape_type, METH_O,
+     "_set_shape_type($module, cls, /)\n--\n\n"
+     "Make `.shape` build instances of cls (tapegrad.TensorShape)."},
     {"constant", (PyCFunction)(void (*)(void))mod_constant,
      METH_VARARGS | METH_KEYWORDS,
      "constant(value, dtype=None, shape=None, name=None)\n--\n\n"

@@ -305,6 +305,8 @@ PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
 int64_t tg_next_id(void);
 int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);
 PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);
+PyObject *tg_shape_object(int ndim, const Py_ssize_t *shape); /* .shape */
+extern PyObject *tg_shape_type;  /* tapegrad.TensorShape, once registered */
 PyObject *tg_shape_str(int ndim, const Py_ssize_t *shape); /* [2,3] */
 int tg_tensor_init_type(PyObject *module);
 PyObject *tg_numpy_text(TensorObject *t, int is_repr);

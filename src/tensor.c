@@ -659,10 +659,39 @@ tensor_hash(PyObject *Py_UNUSED(self))
     return -1;
 }
 
+/* What `.shape` returns: a TensorShape (tapegrad/_shape.py, a tuple
+ * subclass with __slots__ = ()), built here as a tuple is, without a
+ * Python-level call: shape access sits in users' inner loops.  A plain
+ * tuple until the package registers the class. */
+PyObject *tg_shape_type = NULL;
+
+PyObject *
+tg_shape_object(int ndim, const Py_ssize_t *shape)
+{
+    PyTypeObject *tp = (PyTypeObject *)tg_shape_type;
+    PyObject *tup;
+    if (tp == NULL) {
+        return tg_shape_tuple(ndim, shape);
+    }
+    tup = tp->tp_alloc(tp, ndim);
+    if (tup == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++) {
+        PyObject *d = PyLong_FromSsize_t(shape[i]);
+        if (d == NULL) {
+            Py_DECREF(tup);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tup, i, d);
+    }
+    return tup;
+}
+
 static PyObject *
 tensor_get_shape(TensorObject *self, void *Py_UNUSED(c))
 {
-    return tg_shape_tuple(self->ndim, self->shape);
+    return tg_shape_object(self->ndim, self->shape);
 }
 
 static PyObject *
@@ -955,7 +984,8 @@ static PyMethodDef tensor_methods[] = {
 };
 
 static PyGetSetDef tensor_getset[] = {
-    {"shape", (getter)tensor_get_shape, NULL, "The shape, a tuple.", NULL},
+    {"shape", (getter)tensor_get_shape, NULL,
+     "The shape, a TensorShape (a tuple of ints with TF's API).", NULL},
     {"dtype", (getter)tensor_get_dtype, NULL, "The DType.", NULL},
     {"ndim", (getter)tensor_get_ndim, NULL, "The rank.", NULL},
     {"_id", (getter)tensor_get_id, NULL, "Tape id (internal).", NULL},

@@ -306,8 +306,7 @@ variable_get(VariableObject *self, void *which)
     switch ((int)(intptr_t)which) {
         case 0: return Py_NewRef(self->name);
         case 1: return PyBool_FromLong(self->trainable);
-        case 2:
-            return PyObject_GetAttrString((PyObject *)self->value, "shape");
+        case 2: return tg_shape_object(self->value->ndim, self->value->shape);
         case 3: return Py_NewRef(tg_dtype_obj(self->value->dtype));
         case 4: return PyLong_FromLong(self->value->ndim);
         default: return PyFloat_FromDouble(100.0); /* __array_priority__ */

@@ -41,8 +41,15 @@ class UnconnectedGradients(_enum.Enum):
     ZERO = "zero"
 
 
-from . import autodiff, errors, linalg, math, nn, random, test  # noqa: E402,F401
+from ._shape import TensorShape  # noqa: E402
+
+_tapegrad._set_shape_type(TensorShape)
+
+from . import (autodiff, config, errors, linalg, math, nn,  # noqa: E402,F401
+               random, test)
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
+from ._function import TensorSpec, device, function  # noqa: E402,F401
+from ._printing import is_tensor, print  # noqa: E402,F401
 
 
 def _install_ops():

@@ -516,6 +516,27 @@ def receiver(cls):
         return st.sampled_from(list(cls))
     if issubclass(cls, BaseException):
         return st.just(Make("%s('x')" % cls.__name__, lambda: cls("x")))
+    made = _python_receiver(cls)
+    if made is not None:
+        return st.just(Make("%s instance" % cls.__name__, lambda: made))
+    return None
+
+
+def _python_receiver(cls):
+    """An instance of one of the package's Python-level classes (their
+    methods are plain functions: called on another type they fail as any
+    Python code would, which is not the C type checks this sweep is
+    after)."""
+    if issubclass(cls, tf.TensorShape):
+        return tf.TensorShape([2, None, 3])
+    if cls is tf.TensorSpec:
+        return tf.TensorSpec([None, 2], tf.float32)
+    if cls is tf.device:
+        return tf.device("/GPU:0")
+    if isinstance(tf.function(lambda x: x), cls):
+        return tf.function(lambda x: x)
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return cls(*["x"] * len(cls._fields))
     return None
 
 
@@ -735,7 +756,7 @@ def _default_receiver(cls):
         return list(cls)[0]
     if issubclass(cls, BaseException):
         return cls("x")
-    return None
+    return _python_receiver(cls)
 
 
 def _slot_calls(qual, f, params, optional):
