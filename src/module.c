@@ -694,6 +694,39 @@ mod_watcher_pop(PyObject *Py_UNUSED(m), PyObject *w)
     Py_RETURN_NONE;
 }
 
+/* Python-level helpers (tapegrad/_variables.py registers Reference and
+ * slice_assign): what C calls back into for work that is not per op */
+static PyObject *helpers = NULL;
+
+PyObject *
+tg_helper(const char *name)
+{
+    PyObject *h = helpers ? PyDict_GetItemString(helpers, name) : NULL;
+    if (h == NULL) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "tapegrad: the package has not registered '%s' (import "
+                     "tapegrad, not tapegrad._tapegrad alone)", name);
+    }
+    return h;
+}
+
+static PyObject *
+mod_set_helper(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    const char *name;
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "sO:_set_helper", &name, &obj)) {
+        return NULL;
+    }
+    if (helpers == NULL && (helpers = PyDict_New()) == NULL) {
+        return NULL;
+    }
+    if (PyDict_SetItemString(helpers, name, obj) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* _set_shape_type(TensorShape): the class `.shape` builds (a tuple
  * subclass without instance dicts: its items are set here directly) */
 static PyObject *
@@ -713,6 +746,10 @@ mod_set_shape_type(PyObject *Py_UNUSED(m), PyObject *tp)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_set_helper", (PyCFunction)mod_set_helper, METH_VARARGS,
+     "_set_helper($module, name, obj, /)\n--\n\n"
+     "Register a Python-level helper the C core calls (Reference, "
+     "slice_assign)."},
     {"_set_shape_type", (PyCFunction)mod_set_shape_type, METH_O,
      "_set_shape_type($module, cls, /)\n--\n\n"
      "Make `.shape` build instances of cls (tapegrad.TensorShape)."},

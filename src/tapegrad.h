@@ -306,6 +306,14 @@ int64_t tg_next_id(void);
 int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);
 PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);
 PyObject *tg_shape_object(int ndim, const Py_ssize_t *shape); /* .shape */
+PyObject *tg_make_ref(PyObject *self);  /* tensor.ref(), variable.ref() */
+/* slices of variables (variable.c): v[0].assign(...) */
+extern Py_ssize_t tg_num_variable_slices;
+void tg_variable_slice_forget(int64_t id);
+PyObject *tg_variable_slice_of(TensorObject *t);
+/* Python-level helpers the package registers (module.c): borrowed, NULL
+ * with an exception if missing */
+PyObject *tg_helper(const char *name);
 extern PyObject *tg_shape_type;  /* tapegrad.TensorShape, once registered */
 PyObject *tg_shape_str(int ndim, const Py_ssize_t *shape); /* [2,3] */
 int tg_tensor_init_type(PyObject *module);

@@ -506,6 +506,9 @@ tensor_dealloc(TensorObject *self)
     if (tg_num_live_accumulators > 0) {
         tg_forward_forget(self->id);  /* TF: a JVP dies with its primal */
     }
+    if (tg_num_variable_slices > 0) {
+        tg_variable_slice_forget(self->id);
+    }
     /* A chain of views (reshape of reshape of ...) is flat: views always
      * point at the root owner, so this never recurses deeply. */
     if (owns_block(self)) {
@@ -971,7 +974,89 @@ tensor_copy(PyObject *self, PyObject *Py_UNUSED(args))
     return Py_NewRef(self); /* immutable: a copy is the tensor itself */
 }
 
+/* ref(): a hashable Reference to this object (tapegrad/_variables.py) */
+PyObject *
+tg_make_ref(PyObject *self)
+{
+    PyObject *cls = tg_helper("Reference");
+    return cls ? PyObject_CallOneArg(cls, self) : NULL;
+}
+
+static PyObject *
+tensor_ref(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return tg_make_ref(self);
+}
+
+/* assign / assign_add / assign_sub of a tensor that is a slice of a
+ * Variable (`v[0].assign(5.0)`); other tensors have nothing to assign */
+static PyObject *
+slice_assign(TensorObject *self, PyObject *args, PyObject *kw,
+             const char *op)
+{
+    static char *kwlist[] = {"value", "use_locking", "name", "read_value",
+                             NULL};
+    PyObject *value, *lock = Py_None, *name = Py_None, *read = Py_True;
+    PyObject *entry, *fn, *r;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOO", kwlist, &value,
+                                     &lock, &name, &read)) {
+        return NULL;
+    }
+    entry = tg_variable_slice_of(self);
+    if (entry == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_AttributeError,
+                         "'tapegrad.Tensor' object has no attribute '%s': "
+                         "only the slices of a Variable (v[0], v[1:, ::2]) "
+                         "can be assigned to", op);
+        }
+        return NULL;
+    }
+    fn = tg_helper("slice_assign");
+    r = fn ? PyObject_CallFunction(fn, "OOOsO", PyTuple_GET_ITEM(entry, 0),
+                                   PyTuple_GET_ITEM(entry, 1), value, op,
+                                   read)
+           : NULL;
+    Py_DECREF(entry);
+    return r;
+}
+
+static PyObject *
+tensor_assign(TensorObject *self, PyObject *args, PyObject *kw)
+{
+    return slice_assign(self, args, kw, "assign");
+}
+
+static PyObject *
+tensor_assign_add(TensorObject *self, PyObject *args, PyObject *kw)
+{
+    return slice_assign(self, args, kw, "assign_add");
+}
+
+static PyObject *
+tensor_assign_sub(TensorObject *self, PyObject *args, PyObject *kw)
+{
+    return slice_assign(self, args, kw, "assign_sub");
+}
+
 static PyMethodDef tensor_methods[] = {
+    {"ref", (PyCFunction)tensor_ref, METH_NOARGS,
+     "ref($self, /)\n--\n\nA hashable reference to this tensor, usable as a "
+     "dict or set key; deref() gives the tensor back."},
+    {"assign", (PyCFunction)(void (*)(void))tensor_assign,
+     METH_VARARGS | METH_KEYWORDS,
+     "assign($self, /, value, use_locking=None, name=None, read_value=True)"
+     "\n--\n\nOn a slice of a Variable (v[0], v[1:, ::2]): write `value` "
+     "into that slice of the variable, in place; returns the variable."},
+    {"assign_add", (PyCFunction)(void (*)(void))tensor_assign_add,
+     METH_VARARGS | METH_KEYWORDS,
+     "assign_add($self, /, value, use_locking=None, name=None, "
+     "read_value=True)\n--\n\nOn a slice of a Variable: add to that slice."},
+    {"assign_sub", (PyCFunction)(void (*)(void))tensor_assign_sub,
+     METH_VARARGS | METH_KEYWORDS,
+     "assign_sub($self, /, value, use_locking=None, name=None, "
+     "read_value=True)\n--\n\nOn a slice of a Variable: subtract from "
+     "that slice."},
     {"__copy__", (PyCFunction)tensor_copy, METH_NOARGS, NULL},
     {"__deepcopy__", (PyCFunction)tensor_copy, METH_O, NULL},
     {"numpy", (PyCFunction)tensor_numpy, METH_NOARGS,

@@ -347,16 +347,76 @@ variable_length(PyObject *self)
     return PyObject_Length((PyObject *)((VariableObject *)self)->value);
 }
 
+/* ---- slices of a variable ---------------------------------------------------
+ * `v[1:, ::2].assign(x)`: TF gives the tensor a Variable's indexing returns
+ * an `assign` that writes into that slice of the variable.  Our tensors
+ * have no per-object attributes, so the slice is remembered here, by the
+ * tensor's id (never reused), until the tensor dies (tensor_dealloc asks
+ * tg_variable_slice_forget while any slice is remembered).  The write
+ * itself is Python (tapegrad/_variables.py, registered as a helper). */
+static PyObject *slices = NULL;  /* tensor id -> (variable, normalized key) */
+Py_ssize_t tg_num_variable_slices = 0;
+
+void
+tg_variable_slice_forget(int64_t id)
+{
+    PyObject *type, *value, *tb, *k;
+    if (slices == NULL) {
+        return;
+    }
+    PyErr_Fetch(&type, &value, &tb);  /* a dealloc may run mid-exception */
+    k = PyLong_FromLongLong(id);
+    if (k == NULL || PyDict_DelItem(slices, k) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(k);
+    tg_num_variable_slices = PyDict_GET_SIZE(slices);
+    PyErr_Restore(type, value, tb);
+}
+
+/* (variable, key) of the slice tensor `t` (new reference), or NULL
+ * without an exception */
+PyObject *
+tg_variable_slice_of(TensorObject *t)
+{
+    PyObject *k, *r;
+    if (slices == NULL || tg_num_variable_slices == 0) {
+        return NULL;
+    }
+    if ((k = PyLong_FromLongLong(t->id)) == NULL) {
+        return NULL;
+    }
+    r = PyDict_GetItemWithError(slices, k);
+    Py_DECREF(k);
+    return Py_XNewRef(r);
+}
+
 static PyObject *
 variable_getitem(PyObject *self, PyObject *key)
 {
     TensorObject *t = tg_variable_read((VariableObject *)self);
-    PyObject *r;
+    PyObject *r, *norm = NULL, *entry = NULL, *k = NULL;
     if (t == NULL) {
         return NULL;
     }
     r = tg_tensor_getitem((PyObject *)t, key);
     Py_DECREF(t);
+    if (r == NULL || !Tensor_Check(r)) {
+        return r;
+    }
+    if ((slices == NULL && (slices = PyDict_New()) == NULL) ||
+        (norm = tg_normalize_key(key)) == NULL ||
+        (entry = PyTuple_Pack(2, self, norm)) == NULL ||
+        (k = PyLong_FromLongLong(((TensorObject *)r)->id)) == NULL ||
+        PyDict_SetItem(slices, k, entry) < 0) {
+        Py_CLEAR(r);
+    }
+    else {
+        tg_num_variable_slices = PyDict_GET_SIZE(slices);
+    }
+    Py_XDECREF(norm);
+    Py_XDECREF(entry);
+    Py_XDECREF(k);
     return r;
 }
 
@@ -373,6 +433,12 @@ variable_iter(PyObject *self)
     return r;
 }
 
+static PyObject *
+variable_ref(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return tg_make_ref(self);
+}
+
 static PyMethodDef variable_methods[] = {
     {"assign", (PyCFunction)(void (*)(void))variable_assign,
      METH_VARARGS | METH_KEYWORDS,
@@ -387,6 +453,9 @@ static PyMethodDef variable_methods[] = {
      "assign_sub($self, /, delta, use_locking=False, name=None, "
      "read_value=True)\n--\n\nSubtract from the value in place; not "
      "recorded."},
+    {"ref", (PyCFunction)variable_ref, METH_NOARGS,
+     "ref($self, /)\n--\n\nA hashable reference to this variable, usable "
+     "as a dict or set key; deref() gives the variable back."},
     {"read_value", (PyCFunction)variable_read_value, METH_NOARGS,
      "read_value($self, /)\n--\n\nThe current value as a Tensor "
      "(differentiable with respect to this variable)."},

@@ -42,6 +42,7 @@ class UnconnectedGradients(_enum.Enum):
 
 
 from ._shape import TensorShape  # noqa: E402
+from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 
 _tapegrad._set_shape_type(TensorShape)
 

@@ -214,3 +214,56 @@ def test_print_to_a_stream_and_a_file(tmp_path):
         tf.print(1, output_stream="nowhere")
     with pytest.raises(TypeError):
         tf.print(1, sep=3)
+
+
+# ---- ref(), sliced assignment --------------------------------------------------------
+def test_ref_and_deref_as_dict_and_set_keys():
+    v = tf.Variable([1.0, 2.0])
+    t = tf.constant(3.0)
+    d = {v.ref(): "v", t.ref(): "t"}
+    assert d[v.ref()] == "v" and d[t.ref()] == "t"
+    assert v.ref() == v.ref() and v.ref() != tf.Variable([1.0, 2.0]).ref()
+    assert {t.ref(), t.ref()} == {t.ref()}
+    assert v.ref().deref() is v and t.ref().deref() is t
+    assert repr(t.ref()).startswith("<Reference wrapping <tapegrad.Tensor")
+    with pytest.raises(TypeError, match="ref"):
+        {v: 1}                    # the message says what to use instead
+
+
+def test_sliced_variable_assignment_as_tf():
+    v = tf.Variable([1.0, 2.0, 3.0])
+    r = v[0].assign(5.0)
+    assert r is v
+    np.testing.assert_array_equal(v.numpy(), [5.0, 2.0, 3.0])
+    w = tf.Variable(np.arange(12.0).reshape(3, 4))
+    w[1:, ::2].assign([[0.0, 0.0], [-1.0, -1.0]])
+    np.testing.assert_array_equal(w.numpy(), [[0, 1, 2, 3], [0, 5, 0, 7],
+                                              [-1, 9, -1, 11]])
+    w[0].assign_add(tf.ones(4, dtype=tf.float64))
+    w[:, -1].assign_sub([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(w.numpy()[0], [1, 2, 3, 3])
+    np.testing.assert_array_equal(w.numpy()[:, -1], [3, 6, 10])
+    assert w[2, 1].assign(4.0, read_value=False) is None
+    assert float(w[2, 1]) == 4.0
+
+
+def test_sliced_assignment_errors():
+    v = tf.Variable([1.0, 2.0, 3.0])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"sliced l-value shape \[2\] does not match "
+                             r"r-value shape \[3\]"):
+        v[1:].assign([1.0, 2.0, 3.0])
+    with pytest.raises(AttributeError, match="slices of a Variable"):
+        tf.constant([1.0]).assign(2.0)
+    with pytest.raises(AttributeError):
+        (v[0] * 2.0).assign(1.0)          # a computed tensor, not a slice
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0, 3.0])
+
+
+def test_sliced_assignment_is_not_recorded():
+    v = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as t:
+        y = v * v
+        v[0].assign(10.0)
+    np.testing.assert_array_equal(t.gradient(y, v).numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(v.numpy(), [10.0, 2.0])
