@@ -274,6 +274,15 @@ def _receiver(g, cls, pool, tapes):
         return tf.device(g.pick(["/CPU:0", "/GPU:1", None]))
     if isinstance(tf.function(abs), cls):
         return tf.function(g.pick([tf.abs, lambda x: x * 2.0]))
+    if cls.__module__.startswith("tapegrad") and not issubclass(
+            cls, BaseException):
+        # the package's other Python classes (Module, the Keras layers and
+        # initializers): defaults, or one positional (Dense's units)
+        for args in ((), (g.int(1, 3),)):
+            try:
+                return cls(*args)
+            except TypeError:
+                continue
     if cls is tf.DType:
         return g.pick(fuzzlib.TF_DTYPES)
     if issubclass(cls, enum.Enum):

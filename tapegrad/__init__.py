@@ -50,6 +50,7 @@ from . import (autodiff, config, errors, linalg, math, nn,  # noqa: E402,F401
                random, test)
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 from ._function import TensorSpec, device, function  # noqa: E402,F401
+from ._module import Module  # noqa: E402,F401
 from ._printing import is_tensor, print  # noqa: E402,F401
 
 
@@ -73,5 +74,7 @@ def _install_ops():
 
 
 _install_ops()
+
+from . import keras  # noqa: E402,F401  (its activations name installed ops)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,140 @@
+"""tf.Module: a container that finds the Variables and Modules it holds.
+
+``variables``, ``trainable_variables`` and ``submodules`` walk the
+module's attributes in sorted order, into lists, tuples and dicts (dicts
+in sorted key order), yielding this module's own leaves before those of
+its submodules, each object once: TF's ``_flatten_module`` order.
+"""
+import re
+
+from . import _tapegrad as C
+
+__all__ = ["Module"]
+
+_IGNORED = frozenset(("_self_unconditional_checkpoint_dependencies",
+                      "_self_unconditional_dependency_names"))
+
+
+def _camel_to_snake(name):
+    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def _leaves(value, seen_containers):
+    """The non-container leaves of `value`: lists, tuples and dicts (in
+    sorted key order when the keys sort) are walked, once each."""
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in seen_containers:
+            return
+        seen_containers.add(id(value))
+        if isinstance(value, dict):
+            try:
+                keys = sorted(value)
+            except TypeError:
+                keys = list(value)
+            items = [value[k] for k in keys]
+        else:
+            items = list(value)
+        for item in items:
+            yield from _leaves(item, seen_containers)
+    else:
+        yield value
+
+
+def _flatten_module(module, predicate, recursive, seen=None):
+    seen = set() if seen is None else seen
+    seen.add(id(module))
+    subs = []
+    containers = set()
+    attrs = vars(module)
+    for key in sorted(attrs):
+        if key in _IGNORED:
+            continue
+        for leaf in _leaves(attrs[key], containers):
+            if id(leaf) in seen:
+                continue
+            wanted = predicate(leaf)
+            is_module = recursive and isinstance(leaf, Module)
+            if wanted or is_module:
+                seen.add(id(leaf))
+            if wanted:
+                yield leaf
+            if is_module:
+                subs.append(leaf)
+    for sub in subs:
+        yield from _flatten_module(sub, predicate, recursive, seen)
+
+
+class _NameScope:
+    """``with module.name_scope:`` (names are not scoped in eager
+    tapegrad: the context only carries the name)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        return self.name
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Module:
+    """Base class for objects that hold Variables and other Modules (TF's
+    tf.Module)."""
+
+    def __init__(self, name=None):
+        if name is None:
+            name = _camel_to_snake(type(self).__name__)
+        elif not isinstance(name, str) or not re.match(
+                r"^[A-Za-z_][A-Za-z0-9_.\-]*$", name):
+            raise ValueError(
+                "%r is not a valid module name. Module names must be valid "
+                "Python identifiers (e.g. a valid class name)." % (name,))
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def name_scope(self):
+        return _NameScope(self._name)
+
+    @property
+    def variables(self):
+        """Every Variable of this module and its submodules, in TF's
+        order, each once."""
+        def is_var(x):
+            return isinstance(x, C.Variable)
+        out, ids = [], set()
+        for v in _flatten_module(self, is_var, recursive=True):
+            if id(v) not in ids:
+                ids.add(id(v))
+                out.append(v)
+        return tuple(out)
+
+    @property
+    def trainable_variables(self):
+        return tuple(v for v in self.variables if v.trainable)
+
+    @property
+    def non_trainable_variables(self):
+        return tuple(v for v in self.variables if not v.trainable)
+
+    @property
+    def submodules(self):
+        """Every Module reachable from this one (not itself), breadth
+        first by attribute name, each once."""
+        return tuple(_flatten_module(self, lambda x: isinstance(x, Module),
+                                     recursive=True))
+
+    @classmethod
+    def with_name_scope(cls, method):
+        """TF's decorator; names are not scoped here, so it returns the
+        method unchanged."""
+        return method
+
+    def __repr__(self):
+        return "<%s.%s object at %#x>" % (type(self).__module__,
+                                          type(self).__qualname__, id(self))
