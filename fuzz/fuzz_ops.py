@@ -278,10 +278,10 @@ def _receiver(g, cls, pool, tapes):
             cls, BaseException):
         # the package's other Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)
-        for args in ((), (g.int(1, 3),)):
+        for args in ((), (g.int(1, 3),), (g.pick(fuzzlib.TF_DTYPES),)):
             try:
                 return cls(*args)
-            except TypeError:
+            except (TypeError, ValueError):
                 continue
     if cls is tf.DType:
         return g.pick(fuzzlib.TF_DTYPES)

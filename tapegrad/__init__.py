@@ -51,6 +51,9 @@ from . import (autodiff, config, errors, linalg, math, nn,  # noqa: E402,F401
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 from ._function import TensorSpec, device, function  # noqa: E402,F401
 from ._module import Module  # noqa: E402,F401
+from ._control_flow import (TensorArray, case, cond, foldl,  # noqa: E402,F401
+                            foldr, map_fn, scan, switch_case,
+                            vectorized_map, while_loop)
 from ._printing import is_tensor, print  # noqa: E402,F401
 
 

@@ -540,10 +540,10 @@ def _python_receiver(cls):
     if cls.__module__.startswith("tapegrad"):
         # the package's Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)
-        for args in ((), (2,)):
+        for args in ((), (2,), (tf.float32,)):
             try:
                 return cls(*args)
-            except TypeError:
+            except (TypeError, ValueError):
                 continue
     return None
 
