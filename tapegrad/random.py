@@ -176,3 +176,167 @@ def shuffle(value, seed=None, name=None):
     if array.ndim == 0:
         raise ValueError("shuffle: value must be at least 1-D, got a scalar")
     return _constant(_rng(seed, "RandomShuffle").permutation(array))
+
+
+# ---- categorical, stateless draws, Generator ----------------------------------------
+def categorical(logits, num_samples, dtype=None, seed=None, name=None):
+    """num_samples class indices per row of logits ([batch, classes]),
+    drawn with probabilities softmax(logits) (tf.random.categorical); an
+    int64 tensor [batch, num_samples] by default, never recorded."""
+    from . import int32, int64
+    lg = _np.asarray(_constant(logits).numpy(), dtype=_np.float64)
+    if lg.ndim != 2:
+        raise _InvalidArgumentError(
+            "logits should be a matrix, got shape %s [Op:Multinomial]"
+            % (list(lg.shape),))
+    n = _operator.index(num_samples)
+    if n < 0:
+        raise _InvalidArgumentError(
+            "num_samples should be nonnegative, got %d [Op:Multinomial]" % n)
+    dtype = int64 if dtype is None else dtype
+    if dtype not in (int32, int64):
+        raise TypeError("categorical: dtype must be int32 or int64, got %r"
+                        % (dtype,))
+    rng = _rng(seed, "Multinomial")
+    out = _np.zeros((lg.shape[0], n), _np.int64)
+    for i, row in enumerate(lg):
+        p = _np.exp(row - _np.max(row)) if _np.isfinite(row).any() else \
+            _np.ones_like(row)
+        p = _np.where(_np.isfinite(p), p, 0.0)
+        p = p / p.sum()
+        out[i] = rng.choice(len(row), size=n, p=p)
+    return _constant(out, dtype=dtype)
+
+
+def _stateless_rng(seed, op):
+    s = _np.asarray(_constant(seed).numpy())
+    if s.shape != (2,) or s.dtype.kind not in "iu":
+        raise _InvalidArgumentError(
+            "seed must have shape [2], not %s [Op:%s]" % (list(s.shape), op))
+    return _np.random.default_rng([int(v) % (1 << 64) for v in s])
+
+
+def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=_float32,
+                     name=None, alg="auto_select"):
+    """Normal draws fixed by `seed` (a shape-[2] integer seed): the same
+    seed gives the same values, whatever else was drawn (the values are
+    not TF's: its Philox stream is not reproduced)."""
+    dtype = _dtype(dtype)
+    shape = _shape(shape, "StatelessRandomNormalV2")
+    rng = _stateless_rng(seed, "StatelessRandomNormalV2")
+
+    def draw(out):
+        rng.standard_normal(out=out, dtype=out.dtype)
+    return _fill(shape, dtype, draw, float(stddev), float(mean))
+
+
+def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=_float32,
+                      name=None, alg="auto_select"):
+    """Uniform draws in [minval, maxval) fixed by `seed`, as
+    stateless_normal."""
+    dtype = _dtype(dtype)
+    lo = float(minval)
+    hi = 1.0 if maxval is None else float(maxval)
+    shape = _shape(shape, "StatelessRandomUniformV2")
+    rng = _stateless_rng(seed, "StatelessRandomUniformV2")
+
+    def draw(out):
+        rng.random(out=out, dtype=out.dtype)
+    return _fill(shape, dtype, draw, hi - lo, lo)
+
+
+class Generator:
+    """A random number generator with its own state (tf.random.Generator):
+    from_seed(seed) is reproducible; split(n) gives n independent ones."""
+
+    def __init__(self, copy_from=None, state=None, alg=None):
+        if copy_from is not None and not isinstance(copy_from, Generator):
+            raise TypeError("Generator: copy_from must be a Generator, got "
+                            "%r" % (copy_from,))
+        if state is not None:
+            state = _seed(state, "Generator")
+        if copy_from is not None:
+            self._rng = _np.random.default_rng()
+            self._rng.bit_generator.state = copy_from._rng.bit_generator.state
+        else:
+            self._rng = _np.random.default_rng(state)
+
+    @classmethod
+    def from_seed(cls, seed, alg=None):
+        return cls(state=_seed(seed, "Generator.from_seed"))
+
+    @classmethod
+    def from_non_deterministic_state(cls, alg=None):
+        return cls()
+
+    def reset_from_seed(self, seed):
+        self._rng = _np.random.default_rng(_seed(seed, "reset_from_seed"))
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32, name=None):
+        dtype = _dtype(dtype)
+        shape = _shape(shape, "StatefulStandardNormalV2")
+        rng = self._rng
+
+        def draw(out):
+            rng.standard_normal(out=out, dtype=out.dtype)
+        return _fill(shape, dtype, draw, float(stddev), float(mean))
+
+    def uniform(self, shape, minval=0, maxval=None, dtype=_float32,
+                name=None):
+        dtype = _dtype(dtype)
+        lo = float(minval)
+        hi = 1.0 if maxval is None else float(maxval)
+        shape = _shape(shape, "StatefulUniform")
+        rng = self._rng
+
+        def draw(out):
+            rng.random(out=out, dtype=out.dtype)
+        return _fill(shape, dtype, draw, hi - lo, lo)
+
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32,
+                         name=None):
+        dtype = _dtype(dtype)
+        shape = _shape(shape, "StatefulTruncatedNormal")
+        rng = self._rng
+
+        def draw(out):
+            rng.standard_normal(out=out, dtype=out.dtype)
+            redo = _np.flatnonzero(_np.abs(out) > 2.0)
+            while redo.size:
+                again = rng.standard_normal(redo.size, dtype=out.dtype)
+                out[redo] = again
+                redo = redo[_np.abs(again) > 2.0]
+        return _fill(shape, dtype, draw, float(stddev), float(mean))
+
+    def split(self, count=1):
+        count = _operator.index(count)
+        if not 0 <= count <= 1 << 20:
+            raise ValueError("Generator.split: count must be in [0, 2**20], "
+                             "got %d" % count)
+        seeds = self._rng.bit_generator.seed_seq.spawn(count)
+        out = []
+        for s in seeds:
+            g = Generator.__new__(Generator)
+            g._rng = _np.random.default_rng(s)
+            out.append(g)
+        return out
+
+
+_global_generator = [None]
+
+
+def get_global_generator():
+    if _global_generator[0] is None:
+        _global_generator[0] = Generator.from_non_deterministic_state()
+    return _global_generator[0]
+
+
+def set_global_generator(generator):
+    if not isinstance(generator, Generator):
+        raise TypeError("set_global_generator: expected a Generator, got %r"
+                        % (generator,))
+    _global_generator[0] = generator
+
+
+__all__ += ["categorical", "stateless_normal", "stateless_uniform",
+            "Generator", "get_global_generator", "set_global_generator"]
