@@ -644,6 +644,236 @@ erf_vjp(tg_vjp_ctx *c)
 }
 JVP_ELEMENTWISE(erf)
 
+/* ---- erfc, erfinv --------------------------------------------------------------
+ * erfc:   z = 1 - erf(x)                      dx = -g 2/sqrt(pi) e^(-x^2)
+ * erfinv: erf(z) = x                          dx = g sqrt(pi)/2 e^(z^2)
+ */
+UNARY_FLOAT_ROW(erfc, erfcf(v), erfc(v), NULL)
+int
+erfc_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    PyObject *x = X(0);
+    SET(0, MUL(G, MUL(CONST(-TWO_OVER_SQRTPI, x),
+                      UNARY(exp, NEG(MUL(x, x))))));
+    VJP_END;
+}
+JVP_ELEMENTWISE(erfc)
+
+/* Giles' single-precision approximation ("Approximating the erfinv
+ * function", GPU Computing Gems, 2011), then Newton steps on erf for
+ * full double precision; +-inf at +-1, NaN outside [-1, 1]. */
+static double
+erfinv_(double x)
+{
+    double w, p;
+    if (!(x >= -1.0 && x <= 1.0)) {
+        return NAN;
+    }
+    if (x == 1.0 || x == -1.0) {
+        return x * INFINITY;
+    }
+    w = -log((1.0 - x) * (1.0 + x));
+    if (w < 5.0) {
+        w -= 2.5;
+        p = 2.81022636e-08;
+        p = 3.43273939e-07 + p * w;
+        p = -3.5233877e-06 + p * w;
+        p = -4.39150654e-06 + p * w;
+        p = 0.00021858087 + p * w;
+        p = -0.00125372503 + p * w;
+        p = -0.00417768164 + p * w;
+        p = 0.246640727 + p * w;
+        p = 1.50140941 + p * w;
+    }
+    else {
+        w = sqrt(w) - 3.0;
+        p = -0.000200214257;
+        p = 0.000100950558 + p * w;
+        p = 0.00134934322 + p * w;
+        p = -0.00367342844 + p * w;
+        p = 0.00573950773 + p * w;
+        p = -0.0076224613 + p * w;
+        p = 0.00943887047 + p * w;
+        p = 1.00167406 + p * w;
+        p = 2.83297682 + p * w;
+    }
+    p *= x;
+    for (int i = 0; i < 2; i++) {   /* Newton on erf(p) = x */
+        double d = TWO_OVER_SQRTPI * exp(-p * p);
+        if (d == 0.0) {
+            break;
+        }
+        p -= (erf(p) - x) / d;
+    }
+    return p;
+}
+
+UNARY_FLOAT_ROW(erfinv, (float)erfinv_(v), erfinv_(v), NULL)
+int
+erfinv_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    PyObject *y = Y;
+    SET(0, MUL(G, MUL(CONST(1.0 / TWO_OVER_SQRTPI, y),
+                      UNARY(exp, MUL(y, y)))));
+    VJP_END;
+}
+JVP_ELEMENTWISE(erfinv)
+
+/* ---- lgamma, digamma, polygamma ------------------------------------------------
+ * lgamma:      z = log|Gamma(x)|            dx = g digamma(x)
+ * digamma:     z = Gamma'(x) / Gamma(x)     dx = g polygamma(1, x)
+ * polygamma_n: z = d^n digamma(x) / dx^n    dx = g polygamma(n + 1, x)
+ * polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 1 (Hurwitz
+ * zeta); NaN for a non-integer or negative n, and for x <= 0 (TF's
+ * zeta is NaN there too).
+ */
+UNARY_FLOAT_ROW(lgamma, lgammaf(v), lgamma(v), NULL)
+int
+lgamma_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    SET(0, MUL(G, UNARY(digamma, X(0))));
+    VJP_END;
+}
+JVP_ELEMENTWISE(lgamma)
+
+/* digamma: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then
+ * the asymptotic series; reflection below 0; poles at 0, -1, -2 ... */
+static double
+digamma_(double x)
+{
+    double r = 0.0, z, s;
+    if (x <= 0.0) {
+        if (x == floor(x)) {
+            return NAN;
+        }
+        /* psi(x) = psi(1 - x) - pi / tan(pi x) */
+        return digamma_(1.0 - x) - M_PI / tan(M_PI * x);
+    }
+    while (x < 10.0) {
+        r -= 1.0 / x;
+        x += 1.0;
+    }
+    z = 1.0 / (x * x);
+    /* Bernoulli terms B2k / (2k x^2k), k = 1..7 */
+    s = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 -
+        z * (1.0 / 132 - z * (691.0 / 32760 - z * (1.0 / 12)))))));
+    return r + log(x) - 0.5 / x - s;
+}
+
+UNARY_FLOAT_ROW(digamma, (float)digamma_(v), digamma_(v), NULL)
+int
+digamma_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    SET(0, MUL(G, OP1A(polygamma_n, X(0), "(i)", 1)));
+    VJP_END;
+}
+JVP_ELEMENTWISE(digamma)
+
+/* Hurwitz zeta(s, q) = sum_k (k + q)^-s, s > 1, q > 0, by Euler-Maclaurin
+ * summation: terms up to k = N directly, then the integral of the tail
+ * and its Bernoulli corrections. */
+static double
+hurwitz_zeta(double s, double q)
+{
+    /* (2j)! / B_2j, j = 1..12 */
+    static const double fact_over_b[] = {
+        12.0, -720.0, 30240.0, -1209600.0, 47900160.0,
+        -1.8924375803183791606e9, 7.47242496e10, -2.950130727918164224e12,
+        1.1646782814350067249e14, -4.5979787224074726105e15,
+        1.8152105401943546773e17, -7.1661652561756670113e18};
+    double sum, a, b, k, w, t;
+    if (!(s > 1.0) || !(q > 0.0)) {
+        return NAN;
+    }
+    sum = pow(q, -s);
+    a = q;
+    b = 0.0;
+    for (int i = 0; i < 9 || a <= 9.0; i++) {
+        a += 1.0;
+        b = pow(a, -s);
+        sum += b;
+        if (fabs(b / sum) < 1e-17) {
+            return sum;
+        }
+    }
+    w = a;
+    sum += b * w / (s - 1.0) - 0.5 * b;
+    a = 1.0;
+    k = 0.0;
+    for (int i = 0; i < 12; i++) {
+        a *= s + k;
+        b /= w;
+        t = a * b / fact_over_b[i];
+        sum += t;
+        if (fabs(t / sum) < 1e-17) {
+            break;
+        }
+        k += 1.0;
+        a *= s + k;
+        b /= w;
+        k += 1.0;
+    }
+    return sum;
+}
+
+static double
+polygamma_(double n, double x)
+{
+    if (n != floor(n) || n < 0.0) {
+        return NAN;
+    }
+    if (n == 0.0) {
+        return digamma_(x);
+    }
+    double f = tgamma(n + 1.0);                       /* n! */
+    return (fmod(n, 2.0) == 0.0 ? -f : f) * hurwitz_zeta(n + 1.0, x);
+}
+
+int
+polygamma_n_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0];
+    Py_ssize_t n;
+    if (tg_int_scalar("Polygamma", "n", attr(f->attrs, 0), &n) < 0) {
+        return -1;
+    }
+    if (x->dtype == TG_FLOAT16) {
+        return half_via_float(f, polygamma_n_forward);
+    }
+    f->out[0] = tg_tensor_new(x->dtype, x->ndim, x->shape);
+    if (f->out[0] == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < x->size; i++) {
+        if (x->dtype == TG_FLOAT32) {
+            ((float *)f->out[0]->data)[i] = (float)polygamma_(
+                (double)n, ((const float *)x->data)[i]);
+        }
+        else {
+            ((double *)f->out[0]->data)[i] = polygamma_(
+                (double)n, ((const double *)x->data)[i]);
+        }
+    }
+    return 0;
+}
+
+int
+polygamma_n_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    Py_ssize_t n;
+    if (tg_int_scalar("Polygamma", "n", attr(c->attrs, 0), &n) < 0) {
+        return -1;
+    }
+    SET(0, MUL(G, OP1A(polygamma_n, X(0), "(n)", n + 1)));
+    VJP_END;
+}
+JVP_ELEMENTWISE(polygamma_n)
+
 /* ---- floor, ceil, round: not differentiable ------------------------------------
  * round is half-to-even (TF's Round, NumPy's round); integers unchanged
  */

@@ -155,3 +155,37 @@ def where(condition, x=None, y=None):
     # Python values convert to float32, as TF's convert_to_tensor
     return np.where(cond, np.asarray(x, dtype=np.float32),
                     np.asarray(y, dtype=np.float32))
+
+
+# special functions: SciPy's as the independent reference
+def erfc(x):
+    from scipy import special
+    return _like(special.erfc(_f64(x)), x)
+
+
+def erfinv(x):
+    from scipy import special
+    return _like(special.erfinv(_f64(x)), x)
+
+
+def lgamma(x):
+    # TF's (C's) lgamma(-inf) is +inf; SciPy's gammaln says -inf
+    from scipy import special
+    v = _f64(x)
+    with np.errstate(all="ignore"):
+        r = np.where(v == -np.inf, np.inf, special.gammaln(v))
+    return _like(r, x)
+
+
+def digamma(x):
+    # TF (Eigen) gives NaN at the poles 0, -1, -2 ...; SciPy gives -inf at 0
+    from scipy import special
+    v = _f64(x)
+    with np.errstate(all="ignore"):
+        r = np.where((v <= 0) & (v == np.floor(v)), np.nan, special.digamma(v))
+    return _like(r, x)
+
+
+def polygamma_n(x, n=0):
+    from scipy import special
+    return _like(special.polygamma(int(n), _f64(x)), x)
