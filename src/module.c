@@ -701,8 +701,16 @@ static PyObject *helpers = NULL;
 PyObject *
 tg_helper(const char *name)
 {
-    PyObject *h = helpers ? PyDict_GetItemString(helpers, name) : NULL;
-    if (h == NULL) {
+    /* not PyDict_GetItemString: it hides a MemoryError as "missing" */
+    PyObject *key = PyUnicode_FromString(name), *h = NULL;
+    if (key == NULL) {
+        return NULL;
+    }
+    if (helpers != NULL) {
+        h = PyDict_GetItemWithError(helpers, key);
+    }
+    Py_DECREF(key);
+    if (h == NULL && !PyErr_Occurred()) {
         PyErr_Format(PyExc_RuntimeError,
                      "tapegrad: the package has not registered '%s' (import "
                      "tapegrad, not tapegrad._tapegrad alone)", name);

@@ -354,24 +354,27 @@ variable_length(PyObject *self)
  * tensor's id (never reused), until the tensor dies (tensor_dealloc asks
  * tg_variable_slice_forget while any slice is remembered).  The write
  * itself is Python (tapegrad/_variables.py, registered as a helper). */
-static PyObject *slices = NULL;  /* tensor id -> (variable, normalized key) */
+/* tensor id -> index in slice_list (-1 once the tensor died); entries are
+ * (id, variable, normalized key) or None.  A tensor's dealloc drops its
+ * entry without allocating (a failed allocation there would keep the
+ * variable alive); registration compacts the tombstones away. */
+static tg_idmap *slice_ids = NULL;
+static PyObject *slice_list = NULL;
 Py_ssize_t tg_num_variable_slices = 0;
 
 void
 tg_variable_slice_forget(int64_t id)
 {
-    PyObject *type, *value, *tb, *k;
-    if (slices == NULL) {
+    int64_t pos;
+    PyObject *entry;
+    if (!tg_idmap_get(slice_ids, id, &pos) || pos < 0) {
         return;
     }
-    PyErr_Fetch(&type, &value, &tb);  /* a dealloc may run mid-exception */
-    k = PyLong_FromLongLong(id);
-    if (k == NULL || PyDict_DelItem(slices, k) < 0) {
-        PyErr_Clear();
-    }
-    Py_XDECREF(k);
-    tg_num_variable_slices = PyDict_GET_SIZE(slices);
-    PyErr_Restore(type, value, tb);
+    tg_idmap_update(slice_ids, id, -1);
+    entry = PyList_GET_ITEM(slice_list, pos);
+    PyList_SET_ITEM(slice_list, pos, Py_NewRef(Py_None));
+    tg_num_variable_slices--;
+    Py_DECREF(entry);
 }
 
 /* (variable, key) of the slice tensor `t` (new reference), or NULL
@@ -379,23 +382,82 @@ tg_variable_slice_forget(int64_t id)
 PyObject *
 tg_variable_slice_of(TensorObject *t)
 {
-    PyObject *k, *r;
-    if (slices == NULL || tg_num_variable_slices == 0) {
+    int64_t pos;
+    PyObject *entry;
+    if (tg_num_variable_slices == 0 || !tg_idmap_get(slice_ids, t->id, &pos)
+        || pos < 0) {
         return NULL;
     }
-    if ((k = PyLong_FromLongLong(t->id)) == NULL) {
-        return NULL;
+    entry = PyList_GET_ITEM(slice_list, pos);
+    return PyTuple_GetSlice(entry, 1, 3);
+}
+
+/* drop the tombstones once they are most of the list (allocates: only
+ * here, never in a dealloc); on failure nothing changes */
+static void
+slices_compact(void)
+{
+    Py_ssize_t n = PyList_GET_SIZE(slice_list);
+    PyObject *list = PyList_New(0);
+    tg_idmap *ids = list ? tg_idmap_new(tg_num_variable_slices + 1) : NULL;
+    for (Py_ssize_t i = 0; ids != NULL && i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(slice_list, i);
+        if (e == Py_None) {
+            continue;
+        }
+        int64_t id = PyLong_AsLongLong(PyTuple_GET_ITEM(e, 0));
+        if (PyList_Append(list, e) < 0 ||
+            tg_idmap_put(&ids, id, PyList_GET_SIZE(list) - 1) < 0) {
+            tg_idmap_free(ids);
+            ids = NULL;
+        }
     }
-    r = PyDict_GetItemWithError(slices, k);
-    Py_DECREF(k);
-    return Py_XNewRef(r);
+    if (ids == NULL) {
+        PyErr_Clear();
+        Py_XDECREF(list);
+        return;
+    }
+    Py_SETREF(slice_list, list);
+    tg_idmap_free(slice_ids);
+    slice_ids = ids;
+}
+
+static int
+slice_remember(TensorObject *t, PyObject *var, PyObject *key)
+{
+    PyObject *norm, *id, *entry;
+    Py_ssize_t n;
+    if (slice_list == NULL && (slice_list = PyList_New(0)) == NULL) {
+        return -1;
+    }
+    n = PyList_GET_SIZE(slice_list);
+    if (n > 64 && 2 * tg_num_variable_slices < n) {
+        slices_compact();
+        n = PyList_GET_SIZE(slice_list);
+    }
+    norm = tg_normalize_key(key);
+    id = norm ? PyLong_FromLongLong(t->id) : NULL;
+    entry = id ? PyTuple_Pack(3, id, var, norm) : NULL;
+    Py_XDECREF(norm);
+    Py_XDECREF(id);
+    if (entry == NULL || PyList_Append(slice_list, entry) < 0) {
+        Py_XDECREF(entry);
+        return -1;
+    }
+    Py_DECREF(entry);
+    if (tg_idmap_put(&slice_ids, t->id, n) < 0) {
+        PyList_SetSlice(slice_list, n, n + 1, NULL);
+        return -1;
+    }
+    tg_num_variable_slices++;
+    return 0;
 }
 
 static PyObject *
 variable_getitem(PyObject *self, PyObject *key)
 {
     TensorObject *t = tg_variable_read((VariableObject *)self);
-    PyObject *r, *norm = NULL, *entry = NULL, *k = NULL;
+    PyObject *r;
     if (t == NULL) {
         return NULL;
     }
@@ -404,19 +466,9 @@ variable_getitem(PyObject *self, PyObject *key)
     if (r == NULL || !Tensor_Check(r)) {
         return r;
     }
-    if ((slices == NULL && (slices = PyDict_New()) == NULL) ||
-        (norm = tg_normalize_key(key)) == NULL ||
-        (entry = PyTuple_Pack(2, self, norm)) == NULL ||
-        (k = PyLong_FromLongLong(((TensorObject *)r)->id)) == NULL ||
-        PyDict_SetItem(slices, k, entry) < 0) {
+    if (slice_remember((TensorObject *)r, self, key) < 0) {
         Py_CLEAR(r);
     }
-    else {
-        tg_num_variable_slices = PyDict_GET_SIZE(slices);
-    }
-    Py_XDECREF(norm);
-    Py_XDECREF(entry);
-    Py_XDECREF(k);
     return r;
 }
 

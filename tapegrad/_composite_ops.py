@@ -118,12 +118,14 @@ def _segment_setup(data, segment_ids, num_segments, op):
         raise C.InvalidArgumentError(
             "segment_ids[%d] = %d is out of range [0, %d) [Op:%s]" % (
                 int(np.argmax((ids >= n).reshape(-1))), int(bad[0]), n, op))
-    keep = (ids >= 0).reshape(-1)
     rest = tuple(data.shape[ids.ndim:])
     flat = C.reshape(data, (-1,) + rest)
     fids = ids.reshape(-1)
-    if not keep.all():          # TF drops negative ids
-        flat = C.gather(flat, np.nonzero(keep)[0])
+    # (flatnonzero, not a ufunc reduction: NumPy's .all() can return NULL
+    # without an exception when an allocation fails inside it)
+    keep = np.flatnonzero(fids >= 0)
+    if keep.size != fids.size:      # TF drops negative ids
+        flat = C.gather(flat, keep)
         fids = fids[keep]
     return flat, fids, n, rest
 

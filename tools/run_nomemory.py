@@ -73,7 +73,8 @@ KNOWN_CRASHES = {
 # (_interpreter_leaks_calls).  Where it does, leaks in these cases are
 # reported as known, not counted; the C-level custom_gradient cases
 # (op:/grad:custom_gradient, no Python grad_fn) stay strict.
-PYTHON_LEVEL_CASES = {"custom_gradient_second_order"}
+PYTHON_LEVEL_CASES = {"custom_gradient_second_order", "porting_surface",
+                      "layers_and_control_flow"}
 KNOWN_PY_LEAK = ("known: CPython 3.11 leaks a Python call's arguments when an "
                  "allocation fails while setting the call up (reproduced "
                  "without tapegrad)")
@@ -284,6 +285,32 @@ def _cases():
                 y = tf.reduce_sum(v ** 3.0)
             g = t.gradient(y, v)
         return acc.jvp(g)
+
+    # what ported TF code meets: shapes, sliced assignment, ref(),
+    # tf.function, layers, control flow, composite ops
+    @case("porting_surface")
+    def _():
+        w = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+        w[0].assign([5.0, 6.0])
+        w[1:, ::2].assign_add([[1.0]])
+        s = x.shape
+        f = tf.function(lambda a: a * 2.0,
+                        input_signature=[tf.TensorSpec([None, 3])])
+        return (s.as_list(), repr(s), len({w.ref(): 1, w.ref(): 2}),
+                w.numpy(), f(x),
+                tf.math.unsorted_segment_sum(x, [1, 0], 2),
+                tf.tensor_scatter_nd_update(x, [[0, 1]], [7.0]))
+
+    @case("layers_and_control_flow")
+    def _():
+        layer = tf.keras.layers.Dense(2, activation="relu",
+                                      kernel_initializer="ones")
+        with tf.GradientTape() as t:
+            y = layer(x)
+            z = tf.while_loop(lambda i, a: i < 2,
+                              lambda i, a: (i + 1, a * 1.5), (0, y))[1]
+            m = tf.map_fn(lambda r: tf.reduce_sum(r), z)
+        return y, z, m, t.gradient(m, layer.trainable_variables)
 
     # variables
     cases["variable_create"] = lambda: tf.Variable([[1.0, 2.0]], name="v", trainable=True)
