@@ -28,15 +28,21 @@ def _scalar_text(v):
     return str(v)
 
 
+def _item(v):
+    """A NumPy scalar as a Python number; anything else (the element of
+    an object array) as it is."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _array_text(a, summarize, indent=1):
     if a.ndim == 0:
-        return _scalar_text(a.item())
+        return _scalar_text(_item(a[()]))
     n = a.shape[0]
     cut = summarize >= 0 and n > 2 * summarize
     idx = (list(range(summarize)) + [None] + list(range(n - summarize, n))
            if cut else list(range(n)))
     if a.ndim == 1:
-        parts = ["..." if i is None else _scalar_text(a[i].item())
+        parts = ["..." if i is None else _scalar_text(_item(a[i]))
                  for i in idx]
         return "[" + " ".join(parts) + "]"
     sep = "\n" * (a.ndim - 1) + " " * indent

@@ -267,3 +267,10 @@ def test_sliced_assignment_is_not_recorded():
         v[0].assign(10.0)
     np.testing.assert_array_equal(t.gradient(y, v).numpy(), [2.0, 4.0])
     np.testing.assert_array_equal(v.numpy(), [10.0, 2.0])
+
+
+def test_print_takes_any_array(capsys):
+    # found by fuzzing: an object array's elements have no .item()
+    tf.print(np.array(["a", 3], dtype=object), np.array(2.5),
+             np.array([True, False]))
+    assert capsys.readouterr().out == "[a 3] 2.5 [1 0]\n"
