@@ -128,9 +128,8 @@ class TensorShape(tuple):
         return self
 
     # ---- sequence behaviour --------------------------------------------------
-    def __getitem__(self, key):
-        r = tuple.__getitem__(self, key)
-        return TensorShape(r) if isinstance(key, slice) else r
+    # __getitem__ (an int for an index, a TensorShape for a slice) is set
+    # in C by _tapegrad._set_shape_type: shape[0] is an inner-loop idiom.
 
     def __add__(self, other):
         return TensorShape.concatenate(self, other)
