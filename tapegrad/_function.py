@@ -168,9 +168,15 @@ class Function:
         return out
 
     def __get__(self, instance, owner=None):
+        """On a method: bound to the instance, the input_signature
+        describing the arguments after `self` (as TF's)."""
         if instance is None:
             return self
-        bound = functools.partial(self.__call__, instance)
+
+        def bound(*args, **kwargs):
+            if self._input_signature is not None:
+                args = self._check_signature(args, kwargs)
+            return self._python_function(instance, *args, **kwargs)
         functools.update_wrapper(bound, self._python_function)
         return bound
 
