@@ -868,14 +868,22 @@ def check_call_exception(e, qual, method=None):
 
 
 def namespaces():
-    """tapegrad and its submodules: the usual ones, and any module
-    tapegrad.__all__ lists."""
+    """tapegrad and its public submodules, at any depth (tapegrad.keras
+    .layers too): the usual ones, any module tapegrad.__all__ lists, and
+    the public modules those hold."""
     mods = [tf]
-    for name in sorted(set(getattr(tf, "__all__", ())) | set(NAMESPACES)):
-        m = getattr(tf, name, None)
+    todo = [getattr(tf, name, None)
+            for name in sorted(set(getattr(tf, "__all__", ())) |
+                               set(NAMESPACES))]
+    while todo:
+        m = todo.pop(0)
         if (isinstance(m, types.ModuleType)
-                and m.__name__.startswith("tapegrad") and m not in mods):
+                and m.__name__.startswith("tapegrad") and m not in mods
+                and not any(part.startswith("_")
+                            for part in m.__name__.split("."))):
             mods.append(m)
+            todo.extend(getattr(m, name) for name in sorted(dir(m))
+                        if not name.startswith("_"))
     return mods
 
 

@@ -516,9 +516,11 @@ def receiver(cls):
         return st.sampled_from(list(cls))
     if issubclass(cls, BaseException):
         return st.just(Make("%s('x')" % cls.__name__, lambda: cls("x")))
-    made = _python_receiver(cls)
-    if made is not None:
-        return st.just(Make("%s instance" % cls.__name__, lambda: made))
+    if _python_receiver(cls) is not None:
+        # a fresh one per call: a layer's first call builds its variables,
+        # which must not outlive the call being checked for leaks
+        return st.just(Make("%s instance" % cls.__name__,
+                            lambda: _python_receiver(cls)))
     return None
 
 

@@ -19,8 +19,13 @@ def _fans(shape):
 
 
 class Initializer:
+    """The base of the initializers: a subclass defines
+    __call__(shape, dtype)."""
+
     def __call__(self, shape, dtype=None):
-        raise NotImplementedError
+        raise NotImplementedError(
+            "%s is abstract: an Initializer subclass defines "
+            "__call__(shape, dtype)" % type(self).__name__)
 
     def get_config(self):
         return {}

@@ -35,7 +35,9 @@ class Layer(Module):
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
-        raise NotImplementedError
+        raise NotImplementedError(
+            "%s has no call(): a Layer subclass defines call(inputs)"
+            % type(self).__name__)
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, (C.Tensor, C.Variable)):
@@ -44,6 +46,12 @@ class Layer(Module):
             self.build(inputs.shape)
             self.built = True
         return self.call(inputs, *args, **kwargs)
+
+    def _require_built(self):
+        if not self.built:
+            raise ValueError(
+                "Layer %r has not been built: call the layer itself "
+                "(layer(inputs)), which builds it, not its call()" % self.name)
 
     def add_weight(self, name, shape, initializer, trainable=True):
         init = _initializers.get(initializer)
@@ -117,6 +125,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
+        self._require_built()
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(
                 'Input 0 of layer "%s" is incompatible with the layer: '
@@ -172,6 +181,7 @@ class BatchNormalization(Layer):
         self.built = True
 
     def call(self, inputs, training=None):
+        self._require_built()
         rank = len(inputs.shape)
         reduce = [a for a in range(rank) if a != self._axis]
         shape = [1] * rank
