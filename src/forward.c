@@ -312,14 +312,10 @@ same_shape(const TensorObject *a, const TensorObject *b)
 static PyObject *
 broadcast_like(PyObject *x, const TensorObject *like)
 {
-    PyObject *attrs, *r;
     if (x == NULL || same_shape((TensorObject *)x, like)) {
         return Py_XNewRef(x);
     }
-    attrs = tg_shape_attrs(like->ndim, like->shape);
-    r = attrs ? tg_op1(TG_OP_broadcast_to, x, attrs) : NULL;
-    Py_XDECREF(attrs);
-    return r;
+    return tg_op_to_dims(TG_OP_broadcast_to, x, like->ndim, like->shape);
 }
 
 /* attrs[i], or None (borrowed) */

@@ -1644,36 +1644,30 @@ batch_gather_args(const tg_vjp_ctx *c, const char *tf, PyObject *indices,
                   PyObject *bd_obj, PyObject *axis_obj, int pnd,
                   PyObject **idx_out, PyObject **bd_out, PyObject **axis_out)
 {
-    Py_ssize_t bd, axis = 0, shape[TG_MAXDIMS + 1];
-    TensorObject *idx;
-    PyObject *a;
+    Py_ssize_t bd, axis = 0;
+    int ind;
     if (!c->batch) {
         *idx_out = Py_NewRef(indices);
         *bd_out = Py_NewRef(bd_obj);
         *axis_out = Py_NewRef(axis_obj);
         return 0;
     }
-    *idx_out = *bd_out = *axis_out = NULL;
-    if ((idx = tg_index_tensor(tf, "indices", indices)) == NULL) {
+    *bd_out = *axis_out = NULL;
+    if ((*idx_out = tg_vjp_repeat(c, indices)) == NULL) {
         return -1;
     }
+    ind = ((TensorObject *)*idx_out)->ndim - 1;   /* the indices' own rank */
     if (tg_int_scalar(tf, "batch_dims", bd_obj, &bd) < 0 ||
         (axis_obj != Py_None &&
          tg_int_scalar(tf, "axis", axis_obj, &axis) < 0)) {
-        Py_DECREF(idx);
+        Py_CLEAR(*idx_out);
         return -1;
     }
-    bd = bd < 0 ? bd + idx->ndim : bd;
+    bd = bd < 0 ? bd + ind : bd;
     axis = axis_obj == Py_None ? bd : (axis < 0 ? axis + pnd : axis);
-    shape[0] = ((TensorObject *)c->g)->shape[0];
-    memcpy(shape + 1, idx->shape, (size_t)idx->ndim * sizeof(*shape));
-    a = tg_shape_attrs(idx->ndim + 1, shape);
-    *idx_out = a ? tg_op1(TG_OP_broadcast_to, (PyObject *)idx, a) : NULL;
-    Py_XDECREF(a);
-    Py_DECREF(idx);
     *bd_out = PyLong_FromSsize_t(bd + 1);
     *axis_out = PyLong_FromSsize_t(axis + 1);
-    if (*idx_out == NULL || *bd_out == NULL || *axis_out == NULL) {
+    if (*bd_out == NULL || *axis_out == NULL) {
         Py_CLEAR(*idx_out);
         Py_CLEAR(*bd_out);
         Py_CLEAR(*axis_out);

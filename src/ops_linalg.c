@@ -470,16 +470,6 @@ solve_forward(tg_fwd *f)
     return f->out[0] ? 0 : -1;
 }
 
-/* op(x, shape) (reshape, broadcast_to), recorded; new reference */
-static PyObject *
-call_shape(int op, PyObject *x, int nd, const Py_ssize_t *shape)
-{
-    PyObject *a = tg_shape_attrs(nd, shape);
-    PyObject *r = a ? tg_op1(op, x, a) : NULL;
-    Py_XDECREF(a);
-    return r;
-}
-
 int
 solve_vjp(tg_vjp_ctx *c)
 {
@@ -496,9 +486,9 @@ solve_vjp(tg_vjp_ctx *c)
         Py_ssize_t nb = g->shape[0], n = g->shape[1], k = g->shape[2];
         Py_ssize_t wide[2] = {n, nb * k}, back[3] = {n, nb, k};
         PyObject *t = OP1A(transpose, G, "([iii]O)", 1, 0, 2, Py_False);
-        PyObject *w = t ? KEEP(call_shape(TG_OP_reshape, t, 2, wide)) : NULL;
+        PyObject *w = t ? KEEP(tg_op_to_dims(TG_OP_reshape, t, 2, wide)) : NULL;
         PyObject *sw = w ? keep(S, tg_op2(TG_OP_solve, X(0), w, a)) : NULL;
-        PyObject *sb = sw ? KEEP(call_shape(TG_OP_reshape, sw, 3, back))
+        PyObject *sb = sw ? KEEP(tg_op_to_dims(TG_OP_reshape, sw, 3, back))
                           : NULL;
         db = sb ? OP1A(transpose, sb, "([iii]O)", 1, 0, 2, Py_False) : NULL;
     }
@@ -507,7 +497,7 @@ solve_vjp(tg_vjp_ctx *c)
         Py_ssize_t dims[TG_MAXDIMS + 1];
         dims[0] = g->shape[0];
         memcpy(dims + 1, m->shape, (size_t)m->ndim * sizeof(*dims));
-        PyObject *mb = KEEP(call_shape(TG_OP_broadcast_to, X(0),
+        PyObject *mb = KEEP(tg_op_to_dims(TG_OP_broadcast_to, X(0),
                                        m->ndim + 1, dims));
         db = mb ? keep(S, tg_op2(TG_OP_solve, mb, G, a)) : NULL;
     }

@@ -170,24 +170,35 @@ sum_axis_keep(scope *S, PyObject *x, int axis)
     return OP1A(reduce_sum, x, "(iO)", axis, Py_True);
 }
 
+/* softmax's axis (None: the last) for an input of rank `ndim`,
+ * non-negative; read again by its vjp and jvp, where a user's __index__
+ * may answer differently than it did for the forward */
+static int
+softmax_axis(int op, PyObject *attrs, int ndim, int *axis)
+{
+    PyObject *a = attr(attrs, 0);
+    const char *tf = tg_ops[op].tf_name;
+    Py_ssize_t ax = -1;
+    if (a != Py_None && tg_int_scalar(tf, "axis", a, &ax) < 0) {
+        return -1;
+    }
+    if (ax < -ndim || ax >= ndim) {
+        TG_INVALID_ARGUMENT("%s: axis %zd is out of range for rank %d "
+                            "[Op:%s]", tf, ax, ndim, tf);
+        return -1;
+    }
+    *axis = (int)(ax < 0 ? ax + ndim : ax);
+    return 0;
+}
+
+/* the axis of the cotangent, past its batch dimension when batched */
 static int
 vjp_axis(tg_vjp_ctx *c, int *axis)
 {
-    const tg_slot *x = IN_SLOT(0);
-    PyObject *a = attr(c->attrs, 0);
-    Py_ssize_t ax = -1;
-    if (a != Py_None &&
-        tg_int_scalar(tg_ops[c->e->op].tf_name, "axis", a, &ax) < 0) {
+    if (softmax_axis(c->e->op, c->attrs, IN_SLOT(0)->ndim, axis) < 0) {
         return -1;
     }
-    if (ax < -x->ndim || ax >= x->ndim) {   /* a user's __index__ changed */
-        TG_INVALID_ARGUMENT("%s: axis %zd is out of range for rank %d "
-                            "[Op:%s]", tg_ops[c->e->op].tf_name, ax, x->ndim,
-                            tg_ops[c->e->op].tf_name);
-        return -1;
-    }
-    /* the axis of the cotangent, past its batch dimension when batched */
-    *axis = (int)(ax < 0 ? ax + x->ndim : ax) + c->batch;
+    *axis += c->batch;
     return 0;
 }
 
@@ -209,27 +220,6 @@ softmax_vjp(tg_vjp_ctx *c)
     VJP_END;
 }
 JVP_DIRECT(softmax)
-/* the softmax axis of a jvp's input, non-negative (None: the last) */
-static int
-jvp_axis(tg_jvp_ctx *c, int *axis)
-{
-    TensorObject *x = c->in[0];
-    PyObject *a = attr(c->attrs, 0);
-    Py_ssize_t ax = -1;
-    if (a != Py_None &&
-        tg_int_scalar(tg_ops[c->op].tf_name, "axis", a, &ax) < 0) {
-        return -1;
-    }
-    if (ax < -x->ndim || ax >= x->ndim) {
-        TG_INVALID_ARGUMENT("%s: axis %zd is out of range for rank %d "
-                            "[Op:%s]", tg_ops[c->op].tf_name, ax, x->ndim,
-                            tg_ops[c->op].tf_name);
-        return -1;
-    }
-    *axis = (int)(ax < 0 ? ax + x->ndim : ax);
-    return 0;
-}
-
 int
 softmax_jvp(tg_jvp_ctx *c)
 {
@@ -239,7 +229,7 @@ softmax_jvp(tg_jvp_ctx *c)
     if (TAN(0) == NULL) {
         VJP_END;
     }
-    if (jvp_axis(c, &axis) < 0) {
+    if (softmax_axis(c->op, c->attrs, c->in[0]->ndim, &axis) < 0) {
         return -1;
     }
     PyObject *yt = MUL(Y, TAN(0));
@@ -274,7 +264,7 @@ log_softmax_jvp(tg_jvp_ctx *c)
     if (TAN(0) == NULL) {
         VJP_END;
     }
-    if (jvp_axis(c, &axis) < 0) {
+    if (softmax_axis(c->op, c->attrs, c->in[0]->ndim, &axis) < 0) {
         return -1;
     }
     PyObject *pt = MUL(UNARY(exp, Y), TAN(0));

@@ -598,18 +598,25 @@ tg_shape_attrs(int ndim, const Py_ssize_t *shape)
     return a;
 }
 
-/* op on x with a shape attribute, e.g. reshape(g, input shape) */
+/* op on x with a shape attribute, e.g. reshape(g, [2, 3]); recorded */
 PyObject *
-tg_op_to_shape(int op, PyObject *x, const tg_slot *s)
+tg_op_to_dims(int op, PyObject *x, int nd, const Py_ssize_t *shape)
 {
     PyObject *a, *r;
     if (x == NULL) {
         return NULL;
     }
-    a = tg_shape_attrs(s->ndim, s->shape);
+    a = tg_shape_attrs(nd, shape);
     r = a ? tg_op1(op, x, a) : NULL;
     Py_XDECREF(a);
     return r;
+}
+
+/* the same to a slot's shape, e.g. reshape(g, shape of input 0) */
+PyObject *
+tg_op_to_shape(int op, PyObject *x, const tg_slot *s)
+{
+    return tg_op_to_dims(op, x, s->ndim, s->shape);
 }
 
 /* ---- batched cotangents ---------------------------------------------------
@@ -626,16 +633,13 @@ tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
 {
     Py_ssize_t full[TG_MAXDIMS + 1], mid[TG_MAXDIMS + 1];
     TensorObject *t = (TensorObject *)x;
-    PyObject *a, *r, *tmp = NULL;
+    PyObject *r, *tmp = NULL;
     int k;
     if (x == NULL) {
         return NULL;
     }
     if (!c->batch) {
-        a = tg_shape_attrs(nd, shape);
-        r = a ? tg_op1(op, x, a) : NULL;
-        Py_XDECREF(a);
-        return r;
+        return tg_op_to_dims(op, x, nd, shape);
     }
     full[0] = t->shape[0];
     memcpy(full + 1, shape, (size_t)nd * sizeof(*full));
@@ -648,9 +652,7 @@ tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
         }
         memcpy(mid + 1 + pad, t->shape + 1,
                (size_t)(t->ndim - 1) * sizeof(*mid));
-        a = tg_shape_attrs(nd + 1, mid);
-        tmp = a ? tg_op1(TG_OP_reshape, x, a) : NULL;
-        Py_XDECREF(a);
+        tmp = tg_op_to_dims(TG_OP_reshape, x, nd + 1, mid);
         if (tmp == NULL) {
             return NULL;
         }
@@ -664,18 +666,14 @@ tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
             mid[1 + k] = 1;
         }
         memcpy(mid + 1 + pad, shape, (size_t)nd * sizeof(*mid));
-        a = tg_shape_attrs(t->ndim, mid);
-        tmp = a ? tg_op1(TG_OP_sum_to, x, a) : NULL;
-        Py_XDECREF(a);
+        tmp = tg_op_to_dims(TG_OP_sum_to, x, t->ndim, mid);
         if (tmp == NULL) {
             return NULL;
         }
         x = tmp;
         op = TG_OP_reshape;
     }
-    a = tg_shape_attrs(nd + 1, full);
-    r = a ? tg_op1(op, x, a) : NULL;
-    Py_XDECREF(a);
+    r = tg_op_to_dims(op, x, nd + 1, full);
     Py_XDECREF(tmp);
     return r;
 }
@@ -749,7 +747,7 @@ tg_vjp_repeat(const tg_vjp_ctx *c, PyObject *idx)
 {
     Py_ssize_t shape[TG_MAXDIMS + 1];
     TensorObject *t;
-    PyObject *a, *r;
+    PyObject *r;
     if (idx == NULL) {
         return NULL;
     }
@@ -761,9 +759,7 @@ tg_vjp_repeat(const tg_vjp_ctx *c, PyObject *idx)
     }
     shape[0] = ((TensorObject *)c->g)->shape[0];
     memcpy(shape + 1, t->shape, (size_t)t->ndim * sizeof(*shape));
-    a = tg_shape_attrs(t->ndim + 1, shape);
-    r = a ? tg_op1(TG_OP_broadcast_to, (PyObject *)t, a) : NULL;
-    Py_XDECREF(a);
+    r = tg_op_to_dims(TG_OP_broadcast_to, (PyObject *)t, t->ndim + 1, shape);
     Py_DECREF(t);
     return r;
 }

@@ -271,15 +271,6 @@ batched_shape(Py_ssize_t nb, int nd, const Py_ssize_t *shape,
     return k;
 }
 
-static PyObject *
-call_to_shape(int op, PyObject *x, int nd, const Py_ssize_t *shape)
-{
-    PyObject *attrs = tg_shape_attrs(nd, shape);
-    PyObject *r = attrs ? tg_op1(op, x, attrs) : NULL;
-    Py_XDECREF(attrs);
-    return r;
-}
-
 /* Sum a broadcast gradient back to the input's shape (recorded).  In a
  * batched sweep the input's shape is [nb] + its own: broadcasting aligned
  * it from the right, under the batch dimension, so the sum goes to
@@ -303,11 +294,11 @@ unbroadcast_slow(PyObject *g, const tg_slot *s, Py_ssize_t nb)
         }
         memcpy(padded + 1 + pad, s->shape, (size_t)s->ndim * sizeof(*padded));
     }
-    r = pad ? call_to_shape(TG_OP_sum_to, g, t->ndim, padded)
-            : call_to_shape(TG_OP_sum_to, g, nd, want);
+    r = pad ? tg_op_to_dims(TG_OP_sum_to, g, t->ndim, padded)
+            : tg_op_to_dims(TG_OP_sum_to, g, nd, want);
     Py_DECREF(g);
     if (r != NULL && pad) {
-        Py_SETREF(r, call_to_shape(TG_OP_reshape, r, nd, want));
+        Py_SETREF(r, tg_op_to_dims(TG_OP_reshape, r, nd, want));
     }
     return r;
 }
@@ -1025,6 +1016,23 @@ tg_tape_gradient_batched(TapeObject *tape, PyObject *args, PyObject *kw)
 
 /* ---- jacobians ------------------------------------------------------------------ */
 
+/* element `at` of a float tensor set to 1 */
+static void
+set_one(TensorObject *t, Py_ssize_t at)
+{
+    switch (t->dtype) {
+        case TG_FLOAT16:
+            ((npy_half *)t->data)[at] = NPY_HALF_ONE;
+            break;
+        case TG_FLOAT32:
+            ((float *)t->data)[at] = 1.0f;
+            break;
+        default:
+            ((double *)t->data)[at] = 1.0;
+            break;
+    }
+}
+
 /* A zero tensor of shape [n] + rest with ones where the leading index k
  * meets flat position k of every one of the `reps` blocks of `rest`:
  * jacobian's identity batch (reps 1) and batch_jacobian's (reps b, the
@@ -1041,12 +1049,7 @@ identity_seed(int dtype, Py_ssize_t n, Py_ssize_t reps, int nd,
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         for (Py_ssize_t r = 0; r < reps; r++) {
-            Py_ssize_t at = i * reps * n + r * n + i;
-            switch (dtype) {
-                case TG_FLOAT16: ((npy_half *)t->data)[at] = 0x3C00; break;
-                case TG_FLOAT32: ((float *)t->data)[at] = 1.0f; break;
-                default: ((double *)t->data)[at] = 1.0; break;
-            }
+            set_one(t, i * reps * n + r * n + i);
         }
     }
     return t;
@@ -1064,11 +1067,7 @@ one_hot_seed(int dtype, Py_ssize_t k, Py_ssize_t n, int nd,
         return NULL;
     }
     for (Py_ssize_t at = k; at < t->size; at += n) {
-        switch (dtype) {
-            case TG_FLOAT16: ((npy_half *)t->data)[at] = 0x3C00; break;
-            case TG_FLOAT32: ((float *)t->data)[at] = 1.0f; break;
-            default: ((double *)t->data)[at] = 1.0; break;
-        }
+        set_one(t, at);
     }
     return t;
 }
@@ -1296,7 +1295,7 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
         memcpy(shape, tv->shape, (size_t)tv->ndim * sizeof(*shape));
         memcpy(shape + tv->ndim, r->shape + 1,
                (size_t)(r->ndim - 1) * sizeof(*shape));
-        reshaped = call_to_shape(TG_OP_reshape, (PyObject *)r,
+        reshaped = tg_op_to_dims(TG_OP_reshape, (PyObject *)r,
                                  tv->ndim + r->ndim - 1, shape);
         if (reshaped == NULL) {
             Py_CLEAR(results);
@@ -1446,7 +1445,7 @@ tg_tape_batch_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
         out = (PyObject *)tg_fill_like(tv->dtype, nd, shape, 0.0);
     }
     else {
-        out = call_to_shape(TG_OP_reshape, PyList_GET_ITEM(results, 0), nd,
+        out = tg_op_to_dims(TG_OP_reshape, PyList_GET_ITEM(results, 0), nd,
                             shape);
     }
 

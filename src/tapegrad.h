@@ -436,6 +436,7 @@ int tg_shape_error(const char *fmt, const char *tfname, TensorObject *x,
                    int nd, const Py_ssize_t *shape);
 PyObject *tg_shape_attrs(int ndim, const Py_ssize_t *shape);
 PyObject *tg_op_to_shape(int op, PyObject *x, const tg_slot *s);
+PyObject *tg_op_to_dims(int op, PyObject *x, int nd, const Py_ssize_t *shape);
 PyObject *tg_vjp_to_shape(const tg_vjp_ctx *c, int op, PyObject *x, int nd,
                           const Py_ssize_t *shape);
 PyObject *tg_vjp_key(const tg_vjp_ctx *c, PyObject *key);

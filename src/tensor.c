@@ -440,22 +440,26 @@ tg_tensor_as_array(TensorObject *t)
     return arr;
 }
 
-PyObject *
-tg_shape_tuple(int ndim, const Py_ssize_t *shape)
+/* a new tuple (or TensorShape) of `ndim` items, filled with the dims as
+ * ints; steals `tup`, NULL on failure */
+static PyObject *
+shape_fill(PyObject *tup, int ndim, const Py_ssize_t *shape)
 {
-    PyObject *tup = PyTuple_New(ndim);
-    if (tup == NULL) {
-        return NULL;
-    }
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; tup != NULL && i < ndim; i++) {
         PyObject *d = PyLong_FromSsize_t(shape[i]);
         if (d == NULL) {
-            Py_DECREF(tup);
-            return NULL;
+            Py_CLEAR(tup);
+            break;
         }
         PyTuple_SET_ITEM(tup, i, d);
     }
     return tup;
+}
+
+PyObject *
+tg_shape_tuple(int ndim, const Py_ssize_t *shape)
+{
+    return shape_fill(PyTuple_New(ndim), ndim, shape);
 }
 
 /* TF's shape spelling in messages: [2,3] */
@@ -672,23 +676,10 @@ PyObject *
 tg_shape_object(int ndim, const Py_ssize_t *shape)
 {
     PyTypeObject *tp = (PyTypeObject *)tg_shape_type;
-    PyObject *tup;
     if (tp == NULL) {
         return tg_shape_tuple(ndim, shape);
     }
-    tup = tp->tp_alloc(tp, ndim);
-    if (tup == NULL) {
-        return NULL;
-    }
-    for (int i = 0; i < ndim; i++) {
-        PyObject *d = PyLong_FromSsize_t(shape[i]);
-        if (d == NULL) {
-            Py_DECREF(tup);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(tup, i, d);
-    }
-    return tup;
+    return shape_fill(tp->tp_alloc(tp, ndim), ndim, shape);
 }
 
 static PyObject *

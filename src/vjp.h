@@ -173,16 +173,23 @@ scalar_like(PyObject *like, double v)
 #define IN_SLOT(i) (&c->e->slots[i])
 #define OUT_SLOT(i) (&c->e->slots[c->e->nin + (i)])
 
+/* slot s's shape into dims, after the batch dimension when batched;
+ * returns the rank */
+static inline int
+vjp_dims(const tg_vjp_ctx *c, const tg_slot *s, Py_ssize_t *dims)
+{
+    memcpy(dims + c->batch, s->shape, (size_t)s->ndim * sizeof(*dims));
+    if (c->batch) {
+        dims[0] = ((TensorObject *)c->g)->shape[0];
+    }
+    return s->ndim + c->batch;
+}
+
 static inline PyObject *
 vjp_shape_tuple(const tg_vjp_ctx *c, const tg_slot *s)
 {
     Py_ssize_t dims[TG_MAXDIMS + 1];
-    int nd = s->ndim;
-    memcpy(dims + c->batch, s->shape, (size_t)nd * sizeof(*dims));
-    if (c->batch) {
-        dims[0] = ((TensorObject *)c->g)->shape[0];
-        nd++;
-    }
+    int nd = vjp_dims(c, s, dims);
     return tg_shape_tuple(nd, dims);
 }
 
@@ -214,12 +221,7 @@ static inline PyObject *
 vjp_zeros(const tg_vjp_ctx *c, const tg_slot *s)
 {
     Py_ssize_t dims[TG_MAXDIMS + 1];
-    int nd = s->ndim;
-    memcpy(dims + c->batch, s->shape, (size_t)nd * sizeof(*dims));
-    if (c->batch) {
-        dims[0] = ((TensorObject *)c->g)->shape[0];
-        nd++;
-    }
+    int nd = vjp_dims(c, s, dims);
     return (PyObject *)tg_fill_like(s->dtype, nd, dims, 0.0);
 }
 

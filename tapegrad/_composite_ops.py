@@ -55,7 +55,8 @@ def scatter_nd(indices, updates, shape, name=None):
     updates = _t(updates)
     if not updates.dtype.is_floating:   # not differentiable: NumPy adds
         idx = _int_array(indices, "ScatterNd", "indices")
-        shape = tuple(int(d) for d in np.asarray(_t(shape).numpy()).reshape(-1))
+        shape = tuple(int(d) for d in
+                      np.asarray(_t(shape).numpy()).reshape(-1))
         out = np.zeros(shape, updates.dtype.as_numpy_dtype)
         k = idx.shape[-1]
         np.add.at(out, tuple(idx.reshape(-1, k).T),

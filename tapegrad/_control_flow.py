@@ -50,7 +50,8 @@ def _kind(x):
     if isinstance(x, (list, tuple)):
         return ("seq", len(x), tuple(_kind(v) for v in x))
     if isinstance(x, dict):
-        return ("dict", tuple(sorted(x)), tuple(_kind(x[k]) for k in sorted(x)))
+        keys = sorted(x)
+        return ("dict", tuple(keys), tuple(_kind(x[k]) for k in keys))
     return "leaf"
 
 

@@ -112,6 +112,7 @@ class Function:
     def __init__(self, python_function, input_signature=None, **options):
         if input_signature is not None:
             input_signature = list(input_signature)
+            from ._control_flow import _flatten
             for spec in _flatten(input_signature):
                 if not isinstance(spec, TensorSpec):
                     raise TypeError(
@@ -183,17 +184,6 @@ class Function:
     def __repr__(self):
         return "<tapegrad.function %s (runs eagerly)>" % getattr(
             self._python_function, "__qualname__", self._python_function)
-
-
-def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        for item in x:
-            yield from _flatten(item)
-    elif isinstance(x, dict):
-        for k in sorted(x):
-            yield from _flatten(x[k])
-    else:
-        yield x
 
 
 def function(func=None, input_signature=None, autograph=True,

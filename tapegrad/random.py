@@ -124,39 +124,35 @@ def _fill(shape, dtype, draw, scale, shift):
     return _adopt(buf)
 
 
-def normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
-           name=None):
-    """Tensor of draws from a normal distribution (tf.random.normal)."""
+# The three draws: the seeded module functions, the stateless ones and
+# Generator's methods all come here.  `rng()` gives the NumPy generator,
+# asked for after the dtype and shape checks (TF checks those first).
+def _normal(rng, op, shape, mean, stddev, dtype):
     dtype = _dtype(dtype)
-    shape = _shape(shape, "RandomStandardNormal")
-    rng = _rng(seed, "RandomStandardNormal")
+    shape = _shape(shape, op)
+    rng = rng()
 
     def draw(out):
         rng.standard_normal(out=out, dtype=out.dtype)
     return _fill(shape, dtype, draw, float(stddev), float(mean))
 
 
-def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
-            name=None):
-    """Tensor of draws from [minval, maxval) (tf.random.uniform)."""
+def _uniform(rng, op, shape, minval, maxval, dtype):
     dtype = _dtype(dtype)
     lo = float(minval)
     hi = 1.0 if maxval is None else float(maxval)
-    shape = _shape(shape, "RandomUniform")
-    rng = _rng(seed, "RandomUniform")
+    shape = _shape(shape, op)
+    rng = rng()
 
     def draw(out):
         rng.random(out=out, dtype=out.dtype)
     return _fill(shape, dtype, draw, hi - lo, lo)
 
 
-def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
-                     name=None):
-    """Normal draws, redrawn until within two standard deviations of the
-    mean (tf.random.truncated_normal)."""
+def _truncated_normal(rng, op, shape, mean, stddev, dtype):
     dtype = _dtype(dtype)
-    shape = _shape(shape, "TruncatedNormal")
-    rng = _rng(seed, "TruncatedNormal")
+    shape = _shape(shape, op)
+    rng = rng()
 
     def draw(out):
         rng.standard_normal(out=out, dtype=out.dtype)
@@ -166,6 +162,29 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
             out[redo] = again
             redo = redo[_np.abs(again) > 2.0]
     return _fill(shape, dtype, draw, float(stddev), float(mean))
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
+           name=None):
+    """Tensor of draws from a normal distribution (tf.random.normal)."""
+    op = "RandomStandardNormal"
+    return _normal(lambda: _rng(seed, op), op, shape, mean, stddev, dtype)
+
+
+def uniform(shape, minval=0, maxval=None, dtype=_float32, seed=None,
+            name=None):
+    """Tensor of draws from [minval, maxval) (tf.random.uniform)."""
+    op = "RandomUniform"
+    return _uniform(lambda: _rng(seed, op), op, shape, minval, maxval, dtype)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_float32, seed=None,
+                     name=None):
+    """Normal draws, redrawn until within two standard deviations of the
+    mean (tf.random.truncated_normal)."""
+    op = "TruncatedNormal"
+    return _truncated_normal(lambda: _rng(seed, op), op, shape, mean, stddev,
+                             dtype)
 
 
 def shuffle(value, seed=None, name=None):
@@ -221,28 +240,18 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=_float32,
     """Normal draws fixed by `seed` (a shape-[2] integer seed): the same
     seed gives the same values, whatever else was drawn (the values are
     not TF's: its Philox stream is not reproduced)."""
-    dtype = _dtype(dtype)
-    shape = _shape(shape, "StatelessRandomNormalV2")
-    rng = _stateless_rng(seed, "StatelessRandomNormalV2")
-
-    def draw(out):
-        rng.standard_normal(out=out, dtype=out.dtype)
-    return _fill(shape, dtype, draw, float(stddev), float(mean))
+    op = "StatelessRandomNormalV2"
+    return _normal(lambda: _stateless_rng(seed, op), op, shape, mean, stddev,
+                   dtype)
 
 
 def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=_float32,
                       name=None, alg="auto_select"):
     """Uniform draws in [minval, maxval) fixed by `seed`, as
     stateless_normal."""
-    dtype = _dtype(dtype)
-    lo = float(minval)
-    hi = 1.0 if maxval is None else float(maxval)
-    shape = _shape(shape, "StatelessRandomUniformV2")
-    rng = _stateless_rng(seed, "StatelessRandomUniformV2")
-
-    def draw(out):
-        rng.random(out=out, dtype=out.dtype)
-    return _fill(shape, dtype, draw, hi - lo, lo)
+    op = "StatelessRandomUniformV2"
+    return _uniform(lambda: _stateless_rng(seed, op), op, shape, minval,
+                    maxval, dtype)
 
 
 class Generator:
@@ -273,40 +282,18 @@ class Generator:
         self._rng = _np.random.default_rng(_seed(seed, "reset_from_seed"))
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32, name=None):
-        dtype = _dtype(dtype)
-        shape = _shape(shape, "StatefulStandardNormalV2")
-        rng = self._rng
-
-        def draw(out):
-            rng.standard_normal(out=out, dtype=out.dtype)
-        return _fill(shape, dtype, draw, float(stddev), float(mean))
+        return _normal(lambda: self._rng, "StatefulStandardNormalV2", shape,
+                       mean, stddev, dtype)
 
     def uniform(self, shape, minval=0, maxval=None, dtype=_float32,
                 name=None):
-        dtype = _dtype(dtype)
-        lo = float(minval)
-        hi = 1.0 if maxval is None else float(maxval)
-        shape = _shape(shape, "StatefulUniform")
-        rng = self._rng
-
-        def draw(out):
-            rng.random(out=out, dtype=out.dtype)
-        return _fill(shape, dtype, draw, hi - lo, lo)
+        return _uniform(lambda: self._rng, "StatefulUniform", shape, minval,
+                        maxval, dtype)
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32,
                          name=None):
-        dtype = _dtype(dtype)
-        shape = _shape(shape, "StatefulTruncatedNormal")
-        rng = self._rng
-
-        def draw(out):
-            rng.standard_normal(out=out, dtype=out.dtype)
-            redo = _np.flatnonzero(_np.abs(out) > 2.0)
-            while redo.size:
-                again = rng.standard_normal(redo.size, dtype=out.dtype)
-                out[redo] = again
-                redo = redo[_np.abs(again) > 2.0]
-        return _fill(shape, dtype, draw, float(stddev), float(mean))
+        return _truncated_normal(lambda: self._rng, "StatefulTruncatedNormal",
+                                 shape, mean, stddev, dtype)
 
     def split(self, count=1):
         count = _operator.index(count)

@@ -81,8 +81,8 @@ class VarianceScaling(Initializer):
     """Keras' VarianceScaling: scale / fan (fan_in, fan_out or their
     mean), from a truncated normal, a normal or a uniform."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal",
-                 seed=None):
+    def __init__(self, scale=1.0, mode="fan_in",
+                 distribution="truncated_normal", seed=None):
         self.scale, self.mode = scale, mode
         self.distribution, self.seed = distribution, seed
 

@@ -105,8 +105,9 @@ class Dense(Layer):
                  bias_constraint=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError("Received an invalid value for `units`, expected "
-                             "a positive integer. Received: units=%r" % (units,))
+            raise ValueError(
+                "Received an invalid value for `units`, expected a positive "
+                "integer. Received: units=%r" % (units,))
         self.units = units
         self.activation = _activations.get(activation)
         self.use_bias = use_bias
@@ -147,7 +148,8 @@ class BatchNormalization(Layer):
     with the moving statistics otherwise."""
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True,
-                 scale=True, beta_initializer="zeros", gamma_initializer="ones",
+                 scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones",
                  moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", name=None, **kwargs):
         super().__init__(name=name, **kwargs)
