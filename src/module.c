@@ -789,7 +789,24 @@ mod_set_shape_type(PyObject *Py_UNUSED(m), PyObject *tp)
     Py_RETURN_NONE;
 }
 
+/* Keras 3 names a layer's weights "kernel", "bias" (no TF ":0" suffix,
+ * which tf.Variable(name=...) adds); tapegrad.keras sets that exact name. */
+static PyObject *
+mod_set_variable_name(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *var, *name;
+    if (!PyArg_ParseTuple(args, "O!U:_set_variable_name",
+                          tg_st->variable_type, &var, &name)) {
+        return NULL;
+    }
+    Py_SETREF(((VariableObject *)var)->name, Py_NewRef(name));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_set_variable_name", (PyCFunction)mod_set_variable_name, METH_VARARGS,
+     "_set_variable_name($module, variable, name, /)\n--\n\n"
+     "Give a Variable exactly this name (Keras weights: 'kernel')."},
     {"_set_helper", (PyCFunction)mod_set_helper, METH_VARARGS,
      "_set_helper($module, name, obj, /)\n--\n\n"
      "Register a Python-level helper the C core calls (Reference, "

@@ -1113,7 +1113,10 @@ static PyType_Slot tensor_slots[] = {
 };
 
 static PyType_Spec tensor_spec = {
-    .name = "tapegrad.Tensor",
+    /* TF's concrete eager type is EagerTensor (tf.Tensor is its abstract
+     * base), so type(t).__name__ prints as in TF; the module exports it as
+     * tapegrad.Tensor (and tapegrad.EagerTensor). */
+    .name = "tapegrad.EagerTensor",
     .basicsize = sizeof(TensorObject),
     .itemsize = 1,
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
@@ -1127,6 +1130,10 @@ tg_tensor_init_type(PyObject *module)
     tg_st->tensor_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &tensor_spec, NULL);
     if (tg_st->tensor_type == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "Tensor",
+                              (PyObject *)tg_st->tensor_type) < 0) {
         return -1;
     }
     return PyModule_AddType(module, tg_st->tensor_type);

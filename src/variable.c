@@ -576,7 +576,9 @@ static PyType_Slot variable_slots[] = {
 };
 
 static PyType_Spec variable_spec = {
-    .name = "tapegrad.Variable",
+    /* as TF's: tf.Variable(...) builds a ResourceVariable, which is what
+     * type(v).__name__ shows; exported as tapegrad.Variable too */
+    .name = "tapegrad.ResourceVariable",
     .basicsize = sizeof(VariableObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
              Py_TPFLAGS_IMMUTABLETYPE,
@@ -589,6 +591,10 @@ tg_variable_init_type(PyObject *module)
     tg_st->variable_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &variable_spec, NULL);
     if (tg_st->variable_type == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "Variable",
+                              (PyObject *)tg_st->variable_type) < 0) {
         return -1;
     }
     return PyModule_AddType(module, tg_st->variable_type);

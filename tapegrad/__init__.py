@@ -12,7 +12,9 @@ import sys as _sys
 from . import _tapegrad
 from ._tapegrad import (  # noqa: F401
     DType,
+    EagerTensor,
     GradientTape,
+    ResourceVariable,
     Tensor,
     Variable,
     bool,
@@ -46,7 +48,7 @@ from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 
 _tapegrad._set_shape_type(TensorShape)
 
-from . import (autodiff, config, errors, linalg, math, nn,  # noqa: E402,F401
+from . import (autodiff, config, errors, image, linalg, math, nn,  # noqa: E402,F401
                random, test)
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 from ._function import TensorSpec, device, function  # noqa: E402,F401

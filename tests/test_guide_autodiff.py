@@ -38,7 +38,7 @@ def test_gradient_tapes_cells_9_to_22():
     grad = tape.gradient(loss, layer.trainable_variables)
     shapes = [f"{var.name}, shape: {g.shape}"
               for var, g in zip(layer.trainable_variables, grad)]
-    assert shapes == ["kernel:0, shape: (3, 2)", "bias:0, shape: (2,)"]
+    assert shapes == ["kernel, shape: (3, 2)", "bias, shape: (2,)"]
 
 
 def test_what_the_tape_watches_cells_25_to_33():

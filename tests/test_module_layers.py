@@ -69,8 +69,8 @@ def test_dense_builds_on_first_call_and_computes(rng):
     assert not b.any()                                   # zeros
     limit = np.sqrt(6.0 / (3 + 2))                       # glorot_uniform
     assert np.all(np.abs(k) <= limit)
-    assert [v.name for v in layer.trainable_variables] == ["kernel:0",
-                                                           "bias:0"]
+    assert [v.name for v in layer.trainable_variables] == ["kernel",
+                                                           "bias"]
 
 
 def test_the_guides_dense_cells():
@@ -83,7 +83,7 @@ def test_the_guides_dense_cells():
     grad = tape.gradient(loss, layer.trainable_variables)
     assert [f"{v.name}, shape: {g.shape}" for v, g in zip(
         layer.trainable_variables, grad)] == [
-        "kernel:0, shape: (3, 2)", "bias:0, shape: (2,)"]
+        "kernel, shape: (3, 2)", "bias, shape: (2,)"]
 
     x = tf.random.normal([7, 5])
     layer = tf.keras.layers.Dense(10, activation=tf.nn.relu)
@@ -160,7 +160,7 @@ def test_batch_normalization_training_and_inference(rng):
             / np.sqrt(bn.moving_variance.numpy() + 1e-3))
     np.testing.assert_allclose(y2.numpy(), want, rtol=1e-5, atol=1e-6)
     assert [v.name for v in bn.variables] == [
-        "gamma:0", "beta:0", "moving_mean:0", "moving_variance:0"]
+        "gamma", "beta", "moving_mean", "moving_variance"]
     assert [v.name for v in bn.trainable_variables] == ["gamma:0", "beta:0"]
 
 

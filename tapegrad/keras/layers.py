@@ -58,6 +58,7 @@ class Layer(Module):
         value = init(shape, dtype=self._dtype)
         v = C.Variable(value, name=name, trainable=trainable and
                        self.trainable)
+        C._set_variable_name(v, name)   # Keras 3: 'kernel', not 'kernel:0'
         self._own_weights.append(v)
         return v
 
