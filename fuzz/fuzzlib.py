@@ -153,8 +153,10 @@ def provider(data, pure=False):
 
 # ---- vocabulary ------------------------------------------------------------
 
-DTYPES = [np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_]
-TF_DTYPES = [tf.float16, tf.float32, tf.float64, tf.int32, tf.int64, tf.bool]
+DTYPES = [np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_,
+          np.int8, np.int16, np.uint8, np.uint16, np.uint32, np.uint64]
+TF_DTYPES = [tf.float16, tf.float32, tf.float64, tf.int32, tf.int64, tf.bool,
+             tf.int8, tf.int16, tf.uint8, tf.uint16, tf.uint32, tf.uint64]
 FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, 0.1, 1e-30, 1e30, 65504.0,
           7e4, math.nan, math.inf, -math.inf, 5e-324, 1.7976931348623157e308,
           -2.5, 1e-8, 100.0]
@@ -165,6 +167,7 @@ HUGE = [2 ** 31 - 1, 2 ** 31, -2 ** 31, 2 ** 32, 2 ** 62, 2 ** 63 - 1,
 STRINGS = ["REFLECT", "SYMMETRIC", "CONSTANT", "reflect", "symmetric",
            "constant", "fro", "euclidean", "DESCENDING", "ASCENDING",
            "float64", "float32", "float16", "int32", "int64", "bool",
+           "int8", "uint8", "uint16", "uint64",
            "complex64", "string", "none", "zero", "", "x", "ij,jk->ik",
            "ii", "i", "...", "ij->ji", "\u00e9\u0000"]
 ALPHABET = "ijkab.,->"

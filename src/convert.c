@@ -13,13 +13,16 @@
 #include <math.h>
 
 const char *const tg_dtype_names[TG_NDTYPES] = {
-    "float16", "float32", "float64", "int32", "int64", "bool"};
+    "float16", "float32", "float64", "int32", "int64", "bool",
+    "int8", "int16", "uint8", "uint16", "uint32", "uint64"};
 /* TF's kernel-level names, used in InvalidArgumentError messages */
 const char *const tg_dtype_cnames[TG_NDTYPES] = {
-    "half", "float", "double", "int32", "int64", "bool"};
-const int tg_dtype_npy[TG_NDTYPES] = {NPY_HALF, NPY_FLOAT, NPY_DOUBLE,
-                                      NPY_INT32, NPY_INT64, NPY_BOOL};
-const int tg_dtype_size[TG_NDTYPES] = {2, 4, 8, 4, 8, 1};
+    "half", "float", "double", "int32", "int64", "bool",
+    "int8", "int16", "uint8", "uint16", "uint32", "uint64"};
+const int tg_dtype_npy[TG_NDTYPES] = {
+    NPY_HALF, NPY_FLOAT, NPY_DOUBLE, NPY_INT32, NPY_INT64, NPY_BOOL,
+    NPY_INT8, NPY_INT16, NPY_UINT8, NPY_UINT16, NPY_UINT32, NPY_UINT64};
+const int tg_dtype_size[TG_NDTYPES] = {2, 4, 8, 4, 8, 1, 1, 2, 1, 2, 4, 8};
 
 int
 tg_dtype_from_npy(int t)
@@ -82,6 +85,36 @@ dtype_richcompare(PyObject *a, PyObject *b, int op)
     return PyBool_FromLong((da == db) == (op == Py_EQ));
 }
 
+/* TF's DType.min / .max: NumPy's finfo / iinfo limits (a float dtype's
+ * as a NumPy scalar, an integer's as an int); bool has none. */
+static PyObject *
+dtype_limit(int c, int want_max)
+{
+    PyObject *np = NULL, *info = NULL, *res = NULL;
+    if (c == TG_BOOL) {
+        PyErr_Format(PyExc_TypeError, "Cannot find %s value of <dtype: "
+                     "'bool'>.", want_max ? "maximum" : "minimum");
+        return NULL;
+    }
+    np = PyImport_ImportModule("numpy");
+    if (np != NULL) {
+        PyObject *type = (PyObject *)PyArray_TypeObjectFromType(
+            tg_dtype_npy[c]);
+        if (type != NULL) {
+            info = PyObject_CallMethod(np, tg_is_float(c) ? "finfo"
+                                                          : "iinfo",
+                                       "O", type);
+            Py_DECREF(type);
+        }
+    }
+    if (info != NULL) {
+        res = PyObject_GetAttrString(info, want_max ? "max" : "min");
+    }
+    Py_XDECREF(info);
+    Py_XDECREF(np);
+    return res;
+}
+
 static PyObject *
 dtype_get(DTypeObject *self, void *which)
 {
@@ -90,9 +123,12 @@ dtype_get(DTypeObject *self, void *which)
         case 0: return Py_NewRef(self->name);
         case 1: return (PyObject *)PyArray_TypeObjectFromType(tg_dtype_npy[c]);
         case 2: return PyBool_FromLong(tg_is_float(c));
-        case 3: return PyBool_FromLong(c == TG_INT32 || c == TG_INT64);
+        case 3: return PyBool_FromLong(tg_is_int(c));
         case 4: return PyBool_FromLong(c == TG_BOOL);
         case 5: return PyLong_FromLong(tg_dtype_size[c]);
+        case 7: return PyBool_FromLong(tg_is_unsigned(c));
+        case 8: return dtype_limit(c, 0);
+        case 9: return dtype_limit(c, 1);
         default: return PyBool_FromLong(c != TG_BOOL);
     }
 }
@@ -114,6 +150,9 @@ static PyGetSetDef dtype_getset[] = {
     {"as_numpy_dtype", (getter)dtype_get, NULL, NULL, (void *)1},
     {"is_floating", (getter)dtype_get, NULL, NULL, (void *)2},
     {"is_integer", (getter)dtype_get, NULL, NULL, (void *)3},
+    {"is_unsigned", (getter)dtype_get, NULL, NULL, (void *)7},
+    {"min", (getter)dtype_get, NULL, "the lowest value", (void *)8},
+    {"max", (getter)dtype_get, NULL, "the highest value", (void *)9},
     {"is_bool", (getter)dtype_get, NULL, NULL, (void *)4},
     {"size", (getter)dtype_get, NULL, NULL, (void *)5},
     {"is_numeric", (getter)dtype_get, NULL, NULL, (void *)6},
@@ -223,7 +262,8 @@ tg_dtype_arg(PyObject *obj, int *dtype)
     }
     PyErr_Format(PyExc_TypeError,
                  "Cannot convert %R to a tapegrad DType (supported: float16, "
-                 "float32, float64, int32, int64, bool)", obj);
+                 "float32, float64, int8, int16, int32, int64, uint8, uint16, "
+                 "uint32, uint64, bool)", obj);
     return -1;
 }
 
@@ -373,6 +413,42 @@ int_range_error(const char *opname, PyObject *o, int dtype)
     return -1;
 }
 
+/* Whether the integer x (or, with `huge`, the uint64 value (unsigned)x
+ * past INT64_MAX) fits the integer dtype. */
+static int
+int_fits(int dtype, long long x, int huge)
+{
+    if (huge) {
+        return dtype == TG_UINT64;
+    }
+    switch (dtype) {
+        case TG_INT8: return x >= INT8_MIN && x <= INT8_MAX;
+        case TG_INT16: return x >= INT16_MIN && x <= INT16_MAX;
+        case TG_INT32: return x >= INT32_MIN && x <= INT32_MAX;
+        case TG_UINT8: return x >= 0 && x <= UINT8_MAX;
+        case TG_UINT16: return x >= 0 && x <= UINT16_MAX;
+        case TG_UINT32: return x >= 0 && x <= (long long)UINT32_MAX;
+        case TG_UINT64: return x >= 0;
+        default: return 1; /* int64 */
+    }
+}
+
+/* Store an integer known to fit into element p of an integer dtype. */
+static void
+int_store(int dtype, char *p, long long x)
+{
+    switch (dtype) {
+        case TG_INT8: *(int8_t *)p = (int8_t)x; break;
+        case TG_INT16: *(int16_t *)p = (int16_t)x; break;
+        case TG_INT32: *(int32_t *)p = (int32_t)x; break;
+        case TG_UINT8: *(uint8_t *)p = (uint8_t)x; break;
+        case TG_UINT16: *(uint16_t *)p = (uint16_t)x; break;
+        case TG_UINT32: *(uint32_t *)p = (uint32_t)x; break;
+        case TG_UINT64: *(uint64_t *)p = (uint64_t)x; break;
+        default: *(int64_t *)p = (int64_t)x; break;
+    }
+}
+
 /* One leaf into element p of a `dtype` tensor.  Integers (ints, NumPy
  * integers, int tensors, bools) are read exactly, never through a double,
  * and range-checked; a float never becomes an integer or a bool, and a
@@ -383,14 +459,17 @@ store_leaf(PyObject *o, int dtype, char *p, const char *opname)
 {
     double v = 0.0;
     long long x = 0;
-    int exact = 1, is_bool = 0;
+    int exact = 1, is_bool = 0, huge = 0;
     if (Tensor_Check(o)) {
         TensorObject *t = (TensorObject *)o;
-        switch (t->dtype) {
-            case TG_INT32: x = *(int32_t *)t->data; break;
-            case TG_INT64: x = *(int64_t *)t->data; break;
-            case TG_BOOL: x = *(npy_bool *)t->data != 0; is_bool = 1; break;
-            default: v = tg_float_at(t->data, t->dtype, 0); exact = 0;
+        if (tg_is_float(t->dtype)) {
+            v = tg_float_at(t->data, t->dtype, 0);
+            exact = 0;
+        }
+        else {
+            x = tg_int_at(t->data, t->dtype, 0);
+            is_bool = t->dtype == TG_BOOL;
+            huge = t->dtype == TG_UINT64 && x < 0;
         }
     }
     else if (PyBool_Check(o) || PyArray_IsScalar(o, Bool)) {
@@ -412,10 +491,21 @@ store_leaf(PyObject *o, int dtype, char *p, const char *opname)
         }
         else {
             x = PyLong_AsLongLongAndOverflow(i, &overflow);
+            if (overflow > 0 && dtype == TG_UINT64) {
+                /* past INT64_MAX: only uint64 holds it */
+                unsigned long long u = PyLong_AsUnsignedLongLong(i);
+                if (!(u == (unsigned long long)-1 && PyErr_Occurred())) {
+                    x = (long long)u;
+                    huge = 1;
+                    overflow = 0;
+                }
+            }
         }
         Py_DECREF(i);
         if (overflow) {
-            return int_range_error(opname, o, exact ? TG_INT64 : dtype);
+            return int_range_error(opname, o, exact && dtype != TG_UINT64
+                                                  ? TG_INT64
+                                                  : dtype);
         }
         if (x == -1 && PyErr_Occurred()) {
             return -1;
@@ -436,24 +526,26 @@ store_leaf(PyObject *o, int dtype, char *p, const char *opname)
             default: return leaf_error(o, dtype);
         }
     }
-    switch (dtype) {
-        case TG_FLOAT16: *(npy_half *)p = npy_double_to_half((double)x); break;
-        case TG_FLOAT32: *(float *)p = (float)x; break;
-        case TG_FLOAT64: *(double *)p = (double)x; break;
-        case TG_INT32:
-            if (x > INT32_MAX || x < INT32_MIN) {
-                return int_range_error(opname, o, TG_INT32);
-            }
-            *(int32_t *)p = (int32_t)x;
-            break;
-        case TG_INT64: *(int64_t *)p = (int64_t)x; break;
-        case TG_BOOL:
-            if (!is_bool) {
-                return leaf_error(o, dtype);
-            }
-            *(npy_bool *)p = (npy_bool)x;
-            break;
+    if (tg_is_float(dtype)) {
+        double d = huge ? (double)(unsigned long long)x : (double)x;
+        switch (dtype) {
+            case TG_FLOAT16: *(npy_half *)p = npy_double_to_half(d); break;
+            case TG_FLOAT32: *(float *)p = (float)d; break;
+            default: *(double *)p = d; break;
+        }
+        return 0;
     }
+    if (dtype == TG_BOOL) {
+        if (!is_bool) {
+            return leaf_error(o, dtype);
+        }
+        *(npy_bool *)p = (npy_bool)x;
+        return 0;
+    }
+    if (!int_fits(dtype, x, huge)) {
+        return int_range_error(opname, o, dtype);
+    }
+    int_store(dtype, p, x);
     return 0;
 }
 
@@ -512,8 +604,9 @@ from_ndarray(PyArrayObject *arr, int dtype, const char *opname)
     if (have < 0) {
         PyErr_Format(PyExc_TypeError,
                      "%s: cannot convert a NumPy array of dtype %R to a "
-                     "Tensor (supported: float16, float32, float64, int32, "
-                     "int64, bool)",
+                     "Tensor (supported: float16, float32, float64, int8, "
+                     "int16, int32, int64, uint8, uint16, uint32, uint64, "
+                     "bool)",
                      opname, (PyObject *)PyArray_DESCR(arr));
         return NULL;
     }
@@ -574,8 +667,8 @@ tg_convert(PyObject *obj, int dtype, const char *opname)
         }
         return tg_tensor_scalar(dtype, v);
     }
-    if (PyLong_CheckExact(obj) && dtype >= 0 && dtype != TG_INT64 &&
-        dtype != TG_BOOL) {
+    if (PyLong_CheckExact(obj) && dtype >= 0 &&
+        (tg_is_float(dtype) || dtype == TG_INT32)) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
         if (!overflow && v >= INT32_MIN && v <= INT32_MAX) {

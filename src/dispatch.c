@@ -47,12 +47,241 @@ tg_check_same_dtype(int op, int nin, TensorObject **in)
     return 0;
 }
 
+/* ---- the other integer dtypes ---------------------------------------------
+ * int8, int16, uint8, uint16, uint32 and uint64 have no kernels of their
+ * own: a row's inputs of those dtypes (and tensor attributes, one_hot's
+ * on_value, and a `dtype` attribute naming one) become int64, the row runs,
+ * and its int64 outputs are cast back (wrapping, as TF's narrow integer
+ * kernels wrap).  Every value of those dtypes but uint64's upper half is an
+ * int64, and + - * wrap the same modulo 2^8 ... 2^64, so results agree with
+ * TF's own kernels; the two casts are paid only by those dtypes.  uint64
+ * values past 2^63 - 1 keep their bits through the cast: right for modular
+ * arithmetic and data movement, wrong for comparisons, division and order,
+ * so those rows refuse such values rather than answer wrongly. */
+
+static inline int
+narrow_dtype(int dt)
+{
+    return dt >= TG_INT8;
+}
+
+/* An index input: its dtype never sets the result's.  fill's dims are
+ * int32 or int64 only (TF's index_type) and are refused by the forward
+ * otherwise, so they are not widened either. */
+static inline int
+index_input(int op, int i)
+{
+    return (op == TG_OP_fill || op == TG_OP_one_hot) && i == 0;
+}
+
+static inline int
+widens(int op, int i, int dt)
+{
+    return narrow_dtype(dt) && !(op == TG_OP_fill && i == 0);
+}
+
+/* The tensor an attribute holds (a Tensor or a Variable's value), or NULL */
+static inline TensorObject *
+attr_tensor(PyObject *a)
+{
+    return Tensor_Check(a)     ? (TensorObject *)a
+           : Variable_Check(a) ? ((VariableObject *)a)->value
+                               : NULL;
+}
+
+/* The narrow dtype the row's `dtype` attribute names, else -1 (also for a
+ * bad value: the forward reports it).  *given: the attribute is not None. */
+static int
+dtype_attr_narrow(int op, PyObject *attrs, int *given)
+{
+    int di = tg_st->sig[op].dtype_attr, dt;
+    *given = 0;
+    if (di < 0 || attrs == NULL || di >= PyTuple_GET_SIZE(attrs) ||
+        PyTuple_GET_ITEM(attrs, di) == Py_None) {
+        return -1;
+    }
+    *given = 1;
+    if (tg_dtype_arg(PyTuple_GET_ITEM(attrs, di), &dt) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    return dt >= 0 && narrow_dtype(dt) ? dt : -1;
+}
+
+/* Whether any attribute needs widening: a narrow tensor or dtype */
+static int
+attrs_widen(int op, PyObject *attrs)
+{
+    int given;
+    if (attrs == NULL || !PyTuple_Check(attrs)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(attrs); i++) {
+        TensorObject *t = attr_tensor(PyTuple_GET_ITEM(attrs, i));
+        if (t != NULL && narrow_dtype(t->dtype)) {
+            return 1;
+        }
+    }
+    return dtype_attr_narrow(op, attrs, &given) >= 0;
+}
+
+static int
+uint64_ok_for(int op, TensorObject *t)
+{
+    const uint64_t *p = (const uint64_t *)t->data;
+    if ((tg_ops[op].flags & TG_LINEAR) || op == TG_OP_multiply) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < t->size; i++) {
+        if (p[i] > (uint64_t)INT64_MAX) {
+            TG_INVALID_ARGUMENT("%s: uint64 values above 2**63-1 are not "
+                                "supported by this op (got %llu) [Op:%s]",
+                                tg_ops[op].tf_name,
+                                (unsigned long long)p[i], tg_ops[op].tf_name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* t as int64 (float32 for `/` of 8- and 16-bit integers, TF's
+ * _TRUEDIV_TABLE, exact: they are all float32 values) */
+static TensorObject *
+widened(int op, TensorObject *t)
+{
+    int to = op == TG_OP_divide && tg_dtype_size[t->dtype] <= 2 ? TG_FLOAT32
+                                                                 : TG_INT64;
+    if (t->dtype == TG_UINT64 && uint64_ok_for(op, t) < 0) {
+        return NULL;
+    }
+    return tg_ufunc_apply(NULL, 1, &t, to);
+}
+
+/* Cast the int64 outputs of a widened row back to `dt`: a Tensor or a
+ * tuple of them; anything else is returned as is. */
+static PyObject *
+narrow_outputs(PyObject *r, int dt)
+{
+    if (Tensor_Check(r)) {
+        TensorObject *t = (TensorObject *)r;
+        if (t->dtype != TG_INT64) {
+            return r;
+        }
+        TensorObject *n = tg_ufunc_apply(NULL, 1, &t, dt);
+        Py_DECREF(r);
+        return (PyObject *)n;
+    }
+    if (PyTuple_CheckExact(r)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(r); i++) {
+            PyObject *o = PyTuple_GET_ITEM(r, i);
+            if (Tensor_Check(o) && ((TensorObject *)o)->dtype == TG_INT64) {
+                Py_INCREF(o);
+                PyObject *n = narrow_outputs(o, dt);
+                if (n == NULL) {
+                    Py_DECREF(r);
+                    return NULL;
+                }
+                /* the tuple is ours alone: tg_apply just built it */
+                Py_SETREF(((PyTupleObject *)r)->ob_item[i], n);
+            }
+        }
+    }
+    return r;
+}
+
+/* attrs with narrow tensors widened and a narrow `dtype` made int64; the
+ * first narrow tensor's dtype in *first */
+static PyObject *
+widened_attrs(int op, PyObject *attrs, int *first)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(attrs);
+    int di = tg_st->sig[op].dtype_attr, given;
+    PyObject *w = PyTuple_New(n);
+    if (w == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *a = PyTuple_GET_ITEM(attrs, i);
+        TensorObject *t = attr_tensor(a);
+        if (t != NULL && narrow_dtype(t->dtype)) {
+            if (*first < 0) {
+                *first = t->dtype;
+            }
+            a = (PyObject *)widened(op, t);
+            if (a == NULL) {
+                Py_DECREF(w);
+                return NULL;
+            }
+        }
+        else if (i == di && dtype_attr_narrow(op, attrs, &given) >= 0) {
+            a = Py_NewRef(tg_dtype_obj(TG_INT64));
+        }
+        else {
+            Py_INCREF(a);
+        }
+        PyTuple_SET_ITEM(w, i, a);
+    }
+    return w;
+}
+
+static PyObject *
+apply_widened(int op, int nin, TensorObject **in, PyObject *attrs)
+{
+    TensorObject *inline_w[MAX_INLINE_ARGS];
+    TensorObject **w = inline_w;
+    PyObject *r = NULL, *wattrs = NULL;
+    int narrow = -1, given, n = 0;
+    /* the result's dtype: a `dtype` attribute's if given, else the first
+     * narrow input's (index inputs aside), else a narrow attribute's */
+    int asked = dtype_attr_narrow(op, attrs, &given);
+    if (nin > MAX_INLINE_ARGS &&
+        (w = PyMem_New(TensorObject *, nin)) == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (; n < nin; n++) {
+        int dt = in[n]->dtype;
+        if (!widens(op, n, dt)) {
+            w[n] = (TensorObject *)Py_NewRef(in[n]);
+            continue;
+        }
+        if (narrow < 0 && !index_input(op, n)) {
+            narrow = dt;
+        }
+        if ((w[n] = widened(op, in[n])) == NULL) {
+            goto done;
+        }
+    }
+    if (attrs != NULL && PyTuple_Check(attrs) &&
+        (wattrs = widened_attrs(op, attrs, &narrow)) == NULL) {
+        goto done;
+    }
+    r = tg_apply(op, nin, w, wattrs ? wattrs : attrs);
+    if (given) {
+        /* the row's dtype decides: argmax's default output_type int64
+         * stays int64 */
+        narrow = asked;
+    }
+    if (r != NULL && narrow >= 0) {
+        r = narrow_outputs(r, narrow);
+    }
+done:
+    for (int i = 0; i < n; i++) {
+        Py_DECREF(w[i]);
+    }
+    if (w != inline_w) {
+        PyMem_Free(w);
+    }
+    Py_XDECREF(wattrs);
+    return r;
+}
+
 PyObject *
 tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
 {
     const tg_opdef *d = &tg_ops[op];
     tg_fwd f = {.in = in, .nin = nin, .attrs = attrs, .nout = 1};
     PyObject *result;
+    int widen = 0;
     if ((d->flags & TG_SAME_DTYPE) && tg_check_same_dtype(op, nin, in) < 0) {
         return NULL;
     }
@@ -63,11 +292,24 @@ tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
             TG_INVALID_ARGUMENT(
                 "Value for attr 'T' of %s is not in the list of allowed "
                 "values: %s [Op:%s]", tg_dtype_names[dt],
-                (d->flags & TG_INT_OK) ? "half, float, double, int32, int64"
-                                       : "half, float, double",
+                (d->flags & TG_INT_OK)
+                    ? "half, float, double, int8, int16, int32, int64, "
+                      "uint8, uint16, uint32, uint64"
+                    : "half, float, double",
                 d->tf_name);
             return NULL;
         }
+        widen |= widens(op, i, dt);
+    }
+    if (!widen && attrs != NULL) {
+        widen = attrs_widen(op, attrs);
+    }
+    /* composite rows widen in the primitives they call; cast converts
+     * between any two dtypes itself; custom_gradient's function sees the
+     * user's own tensors */
+    if (widen && !(d->flags & TG_COMPOSITE) && op != TG_OP_cast &&
+        op != TG_OP_custom_gradient) {
+        return apply_widened(op, nin, in, attrs);
     }
     if (d->forward(&f) < 0) {
         for (int i = 0; i < TG_MAX_OUT; i++) {

@@ -303,6 +303,7 @@ parse_signatures(void)
             nin += *p == ',';
         }
         sig->nin = nin;
+        sig->dtype_attr = -1;
         if (d->flags & TG_ATTR_FIRST) {
             /* "equation, *inputs": one attribute, then the input list */
             sig->nin = 1;
@@ -364,6 +365,17 @@ parse_signatures(void)
         Py_DECREF(defaults);
         if (!sig->attr_names || !sig->attr_defaults) {
             goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(sig->attr_names); i++) {
+            const char *a = PyUnicode_AsUTF8(
+                PyTuple_GET_ITEM(sig->attr_names, i));
+            if (a == NULL) {
+                goto done;
+            }
+            if (!strcmp(a, "dtype") || !strcmp(a, "out_type") ||
+                !strcmp(a, "output_type")) {
+                sig->dtype_attr = (int)i;
+            }
         }
     }
     rc = 0;

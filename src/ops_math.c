@@ -1413,8 +1413,12 @@ truediv_forward(tg_fwd *f)
         in[0] = (TensorObject *)Py_NewRef(x);
         in[1] = y;
     }
-    else {                              /* int32, int64 -> float64 */
-        PyObject *dt = tg_dtype_obj(TG_FLOAT64);
+    else {
+        /* TF's _TRUEDIV_TABLE: 8- and 16-bit integers divide in float32,
+         * the wider ones in float64 */
+        int narrow = x->dtype == TG_INT8 || x->dtype == TG_INT16 ||
+                     x->dtype == TG_UINT8 || x->dtype == TG_UINT16;
+        PyObject *dt = tg_dtype_obj(narrow ? TG_FLOAT32 : TG_FLOAT64);
         in[0] = (TensorObject *)tg_op1_attrs(TG_OP_cast, (PyObject *)x,
                                              "(O)", dt);
         in[1] = in[0] ? (TensorObject *)tg_op1_attrs(
@@ -1771,8 +1775,7 @@ truth(const TensorObject *c, Py_ssize_t i)
         case TG_FLOAT16: return !npy_half_iszero(((const npy_half *)c->data)[i]);
         case TG_FLOAT32: return ((const float *)c->data)[i] != 0;
         case TG_FLOAT64: return ((const double *)c->data)[i] != 0;
-        case TG_INT32: return ((const int32_t *)c->data)[i] != 0;
-        default: return ((const int64_t *)c->data)[i] != 0;
+        default: return tg_int_at(c->data, c->dtype, i) != 0;
     }
 }
 

@@ -445,11 +445,17 @@ tg_float_scalar(const char *tfname, const char *param, PyObject *obj,
     }
     /* a real scalar: its __float__ cannot fail but by running out of
      * memory */
-    *out = t != NULL ? tg_float_at(t->data, t->dtype, 0)
-                     : PyFloat_AsDouble(obj);
-    if (t != NULL && !tg_is_float(t->dtype)) {
-        *out = t->dtype == TG_INT32 ? (double)*(int32_t *)t->data
-                                    : (double)*(int64_t *)t->data;
+    if (t == NULL) {
+        *out = PyFloat_AsDouble(obj);
+    }
+    else if (tg_is_float(t->dtype)) {
+        *out = tg_float_at(t->data, t->dtype, 0);
+    }
+    else if (t->dtype == TG_UINT64) {
+        *out = (double)*(uint64_t *)t->data;
+    }
+    else {
+        *out = (double)tg_int_at(t->data, t->dtype, 0);
     }
     return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
 }

@@ -39,6 +39,14 @@ typedef enum {
     TG_INT32,
     TG_INT64,
     TG_BOOL,
+    /* TF's narrower and unsigned integers: storage, conversion, cast and
+     * the integer ops (computed by NumPy's loops, wrapping as TF's do) */
+    TG_INT8,
+    TG_INT16,
+    TG_UINT8,
+    TG_UINT16,
+    TG_UINT32,
+    TG_UINT64,
     TG_NDTYPES
 } tg_dtype;
 
@@ -46,6 +54,36 @@ static inline int
 tg_is_float(int dt)
 {
     return dt <= TG_FLOAT64;
+}
+
+static inline int
+tg_is_int(int dt)
+{
+    return dt == TG_INT32 || dt == TG_INT64 || dt >= TG_INT8;
+}
+
+static inline int
+tg_is_unsigned(int dt)
+{
+    return dt >= TG_UINT8;
+}
+
+/* Element i of an integer or bool buffer as an int64 (uint64 values past
+ * INT64_MAX wrap; callers reading indices or counts reject negatives). */
+static inline int64_t
+tg_int_at(const char *data, int dt, Py_ssize_t i)
+{
+    switch (dt) {
+        case TG_INT32: return ((const int32_t *)data)[i];
+        case TG_INT64: return ((const int64_t *)data)[i];
+        case TG_INT8: return ((const int8_t *)data)[i];
+        case TG_INT16: return ((const int16_t *)data)[i];
+        case TG_UINT8: return ((const uint8_t *)data)[i];
+        case TG_UINT16: return ((const uint16_t *)data)[i];
+        case TG_UINT32: return ((const uint32_t *)data)[i];
+        case TG_UINT64: return (int64_t)((const uint64_t *)data)[i];
+        default: return ((const npy_bool *)data)[i] != 0;
+    }
 }
 
 /* Element i of a float buffer of dtype dt, as a double. */
@@ -219,6 +257,9 @@ typedef struct {
     int nin;
     PyObject *attr_names;      /* tuple of str */
     PyObject *attr_defaults;   /* tuple */
+    int dtype_attr;            /* index of `dtype` / `out_type` /
+                                  `output_type` among the attributes, or
+                                  -1: the dtype the row's result takes */
 } tg_opsig;
 
 enum {

@@ -339,9 +339,22 @@ tg_tensor_scalar(int dtype, double v)
         case TG_FLOAT16: *(npy_half *)t->data = npy_double_to_half(v); break;
         case TG_FLOAT32: *(float *)t->data = (float)v; break;
         case TG_FLOAT64: *(double *)t->data = v; break;
-        case TG_INT32: *(int32_t *)t->data = (int32_t)v; break;
-        case TG_INT64: *(int64_t *)t->data = (int64_t)v; break;
         case TG_BOOL: *(npy_bool *)t->data = v != 0; break;
+        default: {
+            /* integers: through int64 so that a negative value wraps into
+             * an unsigned dtype as a C cast from a signed type does */
+            int64_t x = (int64_t)v;
+            switch (dtype) {
+                case TG_INT8: *(int8_t *)t->data = (int8_t)x; break;
+                case TG_INT16: *(int16_t *)t->data = (int16_t)x; break;
+                case TG_INT32: *(int32_t *)t->data = (int32_t)x; break;
+                case TG_UINT8: *(uint8_t *)t->data = (uint8_t)x; break;
+                case TG_UINT16: *(uint16_t *)t->data = (uint16_t)x; break;
+                case TG_UINT32: *(uint32_t *)t->data = (uint32_t)x; break;
+                case TG_UINT64: *(uint64_t *)t->data = (uint64_t)x; break;
+                default: *(int64_t *)t->data = x; break;
+            }
+        }
     }
     return t;
 }

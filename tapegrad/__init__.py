@@ -23,10 +23,16 @@ from ._tapegrad import (  # noqa: F401
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
     ones,
     ones_like,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
     zeros,
     zeros_like,
 )
@@ -48,8 +54,9 @@ from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 
 _tapegrad._set_shape_type(TensorShape)
 
-from . import (autodiff, config, errors, image, linalg, math, nn,  # noqa: E402,F401
-               random, test)
+from . import (autodiff, config, dtypes, errors, image, linalg,  # noqa: E402,F401
+               math, nn, random, test)
+from .dtypes import as_dtype, double, half  # noqa: E402,F401
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 from ._function import TensorSpec, device, function  # noqa: E402,F401
 from ._module import Module  # noqa: E402,F401

@@ -248,6 +248,9 @@ def sample(rng, row, shape, dtype, lo=None, hi=None):
                 bad = np.abs(x) < 0.1
         return x.astype(dtype)
     lo, hi = math.ceil(lo), math.floor(hi)
+    if dtype.kind == "u":
+        # unsigned: the non-negative part of the domain (or [0, 3] if none)
+        lo, hi = max(lo, 0), max(hi, 3)
     if row.has("kink"):
         lo = lo if lo != 0 else 1
     return np.asarray(rng.integers(lo, hi + 1, size=shape)).astype(dtype)

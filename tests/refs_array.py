@@ -165,7 +165,10 @@ def array_linspace(start, stop, num, axis=0):
     return np.take(out, np.arange(num), axis=ax)
 
 
-_RANGE_ORDER = [np.int32, np.int64, np.float16, np.float32, np.float64]
+# TF's range takes int32, int64, half, float and double only (an assert);
+# tapegrad also takes the narrow integers, which a Python int joins
+_RANGE_ORDER = [np.int32, np.int8, np.int16, np.uint8, np.uint16, np.uint32,
+                np.uint64, np.int64, np.float16, np.float32, np.float64]
 
 
 def _range_dtype(v):

@@ -130,12 +130,14 @@ def clip_by_value(t, clip_value_min, clip_value_max):
 
 
 def truediv(x, y):
-    """y takes x's dtype (TF's dtype hint); integers divide in float64."""
+    """y takes x's dtype (TF's dtype hint); integers divide in float64,
+    8- and 16-bit ones in float32 (TF's _TRUEDIV_TABLE)."""
     x = np.asarray(x)
     y = np.asarray(y, dtype=x.dtype)
     if x.dtype.kind == "f":
         return np.true_divide(x, y)
-    return np.true_divide(x.astype(np.float64), y.astype(np.float64))
+    to = np.float32 if x.dtype.itemsize <= 2 else np.float64
+    return np.true_divide(x.astype(to), y.astype(to))
 
 
 def select(condition, x, y):

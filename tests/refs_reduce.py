@@ -59,7 +59,11 @@ def cumprod(x, axis=0, exclusive=False, reverse=False):
 def argsort(values, axis=-1, direction="ASCENDING", stable=False):
     """Stable; ties keep the lower index first in both directions."""
     v = np.asarray(values)
-    key = -v if direction == "DESCENDING" else v
+    if direction == "DESCENDING":
+        # unsigned values negate in a signed type (-v wraps in NumPy)
+        key = -v.astype(np.float64) if v.dtype.kind == "u" else -v
+    else:
+        key = v
     return np.argsort(key, axis=axis, kind="stable").astype(np.int32)
 
 

@@ -74,6 +74,7 @@ KNOWN_CRASHES = {
 # reported as known, not counted; the C-level custom_gradient cases
 # (op:/grad:custom_gradient, no Python grad_fn) stay strict.
 PYTHON_LEVEL_CASES = {"custom_gradient_second_order", "porting_surface",
+                      "image_adjust_contrast",
                       "layers_and_control_flow"}
 KNOWN_PY_LEAK = ("known: CPython 3.11 leaks a Python call's arguments when an "
                  "allocation fails while setting the call up (reproduced "
@@ -126,6 +127,30 @@ def _cases():
     cases["constant_numpy_scalar"] = lambda: tf.constant(np.float64(2.5))
     cases["constant_shape"] = lambda: tf.constant(1.0, shape=(2, 3))
     cases["convert_to_tensor"] = lambda: tf.convert_to_tensor([[1, 2], [3, 4]])
+    # the narrow integer dtypes: widened to int64, run, cast back
+    u8 = tf.constant([1, 2, 250], tf.uint8)
+    cases["constant_uint8"] = lambda: tf.constant([1, 255], tf.uint8)
+    cases["constant_uint64_huge"] = lambda: tf.constant(2 ** 64 - 1, tf.uint64)
+    cases["narrow_add"] = lambda: u8 + u8
+    cases["narrow_truediv"] = lambda: u8 / u8
+    cases["narrow_reduce"] = lambda: tf.reduce_sum(u8)
+    cases["narrow_topk"] = lambda: tf.math.top_k(u8, 2)
+    cases["narrow_dtype_attr"] = lambda: tf.range(1, 9, 2, dtype=tf.int16)
+    cases["narrow_attr_tensor"] = lambda: tf.one_hot(
+        [0, 2], 3, on_value=tf.constant(7, tf.uint16),
+        off_value=tf.constant(1, tf.uint16))
+    cases["narrow_cast"] = lambda: tf.cast(u8, tf.int8)
+
+    @case("narrow_uint64_refused")
+    def _():
+        try:
+            tf.constant([2 ** 63 + 1], tf.uint64) < 3
+        except tf.errors.InvalidArgumentError as e:
+            return str(e)
+        raise AssertionError("uint64 past 2**63 - 1 compared")
+
+    cases["image_adjust_contrast"] = lambda: tf.image.adjust_contrast(
+        np.array([[[10], [20]]], np.uint8), 2.0)
     cases["zeros"] = lambda: tf.zeros((2, 3))
     cases["ones"] = lambda: tf.ones((3,), dtype=tf.int64)
     cases["zeros_like"] = lambda: tf.zeros_like(x)
