@@ -742,7 +742,7 @@ watch_one(TapeObject *t, PyObject *obj)
         return -1;
     }
     if (!tg_is_float(dtype) &&
-        PyErr_WarnFormat(PyExc_UserWarning, 2,
+        PyErr_WarnFormat(PyExc_UserWarning, 1,
                          "The dtype of the watched tensor must be floating "
                          "(e.g. tapegrad.float32), got tapegrad.%s",
                          tg_dtype_names[dtype]) < 0) {

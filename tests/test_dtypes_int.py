@@ -291,6 +291,20 @@ def test_integer_inputs_get_no_gradient():
     assert tape.gradient(y, x) is None
 
 
+def test_the_watch_warning_points_at_the_watch_call():
+    import inspect
+    import warnings
+    x = tf.constant([1, 2], tf.int16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with tf.GradientTape() as tape:
+            line = inspect.currentframe().f_lineno + 1
+            tape.watch(x)
+    assert len(caught) == 1
+    assert "got tapegrad.int16" in str(caught[0].message)
+    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
+
+
 def test_image_contrast_of_uint8_images():
     img = np.array([[[10], [20]]], np.uint8)
     got = tf.image.adjust_contrast(img, 2.0)
