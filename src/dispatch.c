@@ -35,11 +35,34 @@ tg_want_dtype(const char *tfname, int i, int want, int got)
     return -1;
 }
 
+/* An index input: an integer input of a row whose other inputs may be
+ * floats (TF's Tindices beside T).  A TG_SAME_DTYPE row's dtype rule
+ * skips it, and its dtype never sets a widened row's result dtype. */
+static inline int
+index_input(int op, int i)
+{
+    switch (op) {
+        case TG_OP_fill:
+        case TG_OP_one_hot:
+        case TG_OP_scatter_nd:
+            return i == 0;
+        case TG_OP_tensor_scatter_nd_update:
+        case TG_OP_tensor_scatter_nd_add:
+        case TG_OP_tensor_scatter_nd_sub:
+        case TG_OP_unsorted_segment_sum:
+            return i == 1;
+        default:
+            return 0;
+    }
+}
+
 int
 tg_check_same_dtype(int op, int nin, TensorObject **in)
 {
-    for (int i = 1; i < nin; i++) {
-        if (tg_want_dtype(tg_ops[op].tf_name, i, in[0]->dtype,
+    int first = index_input(op, 0) ? 1 : 0;
+    for (int i = first + 1; i < nin; i++) {
+        if (!index_input(op, i) &&
+            tg_want_dtype(tg_ops[op].tf_name, i, in[first]->dtype,
                           in[i]->dtype) < 0) {
             return -1;
         }
@@ -65,14 +88,6 @@ narrow_dtype(int dt)
     return dt >= TG_INT8;
 }
 
-/* An index input: its dtype never sets the result's.  fill's dims are
- * int32 or int64 only (TF's index_type) and are refused by the forward
- * otherwise, so they are not widened either. */
-static inline int
-index_input(int op, int i)
-{
-    return (op == TG_OP_fill || op == TG_OP_one_hot) && i == 0;
-}
 
 static inline int
 widens(int op, int i, int dt)
@@ -377,6 +392,9 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
     }
     if (same) {
         for (int i = 0; i < nargs && dt < 0; i++) {
+            if (index_input(op, i)) {
+                continue;
+            }
             if (Tensor_Check(args[i])) {
                 dt = ((TensorObject *)args[i])->dtype;
             }
@@ -386,7 +404,7 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         }
     }
     for (; n < nargs; n++) {
-        int hint = same ? dt : -1;
+        int hint = same && !index_input(op, n) ? dt : -1;
         if (want >= 0 && !Tensor_Check(args[n]) && !Variable_Check(args[n])) {
             hint = want;
         }
@@ -394,7 +412,7 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         if (in[n] == NULL) {
             goto done;
         }
-        if (same && dt < 0) {
+        if (same && dt < 0 && !index_input(op, n)) {
             dt = in[n]->dtype;
         }
     }

@@ -1345,29 +1345,35 @@ blocks_copy(const blockmap *m, TensorObject *x, TensorObject *out)
     }
 }
 
+/* dst[0..n) += s[0..n) in dtype dt */
+static void
+block_add(int dt, char *dst, const char *s, Py_ssize_t n)
+{
+    size_t isz = (size_t)tg_dtype_size[dt];
+    if (dt == TG_FLOAT32) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            ((float *)dst)[i] += ((const float *)s)[i];
+        }
+    }
+    else if (dt == TG_FLOAT64) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            ((double *)dst)[i] += ((const double *)s)[i];
+        }
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            elem_add(dt, dst + (size_t)i * isz, s + (size_t)i * isz);
+        }
+    }
+}
+
 static void
 blocks_add(const blockmap *m, TensorObject *g, TensorObject *acc)
 {
-    int dt = g->dtype;
-    size_t isz = (size_t)tg_dtype_size[dt];
+    size_t isz = (size_t)tg_dtype_size[g->dtype];
     for (Py_ssize_t k = 0; k < m->nblk; k++) {
-        char *dst = acc->data + (size_t)(m->src[k] * m->inner) * isz;
-        const char *s = g->data + (size_t)(k * m->inner) * isz;
-        if (dt == TG_FLOAT32) {
-            for (Py_ssize_t i = 0; i < m->inner; i++) {
-                ((float *)dst)[i] += ((const float *)s)[i];
-            }
-        }
-        else if (dt == TG_FLOAT64) {
-            for (Py_ssize_t i = 0; i < m->inner; i++) {
-                ((double *)dst)[i] += ((const double *)s)[i];
-            }
-        }
-        else {
-            for (Py_ssize_t i = 0; i < m->inner; i++) {
-                elem_add(dt, dst + (size_t)i * isz, s + (size_t)i * isz);
-            }
-        }
+        block_add(g->dtype, acc->data + (size_t)(m->src[k] * m->inner) * isz,
+                  g->data + (size_t)(k * m->inner) * isz, m->inner);
     }
 }
 
@@ -1494,13 +1500,12 @@ gather_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
 
 /* gather_nd(params of shape pshape, idx, batch_dims) as a block map */
 static int
-gather_nd_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
-              PyObject *bd_obj, blockmap *m)
+gather_nd_map_named(const char *tf, int pnd, const Py_ssize_t *pshape,
+                    TensorObject *idx, PyObject *bd_obj, blockmap *m)
 {
-    const char *tf = "GatherNd";
     Py_ssize_t bd;
     m->src = NULL;
-    if (tg_int_scalar("GatherNd", "batch_dims", bd_obj, &bd) < 0) {
+    if (tg_int_scalar(tf, "batch_dims", bd_obj, &bd) < 0) {
         return -1;
     }
     if (idx->ndim < 1) {
@@ -1565,8 +1570,10 @@ gather_nd_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
                 PyObject *s = tg_shape_str(pnd, pshape);
                 if (s != NULL) {
                     TG_INVALID_ARGUMENT("indices[%s] = [%s] does not index "
-                                        "into param shape %U [Op:%s]", pos,
-                                        val, s, tf);
+                                        "into %sshape %U [Op:%s]", pos, val,
+                                        strcmp(tf, "GatherNd") ? ""
+                                                               : "param ",
+                                        s, tf);
                     Py_DECREF(s);
                 }
                 PyMem_Free(m->src);
@@ -1578,6 +1585,13 @@ gather_nd_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
         m->src[r] = (r / (per ? per : 1)) * span + flat;
     }
     return 0;
+}
+
+static int
+gather_nd_map(int pnd, const Py_ssize_t *pshape, TensorObject *idx,
+              PyObject *bd_obj, blockmap *m)
+{
+    return gather_nd_map_named("GatherNd", pnd, pshape, idx, bd_obj, m);
 }
 
 /* the adjoint: zeros of `shape`, blocks of g added at src; g must have the
@@ -1830,6 +1844,390 @@ gather_nd_grad_vjp(tg_vjp_ctx *c)
     VJP_END;
 }
 JVP_LINEAR(gather_nd_grad)
+
+/* ---- scatter_nd, tensor_scatter_nd_update / _add / _sub ---------------------------------------------
+ * TF's signatures put the indices first, so here they are an integer
+ * input (never differentiated), read as gather_nd's are:
+ *   scatter_nd(indices, updates, shape): zeros(shape), updates[i] added at
+ *       indices[i]                          dupdates = gather_nd(g)
+ *   tensor_scatter_nd_update(tensor, indices, updates): tensor with
+ *       updates[i] written at indices[i] (the last wins where an index
+ *       repeats; TF leaves that order undefined)
+ *                     dtensor = g where no update landed, 0 elsewhere
+ *                     dupdates = gather_nd(g)
+ *   tensor_scatter_nd_add / _sub: tensor +/- scatter_nd(indices, updates)
+ *                     dtensor = g, dupdates = +/- gather_nd(g)
+ * updates must have shape indices.shape[:-1] + shape[K:].
+ */
+static TensorObject *
+scatter_indices(const char *tf, TensorObject *idx)
+{
+    if (idx->dtype != TG_INT32 && idx->dtype != TG_INT64) {
+        PyErr_Format(PyExc_TypeError, "%s: Value passed to parameter "
+                     "'indices' has DataType %s not in list of allowed "
+                     "values: int32, int64", tf, tg_dtype_names[idx->dtype]);
+        return NULL;
+    }
+    if (idx->ndim < 1) {
+        TG_INVALID_ARGUMENT("Indices must have rank >= 1 [Op:%s]", tf);
+        return NULL;
+    }
+    return idx;
+}
+
+/* (d0, d1, ...) as a Python tuple; a new reference */
+static PyObject *
+dims_tuple(int nd, const Py_ssize_t *shape)
+{
+    PyObject *t = PyTuple_New(nd);
+    for (int k = 0; t != NULL && k < nd; k++) {
+        PyObject *d = PyLong_FromSsize_t(shape[k]);
+        if (d == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, k, d);
+    }
+    return t;
+}
+
+/* element i of a float tensor set to v */
+static void
+store_float(TensorObject *t, Py_ssize_t i, double v)
+{
+    switch (t->dtype) {
+        case TG_FLOAT16:
+            ((npy_half *)t->data)[i] = npy_double_to_half(v);
+            break;
+        case TG_FLOAT32: ((float *)t->data)[i] = (float)v; break;
+        default: ((double *)t->data)[i] = v; break;
+    }
+}
+
+/* the block map of `indices` into `shape`, with updates' shape checked */
+static int
+scatter_map(const char *tf, int nd, const Py_ssize_t *shape,
+            TensorObject *idx, TensorObject *upd, blockmap *m)
+{
+    PyObject *zero = PyLong_FromLong(0);
+    int rc;
+    if (zero == NULL || scatter_indices(tf, idx) == NULL) {
+        Py_XDECREF(zero);
+        return -1;
+    }
+    rc = gather_nd_map_named(tf, nd, shape, idx, zero, m);
+    Py_DECREF(zero);
+    if (rc < 0) {
+        return -1;
+    }
+    int ok = upd->ndim == m->ndim;
+    for (int k = 0; ok && k < upd->ndim; k++) {
+        ok = upd->shape[k] == m->shape[k];
+    }
+    if (!ok) {
+        PyMem_Free(m->src);
+        m->src = NULL;
+        return tg_shape_error("updates has shape %U, expected %U "
+                              "(indices.shape[:-1] + shape[K:]) [Op:%s]", tf,
+                              upd, m->ndim, m->shape);
+    }
+    return 0;
+}
+
+int
+scatter_nd_forward(tg_fwd *f)
+{
+    Py_ssize_t shape[TG_MAXDIMS];
+    int nd;
+    blockmap m;
+    TensorObject *upd = f->in[1];
+    if (tg_int_list("ScatterNd", "shape", attr(f->attrs, 0), &nd, shape) <
+        0) {
+        return -1;
+    }
+    for (int k = 0; k < nd; k++) {
+        if (shape[k] < 0) {
+            TG_INVALID_ARGUMENT("Dimension %zd must be >= 0 [Op:ScatterNd]",
+                                shape[k]);
+            return -1;
+        }
+    }
+    if (scatter_map("ScatterNd", nd, shape, f->in[0], upd, &m) < 0) {
+        return -1;
+    }
+    f->out[0] = tg_fill_like(upd->dtype, nd, shape, 0.0);
+    if (f->out[0] != NULL) {
+        blocks_add(&m, upd, f->out[0]);
+    }
+    PyMem_Free(m.src);
+    return f->out[0] ? 0 : -1;
+}
+
+/* gather_nd(g, indices) for the updates' gradient, batched as
+ * gather_nd_grad's vjp does; a new reference */
+static PyObject *
+scatter_updates_grad(tg_vjp_ctx *c, const char *tf, PyObject *g,
+                     PyObject *indices, int gnd)
+{
+    PyObject *zero = PyLong_FromLong(0), *idx, *bd, *axis, *r = NULL;
+    if (zero == NULL) {
+        return NULL;
+    }
+    if (batch_gather_args(c, tf, indices, zero, Py_None, gnd, &idx, &bd,
+                          &axis) == 0) {
+        r = tg_op1_attrs(TG_OP_gather_nd, g, "(OO)", idx, bd);
+        Py_DECREF(idx);
+        Py_DECREF(bd);
+        Py_DECREF(axis);
+    }
+    Py_DECREF(zero);
+    return r;
+}
+
+int
+scatter_nd_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    if (NEEDS(1)) {
+        SET(1, KEEP(scatter_updates_grad(c, "ScatterNd", G, X(0),
+                                         OUT_SLOT(0)->ndim)));
+    }
+    VJP_END;
+}
+JVP_LINEAR(scatter_nd)
+
+/* tensor_scatter_nd_* forwards: a copy of the tensor, then the updates
+ * written (update) or added (add, sub: updates negated first) */
+static int
+tensor_scatter_forward(tg_fwd *f, const char *tf, int how)
+{
+    TensorObject *x = f->in[0], *upd = f->in[2], *neg = NULL;
+    blockmap m;
+    if (tg_want_dtype(tf, 2, x->dtype, upd->dtype) < 0 ||
+        scatter_map(tf, x->ndim, x->shape, f->in[1], upd, &m) < 0) {
+        return -1;
+    }
+    if (how < 0) {
+        /* the kernel, not the op: nothing of this is recorded */
+        TensorObject *in1[1] = {upd};
+        if (tg_unary_forward(TG_OP_negative, in1, &neg) < 0) {
+            PyMem_Free(m.src);
+            return -1;
+        }
+        upd = neg;
+    }
+    f->out[0] = tg_tensor_new(x->dtype, x->ndim, x->shape);
+    if (f->out[0] != NULL) {
+        TensorObject *o = f->out[0];
+        size_t isz = (size_t)tg_dtype_size[x->dtype];
+        size_t bytes = (size_t)m.inner * isz;
+        memcpy(o->data, x->data, (size_t)x->size * isz);
+        if (how == 0) {
+            for (Py_ssize_t k = 0; k < m.nblk && bytes; k++) {
+                memcpy(o->data + (size_t)m.src[k] * bytes,
+                       upd->data + (size_t)k * bytes, bytes);
+            }
+        }
+        else {
+            blocks_add(&m, upd, o);
+        }
+    }
+    Py_XDECREF(neg);
+    PyMem_Free(m.src);
+    return f->out[0] ? 0 : -1;
+}
+
+int
+tensor_scatter_nd_update_forward(tg_fwd *f)
+{
+    return tensor_scatter_forward(f, "TensorScatterUpdate", 0);
+}
+
+int
+tensor_scatter_nd_add_forward(tg_fwd *f)
+{
+    return tensor_scatter_forward(f, "TensorScatterAdd", 1);
+}
+
+int
+tensor_scatter_nd_sub_forward(tg_fwd *f)
+{
+    return tensor_scatter_forward(f, "TensorScatterSub", -1);
+}
+
+/* the vjps: the tensor's gradient is g (add, sub) or g masked where an
+ * update landed (update); the updates' is +/- gather_nd(g) */
+static int
+tensor_scatter_vjp(tg_vjp_ctx *c, const char *tf, int how)
+{
+    VJP_BEGIN;
+    if (NEEDS(0)) {
+        if (how != 0) {
+            SET(0, G);
+        }
+        else {
+            /* 1 where no update landed: scatter_nd of ones, tested for
+             * zero (the indices are fixed, so this is a constant) */
+            const tg_slot *xs = IN_SLOT(0), *us = IN_SLOT(2);
+            TensorObject *ones = tg_fill_like(xs->dtype, us->ndim, us->shape,
+                                              1.0);
+            PyObject *shape = ones ? KEEP(dims_tuple(xs->ndim, xs->shape))
+                                   : NULL;
+            PyObject *sattrs = shape ? KEEP(PyTuple_Pack(1, shape)) : NULL;
+            TensorObject *sin[2] = {c->in[1], ones};
+            PyObject *hit = sattrs ? KEEP(tg_call_tensors(TG_OP_scatter_nd,
+                                                          2, sin, sattrs))
+                                   : NULL;
+            Py_XDECREF(ones);
+            PyObject *zero = hit ? CONST(0.0, hit) : NULL;
+            PyObject *miss = zero ? BINARY(equal, hit, zero) : NULL;
+            PyObject *mask = miss ? KEEP(tg_op1_attrs(
+                                        TG_OP_cast, miss, "(O)",
+                                        tg_dtype_obj(xs->dtype)))
+                                  : NULL;
+            SET(0, mask ? MUL(G, mask) : NULL);
+        }
+    }
+    if (NEEDS(2)) {
+        PyObject *gu = KEEP(scatter_updates_grad(c, tf, G, X(1),
+                                                 OUT_SLOT(0)->ndim));
+        SET(2, gu && how < 0 ? NEG(gu) : gu);
+    }
+    VJP_END;
+}
+
+int
+tensor_scatter_nd_update_vjp(tg_vjp_ctx *c)
+{
+    return tensor_scatter_vjp(c, "TensorScatterUpdate", 0);
+}
+JVP_LINEAR(tensor_scatter_nd_update)
+
+int
+tensor_scatter_nd_add_vjp(tg_vjp_ctx *c)
+{
+    return tensor_scatter_vjp(c, "TensorScatterAdd", 1);
+}
+JVP_LINEAR(tensor_scatter_nd_add)
+
+int
+tensor_scatter_nd_sub_vjp(tg_vjp_ctx *c)
+{
+    return tensor_scatter_vjp(c, "TensorScatterSub", -1);
+}
+JVP_LINEAR(tensor_scatter_nd_sub)
+
+/* ---- unsorted_segment_sum ---------------------------------------------------------------------------
+ * z[i] = sum of data[j] over j with segment_ids[j] == i (data's leading
+ * dims are segment_ids' shape; negative ids are dropped, as TF's)
+ *                     ddata = gather(g, segment_ids), 0 where an id is < 0
+ * attrs: (num_segments,)
+ */
+int
+unsorted_segment_sum_forward(tg_fwd *f)
+{
+    const char *tf = "UnsortedSegmentSum";
+    TensorObject *x = f->in[0], *ids = f->in[1];
+    Py_ssize_t n, shape[TG_MAXDIMS];
+    if (ids->dtype != TG_INT32 && ids->dtype != TG_INT64) {
+        PyErr_Format(PyExc_TypeError, "%s: Value passed to parameter "
+                     "'segment_ids' has DataType %s not in list of allowed "
+                     "values: int32, int64", tf, tg_dtype_names[ids->dtype]);
+        return -1;
+    }
+    if (tg_int_scalar(tf, "num_segments", attr(f->attrs, 0), &n) < 0) {
+        return -1;
+    }
+    int ok = ids->ndim <= x->ndim;
+    for (int k = 0; ok && k < ids->ndim; k++) {
+        ok = ids->shape[k] == x->shape[k];
+    }
+    if (!ok) {
+        return tg_shape_error("data.shape = %U does not start with "
+                              "segment_ids.shape = %U [Op:%s]", tf, x,
+                              ids->ndim, ids->shape);
+    }
+    if (n < 0) {
+        TG_INVALID_ARGUMENT("num_segments must be >= 0, got %zd [Op:%s]", n,
+                            tf);
+        return -1;
+    }
+    shape[0] = n;
+    for (int k = ids->ndim; k < x->ndim; k++) {
+        shape[1 + k - ids->ndim] = x->shape[k];
+    }
+    int nd = 1 + x->ndim - ids->ndim;
+    Py_ssize_t inner = prod(x->shape, ids->ndim, x->ndim);
+    for (Py_ssize_t j = 0; j < ids->size; j++) {
+        int64_t v = index_at(ids, j);
+        if (v >= n) {
+            TG_INVALID_ARGUMENT("segment_ids[%zd] = %lld is out of range "
+                                "[0, %zd) [Op:%s]", j, (long long)v, n, tf);
+            return -1;
+        }
+    }
+    f->out[0] = tg_fill_like(x->dtype, nd, shape, 0.0);
+    if (f->out[0] == NULL) {
+        return -1;
+    }
+    size_t isz = (size_t)tg_dtype_size[x->dtype];
+    for (Py_ssize_t j = 0; j < ids->size; j++) {
+        int64_t v = index_at(ids, j);
+        if (v >= 0) {
+            block_add(x->dtype, f->out[0]->data + (size_t)(v * inner) * isz,
+                      x->data + (size_t)(j * inner) * isz, inner);
+        }
+    }
+    return 0;
+}
+
+int
+unsorted_segment_sum_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    if (NEEDS(0)) {
+        TensorObject *ids = c->in[1];
+        const tg_slot *xs = IN_SLOT(0);
+        int negative = 0;
+        for (Py_ssize_t j = 0; j < ids->size && !negative; j++) {
+            negative = index_at(ids, j) < 0;
+        }
+        PyObject *safe = X(1), *mask = NULL;
+        if (negative) {
+            /* TF's _GatherDropNegatives: gather at max(id, 0), then zero
+             * the rows whose id was negative */
+            Py_ssize_t mshape[TG_MAXDIMS];
+            for (int k = 0; k < xs->ndim; k++) {
+                mshape[k] = k < ids->ndim ? ids->shape[k] : 1;
+            }
+            TensorObject *sf = tg_tensor_new(TG_INT64, ids->ndim, ids->shape);
+            TensorObject *mk = sf ? tg_tensor_new(xs->dtype, xs->ndim, mshape)
+                                  : NULL;
+            if (sf != NULL && mk != NULL) {
+                for (Py_ssize_t j = 0; j < ids->size; j++) {
+                    int64_t v = index_at(ids, j);
+                    ((int64_t *)sf->data)[j] = v < 0 ? 0 : v;
+                    store_float(mk, j, v < 0 ? 0.0 : 1.0);
+                }
+            }
+            safe = sf ? KEEP((PyObject *)sf) : NULL;
+            mask = mk ? KEEP((PyObject *)mk) : NULL;
+            if (mk == NULL) {
+                Py_XDECREF(sf);
+                VJP_END;
+            }
+        }
+        /* a batched cotangent gathers along its axis 1 */
+        PyObject *axis = KEEP(PyLong_FromLong(c->batch ? 1 : 0));
+        PyObject *zero = KEEP(PyLong_FromLong(0));
+        PyObject *gx = axis && zero ? OP1A(gather, G, "(OOOO)", safe,
+                                           Py_None, axis, zero)
+                                    : NULL;
+        SET(0, gx && mask ? MUL(gx, mask) : gx);
+    }
+    VJP_END;
+}
+JVP_LINEAR(unsorted_segment_sum)
 
 /* ---- boolean_mask: a composite ---------------------------------------------------------------------
  * z = gather(reshape(x, [..., prod(mask dims), ...]), where(mask), axis)

@@ -88,16 +88,14 @@ def _install_ops():
 _install_ops()
 
 from . import keras  # noqa: E402,F401  (its activations name installed ops)
-from ._composite_ops import (scatter_nd, searchsorted,  # noqa: E402,F401
-                             tensor_scatter_nd_add, tensor_scatter_nd_sub,
-                             tensor_scatter_nd_update)
+from ._composite_ops import searchsorted  # noqa: E402,F401
 from . import _composite_ops  # noqa: E402
 
 
 def _install_composites():
     """TF's other paths for the composite ops."""
     names = {"nn": ["embedding_lookup"],
-             "math": ["unsorted_segment_sum", "unsorted_segment_mean",
+             "math": ["unsorted_segment_mean",
                       "unsorted_segment_max", "segment_sum", "segment_mean",
                       "segment_max"]}
     for ns, fns in names.items():
@@ -106,11 +104,11 @@ def _install_composites():
             setattr(module, fn, getattr(_composite_ops, fn))
             if hasattr(module, "__all__") and fn not in module.__all__:
                 module.__all__.append(fn)
+    top = _sys.modules[__name__]
     for fn in ("scatter_nd", "tensor_scatter_nd_update",
                "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
                "searchsorted"):
-        setattr(_sys.modules[__name__ + ".math"], fn,
-                getattr(_composite_ops, fn))
+        setattr(_sys.modules[__name__ + ".math"], fn, getattr(top, fn))
 
 
 _install_composites()

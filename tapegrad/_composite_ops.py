@@ -1,17 +1,18 @@
 """Ops ported code reaches for, built from op-table rows.
 
-Each is a composition of recorded rows (gather, the internal scatter rows
-gather_grad / gather_nd_grad, where, reduce_max ...), so gradients, second
-order and forward mode come from those rows' rules; integer results
+scatter_nd, tensor_scatter_nd_* and unsorted_segment_sum are rows of their
+own (src/ops_array.c); what is here composes recorded rows (gather,
+unsorted_segment_sum, where, reduce_max ...), so gradients, second order
+and forward mode come from those rows' rules: embedding_lookup (TF's is
+Python over gather too), the sorted segment ops (their ids checked, then
+the unsorted row), segment means and maxima; integer results
 (searchsorted) are never recorded, as TF's.  Shapes and errors are TF's.
 """
 import numpy as np
 
 from . import _tapegrad as C
 
-__all__ = ["embedding_lookup", "scatter_nd", "tensor_scatter_nd_update",
-           "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
-           "unsorted_segment_sum", "unsorted_segment_mean",
+__all__ = ["embedding_lookup", "unsorted_segment_mean",
            "unsorted_segment_max", "segment_sum", "segment_mean",
            "segment_max", "searchsorted"]
 
@@ -48,63 +49,6 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
     return out
 
 
-# ---- scatter -------------------------------------------------------------------------
-def scatter_nd(indices, updates, shape, name=None):
-    """Zeros of `shape` with updates added at indices (duplicates sum), as
-    TF's ScatterNd."""
-    updates = _t(updates)
-    if not updates.dtype.is_floating:   # not differentiable: NumPy adds
-        idx = _int_array(indices, "ScatterNd", "indices")
-        shape = tuple(int(d) for d in
-                      np.asarray(_t(shape).numpy()).reshape(-1))
-        out = np.zeros(shape, updates.dtype.as_numpy_dtype)
-        k = idx.shape[-1]
-        np.add.at(out, tuple(idx.reshape(-1, k).T),
-                  np.asarray(updates.numpy()).reshape(
-                      (-1,) + shape[k:]))
-        return C.constant(out)
-    return C._call("gather_nd_grad", updates, indices=indices, batch_dims=0,
-                   shape=shape)
-
-
-def tensor_scatter_nd_add(tensor, indices, updates, name=None):
-    tensor = _t(tensor)
-    return tensor + scatter_nd(indices, _t(updates, tensor.dtype),
-                               tensor.shape)
-
-
-def tensor_scatter_nd_sub(tensor, indices, updates, name=None):
-    tensor = _t(tensor)
-    return tensor - scatter_nd(indices, _t(updates, tensor.dtype),
-                               tensor.shape)
-
-
-def tensor_scatter_nd_update(tensor, indices, updates, name=None):
-    """tensor with the entries (or slices) at indices replaced by updates.
-    Where an index repeats, the last update wins (TF leaves the order
-    undefined)."""
-    tensor = _t(tensor)
-    updates = _t(updates, tensor.dtype)
-    idx = _int_array(indices, "TensorScatterUpdate", "indices")
-    if idx.ndim == 0:
-        raise C.InvalidArgumentError(
-            "Indices must have rank >= 1 [Op:TensorScatterUpdate]")
-    k = idx.shape[-1]
-    rows = idx.reshape(-1, k)
-    slice_shape = tuple(tensor.shape[k:])
-    flat_updates = C.reshape(updates, (rows.shape[0],) + slice_shape)
-    last = {}
-    for i, r in enumerate(map(tuple, rows)):
-        last[r] = i
-    keep = sorted(last.values())
-    if len(keep) != rows.shape[0]:
-        rows = rows[keep]
-        flat_updates = C.gather(flat_updates, keep)
-    ones = C.ones((rows.shape[0],) + slice_shape, dtype=tensor.dtype)
-    mask = scatter_nd(rows, ones, tensor.shape)
-    return tensor * (1 - mask) + scatter_nd(rows, flat_updates, tensor.shape)
-
-
 # ---- segments -------------------------------------------------------------------------
 def _segment_setup(data, segment_ids, num_segments, op):
     data = _t(data)
@@ -131,24 +75,10 @@ def _segment_setup(data, segment_ids, num_segments, op):
     return flat, fids, n, rest
 
 
-def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
-    """output[i] = sum of data[j] over j with segment_ids[j] == i."""
-    flat, ids, n, rest = _segment_setup(data, segment_ids, num_segments,
-                                        "UnsortedSegmentSum")
-    if ids.size == 0:
-        return C.zeros((n,) + rest, dtype=flat.dtype)
-    if not flat.dtype.is_floating:      # not differentiable: NumPy adds
-        out = np.zeros((n,) + rest, flat.dtype.as_numpy_dtype)
-        np.add.at(out, ids, np.asarray(flat.numpy()))
-        return C.constant(out)
-    return C._call("gather_grad", flat, indices=ids, axis=0, batch_dims=0,
-                   shape=(n,) + rest)
-
-
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     """The mean per segment; 0 for an empty one."""
     data = _t(data)
-    total = unsorted_segment_sum(data, segment_ids, num_segments)
+    total = C.unsorted_segment_sum(data, segment_ids, num_segments)
     ids = _int_array(segment_ids, "UnsortedSegmentMean", "segment_ids")
     counts = np.bincount(ids[ids >= 0].reshape(-1),
                          minlength=int(num_segments))[:int(num_segments)]
@@ -191,7 +121,7 @@ def segment_sum(data, segment_ids, name=None):
     """unsorted_segment_sum over sorted ids, as many segments as the last
     id + 1."""
     ids, n = _sorted_ids(segment_ids, "SegmentSum")
-    return unsorted_segment_sum(data, ids, n)
+    return C.unsorted_segment_sum(data, ids, n)
 
 
 def segment_mean(data, segment_ids, name=None):

@@ -130,6 +130,65 @@ def array_gather_nd_grad(dy, indices, batch_dims=0, shape=None):
     return out.reshape(shape)
 
 
+def _scatter_rows(indices, updates, shape):
+    """indices as rows of K coordinates and updates as one slice per row"""
+    idx = np.asarray(indices).astype(np.int64)
+    k = idx.shape[-1]
+    rows = idx.reshape(-1, k)
+    return rows, np.asarray(updates).reshape((rows.shape[0],) +
+                                             tuple(shape)[k:])
+
+
+def scatter_nd(indices, updates, shape=None):
+    """zeros(shape) with each update added at its index (repeats add)"""
+    rows, upd = _scatter_rows(indices, updates, shape)
+    out = np.zeros(tuple(shape), np.asarray(updates).dtype)
+    np.add.at(out, tuple(rows.T), upd)
+    return out
+
+
+def tensor_scatter_nd_update(tensor, indices, updates):
+    out = np.array(tensor, copy=True)
+    rows, upd = _scatter_rows(indices, updates, out.shape)
+    for r, u in zip(rows, upd):         # in order: the last write wins
+        out[tuple(r)] = u
+    return out
+
+
+def tensor_scatter_nd_add(tensor, indices, updates):
+    out = np.array(tensor, copy=True)
+    rows, upd = _scatter_rows(indices, updates, out.shape)
+    np.add.at(out, tuple(rows.T), upd)
+    return out
+
+
+def tensor_scatter_nd_sub(tensor, indices, updates):
+    return tensor_scatter_nd_add(tensor, indices, -np.asarray(updates))
+
+
+def distinct_scatter_indices(arrays):
+    """Case preparation: indices (arrays[1]) without repeats, so the order
+    of writes does not matter; the tensor's positions taken backwards."""
+    tensor, idx = arrays[0], np.asarray(arrays[1])
+    k = idx.shape[-1]
+    spots = list(np.ndindex(*tensor.shape[:k]))[::-1]
+    m = int(np.prod(idx.shape[:-1]))
+    new = np.array(spots[:m], np.int32).reshape(idx.shape)
+    return [arrays[0], new] + list(arrays[2:])
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments=None):
+    data = np.asarray(data)
+    ids = np.asarray(segment_ids).astype(np.int64)
+    rest = data.shape[ids.ndim:]
+    out = np.zeros((num_segments,) + rest, data.dtype)
+    flat = data.reshape((-1,) + rest)
+    for j, i in enumerate(ids.reshape(-1)):
+        if i >= 0:                      # TF drops negative ids
+            out[i] += flat[j]
+    return out
+
+
 def array_boolean_mask(tensor, mask, axis=None):
     tensor = np.asarray(tensor)
     mask = np.asarray(mask, dtype=bool)

@@ -1,6 +1,9 @@
-"""The ops ported code reaches for, built from op-table rows: TF's
-documented values (their docstrings' examples), errors, and gradients to
-second order (tapegrad.test.check_gradients), forward mode included."""
+"""The ops ported code reaches for: the scatter and segment-sum rows and
+what is composed from rows (embedding_lookup, segment means and maxima,
+searchsorted).  TF's documented values (their docstrings' examples),
+errors, and gradients to second order (tapegrad.test.check_gradients),
+forward mode included; the rows' generated tests are in
+tests/test_ops_table.py."""
 import numpy as np
 import pytest
 
@@ -84,6 +87,64 @@ def test_segment_ops(rng):
                                                             3), d)
     check_gradients(lambda t: tf.math.unsorted_segment_max(t, [2, 0, 2, 1],
                                                            3), d)
+
+
+def test_scatter_and_segment_sum_are_single_recorded_rows():
+    u = tf.constant([1.0, 2.0])
+    t = tf.constant([0.0, 0.0, 0.0])
+    for f in (lambda: tf.scatter_nd([[0], [2]], u, [3]),
+              lambda: tf.tensor_scatter_nd_update(t, [[0], [2]], u),
+              lambda: tf.tensor_scatter_nd_add(t, [[0], [2]], u),
+              lambda: tf.tensor_scatter_nd_sub(t, [[0], [2]], u),
+              lambda: tf.math.unsorted_segment_sum(u, [1, 0], 2)):
+        with tf.GradientTape() as tape:
+            tape.watch([u, t])
+            f()
+            assert tape._num_entries == 1
+
+
+def test_scatter_errors_name_the_op_and_shapes():
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"^indices\[0\] = \[5\] does not index into "
+                             r"shape \[4\] \[Op:ScatterNd\]$"):
+        tf.scatter_nd([[5]], [1.0], [4])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"updates has shape \[2\], expected \[1\] "
+                             r".*\[Op:ScatterNd\]"):
+        tf.scatter_nd([[1]], [1.0, 2.0], [4])
+    with pytest.raises(TypeError, match="ScatterNd: Value passed to parameter "
+                       "'indices' has DataType float32 not in list of "
+                       "allowed values: int32, int64"):
+        tf.scatter_nd([1.0], [1.0], [4])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Indices must have rank >= 1 "
+                             r"\[Op:TensorScatterUpdate\]"):
+        tf.tensor_scatter_nd_update([1.0, 2.0], 0, [1.0])
+    # Python updates take the tensor's dtype (TF's shared T); a tensor of
+    # another dtype is TF's mixed-dtype error
+    got = tf.tensor_scatter_nd_update([1.0, 2.0], [[0]], [5])
+    assert got.dtype == tf.float32
+    np.testing.assert_array_equal(got.numpy(), [5.0, 2.0])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"input #2\(zero-based\) was expected to be a "
+                             r"float tensor but is a int32 tensor "
+                             r"\[Op:TensorScatterAdd\]"):
+        tf.tensor_scatter_nd_add(tf.ones([3]), [[1]], tf.constant([5]))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"data.shape = \[2\] does not start with "
+                             r"segment_ids.shape = \[1\] "
+                             r"\[Op:UnsortedSegmentSum\]"):
+        tf.math.unsorted_segment_sum([1.0, 2.0], [0], 2)
+
+
+def test_negative_segment_ids_are_dropped_and_get_no_gradient():
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.math.unsorted_segment_sum(x, [1, -1, 1], 2)
+    np.testing.assert_array_equal(y.numpy(), [[0, 0], [6, 8]])
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(),
+                                  [[1, 1], [0, 0], [1, 1]])
 
 
 def test_forward_mode_through_the_composites(rng):
