@@ -50,6 +50,7 @@ index_input(int op, int i)
         case TG_OP_tensor_scatter_nd_add:
         case TG_OP_tensor_scatter_nd_sub:
         case TG_OP_unsorted_segment_sum:
+        case TG_OP_unsorted_segment_max:
             return i == 1;
         default:
             return 0;
@@ -92,7 +93,10 @@ narrow_dtype(int dt)
 static inline int
 widens(int op, int i, int dt)
 {
-    return narrow_dtype(dt) && !(op == TG_OP_fill && i == 0);
+    /* unsorted_segment_max fills empty segments with the dtype's own
+     * lowest value, so it runs every dtype natively */
+    return narrow_dtype(dt) && !(op == TG_OP_fill && i == 0) &&
+           op != TG_OP_unsorted_segment_max;
 }
 
 /* The tensor an attribute holds (a Tensor or a Variable's value), or NULL */

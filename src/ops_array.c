@@ -10,6 +10,7 @@
  */
 #include "vjp.h"
 #include <math.h>
+#include <float.h>
 
 /* ---- element helpers ------------------------------------------------------ */
 
@@ -2123,12 +2124,14 @@ JVP_LINEAR(tensor_scatter_nd_sub)
  *                     ddata = gather(g, segment_ids), 0 where an id is < 0
  * attrs: (num_segments,)
  */
-int
-unsorted_segment_sum_forward(tg_fwd *f)
+/* TF's checks of a segment op's ids and num_segments (attribute 0); the
+ * result's shape in nd/shape, and the elements per segment in *inner */
+static int
+segment_setup(const char *tf, tg_fwd *f, int *nd, Py_ssize_t *shape,
+              Py_ssize_t *inner)
 {
-    const char *tf = "UnsortedSegmentSum";
     TensorObject *x = f->in[0], *ids = f->in[1];
-    Py_ssize_t n, shape[TG_MAXDIMS];
+    Py_ssize_t n;
     if (ids->dtype != TG_INT32 && ids->dtype != TG_INT64) {
         PyErr_Format(PyExc_TypeError, "%s: Value passed to parameter "
                      "'segment_ids' has DataType %s not in list of allowed "
@@ -2152,12 +2155,6 @@ unsorted_segment_sum_forward(tg_fwd *f)
                             tf);
         return -1;
     }
-    shape[0] = n;
-    for (int k = ids->ndim; k < x->ndim; k++) {
-        shape[1 + k - ids->ndim] = x->shape[k];
-    }
-    int nd = 1 + x->ndim - ids->ndim;
-    Py_ssize_t inner = prod(x->shape, ids->ndim, x->ndim);
     for (Py_ssize_t j = 0; j < ids->size; j++) {
         int64_t v = index_at(ids, j);
         if (v >= n) {
@@ -2165,6 +2162,24 @@ unsorted_segment_sum_forward(tg_fwd *f)
                                 "[0, %zd) [Op:%s]", j, (long long)v, n, tf);
             return -1;
         }
+    }
+    shape[0] = n;
+    for (int k = ids->ndim; k < x->ndim; k++) {
+        shape[1 + k - ids->ndim] = x->shape[k];
+    }
+    *nd = 1 + x->ndim - ids->ndim;
+    *inner = prod(x->shape, ids->ndim, x->ndim);
+    return 0;
+}
+
+int
+unsorted_segment_sum_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0], *ids = f->in[1];
+    Py_ssize_t shape[TG_MAXDIMS], inner;
+    int nd;
+    if (segment_setup("UnsortedSegmentSum", f, &nd, shape, &inner) < 0) {
+        return -1;
     }
     f->out[0] = tg_fill_like(x->dtype, nd, shape, 0.0);
     if (f->out[0] == NULL) {
@@ -2181,53 +2196,197 @@ unsorted_segment_sum_forward(tg_fwd *f)
     return 0;
 }
 
+/* For the segment vjps: the ids with negatives made 0 (*safe, a new
+ * int64 tensor, or a new reference to ids when none is negative) and,
+ * when some are, a float mask of xs's dtype, 1 where the id is >= 0, of
+ * shape ids.shape + (1,) * rest (*valid, else NULL).  TF's
+ * _GatherDropNegatives. */
+static int
+segment_safe_ids(TensorObject *ids, const tg_slot *xs, PyObject **safe,
+                 PyObject **valid)
+{
+    Py_ssize_t mshape[TG_MAXDIMS];
+    int negative = 0;
+    *safe = *valid = NULL;
+    for (Py_ssize_t j = 0; j < ids->size && !negative; j++) {
+        negative = index_at(ids, j) < 0;
+    }
+    if (!negative) {
+        *safe = Py_NewRef((PyObject *)ids);
+        return 0;
+    }
+    for (int k = 0; k < xs->ndim; k++) {
+        mshape[k] = k < ids->ndim ? ids->shape[k] : 1;
+    }
+    TensorObject *sf = tg_tensor_new(TG_INT64, ids->ndim, ids->shape);
+    TensorObject *mk = sf ? tg_tensor_new(xs->dtype, xs->ndim, mshape) : NULL;
+    if (mk == NULL) {
+        Py_XDECREF(sf);
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < ids->size; j++) {
+        int64_t v = index_at(ids, j);
+        ((int64_t *)sf->data)[j] = v < 0 ? 0 : v;
+        store_float(mk, j, v < 0 ? 0.0 : 1.0);
+    }
+    *safe = (PyObject *)sf;
+    *valid = (PyObject *)mk;
+    return 0;
+}
+
+/* gather(t, ids) along axis `axis`, recorded; a new reference */
+static PyObject *
+gather_along(PyObject *t, PyObject *ids, int axis)
+{
+    return tg_op1_attrs(TG_OP_gather, t, "(OOii)", ids, Py_None, axis, 0);
+}
+
 int
 unsorted_segment_sum_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     if (NEEDS(0)) {
-        TensorObject *ids = c->in[1];
-        const tg_slot *xs = IN_SLOT(0);
-        int negative = 0;
-        for (Py_ssize_t j = 0; j < ids->size && !negative; j++) {
-            negative = index_at(ids, j) < 0;
+        PyObject *safe, *valid;
+        if (segment_safe_ids(c->in[1], IN_SLOT(0), &safe, &valid) < 0) {
+            VJP_END;
         }
-        PyObject *safe = X(1), *mask = NULL;
-        if (negative) {
-            /* TF's _GatherDropNegatives: gather at max(id, 0), then zero
-             * the rows whose id was negative */
-            Py_ssize_t mshape[TG_MAXDIMS];
-            for (int k = 0; k < xs->ndim; k++) {
-                mshape[k] = k < ids->ndim ? ids->shape[k] : 1;
-            }
-            TensorObject *sf = tg_tensor_new(TG_INT64, ids->ndim, ids->shape);
-            TensorObject *mk = sf ? tg_tensor_new(xs->dtype, xs->ndim, mshape)
-                                  : NULL;
-            if (sf != NULL && mk != NULL) {
-                for (Py_ssize_t j = 0; j < ids->size; j++) {
-                    int64_t v = index_at(ids, j);
-                    ((int64_t *)sf->data)[j] = v < 0 ? 0 : v;
-                    store_float(mk, j, v < 0 ? 0.0 : 1.0);
-                }
-            }
-            safe = sf ? KEEP((PyObject *)sf) : NULL;
-            mask = mk ? KEEP((PyObject *)mk) : NULL;
-            if (mk == NULL) {
-                Py_XDECREF(sf);
-                VJP_END;
-            }
+        KEEP(safe);
+        if (valid != NULL) {
+            KEEP(valid);
         }
         /* a batched cotangent gathers along its axis 1 */
-        PyObject *axis = KEEP(PyLong_FromLong(c->batch ? 1 : 0));
-        PyObject *zero = KEEP(PyLong_FromLong(0));
-        PyObject *gx = axis && zero ? OP1A(gather, G, "(OOOO)", safe,
-                                           Py_None, axis, zero)
-                                    : NULL;
-        SET(0, gx && mask ? MUL(gx, mask) : gx);
+        PyObject *gx = KEEP(gather_along(G, safe, c->batch ? 1 : 0));
+        SET(0, gx && valid ? MUL(gx, valid) : gx);
     }
     VJP_END;
 }
 JVP_LINEAR(unsorted_segment_sum)
+
+/* ---- unsorted_segment_max ---------------------------------------------------
+ * z[i] = max of data[j] over j with segment_ids[j] == i, the dtype's
+ * lowest value for an empty segment (TF's)
+ *     ddata[j] = g[id_j] / (how many elements of segment id_j equal its
+ *                max) where data[j] is that max, 0 elsewhere
+ *                (TF's _UnsortedSegmentMinOrMaxGrad)
+ * attrs: (num_segments,)
+ */
+#define SEGMENT_MAX_LOOP(T)                                                  \
+    do {                                                                     \
+        T *o_ = (T *)out->data;                                              \
+        const T *p_ = (const T *)x->data;                                    \
+        for (Py_ssize_t j = 0; j < ids->size; j++) {                         \
+            int64_t v = index_at(ids, j);                                    \
+            if (v < 0) {                                                     \
+                continue;                                                    \
+            }                                                                \
+            T *d_ = o_ + v * inner;                                          \
+            const T *s_ = p_ + j * inner;                                    \
+            for (Py_ssize_t i = 0; i < inner; i++) {                         \
+                /* NaN wins, as in reduce_max */                             \
+                if (!(s_[i] <= d_[i])) {                                     \
+                    d_[i] = s_[i];                                           \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
+int
+unsorted_segment_max_forward(tg_fwd *f)
+{
+    TensorObject *x = f->in[0], *ids = f->in[1], *x32 = NULL, *out;
+    Py_ssize_t shape[TG_MAXDIMS], inner;
+    int nd, dt = x->dtype;
+    /* every dtype natively (dispatch does not widen this row: an empty
+     * segment holds the dtype's own lowest value) */
+    double lowest;
+    switch (dt) {
+        case TG_FLOAT16: lowest = -65504.0; break;
+        case TG_FLOAT32: lowest = -(double)FLT_MAX; break;
+        case TG_FLOAT64: lowest = -DBL_MAX; break;
+        case TG_INT8: lowest = INT8_MIN; break;
+        case TG_INT16: lowest = INT16_MIN; break;
+        case TG_INT32: lowest = INT32_MIN; break;
+        case TG_INT64: lowest = (double)INT64_MIN; break;
+        default: lowest = 0.0; break;   /* unsigned */
+    }
+    if (segment_setup("UnsortedSegmentMax", f, &nd, shape, &inner) < 0) {
+        return -1;
+    }
+    if (dt == TG_FLOAT16) {     /* computed in float32, rounded back */
+        if ((x32 = tg_ufunc_apply(NULL, 1, &x, TG_FLOAT32)) == NULL) {
+            return -1;
+        }
+        x = x32;
+    }
+    out = tg_fill_like(x->dtype, nd, shape, lowest);
+    if (out != NULL) {
+        switch (x->dtype) {
+            case TG_FLOAT32: SEGMENT_MAX_LOOP(float); break;
+            case TG_FLOAT64: SEGMENT_MAX_LOOP(double); break;
+            case TG_INT8: SEGMENT_MAX_LOOP(int8_t); break;
+            case TG_INT16: SEGMENT_MAX_LOOP(int16_t); break;
+            case TG_INT32: SEGMENT_MAX_LOOP(int32_t); break;
+            case TG_UINT8: SEGMENT_MAX_LOOP(uint8_t); break;
+            case TG_UINT16: SEGMENT_MAX_LOOP(uint16_t); break;
+            case TG_UINT32: SEGMENT_MAX_LOOP(uint32_t); break;
+            case TG_UINT64: SEGMENT_MAX_LOOP(uint64_t); break;
+            default: SEGMENT_MAX_LOOP(int64_t); break;
+        }
+    }
+    if (out != NULL && dt == TG_FLOAT16) {
+        Py_SETREF(out, tg_ufunc_apply(NULL, 1, &out, TG_FLOAT16));
+    }
+    Py_XDECREF(x32);
+    f->out[0] = out;
+    return out ? 0 : -1;
+}
+#undef SEGMENT_MAX_LOOP
+
+int
+unsorted_segment_max_vjp(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    if (NEEDS(0)) {
+        const tg_slot *xs = IN_SLOT(0);
+        PyObject *safe, *valid;
+        if (segment_safe_ids(c->in[1], xs, &safe, &valid) < 0) {
+            VJP_END;
+        }
+        KEEP(safe);
+        if (valid != NULL) {
+            KEEP(valid);
+        }
+        /* which elements are their segment's max, and how many per
+         * segment (ties share the gradient, as reduce_max's) */
+        PyObject *at = KEEP(gather_along(Y, safe, 0));
+        PyObject *hit = at ? BINARY(equal, X(0), at) : NULL;
+        PyObject *sel = hit ? KEEP(tg_op1_attrs(TG_OP_cast, hit, "(O)",
+                                                tg_dtype_obj(xs->dtype)))
+                            : NULL;
+        if (sel != NULL && valid != NULL) {
+            sel = MUL(sel, valid);
+        }
+        PyObject *nattr = sel ? KEEP(Py_BuildValue(
+                                    "(n)", OUT_SLOT(0)->shape[0]))
+                              : NULL;
+        TensorObject *sin[2] = {(TensorObject *)sel, c->in[1]};
+        PyObject *count = nattr ? KEEP(tg_call_tensors(
+                                      TG_OP_unsorted_segment_sum, 2, sin,
+                                      nattr))
+                                : NULL;
+        /* an empty segment counts 1: its share is never gathered, and a
+         * 0 there would put inf * 0 into the second order */
+        PyObject *one = count ? CONST(1.0, count) : NULL;
+        PyObject *nz = one ? BINARY(maximum, count, one) : NULL;
+        PyObject *share = nz ? DIV(G, nz) : NULL;
+        PyObject *back = share ? KEEP(gather_along(share, safe,
+                                                   c->batch ? 1 : 0))
+                               : NULL;
+        SET(0, back ? MUL(back, sel) : NULL);
+    }
+    VJP_END;
+}
+JVP_TRANSPOSED(unsorted_segment_max)
 
 /* ---- boolean_mask: a composite ---------------------------------------------------------------------
  * z = gather(reshape(x, [..., prod(mask dims), ...]), where(mask), axis)

@@ -95,8 +95,7 @@ from . import _composite_ops  # noqa: E402
 def _install_composites():
     """TF's other paths for the composite ops."""
     names = {"nn": ["embedding_lookup"],
-             "math": ["unsorted_segment_mean",
-                      "unsorted_segment_max", "segment_sum", "segment_mean",
+             "math": ["unsorted_segment_mean", "segment_sum", "segment_mean",
                       "segment_max"]}
     for ns, fns in names.items():
         module = _sys.modules[__name__ + "." + ns]

@@ -1,20 +1,19 @@
 """Ops ported code reaches for, built from op-table rows.
 
-scatter_nd, tensor_scatter_nd_* and unsorted_segment_sum are rows of their
-own (src/ops_array.c); what is here composes recorded rows (gather,
-unsorted_segment_sum, where, reduce_max ...), so gradients, second order
-and forward mode come from those rows' rules: embedding_lookup (TF's is
-Python over gather too), the sorted segment ops (their ids checked, then
-the unsorted row), segment means and maxima; integer results
+scatter_nd, tensor_scatter_nd_*, unsorted_segment_sum and _max are rows of
+their own (src/ops_array.c); what is here composes recorded rows (gather,
+unsorted_segment_sum ...), so gradients, second order and forward mode
+come from those rows' rules: embedding_lookup (TF's is Python over gather
+too), the sorted segment ops (their ids checked, then the unsorted row)
+and segment means; integer results
 (searchsorted) are never recorded, as TF's.  Shapes and errors are TF's.
 """
 import numpy as np
 
 from . import _tapegrad as C
 
-__all__ = ["embedding_lookup", "unsorted_segment_mean",
-           "unsorted_segment_max", "segment_sum", "segment_mean",
-           "segment_max", "searchsorted"]
+__all__ = ["embedding_lookup", "unsorted_segment_mean", "segment_sum",
+           "segment_mean", "segment_max", "searchsorted"]
 
 
 def _t(x, dtype=None):
@@ -50,31 +49,6 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
 
 
 # ---- segments -------------------------------------------------------------------------
-def _segment_setup(data, segment_ids, num_segments, op):
-    data = _t(data)
-    ids = _int_array(segment_ids, op, "segment_ids")
-    n = int(num_segments)
-    if tuple(data.shape[:ids.ndim]) != ids.shape:
-        raise C.InvalidArgumentError(
-            "data.shape = %s does not start with segment_ids.shape = %s "
-            "[Op:%s]" % (list(data.shape), list(ids.shape), op))
-    bad = ids[ids >= n]
-    if bad.size:
-        raise C.InvalidArgumentError(
-            "segment_ids[%d] = %d is out of range [0, %d) [Op:%s]" % (
-                int(np.argmax((ids >= n).reshape(-1))), int(bad[0]), n, op))
-    rest = tuple(data.shape[ids.ndim:])
-    flat = C.reshape(data, (-1,) + rest)
-    fids = ids.reshape(-1)
-    # (flatnonzero, not a ufunc reduction: NumPy's .all() can return NULL
-    # without an exception when an allocation fails inside it)
-    keep = np.flatnonzero(fids >= 0)
-    if keep.size != fids.size:      # TF drops negative ids
-        flat = C.gather(flat, keep)
-        fids = fids[keep]
-    return flat, fids, n, rest
-
-
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     """The mean per segment; 0 for an empty one."""
     data = _t(data)
@@ -86,24 +60,6 @@ def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
     denom = C.constant(np.maximum(counts, 1).reshape(shape),
                        dtype=total.dtype)
     return total / denom
-
-
-def unsorted_segment_max(data, segment_ids, num_segments, name=None):
-    """The max per segment (its gradient goes to the maxima, ties
-    shared, as reduce_max's); an empty segment is the dtype's lowest
-    value, as TF's."""
-    flat, ids, n, rest = _segment_setup(data, segment_ids, num_segments,
-                                        "UnsortedSegmentMax")
-    dt = flat.dtype
-    low = np.finfo(dt.as_numpy_dtype).min if dt.is_floating else \
-        np.iinfo(dt.as_numpy_dtype).min
-    if ids.size == 0:
-        return C.fill((n,) + rest, C.constant(low, dtype=dt))
-    member = (np.arange(n)[:, None] == ids[None, :])          # [n, m]
-    mask = C.constant(member.reshape((n, ids.size) + (1,) * len(rest)))
-    spread = C.where(mask, C.expand_dims(flat, 0),
-                     C.constant(low, dtype=dt))
-    return C.reduce_max(spread, axis=1)
 
 
 def _sorted_ids(segment_ids, op):
@@ -131,7 +87,7 @@ def segment_mean(data, segment_ids, name=None):
 
 def segment_max(data, segment_ids, name=None):
     ids, n = _sorted_ids(segment_ids, "SegmentMax")
-    return unsorted_segment_max(data, ids, n)
+    return C.unsorted_segment_max(data, ids, n)
 
 
 # ---- searchsorted -------------------------------------------------------------------

@@ -189,6 +189,29 @@ def unsorted_segment_sum(data, segment_ids, num_segments=None):
     return out
 
 
+def segment_ids_used(arrays):
+    """Case preparation: ids (arrays[1]) that use every segment of the
+    row's cases (4 segments for 5 ids, one of them dropped as -1; 2 for a
+    2x3 grid)"""
+    ids = np.asarray(arrays[1])
+    fixed = {(5,): [0, 3, -1, 1, 2], (2, 3): [[1, 0, 1], [0, 0, 1]]}
+    return [arrays[0], np.array(fixed[ids.shape], np.int32)]
+
+
+def unsorted_segment_max(data, segment_ids, num_segments=None):
+    """TF's: an empty segment holds the dtype's lowest value"""
+    data = np.asarray(data)
+    ids = np.asarray(segment_ids).astype(np.int64)
+    rest = data.shape[ids.ndim:]
+    info = np.finfo if data.dtype.kind == "f" else np.iinfo
+    out = np.full((num_segments,) + rest, info(data.dtype).min, data.dtype)
+    flat = data.reshape((-1,) + rest)
+    for j, i in enumerate(ids.reshape(-1)):
+        if i >= 0:
+            out[i] = np.maximum(out[i], flat[j])
+    return out
+
+
 def array_boolean_mask(tensor, mask, axis=None):
     tensor = np.asarray(tensor)
     mask = np.asarray(mask, dtype=bool)

@@ -137,6 +137,26 @@ def test_scatter_errors_name_the_op_and_shapes():
         tf.math.unsorted_segment_sum([1.0, 2.0], [0], 2)
 
 
+def test_segment_max_of_every_dtype_and_its_tied_gradient():
+    for dt, low in ((tf.int32, np.iinfo(np.int32).min),
+                    (tf.int64, np.iinfo(np.int64).min),
+                    (tf.float16, np.finfo(np.float16).min),
+                    (tf.float64, np.finfo(np.float64).min),
+                    (tf.int8, -128), (tf.uint8, 0), (tf.uint64, 0)):
+        m = tf.math.unsorted_segment_max(tf.constant([3, 7, 5], dt),
+                                         [1, 1, 0], 3)
+        assert m.dtype == dt
+        np.testing.assert_array_equal(m.numpy(), np.array([5, 7, low],
+                                                          m.numpy().dtype))
+    # a tie shares its segment's gradient, as reduce_max's does
+    x = tf.constant([2.0, 2.0, 1.0, 4.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.math.unsorted_segment_max(x, [0, 0, 0, 1], 2)
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(),
+                                  [0.5, 0.5, 0.0, 1.0])
+
+
 def test_negative_segment_ids_are_dropped_and_get_no_gradient():
     x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     with tf.GradientTape() as tape:
