@@ -1,7 +1,8 @@
 """TF's "Advanced automatic differentiation" guide, its computations in
 order with `import tapegrad as tf`, checked against the values the guide
 documents (tf_semantics.md §2.3).  Plots are left out; SavedModel cells
-(19-20) are out of scope.  (The notebook version is still to come.)"""
+(19-20) are out of scope.  (The notebook version is
+notebooks/advanced_autodiff.ipynb.)"""
 import numpy as np
 
 import tapegrad as tf

@@ -153,6 +153,76 @@ def test_stderr_noise_not_expected_and_any_stderr_fails():
     assert got and "stderr" in got[0]
 
 
+# R7 with a "stderr" regex: the warning must be there, and be the only stderr.
+WARNING = ("/x/interactiveshell.py:3508: UserWarning: The dtype of the watched tensor must be "
+           "floating (e.g. tapegrad.float32), got tapegrad.int32\n  exec(code_obj)\n")
+WARNING_RE = (r"[^\n]*:\d+: UserWarning: The dtype of the watched tensor must be floating "
+              r"\(e\.g\. tapegrad\.float32\), got tapegrad\.int32\n(?:  [^\n]*\n)?")
+
+
+def test_stderr_regex_matches_the_whole_stderr():
+    exp = expect("None", stderr=WARNING_RE)
+    assert problems(exp, cell(out("None\n"), out(WARNING, "stderr"))) == []
+    missing = problems(exp, cell(out("None\n")))
+    assert missing and "stderr does not match" in missing[0]
+    twice = problems(exp, cell(out("None\n"), out(WARNING * 2, "stderr")))
+    assert twice and "stderr does not match" in twice[0]
+    other = problems(exp, cell(out("None\n"), out(WARNING.replace("watched", "target"), "stderr")))
+    assert other and "stderr does not match" in other[0]
+    # the rule is about stderr only: stdout is still compared
+    assert problems(exp, cell(out("0\n"), out(WARNING, "stderr")))
+
+
+# R8: regex over what the cell shows.
+def test_regex_check():
+    exp = expect("<Figure size 432x288 with 1 Axes>", "regex",
+                 pattern=r"<Figure size \d+x\d+ with 1 Axes>")
+    assert problems(exp, cell(result("<Figure size 640x480 with 1 Axes>"))) == []
+    got = problems(exp, cell(result("<Figure size 640x480 with 2 Axes>")))
+    assert got and "does not match" in got[0]
+    assert problems(exp, cell(result("<Figure size 640x480 with 1 Axes>"), out("more\n")))
+    assert problems(exp, cell())
+
+
+def test_regex_check_sees_normalised_text():
+    exp = expect("6.0", "regex", pattern=r"0\.0|6\.0")
+    assert problems(exp, cell(result("np.float32(6.0)"))) == []          # R3
+    exp = expect("", "regex", pattern=r"<tapegrad\.GradientTape object at 0x\.\.\.>")
+    assert problems(exp, cell(out("<tapegrad.GradientTape object at 0x7f00>\n"))) == []  # R4
+
+
+# R5 without "values": layout only.
+def test_random_cell_without_values_checks_layout_only():
+    exp = expect(SEED_W, "random")
+    assert problems(exp, cell(result(SHOWN_W))) == []
+    assert problems(exp, cell(result(SHOWN_W.replace("shape=(3, 2)", "shape=(2, 3)"))))
+    assert nbcheck.probe_exprs({"cells": {"3": exp}}) == {}
+
+
+# R9: edits to the documented text, made before R2.
+def test_edits_are_applied_to_the_documented_output():
+    seed = "dense/kernel:0, shape: (3, 2)\ndense/bias:0, shape: (2,)"
+    exp = expect(seed, edits=[["dense/kernel:0", "kernel"], ["dense/bias:0", "bias"]])
+    assert problems(exp, cell(out("kernel, shape: (3, 2)\nbias, shape: (2,)\n"))) == []
+    assert problems(exp, cell(out(seed + "\n")))
+    logs = "INFO:tensorflow:Assets written\n"
+    exp = expect(logs * 2 + "tf.Tensor(2.0, shape=(), dtype=float32)", edits=[[logs, ""]])
+    assert problems(exp, cell(out("tapegrad.Tensor(2.0, shape=(), dtype=float32)\n"))) == []
+
+
+def test_an_edit_that_does_not_apply_is_reported():
+    exp = expect("kernel", edits=[["dense/kernel:0", "kernel"]])
+    got = problems(exp, cell(out("kernel\n")))
+    assert got and "does not apply" in got[0]
+    with pytest.raises(ValueError):
+        nbcheck.apply_edits("a", [["b", "c"]])
+
+
+def test_unknown_check_is_reported():
+    got = problems(expect("x", "exactly"), cell(out("x\n")))
+    assert got and "unknown check" in got[0]
+
+
 def test_unexpected_output_fails():
     assert problems(expect(""), cell(out("hello\n")))
 

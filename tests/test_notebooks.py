@@ -1,10 +1,11 @@
-"""Run each tutorial notebook in a Jupyter kernel and check its documented values.
+"""Run each notebook in a Jupyter kernel and check its documented values.
 
-One test per notebook in tests/notebook_expectations.json: the notebook is run
-from memory with nbclient (the file in notebooks/ is not overwritten; the
-executed copy goes to pytest's tmp_path), the seeds' own asserts run as written
-and every code cell's output must match the seed's, up to the normalisation
-rules in tools/nbcheck.py. Needs tapegrad importable (pip install -e .).
+One test per notebook in tests/notebook_expectations.json (the five seed
+tutorials and TF's two autodiff guides): the notebook is run from memory with
+nbclient (the file in notebooks/ is not overwritten; the executed copy goes to
+pytest's tmp_path), the notebooks' own asserts run as written and every code
+cell's output must match the documented one, up to the rules in
+tools/nbcheck.py. Needs tapegrad importable (pip install -e .).
 """
 import sys
 from pathlib import Path

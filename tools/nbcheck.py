@@ -1,10 +1,11 @@
-"""Run a tutorial notebook in a Jupyter kernel and compare it with the seed's outputs.
+"""Run a tutorial notebook in a Jupyter kernel and compare it with its documented outputs.
 
 Shared by tools/run_notebooks.py and tests/test_notebooks.py, so that "PASS"
-means the same thing in both: every code cell ran without raising (the seeds'
-own asserts included) and showed what the seed documents, up to the rules
-below. The documented outputs come from tests/notebook_expectations.json,
-written by tools/make_notebooks.py (keys of "cells" are indices into nb.cells).
+means the same thing in both: every code cell ran without raising (the
+notebooks' own asserts included) and showed what the seed or guide documents,
+up to the rules below. The documented outputs come from
+tests/notebook_expectations.json, written by tools/make_notebooks.py and
+tools/guide_notebooks.py (keys of "cells" are indices into nb.cells).
 
 What a cell shows: its stdout text followed by the text/plain of each value it
 displays (a displayed value counts as one line); its stderr is kept apart.
@@ -23,13 +24,23 @@ Normalisation rules (the only differences allowed; all else must match exactly):
      ``<tapegrad.GradientTape object at 0x...>``.
   R5 Cells with check "random" (values drawn by tf.random.normal): the text up
      to ``numpy=`` must match; after it, every number becomes N and spaces are
-     dropped, so dtype, brackets and line layout must match. The numbers shown
-     must also equal (rtol 1e-5) the cell's "values" expression, evaluated in
-     the kernel after the run from the notebook's own variables.
+     dropped, so dtype, brackets and line layout must match. If the cell has a
+     "values" expression, the numbers shown must also equal it (rtol 1e-5),
+     evaluated in the kernel after the run from the notebook's own variables;
+     without one only the layout is compared.
   R6 The cell with check "version" prints tapegrad's version instead of TF's
      ``2.0.0-alpha0``: it must be one line that looks like a version.
   R7 stderr: seed stderr that is environment noise ("stderr_noise", an h5py
-     warning) is not expected from tapegrad; every cell's stderr must be empty.
+     warning) is not expected from tapegrad; a cell's stderr must be empty,
+     unless the cell has a "stderr" regex, which its whole stderr must match
+     (a warning tapegrad must give, e.g. for a watched integer tensor).
+  R8 Cells with check "regex": what the cell shows (after R1, R3, R4) must
+     match the regex "pattern" as a whole (a figure's repr, float noise); the
+     documented "output" is kept beside it for the reader.
+  R9 "edits": [old, new] pairs applied in order (str.replace) to the
+     documented output before R2, each a difference from TF's output made on
+     purpose; "why" says why (e.g. Keras 3 weight names, TF log lines).
+"why" and "from" (where the documented output comes from) are for the reader.
 Also, each "kernel_checks" entry names two expressions evaluated in the kernel
 after the run that must be numerically equal (e.g. dl_db == y[0]).
 """
@@ -89,6 +100,15 @@ def shown_text(cell):
     return _TAPE_TG.sub(_TAPE, "".join(parts)).rstrip("\n"), "".join(err), error
 
 
+def apply_edits(text, edits):
+    """R9: the documented text with its listed edits made."""
+    for old, new in edits:
+        if old not in text:
+            raise ValueError(f"edit {old!r} -> {new!r} does not apply to {text!r}")
+        text = text.replace(old, new)
+    return text
+
+
 def layout(text):
     """R5: text after ``numpy=`` with numbers as N and spaces removed."""
     return re.sub(r" +", "", _NUMBER.sub("N", text))
@@ -125,11 +145,18 @@ def compare_cell(index, expect, cell, values=None):
     problems = []
     if error:
         problems.append(f"{where} raised {error.splitlines()[0]}")
-    if stderr:
-        problems.append(f"{where} wrote to stderr: {_clip(stderr)}")
+    stderr_rule = expect.get("stderr")
+    if stderr_rule is None:
+        if stderr:
+            problems.append(f"{where} wrote to stderr: {_clip(stderr)}")
+    elif not re.fullmatch(stderr_rule, stderr):
+        problems.append(f"{where} stderr does not match {stderr_rule!r}: got {_clip(stderr)}")
     if error:
         return problems
-    want = expected_text(expect["output"])
+    try:
+        want = expected_text(apply_edits(expect["output"], expect.get("edits", ())))
+    except ValueError as exc:
+        return problems + [f"{where} expectations: {exc}"]
     check = expect.get("check", "exact")
     if check == "version":
         if not _VERSION.fullmatch(got):
@@ -139,11 +166,16 @@ def compare_cell(index, expect, cell, values=None):
         got_head, got_tail = _split_numpy(got)
         if got_head != want_head or layout(got_tail) != layout(want_tail):
             problems.append(f"{where} layout differs: expected like {_clip(want)}, got {_clip(got)}")
-        else:
+        elif "values" in expect:
             derived = (values or {}).get(f"cell {index}")
             if derived is None or not _close(numbers(got_tail), derived):
                 problems.append(f"{where} values {numbers(got_tail)} != derived "
                                 f"{expect['values']} = {derived}")
+    elif check == "regex":
+        if not re.fullmatch(expect["pattern"], got):
+            problems.append(f"{where} output does not match {expect['pattern']!r}: got {_clip(got)}")
+    elif check != "exact":
+        problems.append(f"{where} has an unknown check {check!r}")
     elif got != want:
         problems.append(f"{where} output differs: expected {_clip(want)}, got {_clip(got)}")
     return problems

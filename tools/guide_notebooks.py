@@ -1,0 +1,630 @@
+"""Build TensorFlow's two autodiff guides as notebooks that run with tapegrad.
+
+notebooks/autodiff.ipynb           "Introduction to gradients and automatic
+                                   differentiation" (site/en/guide/autodiff.ipynb)
+notebooks/advanced_autodiff.ipynb  "Advanced automatic differentiation"
+                                   (site/en/guide/advanced_autodiff.ipynb)
+
+Each is built from the published notebook of tensorflow/docs (its JSON): a
+path named on the command line (``autodiff.ipynb`` / ``advanced_autodiff.ipynb``
+by file name), or else ``git show HEAD:site/en/guide/<name>.ipynb`` from a
+mirror of tensorflow/docs (--mirror, default ../.mirror/tensorflow+docs/repo
+beside the repository).  Only the build needs the published notebook; the
+built notebooks run on their own.
+
+Every published cell is kept, in order, with its cell id and metadata: the
+license header cell, markdown verbatim (TF's prose, Apache License 2.0) and
+code verbatim except for the changes listed in CODE_CHANGES, each with its
+reason.  The same list is printed in a markdown note the build inserts after
+the guide's title block (INSERTED), so a reader of the notebook sees it too.
+``--verify`` compares the committed notebooks with the published ones cell by
+cell and shows every difference; it fails on any difference not listed here.
+
+The documented outputs (DOCUMENTED) are the values the guides show, keyed by
+cell id: for the introductory guide the outputs stored in the 2020 notebook
+(tensorflow/docs 4c0bad2c7, the last version committed with outputs; --verify
+compares them with that commit when the mirror has it) for the cells whose
+code has not changed since (comments aside), and tf_semantics.md section 2.2
+for the two that have; for the advanced guide, tf_semantics.md section 2.3
+(the tensorflow.org rendering; its published notebook has never carried
+outputs).  A code cell absent from DOCUMENTED documents no output.  They go
+to tests/notebook_expectations.json with the rules tools/nbcheck.py applies:
+"random" (layout, plus values derived in the kernel), "regex" (figures, float
+noise), "stderr" (a warning tapegrad must give) and "edits" (a documented text
+adjusted on purpose, with "why").  KERNEL_CHECKS are derived facts evaluated
+in the kernel after the run.
+
+Usage:
+  python tools/guide_notebooks.py [PUBLISHED.ipynb ...] [--mirror DIR]
+      write both notebooks (without outputs; tools/run_notebooks.py runs
+      them) and their entries in tests/notebook_expectations.json
+  python tools/guide_notebooks.py --verify [PUBLISHED.ipynb ...]
+      compare notebooks/<name>.ipynb with the published notebooks
+tools/make_notebooks.py calls build() too, so that it regenerates all seven
+notebooks and the whole expectations file.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nbcheck  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+DEFAULT_MIRROR = ROOT.parent / ".mirror" / "tensorflow+docs" / "repo"
+PUBLISHED_PATH = "site/en/guide/{name}.ipynb"
+# The last tensorflow/docs commit whose autodiff.ipynb carries outputs.
+OUTPUTS_2020 = "4c0bad2c72a429df22bc915de4daca30e0b59d34"
+
+TF_IMPORT = "import tensorflow as tf"
+TG_IMPORT = "import tapegrad as tf"
+
+GUIDES = {
+    "autodiff": "Introduction to gradients and automatic differentiation",
+    "advanced_autodiff": "Advanced automatic differentiation",
+}
+
+# Hand-counted from the published notebooks: (code cells, markdown cells,
+# code cells with a documented output).
+MANIFEST = {
+    "autodiff": (32, 43, 23),
+    "advanced_autodiff": (39, 44, 27),
+}
+
+# ---- the changes to the published cells -----------------------------------
+
+IMPORT_WHY = "the point of the rerun: the guide's own code, run on tapegrad"
+
+SAVEDMODEL_CELL = """\
+# tapegrad: no SavedModel to save or load (no graphs to export), so the
+# gradient is taken through `model` itself, the object the guide saves.
+v = tf.Variable(2.0)
+with tf.GradientTape() as t:
+  output = model.call_custom_grad(v * v)
+print(t.gradient(output, v))"""
+
+SAVEDMODEL_WHY = (
+    "tapegrad is eager only: `tf.function` runs the Python function and there "
+    "is no graph to serialize, so `tf.saved_model.save`, `tf.saved_model.load` "
+    "and `tf.saved_model.SaveOptions` do not exist. The cell takes the same "
+    "gradient through the same `tf.function` and custom gradient on `model` "
+    "itself, and prints the value the guide shows for the loaded model")
+
+# (guide, cell id) -> what replaces the published code, and why.  Besides
+# these, the one `import tensorflow as tf` line of each guide becomes
+# `import tapegrad as tf` (IMPORT_WHY).
+CODE_CHANGES = {
+    ("advanced_autodiff", "xZTrgy2q-9pq"): {
+        "what": "the cell that saves `model` as a SavedModel and loads it "
+                "back is replaced",
+        "code": SAVEDMODEL_CELL,
+        "why": SAVEDMODEL_WHY,
+    },
+}
+
+SAVEDMODEL_NOTE = """\
+**tapegrad note (SavedModel).** The next cell differs from the guide's. \
+tapegrad runs eagerly and has no graphs, so there is nothing to export: \
+`tf.saved_model.save`, `tf.saved_model.load` and \
+`tf.saved_model.SaveOptions` do not exist. Where the guide saves `model` \
+with `experimental_custom_gradients=True`, loads it back and takes the \
+gradient through the loaded function, the cell takes the same gradient \
+through `model` itself: the same `tf.function` and the same custom \
+gradient, so it prints the guide's `2.0` (without TensorFlow's \
+`INFO:tensorflow:Assets written to: saved_model/assets` log lines). The \
+paragraph after it, on `experimental_custom_gradients=False`, is about \
+TensorFlow's SavedModel only."""
+
+# ---- what the guides document ---------------------------------------------
+
+D2020 = "2020 stored output (tensorflow/docs 4c0bad2c7)"
+S22 = "tf_semantics.md 2.2"
+S23 = "tf_semantics.md 2.3 (tensorflow.org rendering)"
+
+# Python float noise as NumPy prints a float32: 0.0 or below 1e-4.
+FLOAT_NOISE = r"(?:0\.0|[1-9](?:\.\d+)?e-(?:0[5-9]|[1-9]\d))"
+RETRACING_WHY = ("TensorFlow also logs two `tf.function` retracing warnings "
+                 "here (a pfor artefact, not part of the documented output); "
+                 "tapegrad traces nothing and logs nothing")
+NOISE_WHY = ("float rounding: only `< 1e-3` is meaningful (the cell asserts "
+             "it), so the value is matched as 0.0 or float32 noise")
+
+
+def figure(n_axes, documented=""):
+    """A cell whose output is one matplotlib figure with n_axes Axes."""
+    return {"output": documented, "check": "regex",
+            "pattern": rf"<Figure size \d+x\d+ with {n_axes} Axes>",
+            "why": "a figure: only its number of Axes is compared (its size "
+                   "is matplotlib's default, and the guide's images are not "
+                   "text)"}
+
+
+_X13 = "_np.asarray([[1., 2., 3.]], _np.float32)"
+_Y13 = f"({_X13} @ w.numpy() + b.numpy())[0]"
+_WARN = ("WARNING:tensorflow:The dtype of the {} tensor must be floating "
+         "(e.g. tf.float32){}, got tf.int32\n")
+_WARNINGS_63 = (_WARN.format("watched", "")
+                + _WARN.format("target", " when calling GradientTape.gradient")
+                + _WARN.format("source", " when calling GradientTape.gradient"))
+_INFO_20 = "INFO:tensorflow:Assets written to: saved_model/assets\n"
+
+DOCUMENTED = {
+    "autodiff": {
+        "LsvrwF6bHroC": {"output": "6.0", "from": D2020},
+        "aYbWRFPZqk4U": {"output": "(3, 2)\n(3, 2)", "from": D2020},
+        "d73cY6NOuaMd": {
+            "output": "<tf.Tensor: shape=(2,), dtype=float32, numpy=array("
+                      "[-2.9555566, -0.3094782], dtype=float32)>",
+            "from": S22 + " (an example: w is random; the 2020 cell built "
+                          "new variables and showed nothing)",
+            "check": "random", "values": _Y13,
+            "why": "`w` is drawn by `tf.random.normal`: compared by layout, "
+                   "and with y[0] = (x @ w + b)[0] computed from `w` and `b` "
+                   "(d mean(y**2)/db = y for one row of two outputs)"},
+        "PR_ezr6UFrpI": {
+            "output": "dense/kernel:0, shape: (3, 2)\ndense/bias:0, shape: (2,)",
+            "from": D2020,
+            "edits": [["dense/kernel:0", "kernel"], ["dense/bias:0", "bias"]],
+            "why": "tapegrad's Dense layer names its weights as Keras 3 does "
+                   "(`kernel`, `bias`, what TF 2.16+ prints); the 2020 output "
+                   "shows Keras 2's `dense/kernel:0`, `dense/bias:0`"},
+        "Kj9gPckdB37a": {"output": "tf.Tensor(6.0, shape=(), dtype=float32)\n"
+                                   "None\nNone\nNone", "from": D2020},
+        "hwNwjW1eAkib": {"output": "['x0:0']", "from": D2020},
+        "tVN1QqFRDHBK": {"output": "6.0", "from": D2020},
+        "e6GM-3evH1Sz": {"output": "dy/dx0: None\ndy/dx1: 0.9999546", "from": D2020},
+        "7XaPRAwUyYms": {"output": "18.0", "from": D2020},
+        "zZaCm3-9zVCi": {"output": "[  4. 108.]\n[2. 6.]", "from": D2020},
+        "qI0sDV_WeXBb": {"output": "4.0\n-0.25", "from": D2020},
+        "o4a6_YOcfWKS": {"output": "3.75", "from": D2020},
+        "DArPWqsSh5un": {"output": "7.0", "from": D2020},
+        "e_f2QgDPmcPE": {**figure(1, "<Figure size 432x288 with 1 Axes>"),
+                         "from": D2020},
+        "ciFLizhrrjy7": {"output": "tf.Tensor(1.0, shape=(), dtype=float32)\nNone",
+                         "from": D2020},
+        "8k05WmuAwPm7": {"output": "None", "from": D2020},
+        "CU185WDM81Ut": {"output": "None", "from": D2020},
+        "QPKY4Tn9zX7_": {"output": "ResourceVariable : tf.Tensor(1.0, shape=(), "
+                                   "dtype=float32)\nEagerTensor : None",
+                         "from": D2020},
+        "jmoLCDJb_yw1": {"output": "None", "from": D2020},
+        "9jlHXHqfASU3": {
+            "output": _WARNINGS_63 + "None",
+            "from": S22 + " (the guide's TF ~2.7 output; the cell changed "
+                          "after 2020, whose log lines have this format)",
+            "edits": [[_WARNINGS_63, ""]],
+            "stderr": r"[^\n]*:\d+: UserWarning: The dtype of the watched tensor "
+                      r"must be floating \(e\.g\. tapegrad\.float32\), got "
+                      r"tapegrad\.int32\n(?:  [^\n]*\n)?",
+            "why": "tapegrad warns once, for the watched integer tensor, as "
+                   "recent TF does, and with a Python `UserWarning` on stderr "
+                   "where TF writes log lines"},
+        "C1tLeeRFE479": {"output": "None", "from": D2020},
+        "HSb20FXc_V0U": {"output": "LookupError: gradient registry has no entry "
+                                   "for: AdjustContrastv2", "from": D2020},
+        "U6zxk1sf9Ixx": {"output": "tf.Tensor([0. 0.], shape=(2,), dtype=float32)",
+                         "from": D2020},
+    },
+    "advanced_autodiff": {
+        "mhFSYf7uQWxR": {"output": "dz/dx: tf.Tensor(4.0, shape=(), dtype=float32)"
+                                   "\ndz/dy: None", "from": S23},
+        "lsMHsmrh4pqM": {"output": "dz/dx: tf.Tensor(4.0, shape=(), dtype=float32)"
+                                   "\ndz/dy: None", "from": S23},
+        "30qnZMe48BkB": {"output": "dz/dx: tf.Tensor(4.0, shape=(), dtype=float32)"
+                                   "\ndz/dy: None", "from": S23},
+        "Mjj01w4NYtwd": {"output": "tf.Tensor(2.0, shape=(), dtype=float32)",
+                         "from": S23},
+        "xZTrgy2q-9pq": {
+            "output": _INFO_20 * 2 + "tf.Tensor(2.0, shape=(), dtype=float32)",
+            "from": S23, "edits": [[_INFO_20, ""]],
+            "why": "the cell is replaced (no SavedModel): the same gradient, "
+                   "without TF's log lines about writing the SavedModel"},
+        "6ApAoMNFfNz6": {"output": "1.0", "from": S23},
+        "rF1jrAJsfYW_": {"output": "0.25", "from": S23},
+        "cPQgthZ7ugRJ": {"output": "dy_dx: 3.0\nd2y_dx2: 6.0", "from": S23},
+        "123QMq6PqK_d": {"output": "[TensorShape([5, 10]), TensorShape([10])]",
+                         "from": S23},
+        "iZ6awnDzr_BA": {"output": "(201,)\n(201,)", "from": S23},
+        "siNZaklc0_-e": {**figure(1), "from": S23 + " (a figure)"},
+        "39YXItgLxMBk": {"output": "TensorShape([7, 10])", "from": S23},
+        "CigTWyfPvPuv": {"output": "TensorShape([5, 10])", "from": S23},
+        "pRLzTTbvEimH": {"output": "TensorShape([7, 10, 5, 10])", "from": S23},
+        "FJjZpYRnDjVa": {
+            "output": "g.shape: (5, 10)\ndelta: 2.3841858e-07", "from": S23,
+            "check": "regex",
+            "pattern": r"g\.shape: \(5, 10\)\ndelta: " + FLOAT_NOISE,
+            "why": NOISE_WHY},
+        "FVqQuZj4XGjm": {"output": "layer.kernel.shape: (5, 8)\nh.shape: (5, 8, 5, 8)",
+                         "from": S23},
+        "DExOxd7Ok2H0": {**figure(2), "from": S23 + " (a figure)"},
+        "tQMndhIUHMes": {"output": "TensorShape([7, 6])", "from": S23},
+        "1zSl2A5-HhMH": {"output": "TensorShape([7, 6, 7, 5])", "from": S23},
+        "ZFl9uj3ueVSH": {**figure(2), "from": S23 + " (a figure)"},
+        "g4ZoRJcJNmy5": {**figure(2), "from": S23 + " (a figure)"},
+        "v65OAjEgLQwl": {"output": "(7, 6, 5)\n(7, 6, 5)", "from": S23},
+        "YJLIl9WpHqYq": {"output": "TensorShape([7, 6, 5])", "from": S23,
+                         "why": RETRACING_WHY},
+        "-5t_q5SfHw7T": {"output": "0.0", "from": S23, "check": "regex",
+                         "pattern": FLOAT_NOISE, "why": NOISE_WHY},
+        "tnDugVc-L4fj": {"output": "j.shape: (7, 6, 7, 5)", "from": S23,
+                         "why": RETRACING_WHY},
+        "SNyZ1WhJMVLm": {**figure(2), "from": S23 + " (a figure)"},
+        "k8_mICHoasCi": {"output": "jb.shape: (7, 6, 5)", "from": S23},
+    },
+}
+
+# Derived facts the notebooks' variables must satisfy after the run.
+KERNEL_CHECKS = {
+    "autodiff": [
+        {"name": "dl_dw == outer(x[0], y[0])", "actual": "dl_dw.numpy()",
+         "expected": f"_np.outer({_X13}[0], {_Y13})"},
+        {"name": "dy_dx == sigmoid'(x)", "actual": "dy_dx.numpy()",
+         "expected": "(lambda s: s * (1 - s))"
+                     "(1 / (1 + _np.exp(-_np.linspace(-10.0, 10.0, 201))))"},
+    ],
+    "advanced_autodiff": [
+        {"name": "the Hessian is symmetric", "actual": "h_mat.numpy()",
+         "expected": "h_mat.numpy().T"},
+    ],
+}
+
+# ---- the markdown notes the build inserts ---------------------------------
+
+
+def _first_line(code):
+    lines = [ln for ln in code.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
+    return lines[0].strip() if lines else code.split("\n")[0]
+
+
+def top_note(name, published):
+    """The note inserted after the title block: what differs and why."""
+    code = {c["id"]: c["source"] for c in published if c["cell_type"] == "code"}
+    changes = [f"- The Setup cell's `{TF_IMPORT}` is `{TG_IMPORT}`: {IMPORT_WHY}."]
+    for (guide, cid), change in CODE_CHANGES.items():
+        if guide == name:
+            changes.append(f"- The guide's cell starting `{_first_line(code[cid])}`: "
+                           f"{change['what']}. {change['why']} (see the note "
+                           "before it).")
+    outputs = ["- Tensors and Variables print `tapegrad.` where TensorFlow "
+               "prints `tf.`, and a displayed NumPy scalar shows as "
+               "`np.float32(6.0)` (NumPy 2) where the guide shows `6.0`."]
+    grouped = {}  # why -> first lines of its cells, in the guide's order
+    for cid, doc in DOCUMENTED[name].items():
+        if doc.get("why") and (name, cid) not in CODE_CHANGES:
+            grouped.setdefault(doc["why"], []).append(f"`{_first_line(code[cid])}`")
+    for why, cells in grouped.items():
+        which = (f"The cell with {cells[0]}" if len(cells) == 1 else
+                 f"The cells with {', '.join(cells[:-1])} and {cells[-1]}")
+        outputs.append(f"- {which}: {why}.")
+    title = GUIDES[name]
+    return "\n".join([
+        f"**Rerun with tapegrad.** This is TensorFlow's guide *{title}* "
+        f"([tensorflow.org/guide/{name}](https://www.tensorflow.org/guide/{name}); "
+        "text and code by The TensorFlow Authors under the Apache License 2.0, "
+        f"header above), built by `tools/guide_notebooks.py` from the published "
+        f"notebook (tensorflow/docs, `{PUBLISHED_PATH.format(name=name)}`). "
+        "Every cell is the guide's, as published (these tapegrad notes "
+        "aside), except:",
+        "",
+        *changes,
+        "",
+        "`python tools/run_notebooks.py` checks each cell's output against the "
+        "values the guide documents (`tests/notebook_expectations.json`). "
+        "Where tapegrad's output differs from TensorFlow's on purpose:",
+        "",
+        *outputs,
+    ])
+
+
+# (guide, published cell id) -> [(note id, text or callable(name, published))]:
+# markdown cells inserted after that published cell.
+INSERTED = {
+    ("autodiff", "MfBg1C5NB3X0"): [("tapegrad-note", top_note)],
+    ("advanced_autodiff", "MfBg1C5NB3X0"): [("tapegrad-note", top_note)],
+    ("advanced_autodiff", "Q5JBgIBYjN1I"): [("tapegrad-note-savedmodel",
+                                              SAVEDMODEL_NOTE)],
+}
+
+# ---- reading the published notebooks --------------------------------------
+
+
+def blob_sha(data):
+    """git's object id of a file with these bytes (as `git hash-object`)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def read_published(name, paths=(), mirror=DEFAULT_MIRROR, commit="HEAD"):
+    """(bytes, where) of the published notebook `name`: a path whose file
+    name is NAME.ipynb, else the mirror's COMMIT:site/en/guide/NAME.ipynb."""
+    for path in paths:
+        if Path(path).name == f"{name}.ipynb":
+            return Path(path).read_bytes(), str(path)
+    spec = f"{commit}:{PUBLISHED_PATH.format(name=name)}"
+    if not Path(mirror).exists():
+        raise SystemExit(f"{name}: no published notebook given and no mirror at "
+                         f"{mirror}; pass the path of {name}.ipynb")
+    run = subprocess.run(["git", "-C", str(mirror), "show", spec],
+                         capture_output=True, check=False)
+    if run.returncode:
+        raise SystemExit(f"git show {spec} in {mirror} failed: "
+                         f"{run.stderr.decode(errors='replace').strip()}")
+    return run.stdout, f"tensorflow/docs {spec}"
+
+
+def published_cells(data):
+    """[{"cell_type", "id", "source", "metadata"}] of a published notebook."""
+    nb = json.loads(data)
+    cells = []
+    for c in nb["cells"]:
+        src = c["source"]
+        src = "".join(src) if isinstance(src, list) else src
+        meta = c.get("metadata", {})
+        cells.append({"cell_type": c["cell_type"], "id": meta["id"],
+                      "source": src, "metadata": meta})
+    ids = [c["id"] for c in cells]
+    if len(set(ids)) != len(ids):
+        raise SystemExit("published notebook has repeated cell ids")
+    return cells
+
+
+def translate(code):
+    """The published code with the import line changed; the count of changes."""
+    lines = code.split("\n")
+    out = [TG_IMPORT if line == TF_IMPORT else line for line in lines]
+    return "\n".join(out), sum(a != b for a, b in zip(lines, out))
+
+
+def _compiles(text):
+    try:
+        ast.parse(text)
+        return True
+    except SyntaxError:
+        return False
+
+
+def _kind(code, doc):
+    if doc.get("pattern", "").startswith("<Figure"):
+        return "display_data"
+    body = ast.parse(code).body
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and not (
+            isinstance(last.value, ast.Call) and isinstance(last.value.func, ast.Name)
+            and last.value.func.id == "print"):
+        return "execute_result"
+    return "stream"
+
+
+# ---- building ---------------------------------------------------------------
+
+def build(name, data):
+    """(notebook, expectations entry) for guide `name` from its published JSON."""
+    published = published_cells(data)
+    documented = DOCUMENTED[name]
+    ids = {c["id"] for c in published}
+    for table in (documented, {cid for g, cid in CODE_CHANGES if g == name},
+                  {cid for g, cid in INSERTED if g == name}):
+        missing = set(table) - ids
+        if missing:
+            raise SystemExit(f"{name}: tables name cells the guide lacks: {sorted(missing)}")
+
+    cells, expected = [], {}
+    n_imports = 0
+    for i, pc in enumerate(published):
+        meta = dict(pc["metadata"])
+        if pc["cell_type"] == "markdown":
+            cells.append(nbformat.v4.new_markdown_cell(pc["source"], id=pc["id"],
+                                                       metadata=meta))
+        elif pc["cell_type"] == "code":
+            change = CODE_CHANGES.get((name, pc["id"]))
+            if change:
+                code = change["code"]
+            else:
+                code, n = translate(pc["source"])
+                n_imports += n
+            if "import tensorflow" in code or not _compiles(code):
+                raise SystemExit(f"{name} [{i}] {pc['id']}: code does not compile "
+                                 "or still imports tensorflow")
+            doc = documented.get(pc["id"], {"output": ""})
+            if doc.get("edits"):
+                nbcheck.apply_edits(doc["output"], doc["edits"])  # each applies
+            if doc.get("check", "exact") != "exact" or doc.get("edits") or doc.get("stderr"):
+                if not doc.get("why"):
+                    raise SystemExit(f"{name} {pc['id']}: a special rule needs a 'why'")
+            entry = {"label": f"guide [{i}] {pc['id']}", "output": doc["output"],
+                     "stderr_noise": "", "check": doc.get("check", "exact")}
+            for key in ("pattern", "values", "edits", "stderr", "why", "from"):
+                if key in doc:
+                    entry[key] = doc[key]
+            if doc["output"] or "pattern" in doc:
+                entry["kind"] = _kind(code, doc)
+            expected[str(len(cells))] = entry
+            cells.append(nbformat.v4.new_code_cell(code, id=pc["id"], metadata=meta))
+        else:
+            raise SystemExit(f"{name} [{i}]: unexpected cell type {pc['cell_type']}")
+        for note_id, text in INSERTED.get((name, pc["id"]), []):
+            text = text(name, published) if callable(text) else text
+            cells.append(nbformat.v4.new_markdown_cell(text, id=note_id))
+    if n_imports != 1:
+        raise SystemExit(f"{name}: expected one '{TF_IMPORT}' line, found {n_imports}")
+
+    counts = (sum(c["cell_type"] == "code" for c in published),
+              sum(c["cell_type"] == "markdown" for c in published),
+              len(documented))
+    if counts != MANIFEST[name]:
+        raise SystemExit(f"{name}: published (code, markdown, documented) = {counts}, "
+                         f"hand count {MANIFEST[name]}")
+
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["tapegrad"] = {"generator": "tools/guide_notebooks.py",
+                               "guide": f"tensorflow/docs {PUBLISHED_PATH.format(name=name)}",
+                               "published_blob": blob_sha(data)}
+    nbformat.validate(nb)
+    entry = {"notebook": f"notebooks/{name}.ipynb",
+             "guide": PUBLISHED_PATH.format(name=name),
+             "cells": expected, "kernel_checks": KERNEL_CHECKS.get(name, [])}
+    return nb, entry
+
+
+def build_all(paths=(), mirror=DEFAULT_MIRROR):
+    """[(name, notebook, entry)] for both guides."""
+    out = []
+    for name in GUIDES:
+        data, _ = read_published(name, paths, mirror)
+        out.append((name, *build(name, data)))
+    return out
+
+
+# ---- verification ---------------------------------------------------------
+
+def _diff(a, b, where):
+    return ["      " + line for line in difflib.unified_diff(
+        a.split("\n"), b.split("\n"), "published", where, lineterm="", n=1)]
+
+
+def verify(name, data, committed, where):
+    """(report lines, number of differences not listed in this tool)."""
+    published = published_cells(data)
+    lines, unlisted = [], 0
+    by_id = {c.get("id"): (i, c) for i, c in enumerate(committed.cells)}
+    order = []
+    tally = {"markdown identical": 0, "code identical": 0, "code changed as listed": 0}
+    for i, pc in enumerate(published):
+        tag = f"[{i}] {pc['id']} {pc['cell_type']}"
+        if pc["id"] not in by_id:
+            lines.append(f"  ! {tag}: missing from {where}")
+            unlisted += 1
+            continue
+        j, cc = by_id[pc["id"]]
+        order.append(j)
+        if cc.cell_type != pc["cell_type"]:
+            lines.append(f"  ! {tag}: is a {cc.cell_type} cell in {where}")
+            unlisted += 1
+            continue
+        if cc.source == pc["source"]:
+            tally[f"{pc['cell_type']} identical"] += 1
+            continue
+        change = CODE_CHANGES.get((name, pc["id"]))
+        if pc["cell_type"] == "code" and change and cc.source == change["code"]:
+            lines.append(f"  ~ {tag}: replaced (listed: {change['why']})")
+        elif pc["cell_type"] == "code" and not change and cc.source == translate(pc["source"])[0]:
+            lines.append(f"  ~ {tag}: import line (listed: {IMPORT_WHY})")
+        else:
+            lines.append(f"  ! {tag}: differs, not listed in tools/guide_notebooks.py")
+            lines += _diff(pc["source"], cc.source, where)
+            unlisted += 1
+            continue
+        tally["code changed as listed"] += 1
+        lines += _diff(pc["source"], cc.source, where)
+    if order != sorted(order):
+        lines.append(f"  ! the published cells are in another order in {where}")
+        unlisted += 1
+    published_ids = {pc["id"] for pc in published}
+    notes = {nid: (cid, text) for (g, cid), items in INSERTED.items() if g == name
+             for nid, text in items}
+    for j, cc in enumerate(committed.cells):
+        if cc.get("id") in published_ids:
+            continue
+        note = notes.get(cc.get("id"))
+        text = note and (note[1](name, published) if callable(note[1]) else note[1])
+        prev = committed.cells[j - 1].get("id") if j else None
+        if note and cc.cell_type == "markdown" and cc.source == text and prev == note[0]:
+            lines.append(f"  + {cc.get('id')}: markdown note inserted after {note[0]} (listed)")
+        else:
+            lines.append(f"  ! cell {j} ({cc.get('id')}): not in the published guide "
+                         "and not listed")
+            unlisted += 1
+    counts = ", ".join(f"{v} {k}" for k, v in tally.items())
+    head = (f"{where}: {len(published)} published cells: {counts}; "
+            f"{unlisted} unlisted difference(s)")
+    return [head] + lines, unlisted
+
+
+def check_documented_2020(mirror=DEFAULT_MIRROR):
+    """Compare DOCUMENTED["autodiff"] with the outputs stored in 2020, for the
+    cells whose code (comments aside) is unchanged.  (report lines, problems)"""
+    try:
+        old, _ = read_published("autodiff", (), mirror, OUTPUTS_2020)
+        new, _ = read_published("autodiff", (), mirror)
+    except SystemExit as exc:
+        return [f"documented outputs: not cross-checked ({exc})"], 0
+    stored = {}
+    for c in json.loads(old)["cells"]:
+        texts = []
+        for out in c.get("outputs", []):
+            text = out.get("text", out.get("data", {}).get("text/plain", ""))
+            texts.append("".join(text) if isinstance(text, list) else text)
+        stored[c["metadata"]["id"]] = ("".join(c["source"]), "".join(texts).rstrip("\n"))
+    lines, bad, same = [], 0, 0
+    for pc in published_cells(new):
+        if pc["cell_type"] != "code" or pc["id"] not in stored:
+            continue
+        old_src, old_out = stored[pc["id"]]
+        if ast.dump(ast.parse(old_src)) != ast.dump(ast.parse(pc["source"])):
+            continue  # changed since 2020: documented from tf_semantics.md
+        doc = DOCUMENTED["autodiff"].get(pc["id"], {"output": ""})
+        if doc["output"] != old_out:
+            lines.append(f"  ! {pc['id']}: DOCUMENTED {doc['output']!r} != stored {old_out!r}")
+            bad += 1
+        else:
+            same += 1
+    lines.insert(0, f"documented outputs of autodiff: {same} cells equal the outputs "
+                    f"stored at tensorflow/docs {OUTPUTS_2020[:9]}, {bad} differ")
+    return lines, bad
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("published", nargs="*", type=Path,
+                    help="autodiff.ipynb and/or advanced_autodiff.ipynb as published")
+    ap.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR,
+                    help="a git mirror of tensorflow/docs (for guides not given)")
+    ap.add_argument("--verify", action="store_true",
+                    help="compare notebooks/ with the published guides; write nothing")
+    args = ap.parse_args(argv)
+    for path in args.published:
+        if path.stem not in GUIDES or path.suffix != ".ipynb":
+            raise SystemExit(f"{path}: expected one of "
+                             + ", ".join(f"{n}.ipynb" for n in GUIDES))
+
+    if args.verify:
+        failed = 0
+        for name in GUIDES:
+            data, source = read_published(name, args.published, args.mirror)
+            path = NOTEBOOKS / f"{name}.ipynb"
+            committed = nbformat.read(path, as_version=4)
+            lines, unlisted = verify(name, data, committed, str(path.relative_to(ROOT)))
+            print(f"{source} (blob {blob_sha(data)[:12]}) vs " + lines[0])
+            print("\n".join(lines[1:]))
+            failed += unlisted
+        lines, bad = check_documented_2020(args.mirror)
+        print("\n".join(lines))
+        return 1 if failed or bad else 0
+
+    import make_notebooks  # the expectations file's one writer
+
+    table = make_notebooks.load_table()
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name, nb, entry in build_all(args.published, args.mirror):
+        nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
+        table[name] = entry
+        n_code = sum(c.cell_type == "code" for c in nb.cells)
+        print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells, {n_code} code)")
+    make_notebooks.write_table(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
