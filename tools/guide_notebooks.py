@@ -203,7 +203,9 @@ DOCUMENTED = {
             "from": S22 + " (the guide's TF ~2.7 output; the cell changed "
                           "after 2020, whose log lines have this format)",
             "edits": [[_WARNINGS_63, ""]],
-            "stderr": r"[^\n]*:\d+: UserWarning: The dtype of the watched tensor "
+            # attributed to the cell's own line, not to a library's frame
+            "stderr": r"(?![^\n]*site-packages)[^\n]*:\d+: UserWarning: The "
+                      r"dtype of the watched tensor "
                       r"must be floating \(e\.g\. tapegrad\.float32\), got "
                       r"tapegrad\.int32\n(?:  [^\n]*\n)?",
             "why": "tapegrad warns once, for the watched integer tensor, as "
