@@ -1424,6 +1424,108 @@ argsort_forward(tg_fwd *f)
 
 NONDIFF_VJP(argsort)
 
+/* ---- searchsorted: where values would go in sorted rows; never recorded ---------
+ * For each row of sorted_sequence [..., M] and the same row of values
+ * [..., K]: the first position i with !(seq[i] < v) (side 'left', TF's
+ * LowerBound) or with v < seq[i] (side 'right', UpperBound), by binary
+ * search.  attrs: (side, out_type); int32 positions unless out_type int64.
+ */
+#define SEARCH_LOOP(T)                                                       \
+    do {                                                                     \
+        const T *sq_ = (const T *)seq->data, *vs_ = (const T *)val->data;   \
+        for (Py_ssize_t r = 0; r < rows; r++) {                              \
+            const T *row_ = sq_ + r * m;                                     \
+            for (Py_ssize_t j = 0; j < k; j++) {                             \
+                T v_ = vs_[r * k + j];                                       \
+                Py_ssize_t lo = 0, hi = m;                                   \
+                while (lo < hi) {                                            \
+                    Py_ssize_t mid = lo + (hi - lo) / 2;                     \
+                    int go_right = right ? !(v_ < row_[mid])                 \
+                                         : row_[mid] < v_;                   \
+                    if (go_right) {                                          \
+                        lo = mid + 1;                                        \
+                    }                                                        \
+                    else {                                                   \
+                        hi = mid;                                            \
+                    }                                                        \
+                }                                                            \
+                if (wide) {                                                  \
+                    ((int64_t *)out->data)[r * k + j] = lo;                  \
+                }                                                            \
+                else {                                                       \
+                    ((int32_t *)out->data)[r * k + j] = (int32_t)lo;         \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
+int
+searchsorted_forward(tg_fwd *f)
+{
+    TensorObject *seq = f->in[0], *val = f->in[1], *out;
+    PyObject *side = attr(f->attrs, 0);
+    int right, odt;
+    if (seq->dtype == TG_FLOAT16) {
+        /* every half is a float: the same positions in float32 */
+        TensorObject *w[2] = {tg_ufunc_apply(NULL, 1, &seq, TG_FLOAT32),
+                              NULL};
+        w[1] = w[0] ? tg_ufunc_apply(NULL, 1, &val, TG_FLOAT32) : NULL;
+        tg_fwd g = {.in = w, .nin = 2, .attrs = f->attrs, .nout = 1};
+        int rc = w[1] ? searchsorted_forward(&g) : -1;
+        Py_XDECREF(w[0]);
+        Py_XDECREF(w[1]);
+        f->out[0] = rc == 0 ? g.out[0] : NULL;
+        return rc;
+    }
+    if (!PyUnicode_Check(side) ||
+        (PyUnicode_CompareWithASCIIString(side, "left") != 0 &&
+         PyUnicode_CompareWithASCIIString(side, "right") != 0)) {
+        PyErr_Format(PyExc_ValueError, "Argument `side` must be either "
+                     "'right' or 'left'. Received: `side` = %S.", side);
+        return -1;
+    }
+    right = PyUnicode_CompareWithASCIIString(side, "right") == 0;
+    const char *tf = right ? "UpperBound" : "LowerBound";
+    if (tg_dtype_arg(attr(f->attrs, 1), &odt) < 0) {
+        return -1;
+    }
+    odt = odt < 0 ? TG_INT32 : odt;
+    if (odt != TG_INT32 && odt != TG_INT64) {
+        TG_INVALID_ARGUMENT("Value for attr 'out_type' of %s is not in the "
+                            "list of allowed values: int32, int64 [Op:%s]",
+                            tg_dtype_names[odt], tf);
+        return -1;
+    }
+    int ok = seq->ndim >= 1 && val->ndim == seq->ndim;
+    for (int d = 0; ok && d < seq->ndim - 1; d++) {
+        ok = seq->shape[d] == val->shape[d];
+    }
+    if (!ok) {
+        TG_INVALID_ARGUMENT("Leading dim_size of both tensors must match. "
+                            "[Op:%s]", tf);
+        return -1;
+    }
+    Py_ssize_t m = seq->shape[seq->ndim - 1], k = val->shape[val->ndim - 1];
+    Py_ssize_t rows = m ? seq->size / m : prod_dims(seq->shape, 0,
+                                                     seq->ndim - 1);
+    int wide = odt == TG_INT64;
+    out = tg_tensor_new(odt, val->ndim, val->shape);
+    if (out == NULL) {
+        return -1;
+    }
+    switch (seq->dtype) {
+        case TG_FLOAT32: SEARCH_LOOP(float); break;
+        case TG_FLOAT64: SEARCH_LOOP(double); break;
+        case TG_INT32: SEARCH_LOOP(int32_t); break;
+        default: SEARCH_LOOP(int64_t); break;
+    }
+    f->out[0] = out;
+    return 0;
+}
+#undef SEARCH_LOOP
+
+NONDIFF_VJP(searchsorted)
+
 /* ---- top_k ----------------------------------------------------------------------------
  * (values, indices) of the k largest along the last axis, largest first
  * (also with sorted=False); ties keep the lower index first.

@@ -88,7 +88,6 @@ def _install_ops():
 _install_ops()
 
 from . import keras  # noqa: E402,F401  (its activations name installed ops)
-from ._composite_ops import searchsorted  # noqa: E402,F401
 from . import _composite_ops  # noqa: E402
 
 

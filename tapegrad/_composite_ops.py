@@ -5,15 +5,14 @@ their own (src/ops_array.c); what is here composes recorded rows (gather,
 unsorted_segment_sum ...), so gradients, second order and forward mode
 come from those rows' rules: embedding_lookup (TF's is Python over gather
 too), the sorted segment ops (their ids checked, then the unsorted row)
-and segment means; integer results
-(searchsorted) are never recorded, as TF's.  Shapes and errors are TF's.
+and segment means.  Shapes and errors are TF's.
 """
 import numpy as np
 
 from . import _tapegrad as C
 
 __all__ = ["embedding_lookup", "unsorted_segment_mean", "segment_sum",
-           "segment_mean", "segment_max", "searchsorted"]
+           "segment_mean", "segment_max"]
 
 
 def _t(x, dtype=None):
@@ -88,27 +87,3 @@ def segment_mean(data, segment_ids, name=None):
 def segment_max(data, segment_ids, name=None):
     ids, n = _sorted_ids(segment_ids, "SegmentMax")
     return C.unsorted_segment_max(data, ids, n)
-
-
-# ---- searchsorted -------------------------------------------------------------------
-def searchsorted(sorted_sequence, values, side="left", out_type=None,
-                 name=None):
-    """For each row, where values would go in sorted_sequence's row to
-    keep it sorted (TF's searchsorted; an int32 result, not recorded)."""
-    if side not in ("left", "right"):
-        raise ValueError("Invalid value for 'side': %r; expected 'left' or "
-                         "'right'" % (side,))
-    seq = np.asarray(_t(sorted_sequence).numpy())
-    val = np.asarray(_t(values, _t(sorted_sequence).dtype).numpy())
-    if seq.ndim == 0 or val.ndim == 0 or seq.shape[:-1] != val.shape[:-1]:
-        raise C.InvalidArgumentError(
-            "Leading dim_size of both tensors must match. [Op:%s]"
-            % ("LowerBound" if side == "left" else "UpperBound"))
-    out = np.empty(val.shape, np.int64)
-    s2 = seq.reshape(-1, seq.shape[-1])
-    v2 = val.reshape(-1, val.shape[-1])
-    o2 = out.reshape(-1, val.shape[-1])
-    for i in range(s2.shape[0]):
-        o2[i] = np.searchsorted(s2[i], v2[i], side=side)
-    dtype = C.int32 if out_type is None else out_type
-    return C.constant(out, dtype=dtype)

@@ -94,3 +94,19 @@ def take_along_axis_grad(dy, indices, axis=-1, size=None):
     grids[axis % dy.ndim] = idx
     np.add.at(out, tuple(grids), dy)
     return out
+
+
+def sort_first_rows(arrays):
+    """Case preparation: the sequence (arrays[0]) sorted along its rows"""
+    return [np.sort(arrays[0], axis=-1)] + list(arrays[1:])
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type=None):
+    seq = np.asarray(sorted_sequence)
+    val = np.asarray(values)
+    out = np.empty(val.shape, np.int64)
+    s2, v2 = seq.reshape(-1, seq.shape[-1]), val.reshape(-1, val.shape[-1])
+    o2 = out.reshape(-1, val.shape[-1])
+    for i in range(s2.shape[0]):
+        o2[i] = np.searchsorted(s2[i], v2[i], side=side)
+    return out.astype(np.int64 if out_type == "int64" else np.int32)
