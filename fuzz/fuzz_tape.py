@@ -3,14 +3,14 @@
 tapes, Tensors and Variables: enter (new tape or re-entry), exit (in or
 out of order, twice), nest, watch, ops, gradient inside and outside the
 context, persistent and non-persistent reuse, del, gc.collect, Variable
-creation and assign*, stop_gradient, watched_variables, stop_recording,
-reset, custom_gradient functions whose grad_fn runs an action mid-sweep
-(and returns junk or raises), work done from another thread, objects
-whose conversion runs an action in the middle of an op or a gradient, and
-calls of any public function, method or attribute (fuzz_ops.call_surface)
-on the sequence's values and tapes.  Flags, dtypes, names, attributes and
-unconnected_gradients sometimes get anything from fuzzlib's widened
-vocabulary.
+creation and assign* (whole or sliced), stop_gradient, watched_variables,
+stop_recording, reset, custom_gradient functions whose grad_fn runs an
+action mid-sweep (and returns junk or raises), work done from another
+thread, objects whose conversion runs an action in the middle of an op or
+a gradient, and calls of any public function, method or attribute
+(fuzz_ops.call_surface) on the sequence's values and tapes.  Flags, dtypes,
+names, attributes and unconnected_gradients sometimes get anything from
+fuzzlib's widened vocabulary.
 
     python fuzz/fuzz_tape.py [libFuzzer flags] fuzz/corpus/fuzz_tape
 It imports without atheris: tests/test_fuzz_seeds.py replays the corpus
@@ -357,7 +357,12 @@ def a_assign(st):
     kw = {"read_value": g.bool() if g.int(0, 7) else g.attr()}
     if g.chance(8):
         kw[g.pick(fuzz_ops.KEYWORDS) or "bogus"] = g.attr()
-    out = getattr(v, method)(val, **kw)
+    target = v
+    if g.chance(3):
+        # sliced assignment: v[key].assign(...) writes into v in place
+        target = v[g.key()]
+        kw.pop("read_value", None)
+    out = getattr(target, method)(val, **kw)
     st.add(out)
 
 
