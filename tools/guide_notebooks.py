@@ -1,4 +1,4 @@
-"""Build TensorFlow's two autodiff guides as notebooks that run with tapegrad.
+"""Build notebooks that rerun the code of TensorFlow's two autodiff guides on tapegrad.
 
 notebooks/autodiff.ipynb           "Introduction to gradients and automatic
                                    differentiation" (site/en/guide/autodiff.ipynb)
@@ -12,13 +12,25 @@ mirror of tensorflow/docs (--mirror, default ../.mirror/tensorflow+docs/repo
 beside the repository).  Only the build needs the published notebook; the
 built notebooks run on their own.
 
-Every published cell is kept, in order, with its cell id and metadata: the
-license header cell, markdown verbatim (TF's prose, Apache License 2.0) and
-code verbatim except for the changes listed in CODE_CHANGES, each with its
-reason.  The same list is printed in a markdown note the build inserts after
-the guide's title block (INSERTED), so a reader of the notebook sees it too.
-``--verify`` compares the committed notebooks with the published ones cell by
-cell and shows every difference; it fails on any difference not listed here.
+The notebooks rerun every computation of the guides, in the guides' order,
+with tapegrad's own explanatory text.  The code cells are the published
+ones, with their cell ids and metadata, verbatim except for the changes
+listed here, each with its reason: the one `import tensorflow as tf` line
+becomes `import tapegrad as tf` (IMPORT_WHY), CODE_CHANGES replaces a cell,
+and DROPPED leaves out the license header cell (its copyright and license
+go into the attribution at the top).  None of TF's markdown is used: every
+markdown cell is tapegrad's, from tools/guide_text.py (TEXT, keyed by the
+id of the code cell each text precedes; see that module's docstring).  The
+notebook opens with a title, a paragraph on what it is, the attribution of
+the code cells (The TensorFlow Authors, Apache License 2.0, with the link)
+and the list of changes and of outputs that differ on purpose (top_note).
+The build fails if a published markdown passage (paragraph, line or
+sentence) longer than MIN_COPY characters appears in our markdown, or if a
+published markdown run has no text of ours before its code cell.
+``--verify`` compares the committed notebooks' code cells with the
+published ones cell by cell and shows every difference (it fails on any
+difference not listed here), and checks that no published markdown passage
+longer than MIN_COPY characters appears in their markdown.
 
 The documented outputs (DOCUMENTED) are the values the guides show, keyed by
 cell id: for the introductory guide the outputs stored in the 2020 notebook
@@ -39,7 +51,8 @@ Usage:
       write both notebooks (without outputs; tools/run_notebooks.py runs
       them) and their entries in tests/notebook_expectations.json
   python tools/guide_notebooks.py --verify [PUBLISHED.ipynb ...]
-      compare notebooks/<name>.ipynb with the published notebooks
+      compare the code cells of notebooks/<name>.ipynb with the published
+      notebooks, and check that none of their prose is copied
 tools/make_notebooks.py calls build() too, so that it regenerates all seven
 notebooks and the whole expectations file.
 """
@@ -50,6 +63,7 @@ import ast
 import difflib
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +71,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import guide_text  # noqa: E402
 import nbcheck  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,18 +127,20 @@ CODE_CHANGES = {
     },
 }
 
-SAVEDMODEL_NOTE = """\
-**tapegrad note (SavedModel).** The next cell differs from the guide's. \
-tapegrad runs eagerly and has no graphs, so there is nothing to export: \
-`tf.saved_model.save`, `tf.saved_model.load` and \
-`tf.saved_model.SaveOptions` do not exist. Where the guide saves `model` \
-with `experimental_custom_gradients=True`, loads it back and takes the \
-gradient through the loaded function, the cell takes the same gradient \
-through `model` itself: the same `tf.function` and the same custom \
-gradient, so it prints the guide's `2.0` (without TensorFlow's \
-`INFO:tensorflow:Assets written to: saved_model/assets` log lines). The \
-paragraph after it, on `experimental_custom_gradients=False`, is about \
-TensorFlow's SavedModel only."""
+# (guide, cell id) -> why a published code cell is left out.
+LICENSE_WHY = ("it holds nothing but comments, TensorFlow's license header; "
+               "the copyright and the license are in the attribution above")
+DROPPED = {
+    ("autodiff", "tuOe1ymfHZPu"): LICENSE_WHY,
+    ("advanced_autodiff", "tuOe1ymfHZPu"): LICENSE_WHY,
+}
+
+# The copyright line of the guide's header cell, carried into the attribution.
+COPYRIGHT = re.compile(r"Copyright (\d{4}) The TensorFlow Authors")
+
+# A published markdown passage (paragraph, line or sentence) longer than
+# this, whitespace collapsed, must not appear in our markdown.
+MIN_COPY = 60
 
 # ---- what the guides document ---------------------------------------------
 
@@ -280,7 +297,7 @@ KERNEL_CHECKS = {
     ],
 }
 
-# ---- the markdown notes the build inserts ---------------------------------
+# ---- our markdown: the top cells, tools/guide_text.py, the copy check ----
 
 
 def _first_line(code):
@@ -289,9 +306,14 @@ def _first_line(code):
 
 
 def top_note(name, published):
-    """The note inserted after the title block: what differs and why."""
+    """The list of changes to the guide's code and of outputs that differ
+    from TensorFlow's on purpose, each with its reason."""
     code = {c["id"]: c["source"] for c in published if c["cell_type"] == "code"}
     changes = [f"- The Setup cell's `{TF_IMPORT}` is `{TG_IMPORT}`: {IMPORT_WHY}."]
+    for (guide, cid), why in DROPPED.items():
+        if guide == name:
+            first = code[cid].split("\n")[0].split(",")[0]
+            changes.append(f"- The guide's cell `{first}…` is left out: {why}.")
     for (guide, cid), change in CODE_CHANGES.items():
         if guide == name:
             changes.append(f"- The guide's cell starting `{_first_line(code[cid])}`: "
@@ -308,34 +330,68 @@ def top_note(name, published):
         which = (f"The cell with {cells[0]}" if len(cells) == 1 else
                  f"The cells with {', '.join(cells[:-1])} and {cells[-1]}")
         outputs.append(f"- {which}: {why}.")
-    title = GUIDES[name]
     return "\n".join([
-        f"**Rerun with tapegrad.** This is TensorFlow's guide *{title}* "
-        f"([tensorflow.org/guide/{name}](https://www.tensorflow.org/guide/{name}); "
-        "text and code by The TensorFlow Authors under the Apache License 2.0, "
-        f"header above), built by `tools/guide_notebooks.py` from the published "
-        f"notebook (tensorflow/docs, `{PUBLISHED_PATH.format(name=name)}`). "
-        "Every cell is the guide's, as published (these tapegrad notes "
-        "aside), except:",
+        "**Changes to the guide's code.** Every code cell is the guide's, as "
+        "published, except:",
         "",
         *changes,
         "",
+        "**Outputs that differ from TensorFlow's on purpose.** "
         "`python tools/run_notebooks.py` checks each cell's output against the "
-        "values the guide documents (`tests/notebook_expectations.json`). "
-        "Where tapegrad's output differs from TensorFlow's on purpose:",
+        "value the guide documents; these differences are expected:",
         "",
         *outputs,
     ])
 
 
-# (guide, published cell id) -> [(note id, text or callable(name, published))]:
-# markdown cells inserted after that published cell.
-INSERTED = {
-    ("autodiff", "MfBg1C5NB3X0"): [("tapegrad-note", top_note)],
-    ("advanced_autodiff", "MfBg1C5NB3X0"): [("tapegrad-note", top_note)],
-    ("advanced_autodiff", "Q5JBgIBYjN1I"): [("tapegrad-note-savedmodel",
-                                              SAVEDMODEL_NOTE)],
-}
+def top_cells(name, published):
+    """[(cell id, markdown)] that open the notebook: title, what it is,
+    where its code comes from, and what differs."""
+    header = "\n".join(c["source"] for c in published[:1] if c["cell_type"] == "markdown")
+    year = COPYRIGHT.search(header)
+    if not year:
+        raise SystemExit(f"{name}: no 'Copyright YEAR The TensorFlow Authors' in the "
+                         f"guide's first cell: {header[:80]!r}")
+    path = PUBLISHED_PATH.format(name=name)
+    about = guide_text.ABOUT.format(title=GUIDES[name], name=name)
+    attribution = guide_text.ATTRIBUTION.format(name=name, path=path, year=year.group(1))
+    return [("tg-title", f"{guide_text.TITLE[name]}\n\n{about}\n\n{attribution}"),
+            ("tg-changes", top_note(name, published))]
+
+
+def text_cells(name, code_id):
+    """[(cell id, markdown)] of tools/guide_text.py placed before a code cell."""
+    text = guide_text.TEXT[name].get(code_id, ())
+    texts = (text,) if isinstance(text, str) else tuple(text)
+    return [(f"tg-{code_id}" + (f"-{k}" if k > 1 else ""), t)
+            for k, t in enumerate(texts, 1)]
+
+
+def _norm(text):
+    return " ".join(text.split()).casefold()
+
+
+def published_passages(published, min_len=MIN_COPY):
+    """The published markdown's paragraphs, lines and sentences longer than
+    min_len characters (whitespace collapsed, case folded), in order."""
+    out = []
+    for pc in published:
+        if pc["cell_type"] != "markdown":
+            continue
+        for para in re.split(r"\n\s*\n", pc["source"]):
+            parts = [para, *para.split("\n"), *re.split(r"(?<=[.!?:;])\s+", para)]
+            for part in parts:
+                norm = _norm(part)
+                if len(norm) > min_len and norm not in out:
+                    out.append(norm)
+    return out
+
+
+def copied_passages(published, markdown_texts, min_len=MIN_COPY):
+    """Published markdown passages longer than min_len found in our markdown."""
+    ours = _norm("\n\n".join(markdown_texts))
+    return [p for p in published_passages(published, min_len) if p in ours]
+
 
 # ---- reading the published notebooks --------------------------------------
 
@@ -412,50 +468,75 @@ def build(name, data):
     """(notebook, expectations entry) for guide `name` from its published JSON."""
     published = published_cells(data)
     documented = DOCUMENTED[name]
-    ids = {c["id"] for c in published}
-    for table in (documented, {cid for g, cid in CODE_CHANGES if g == name},
-                  {cid for g, cid in INSERTED if g == name}):
-        missing = set(table) - ids
+    code_ids = {c["id"] for c in published if c["cell_type"] == "code"}
+    dropped = {cid for g, cid in DROPPED if g == name}
+    for what, table in (("DOCUMENTED", documented),
+                        ("CODE_CHANGES", {cid for g, cid in CODE_CHANGES if g == name}),
+                        ("DROPPED", dropped),
+                        ("guide_text.TEXT", guide_text.TEXT[name])):
+        missing = set(table) - code_ids
         if missing:
-            raise SystemExit(f"{name}: tables name cells the guide lacks: {sorted(missing)}")
+            raise SystemExit(f"{name}: {what} names code cells the guide lacks: "
+                             f"{sorted(missing)}")
+        if what != "DROPPED" and set(table) & dropped:
+            raise SystemExit(f"{name}: {what} names dropped cells: "
+                             f"{sorted(set(table) & dropped)}")
 
     cells, expected = [], {}
     n_imports = 0
+    published_md = False  # a published markdown run since the last code cell
     for i, pc in enumerate(published):
-        meta = dict(pc["metadata"])
         if pc["cell_type"] == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(pc["source"], id=pc["id"],
-                                                       metadata=meta))
-        elif pc["cell_type"] == "code":
-            change = CODE_CHANGES.get((name, pc["id"]))
-            if change:
-                code = change["code"]
-            else:
-                code, n = translate(pc["source"])
-                n_imports += n
-            if "import tensorflow" in code or not _compiles(code):
-                raise SystemExit(f"{name} [{i}] {pc['id']}: code does not compile "
-                                 "or still imports tensorflow")
-            doc = documented.get(pc["id"], {"output": ""})
-            if doc.get("edits"):
-                nbcheck.apply_edits(doc["output"], doc["edits"])  # each applies
-            if doc.get("check", "exact") != "exact" or doc.get("edits") or doc.get("stderr"):
-                if not doc.get("why"):
-                    raise SystemExit(f"{name} {pc['id']}: a special rule needs a 'why'")
-            entry = {"label": f"guide [{i}] {pc['id']}", "output": doc["output"],
-                     "stderr_noise": "", "check": doc.get("check", "exact")}
-            for key in ("pattern", "values", "edits", "stderr", "why", "from"):
-                if key in doc:
-                    entry[key] = doc[key]
-            if doc["output"] or "pattern" in doc:
-                entry["kind"] = _kind(code, doc)
-            expected[str(len(cells))] = entry
-            cells.append(nbformat.v4.new_code_cell(code, id=pc["id"], metadata=meta))
-        else:
+            published_md = True  # replaced by ours before the next code cell
+            continue
+        if pc["cell_type"] != "code":
             raise SystemExit(f"{name} [{i}]: unexpected cell type {pc['cell_type']}")
-        for note_id, text in INSERTED.get((name, pc["id"]), []):
-            text = text(name, published) if callable(text) else text
-            cells.append(nbformat.v4.new_markdown_cell(text, id=note_id))
+        if pc["id"] in dropped:
+            published_md = False  # the header run goes with the header cell
+            continue
+        if not cells:
+            cells += [nbformat.v4.new_markdown_cell(text, id=cid)
+                      for cid, text in top_cells(name, published)]
+        ours = text_cells(name, pc["id"])
+        if published_md and not ours:
+            raise SystemExit(f"{name} [{i}] {pc['id']}: the guide has markdown before "
+                             "this code cell and tools/guide_text.py has no text for it")
+        published_md = False
+        cells += [nbformat.v4.new_markdown_cell(text, id=cid) for cid, text in ours]
+
+        meta = dict(pc["metadata"])
+        change = CODE_CHANGES.get((name, pc["id"]))
+        if change:
+            code = change["code"]
+        else:
+            code, n = translate(pc["source"])
+            n_imports += n
+        if "import tensorflow" in code or not _compiles(code):
+            raise SystemExit(f"{name} [{i}] {pc['id']}: code does not compile "
+                             "or still imports tensorflow")
+        doc = documented.get(pc["id"], {"output": ""})
+        if doc.get("edits"):
+            nbcheck.apply_edits(doc["output"], doc["edits"])  # each applies
+        if doc.get("check", "exact") != "exact" or doc.get("edits") or doc.get("stderr"):
+            if not doc.get("why"):
+                raise SystemExit(f"{name} {pc['id']}: a special rule needs a 'why'")
+        entry = {"label": f"guide [{i}] {pc['id']}", "output": doc["output"],
+                 "stderr_noise": "", "check": doc.get("check", "exact")}
+        for key in ("pattern", "values", "edits", "stderr", "why", "from"):
+            if key in doc:
+                entry[key] = doc[key]
+        if doc["output"] or "pattern" in doc:
+            entry["kind"] = _kind(code, doc)
+        expected[str(len(cells))] = entry
+        cells.append(nbformat.v4.new_code_cell(code, id=pc["id"], metadata=meta))
+    if published_md:
+        raise SystemExit(f"{name}: the guide ends with markdown, which has no code "
+                         "cell to key our text by")
+    copied = copied_passages(published, [c.source for c in cells
+                                         if c.cell_type == "markdown"])
+    if copied:
+        raise SystemExit(f"{name}: tools/guide_text.py copies {len(copied)} published "
+                         "passage(s):\n" + "\n".join(f"  {p}" for p in copied))
     if n_imports != 1:
         raise SystemExit(f"{name}: expected one '{TF_IMPORT}' line, found {n_imports}")
 
@@ -472,7 +553,8 @@ def build(name, data):
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["tapegrad"] = {"generator": "tools/guide_notebooks.py",
                                "guide": f"tensorflow/docs {PUBLISHED_PATH.format(name=name)}",
-                               "published_blob": blob_sha(data)}
+                               "published_blob": blob_sha(data),
+                               "text": "tapegrad's own, from tools/guide_text.py"}
     nbformat.validate(nb)
     entry = {"notebook": f"notebooks/{name}.ipynb",
              "guide": PUBLISHED_PATH.format(name=name),
@@ -497,61 +579,82 @@ def _diff(a, b, where):
 
 
 def verify(name, data, committed, where):
-    """(report lines, number of differences not listed in this tool)."""
+    """(report lines, number of problems): the committed notebook's code cells
+    against the published ones (every difference not listed in this tool is
+    a problem), and every published markdown passage longer than MIN_COPY
+    characters found in its markdown (ours by design, never copied)."""
     published = published_cells(data)
-    lines, unlisted = [], 0
-    by_id = {c.get("id"): (i, c) for i, c in enumerate(committed.cells)}
+    lines, problems = [], 0
+    by_id = {c.get("id"): (j, c) for j, c in enumerate(committed.cells)}
     order = []
-    tally = {"markdown identical": 0, "code identical": 0, "code changed as listed": 0}
+    tally = {"code identical": 0, "code changed as listed": 0,
+             "code left out as listed": 0}
     for i, pc in enumerate(published):
-        tag = f"[{i}] {pc['id']} {pc['cell_type']}"
+        if pc["cell_type"] != "code":
+            continue
+        tag = f"[{i}] {pc['id']} code"
+        dropped = DROPPED.get((name, pc["id"]))
+        if dropped:
+            if pc["id"] in by_id:
+                lines.append(f"  ! {tag}: listed as left out, but present in {where}")
+                problems += 1
+            else:
+                lines.append(f"  - {tag}: left out (listed: {dropped})")
+                tally["code left out as listed"] += 1
+            continue
         if pc["id"] not in by_id:
             lines.append(f"  ! {tag}: missing from {where}")
-            unlisted += 1
+            problems += 1
             continue
         j, cc = by_id[pc["id"]]
         order.append(j)
-        if cc.cell_type != pc["cell_type"]:
+        if cc.cell_type != "code":
             lines.append(f"  ! {tag}: is a {cc.cell_type} cell in {where}")
-            unlisted += 1
+            problems += 1
             continue
         if cc.source == pc["source"]:
-            tally[f"{pc['cell_type']} identical"] += 1
+            tally["code identical"] += 1
             continue
         change = CODE_CHANGES.get((name, pc["id"]))
-        if pc["cell_type"] == "code" and change and cc.source == change["code"]:
+        if change and cc.source == change["code"]:
             lines.append(f"  ~ {tag}: replaced (listed: {change['why']})")
-        elif pc["cell_type"] == "code" and not change and cc.source == translate(pc["source"])[0]:
+        elif not change and cc.source == translate(pc["source"])[0]:
             lines.append(f"  ~ {tag}: import line (listed: {IMPORT_WHY})")
         else:
             lines.append(f"  ! {tag}: differs, not listed in tools/guide_notebooks.py")
             lines += _diff(pc["source"], cc.source, where)
-            unlisted += 1
+            problems += 1
             continue
         tally["code changed as listed"] += 1
         lines += _diff(pc["source"], cc.source, where)
     if order != sorted(order):
-        lines.append(f"  ! the published cells are in another order in {where}")
-        unlisted += 1
-    published_ids = {pc["id"] for pc in published}
-    notes = {nid: (cid, text) for (g, cid), items in INSERTED.items() if g == name
-             for nid, text in items}
+        lines.append(f"  ! the published code cells are in another order in {where}")
+        problems += 1
+    code_ids = {pc["id"] for pc in published if pc["cell_type"] == "code"}
+    markdown_ids = {pc["id"] for pc in published if pc["cell_type"] == "markdown"}
+    ours = []
     for j, cc in enumerate(committed.cells):
-        if cc.get("id") in published_ids:
-            continue
-        note = notes.get(cc.get("id"))
-        text = note and (note[1](name, published) if callable(note[1]) else note[1])
-        prev = committed.cells[j - 1].get("id") if j else None
-        if note and cc.cell_type == "markdown" and cc.source == text and prev == note[0]:
-            lines.append(f"  + {cc.get('id')}: markdown note inserted after {note[0]} (listed)")
-        else:
-            lines.append(f"  ! cell {j} ({cc.get('id')}): not in the published guide "
-                         "and not listed")
-            unlisted += 1
+        if cc.cell_type == "code" and cc.get("id") not in code_ids:
+            lines.append(f"  ! cell {j} ({cc.get('id')}): a code cell not in the "
+                         "published guide")
+            problems += 1
+        elif cc.cell_type == "markdown":
+            ours.append(cc.source)
+            if cc.get("id") in markdown_ids:
+                lines.append(f"  ! cell {j} ({cc.get('id')}): has the id of a published "
+                             "markdown cell; our markdown is tapegrad's own")
+                problems += 1
+    copied = copied_passages(published, ours)
+    for passage in copied:
+        lines.append(f"  ! published markdown copied: {passage[:72]}...")
+    problems += len(copied)
+    n_code = sum(pc["cell_type"] == "code" for pc in published)
     counts = ", ".join(f"{v} {k}" for k, v in tally.items())
-    head = (f"{where}: {len(published)} published cells: {counts}; "
-            f"{unlisted} unlisted difference(s)")
-    return [head] + lines, unlisted
+    head = (f"{where}: {n_code} published code cells: {counts}; {len(ours)} "
+            f"markdown cells of tapegrad's, {len(copied)} of "
+            f"{len(published_passages(published))} published passages over "
+            f"{MIN_COPY} characters copied; {problems} problem(s)")
+    return [head] + lines, problems
 
 
 def check_documented_2020(mirror=DEFAULT_MIRROR):
@@ -594,7 +697,8 @@ def main(argv=None):
     ap.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR,
                     help="a git mirror of tensorflow/docs (for guides not given)")
     ap.add_argument("--verify", action="store_true",
-                    help="compare notebooks/ with the published guides; write nothing")
+                    help="compare the code cells of notebooks/ with the published guides "
+                         "and check that no published prose is copied; write nothing")
     args = ap.parse_args(argv)
     for path in args.published:
         if path.stem not in GUIDES or path.suffix != ".ipynb":
@@ -607,10 +711,10 @@ def main(argv=None):
             data, source = read_published(name, args.published, args.mirror)
             path = NOTEBOOKS / f"{name}.ipynb"
             committed = nbformat.read(path, as_version=4)
-            lines, unlisted = verify(name, data, committed, str(path.relative_to(ROOT)))
+            lines, problems = verify(name, data, committed, str(path.relative_to(ROOT)))
             print(f"{source} (blob {blob_sha(data)[:12]}) vs " + lines[0])
             print("\n".join(lines[1:]))
-            failed += unlisted
+            failed += problems
         lines, bad = check_documented_2020(args.mirror)
         print("\n".join(lines))
         return 1 if failed or bad else 0
