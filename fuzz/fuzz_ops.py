@@ -278,7 +278,8 @@ def _receiver(g, cls, pool, tapes):
             cls, BaseException):
         # the package's other Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)
-        for args in ((), (g.int(1, 3),), (g.pick(fuzzlib.TF_DTYPES),)):
+        for args in ((), (g.int(1, 3),), (g.pick(fuzzlib.TF_DTYPES),),
+                     (0.1, g.int(1, 3), 0.5), ([1], [1.0, 0.5])):
             try:
                 return cls(*args)
             except (TypeError, ValueError):

@@ -229,6 +229,21 @@ def a_gradient(st):
         st.add(d)
 
 
+JACOBIAN_CAP = 1 << 18     # elements of one jacobian the harness asks for
+
+
+def _jacobian_size(target, source):
+    """Elements of jacobian(target, source), for shapes that are known;
+    0 for anything else (the call then reports its own error)."""
+    n = 1
+    for x in (target, source):
+        try:
+            n *= int(np.prod([int(d) for d in x.shape]))
+        except Exception:       # not a tensor: the call itself raises
+            return 0
+    return n
+
+
 def a_jacobian(st):
     """jacobian or batch_jacobian of a value by values (or anything),
     either way of computing it; results checked for shape."""
@@ -244,6 +259,9 @@ def a_jacobian(st):
         kw["unconnected_gradients"] = g.pick(["zero", "none", "bogus"])
     if g.bool():
         sources = [st.pick_value() for _ in range(g.int(1, 2))]
+        if any(_jacobian_size(target, s) > JACOBIAN_CAP for s in sources):
+            return      # results join the pool: jacobians of jacobians of
+            #             ... grow as size ** (2 ** k), a legitimate OOM
         jac = t.jacobian(target, sources, **kw)
         for s, j in zip(sources, jac):
             if j is not None and tuple(j.shape) != (tuple(target.shape)
@@ -254,6 +272,8 @@ def a_jacobian(st):
                 st.add(j)
     else:
         source = st.pick_value()
+        if _jacobian_size(target, source) > JACOBIAN_CAP:
+            return
         jb = t.batch_jacobian(target, source, **kw)
         want = tuple(target.shape) + tuple(source.shape)[1:]
         if tuple(jb.shape) != want:

@@ -816,6 +816,10 @@ mod_set_variable_name(PyObject *Py_UNUSED(m), PyObject *args)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_optimizer_apply", (PyCFunction)tg_optimizer_apply, METH_VARARGS,
+     "_optimizer_apply($module, kind, variables, gradients, slots, hyper, "
+     "iterations, /)\n--\n\n"
+     "One optimizer step on every variable, in place (src/optim.c)."},
     {"_set_variable_name", (PyCFunction)mod_set_variable_name, METH_VARARGS,
      "_set_variable_name($module, variable, name, /)\n--\n\n"
      "Give a Variable exactly this name (Keras weights: 'kernel')."},

@@ -378,6 +378,8 @@ int tg_dtype_init_type(PyObject *module);
 
 /* ---- variable.c ---------------------------------------------------------- */
 TensorObject *tg_variable_read(VariableObject *v);
+TensorObject *tg_variable_writable(VariableObject *v);
+PyObject *tg_optimizer_apply(PyObject *module, PyObject *args);
 int tg_variable_init_type(PyObject *module);
 
 /* ---- dispatch.c ---------------------------------------------------------- */

@@ -50,6 +50,35 @@ as_value(VariableObject *v, TensorObject *t)
     return tg_tensor_view(t, t->ndim, t->shape, v->id);
 }
 
+/* v's value as a tensor whose bytes an optimizer may overwrite in place:
+ * v's own value when nothing else can see those bytes (no other reference
+ * to the value or to the buffer it views), else a fresh copy that becomes
+ * v's value (copy on write), so a tensor read earlier, or saved on a
+ * tape, keeps its bytes.  Borrowed; NULL with an exception. */
+TensorObject *
+tg_variable_writable(VariableObject *v)
+{
+    TensorObject *val = v->value, *fresh, *nv;
+    PyObject *base = val->base;
+    if (Py_REFCNT(val) == 1 && base != NULL && Tensor_Check(base) &&
+        ((TensorObject *)base)->base == NULL && Py_REFCNT(base) == 1) {
+        return val;
+    }
+    fresh = tg_tensor_new(val->dtype, val->ndim, val->shape);
+    if (fresh == NULL) {
+        return NULL;
+    }
+    memcpy(fresh->data, val->data,
+           (size_t)val->size * (size_t)tg_dtype_size[val->dtype]);
+    nv = as_value(v, fresh);
+    Py_DECREF(fresh);
+    if (nv == NULL) {
+        return NULL;
+    }
+    Py_SETREF(v->value, nv);
+    return nv;
+}
+
 static PyObject *
 variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {

@@ -542,7 +542,10 @@ def _python_receiver(cls):
     if cls.__module__.startswith("tapegrad"):
         # the package's Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)
-        for args in ((), (2,), (tf.float32,)):
+        # (and the learning-rate schedules: a rate, steps, a rate; or
+        # boundaries and values)
+        for args in ((), (2,), (tf.float32,), (0.1, 10, 0.5),
+                     ([1], [1.0, 0.5])):
             try:
                 return cls(*args)
             except (TypeError, ValueError):

@@ -337,6 +337,14 @@ def _cases():
             m = tf.map_fn(lambda r: tf.reduce_sum(r), z)
         return y, z, m, t.gradient(m, layer.trainable_variables)
 
+    # an optimizer step: copy on write and the in-place kernel
+    @case("optimizer_adam_step")
+    def _():
+        w = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+        o = tf.keras.optimizers.Adam(0.1, clipnorm=1.0)
+        o.apply_gradients([(tf.constant([[1.0, -1.0], [0.5, 2.0]]), w)])
+        return w.numpy(), int(o.iterations)
+
     # variables
     cases["variable_create"] = lambda: tf.Variable([[1.0, 2.0]], name="v", trainable=True)
     cases["variable_create_ndarray"] = lambda: tf.Variable(a64, dtype=tf.float32)
