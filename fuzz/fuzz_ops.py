@@ -272,6 +272,8 @@ def _receiver(g, cls, pool, tapes):
                              g.pick(fuzzlib.TF_DTYPES))
     if cls is tf.device:
         return tf.device(g.pick(["/CPU:0", "/GPU:1", None]))
+    if cls is tf.data.Dataset:
+        return _dataset(g)
     if isinstance(tf.function(abs), cls):
         return tf.function(g.pick([tf.abs, lambda x: x * 2.0]))
     if cls.__module__.startswith("tapegrad") and not issubclass(
@@ -291,6 +293,39 @@ def _receiver(g, cls, pool, tapes):
     if issubclass(cls, BaseException):
         return cls("a fuzzed %s" % cls.__name__)
     return None
+
+
+def _dataset(g):
+    """A small Dataset (Dataset itself is abstract, as TF's): a source of
+    fuzzed arrays, maybe a tuple of two, then maybe one transformation, so
+    Dataset's methods run on both of tapegrad.data's paths (rows gathered
+    by index, and element by element)."""
+    D = tf.data.Dataset
+    try:
+        k = g.int(0, 3)
+        if k == 0:
+            ds = D.range(g.int(-2, 6))
+        elif k == 1:
+            ds = D.from_tensors(g.input())
+        else:
+            a = g.array()
+            ds = D.from_tensor_slices(a if k == 2 else (a, a))
+    except Exception as e:  # noqa: BLE001 -- the oracle decides
+        check_exception(e)
+        ds = D.range(3)
+    step = g.int(0, 6)
+    if step == 1:
+        ds = ds.shuffle(g.int(1, 4), seed=g.int(0, 3))
+    elif step == 2:
+        ds = ds.batch(g.int(1, 3), drop_remainder=g.bool())
+    elif step == 3:
+        ds = ds.map(lambda *x: x)
+    elif step == 4:
+        keep = g.bool()     # drawn now, not when the predicate runs
+        ds = ds.filter(lambda *x: keep)
+    elif step == 5:
+        ds = ds.repeat(2).take(g.int(0, 5))
+    return ds
 
 
 _STOP_RECORDING = [c for c in CLASSES if c.__name__ == "_StopRecording"]
