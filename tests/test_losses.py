@@ -1,9 +1,9 @@
-"""tf.keras.losses (Keras 3): values against the documented formulas
-computed in NumPy float64, Keras' docstring examples, dtypes, reductions,
-sample_weight broadcasting, from_logits against probabilities, extreme
-logits, errors and lookup by name, and gradients (first order against
-finite differences, second order through nested tapes, forward mode) of
-compositions of op-table rows."""
+"""tf.keras.losses (Keras 3) and tf.clip_by_global_norm: values against
+the documented formulas computed in NumPy float64, Keras' docstring
+examples, dtypes, reductions, sample_weight broadcasting, from_logits
+against probabilities, extreme logits, errors and lookup by name, and
+gradients (first order against finite differences, second order through
+nested tapes, forward mode) of compositions of op-table rows."""
 import warnings
 
 import numpy as np
@@ -603,3 +603,65 @@ def test_names():
     np.testing.assert_allclose(MyLoss(reduction="sum")([1.0, 2.0],
                                                        [0.0, 0.0]).numpy(),
                                3.0)
+
+
+# ---- clip_by_global_norm ----------------------------------------------------
+def test_clip_by_global_norm_values(rng):
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal(4)
+    gn = np.sqrt(np.sum(a ** 2) + np.sum(b ** 2))
+    for c in (0.5 * gn, 2.0 * gn):
+        out, norm = tf.clip_by_global_norm(
+            [tf.constant(a), None, tf.constant(b)], c)
+        assert out[1] is None and len(out) == 3
+        np.testing.assert_allclose(norm.numpy(), gn, rtol=1e-12)
+        scale = c / max(gn, c)
+        np.testing.assert_allclose(out[0].numpy(), a * scale, rtol=1e-12)
+        np.testing.assert_allclose(out[2].numpy(), b * scale, rtol=1e-12)
+    np.testing.assert_allclose(tf.linalg.global_norm([a, None, b]).numpy(),
+                               gn, rtol=1e-12)
+    # use_norm replaces the computed norm; Variables and tuples are fine
+    v = tf.Variable(a)
+    out, norm = tf.clip_by_global_norm((v,), 1.0, use_norm=10.0)
+    np.testing.assert_allclose(out[0].numpy(), a / 10.0, rtol=1e-6)
+    # TF's documented infinite norm: every tensor NaN
+    out, norm = tf.clip_by_global_norm([tf.constant([np.inf, 1.0])], 1.0)
+    assert np.isinf(norm.numpy()) and np.all(np.isnan(out[0].numpy()))
+    # zeros stay zeros; only Nones: a norm of 0
+    out, norm = tf.clip_by_global_norm([tf.zeros([3])], 1.0)
+    assert norm.numpy() == 0 and np.all(out[0].numpy() == 0)
+    out, norm = tf.clip_by_global_norm([None], 1.0)
+    assert out == [None] and norm.numpy() == 0.0
+    # float32 in, float32 out
+    out, norm = tf.clip_by_global_norm([tf.ones([2])], 1.0)
+    assert out[0].dtype == norm.dtype == tf.float32
+    np.testing.assert_allclose(out[0].numpy(), [2 ** -0.5] * 2, rtol=1e-6)
+    with pytest.raises(TypeError, match="`t_list` should be a sequence of "
+                       "tensors. Received <class"):
+        tf.clip_by_global_norm(tf.ones([2]), 1.0)
+
+
+def test_clip_by_global_norm_gradients(rng):
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal(4)
+    gn = np.sqrt(np.sum(a ** 2) + np.sum(b ** 2))
+    for c in (0.5 * gn, 2.0 * gn):          # clipping and not clipping
+        check_gradients(lambda a, b: tf.concat(
+            [tf.reshape(t, [-1]) for t in tf.clip_by_global_norm(
+                [a, None, b], c)[0] if t is not None], 0), a, b)
+        check_gradients(lambda a, b: tf.clip_by_global_norm([a, b], c)[1],
+                        a, b)
+    # through the clip norm too
+    check_gradients(lambda c: tf.clip_by_global_norm([a, b], c)[0][1],
+                    np.float64(0.3 * gn))
+    # forward mode, against central differences
+    v, h = rng.standard_normal((3, 2)), 1e-6
+
+    def clipped(a):
+        return tf.clip_by_global_norm([a, tf.constant(b)], 0.5 * gn)[0][0]
+
+    primal = tf.constant(a)
+    with tf.autodiff.ForwardAccumulator(primal, tf.constant(v)) as acc:
+        out = clipped(primal)
+    fd = (clipped(tf.constant(a + h * v)).numpy()
+          - clipped(tf.constant(a - h * v)).numpy()) / (2 * h)
+    np.testing.assert_allclose(acc.jvp(out).numpy(), fd, rtol=1e-6,
+                               atol=1e-9)
