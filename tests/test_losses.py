@@ -605,6 +605,29 @@ def test_names():
                                3.0)
 
 
+def test_choices_in_the_readme():
+    # an integer y_pred computes in float32
+    got = L.mse([[0, 1], [0, 0]], [[1, 1], [0, 0]])
+    assert got.dtype == tf.float32
+    np.testing.assert_allclose(got.numpy(), [0.5, 0.0])
+    # a saturated sigmoid output is clipped like any probability (Keras
+    # would use the logits it tagged the output with)
+    got = L.binary_crossentropy([[0.0]], tf.sigmoid(tf.constant([[100.0]])))
+    top = np.float32(1) - np.float32(1 - 1e-7)          # 1 - 0.99999988
+    np.testing.assert_allclose(got.numpy(), [-np.log(top)], rtol=1e-6)
+    # dtype: names and DTypes, mixed_float16 computes in float16
+    assert L.MeanSquaredError(dtype=tf.float64).dtype == "float64"
+    h = L.Huber(dtype="mixed_float16")
+    assert h.dtype == "float16"
+    assert h([1.0], [2.0]).dtype == tf.float16
+    # the config holds the arguments, Huber's delta included
+    assert L.Huber(delta=2.0).get_config() == {
+        "name": "huber_loss", "reduction": "sum_over_batch_size",
+        "delta": 2.0}
+    assert L.deserialize(L.serialize(L.Huber(delta=2.0))).get_config()[
+        "delta"] == 2.0
+
+
 # ---- clip_by_global_norm ----------------------------------------------------
 def test_clip_by_global_norm_values(rng):
     a, b = rng.standard_normal((3, 2)), rng.standard_normal(4)
