@@ -89,6 +89,7 @@ _install_ops()
 
 from . import keras  # noqa: E402,F401  (its activations name installed ops)
 from . import _composite_ops  # noqa: E402
+from ._clip import clip_by_global_norm  # noqa: E402,F401
 
 
 def _install_composites():

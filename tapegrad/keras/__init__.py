@@ -1,7 +1,10 @@
 """tapegrad.keras: the parts of tf.keras (Keras 3) that code around the
 tape uses: layers (Dense, BatchNormalization), activations and
-initializers by name, optimizers (their updates in C, src/optim.c).  Layers are tapegrad Modules, so a Module holding
-one finds its variables."""
-from . import activations, initializers, layers, optimizers  # noqa: F401
+initializers by name, losses and metrics, optimizers (their updates in C,
+src/optim.c).  Layers are tapegrad Modules, so a Module holding one finds
+its variables."""
+from . import (activations, initializers, layers, losses,  # noqa: F401
+               metrics, optimizers)
 
-__all__ = ["activations", "initializers", "layers", "optimizers"]
+__all__ = ["activations", "initializers", "layers", "losses", "metrics",
+           "optimizers"]
