@@ -206,9 +206,20 @@ def _as_tensors(elems):
 
 
 def _signature_dtypes(sig):
+    """The dtypes a fn_output_signature names: TensorSpecs, DTypes or what
+    tf.as_dtype reads ('float32', np.float32); TypeError otherwise."""
     if sig is None:
         return None
-    return [getattr(s, "dtype", s) for s in _flatten(sig)]
+    from .dtypes import as_dtype
+    out = []
+    for s in _flatten(sig):
+        try:
+            out.append(as_dtype(getattr(s, "dtype", s)))
+        except TypeError:
+            raise TypeError(
+                "map_fn: fn_output_signature must hold tf.TensorSpec or "
+                "tf.DType objects, got %r" % (s,)) from None
+    return out
 
 
 def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True,

@@ -84,6 +84,12 @@ def test_map_fn_scan_folds():
     assert ints.dtype == tf.int32
     with pytest.raises(TypeError, match="fn_output_signature"):
         tf.map_fn(lambda v: v, e, fn_output_signature=tf.int32)
+    with pytest.raises(TypeError, match="fn_output_signature must hold "
+                                        "tf.TensorSpec or tf.DType objects, "
+                                        "got 3"):
+        tf.map_fn(lambda v: v, e, fn_output_signature=[3])
+    assert tf.map_fn(lambda v: v, e,
+                     fn_output_signature="float32").dtype == tf.float32
     empty = tf.map_fn(lambda v: v, tf.zeros([0, 2]))
     assert empty.shape == (0, 2)
     np.testing.assert_array_equal(tf.vectorized_map(lambda v: v + 1.0,
