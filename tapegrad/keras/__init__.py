@@ -1,10 +1,11 @@
 """tapegrad.keras: the parts of tf.keras (Keras 3) that code around the
 tape uses: layers (Dense, BatchNormalization), activations and
 initializers by name, losses and metrics, optimizers (their updates in C,
-src/optim.c).  Layers are tapegrad Modules, so a Module holding one finds
-its variables."""
+src/optim.c), Model and Sequential with compile / fit.  Layers are
+tapegrad Modules, so a Module holding one finds its variables."""
 from . import (activations, initializers, layers, losses,  # noqa: F401
-               metrics, optimizers)
+               metrics, models, optimizers)
+from .models import Model, Sequential  # noqa: F401
 
 __all__ = ["activations", "initializers", "layers", "losses", "metrics",
-           "optimizers"]
+           "models", "optimizers", "Model", "Sequential"]

@@ -1,0 +1,674 @@
+"""Keras 3's Model and Sequential on tapegrad: compile / fit / evaluate /
+predict / train_on_batch, a History, Keras' progress bar and summary().
+
+A training step is the step a user would write: the forward pass under a
+GradientTape, the loss (the compiled loss plus the layers' added losses),
+`tape.gradient`, `optimizer.apply_gradients` (one C call updating every
+variable, src/optim.c), then the metrics.  Arrays are batched by slicing
+whole arrays (NumPy `take` with the epoch's permutation), never per
+element; a `tapegrad.data.Dataset` is iterated as it yields.  The running
+loss shown and returned is the batch-size-weighted mean of the epoch's
+batch losses, as Keras' loss tracker computes it.
+
+Interrupting `fit` (Ctrl-C) leaves the variables as the last completed
+step left them: an update is one C call that checks everything before it
+writes, and Python delivers KeyboardInterrupt only between calls.
+"""
+import math
+import sys
+import time
+
+import numpy as np
+
+from .. import _tapegrad as C
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optimizers as _optimizers
+from .layers import Layer
+
+__all__ = ["Model", "Sequential"]
+
+
+# ---- data ---------------------------------------------------------------------
+def _as_array(x):
+    if isinstance(x, (C.Tensor, C.Variable)):
+        return x.numpy()
+    return np.asarray(x)
+
+
+def _nest_map(fn, x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_nest_map(fn, v) for v in x)
+    if isinstance(x, dict):
+        return {k: _nest_map(fn, v) for k, v in x.items()}
+    return fn(x)
+
+
+def _first_leaf(x):
+    while isinstance(x, (list, tuple, dict)):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return x
+
+
+def _to_tensor(a):
+    if isinstance(a, (C.Tensor, C.Variable)):
+        return a
+    a = np.asarray(a)
+    if a.dtype == np.float64:       # Keras feeds float32 (floatx)
+        a = a.astype(np.float32)
+    return C.constant(a)
+
+
+class _ArrayBatches:
+    """(x, y, sample_weight) batches sliced from whole arrays."""
+
+    def __init__(self, x, y, sample_weight, batch_size, shuffle):
+        self.x = _nest_map(_as_array, x)
+        self.y = None if y is None else _nest_map(_as_array, y)
+        self.sw = None if sample_weight is None else _as_array(sample_weight)
+        self.n = len(_first_leaf(self.x))
+        for name, part in (("y", self.y), ("sample_weight", self.sw)):
+            if part is not None and len(_first_leaf(part)) != self.n:
+                raise ValueError(
+                    "Data cardinality is ambiguous. Make sure all arrays "
+                    "contain the same number of samples. 'x' sizes: %d, "
+                    "'%s' sizes: %d" % (self.n, name,
+                                        len(_first_leaf(part))))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return max(1, math.ceil(self.n / self.batch_size)) if self.n else 0
+
+    def __iter__(self):
+        order = (np.random.permutation(self.n) if self.shuffle
+                 else None)
+        for start in range(0, self.n, self.batch_size):
+            stop = min(start + self.batch_size, self.n)
+            if order is None:
+                def take(a, s=start, e=stop):
+                    return _to_tensor(a[s:e])
+            else:
+                idx = order[start:stop]
+
+                def take(a, i=idx):
+                    return _to_tensor(np.take(a, i, axis=0))
+            yield (_nest_map(take, self.x),
+                   None if self.y is None else _nest_map(take, self.y),
+                   None if self.sw is None else take(self.sw))
+
+
+class _DatasetBatches:
+    """Batches a Dataset yields: x, (x, y) or (x, y, sample_weight)."""
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def __len__(self):
+        n = self.ds._length()
+        return n if n >= 0 else None
+
+    def __iter__(self):
+        for el in self.ds:
+            if isinstance(el, tuple):
+                if len(el) == 1:
+                    yield el[0], None, None
+                elif len(el) == 2:
+                    yield el[0], el[1], None
+                elif len(el) == 3:
+                    yield el
+                else:
+                    raise ValueError(
+                        "A Dataset given to fit must yield x, (x, y) or (x, "
+                        "y, sample_weight); got a tuple of %d" % len(el))
+            else:
+                yield el, None, None
+
+
+def _batches(x, y, sample_weight, batch_size, shuffle, what="fit"):
+    from ..data import Dataset
+    if isinstance(x, Dataset):
+        if y is not None:
+            raise ValueError(
+                "When providing `x` as a tf.data.Dataset, `y` should not be "
+                "passed. Instead, the targets should be included as part of "
+                "the Dataset `x`.")
+        return _DatasetBatches(x)
+    if x is None:
+        raise ValueError("Unexpected value for `x`: None (%s needs data)"
+                         % what)
+    if batch_size is not None and (not isinstance(batch_size, int) or
+                                   batch_size <= 0):
+        raise ValueError("`batch_size` must be a positive integer, got %r"
+                         % (batch_size,))
+    return _ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle)
+
+
+# ---- progress and history -------------------------------------------------------
+def _format_time(seconds):
+    if seconds >= 1:
+        return "%.0fs/step" % seconds
+    if seconds >= 1e-3:
+        return "%.0fms/step" % (seconds * 1e3)
+    return "%.0fus/step" % (seconds * 1e6)
+
+
+def _format_logs(logs):
+    out = []
+    for k in sorted(logs, key=lambda k: (k.startswith("val_"), k)):
+        v = logs[k]
+        out.append(" - %s: %s" % (k, ("%.4f" % v) if abs(v) > 1e-3 or v == 0
+                                   else ("%.4e" % v)))
+    return "".join(out)
+
+
+class _Progbar:
+    """Keras 3's progress line: '12/32 ━━━━━━━━━━━━━━━━━━━━ 1s 3ms/step -
+    accuracy: 0.9000 - loss: 0.2500'.  On a terminal it is redrawn in
+    place (at most every 50 ms); elsewhere (a notebook, a log file) only
+    the finished line is printed."""
+
+    WIDTH = 20
+
+    def __init__(self, total, verbose):
+        self.total = total
+        self.verbose = verbose
+        self.start = time.perf_counter()
+        self.last_draw = 0.0
+        self.tty = getattr(sys.stdout, "isatty", lambda: False)()
+
+    def _line(self, step, logs):
+        elapsed = time.perf_counter() - self.start
+        per = elapsed / max(step, 1)
+        if self.total:
+            done = int(self.WIDTH * step / self.total)
+            bar = "\u2501" * done + " " * (self.WIDTH - done) \
+                if done < self.WIDTH else "\u2501" * self.WIDTH
+            head = "%d/%d %s" % (step, self.total, bar)
+        else:
+            head = "%d" % step
+        return "%s %ds %s%s" % (head, int(elapsed), _format_time(per),
+                                _format_logs(logs))
+
+    def update(self, step, logs):
+        if self.verbose != 1 or not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self.last_draw < 0.05:
+            return
+        self.last_draw = now
+        sys.stdout.write("\r" + self._line(step, logs))
+        sys.stdout.flush()
+
+    def finish(self, step, logs):
+        if self.verbose == 1:
+            sys.stdout.write(("\r" if self.tty else "") +
+                             self._line(step, logs) + "\n")
+        elif self.verbose == 2:
+            elapsed = time.perf_counter() - self.start
+            sys.stdout.write("%d/%d - %ds - %s%s\n" % (
+                step, self.total or step, int(elapsed),
+                _format_time(elapsed / max(step, 1)), _format_logs(logs)))
+        sys.stdout.flush()
+
+
+class History:
+    """What fit returns: `history` maps each logged name to its values,
+    one per epoch; `epoch` lists the epochs run."""
+
+    def __init__(self, model, params):
+        self.model = model
+        self.params = params
+        self.epoch = []
+        self.history = {}
+
+    def _record(self, epoch, logs):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def __repr__(self):
+        return "<History epochs=%d keys=%s>" % (len(self.epoch),
+                                                sorted(self.history))
+
+
+# ---- the model -----------------------------------------------------------------
+def _resolve_metric(identifier, y, y_pred):
+    """Keras' reading of 'accuracy' ('acc'): binary, sparse categorical or
+    categorical, by the shapes of the targets and predictions."""
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy",
+                                                             "acc"):
+        pred_shape = tuple(y_pred.shape)
+        true_shape = tuple(getattr(y, "shape", np.shape(y)))
+        if pred_shape and pred_shape[-1] == 1:
+            return _metrics.BinaryAccuracy(name=identifier)
+        if len(true_shape) < len(pred_shape) or (
+                true_shape and true_shape[-1] == 1):
+            return _metrics.SparseCategoricalAccuracy(name=identifier)
+        return _metrics.CategoricalAccuracy(name=identifier)
+    m = _metrics.get(identifier)
+    if not isinstance(m, _metrics.Metric):
+        m = _metrics.MeanMetricWrapper(
+            m, name=getattr(m, "__name__", None) or str(identifier))
+    if isinstance(identifier, str):
+        m.name = identifier         # Keras logs it as it was asked for
+    return m
+
+
+class Model(Layer):
+    """A layer with training: subclass it and define call(inputs,
+    training=None), or use Sequential; then compile() and fit()."""
+
+    def __init__(self, *args, name=None, trainable=True, **kwargs):
+        if args or kwargs.get("inputs") is not None:
+            raise NotImplementedError(
+                "tapegrad has no functional API (Model(inputs, outputs)); "
+                "subclass Model or use Sequential")
+        kwargs.pop("inputs", None)
+        kwargs.pop("outputs", None)
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self._metric_ids = []
+        self._metrics = None
+        self.history = None
+        self._step_variables = None     # fit's cached trainable_variables
+        self._cache_variables = False
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(
+            "Model %r has no call(): subclass Model and define call(inputs, "
+            "training=None), or use tf.keras.Sequential" % self.name)
+
+    # ---- compile -------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
+                metrics=None, weighted_metrics=None, run_eagerly=False,
+                steps_per_execution=1, jit_compile="auto", **kwargs):
+        """Set the optimizer (an instance or a name), the loss (a Loss,
+        a function or a name) and the metrics to report."""
+        self.optimizer = _optimizers.get(optimizer)
+        if loss is None:
+            self.loss = None
+        else:
+            lo = _losses.get(loss)
+            if not isinstance(lo, _losses.Loss):
+                lo = _losses.LossFunctionWrapper(
+                    lo, name=getattr(lo, "__name__", None))
+            self.loss = lo
+        if isinstance(metrics, dict):
+            raise NotImplementedError("metrics per output (a dict) are not "
+                                      "supported: tapegrad models have one "
+                                      "output")
+        self._metric_ids = list(metrics or [])
+        self._metrics = None         # resolved on the first batch
+        self.compiled = True
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(
+                "You must call `compile()` before using the model (%s)."
+                % what)
+
+    @property
+    def metrics(self):
+        return list(self._metrics or [])
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self.metrics]
+
+    def _build_metrics(self, y, y_pred):
+        if self._metrics is None:
+            self._metrics = [_resolve_metric(m, y, y_pred)
+                             for m in self._metric_ids]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """The compiled loss of y and y_pred plus the losses the layers
+        added (Keras' compute_loss)."""
+        total = None
+        if self.loss is not None:
+            if y is None:
+                raise ValueError(
+                    "The model has a loss but fit/evaluate got no targets "
+                    "`y`")
+            total = self.loss(y, y_pred, sample_weight=sample_weight)
+        for extra in getattr(self, "losses", ()) or ():
+            total = extra if total is None else total + extra
+        if total is None:
+            raise ValueError(
+                "No loss to compute. Provide a `loss` argument in "
+                "`compile()`.")
+        return total
+
+    # ---- steps ---------------------------------------------------------------
+    def train_step(self, x, y, sample_weight=None):
+        """One step: forward under a tape, loss, gradients, update, metrics.
+        Returns the loss tensor."""
+        with C.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        # after the forward pass: the first call builds the layers.  fit
+        # keeps the list for its later steps (a walk over every attribute
+        # of every layer costs more than the step on small models)
+        variables = self._step_variables
+        if variables is None:
+            variables = list(self.trainable_variables)
+            if self._cache_variables:
+                self._step_variables = variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self._update_metrics(y, y_pred, sample_weight)
+        return loss
+
+    def test_step(self, x, y, sample_weight=None):
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sample_weight,
+                                 training=False)
+        self._update_metrics(y, y_pred, sample_weight)
+        return loss
+
+    def _update_metrics(self, y, y_pred, sample_weight):
+        if not self._metric_ids or y is None:
+            return
+        self._build_metrics(y, y_pred)
+        for m in self._metrics:
+            m.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def _logs(self, loss_total, count, prefix=""):
+        logs = {}
+        if count:
+            logs[prefix + "loss"] = loss_total / count
+        for m in self.metrics:
+            logs[prefix + m.name] = float(m.result())
+        return logs
+
+    # ---- fit / evaluate / predict ---------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            callbacks=None, validation_split=0.0, validation_data=None,
+            shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` passes over the data; returns a History whose
+        `history` holds each epoch's loss and metrics (and val_ ones)."""
+        self._require_compiled("fit")
+        if class_weight is not None:
+            raise NotImplementedError("class_weight is not supported")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if validation_split and validation_data is None:
+            if not 0 < validation_split < 1:
+                raise ValueError("`validation_split` must be in (0, 1), got "
+                                 "%r" % (validation_split,))
+            from ..data import Dataset
+            if isinstance(x, Dataset):
+                raise ValueError(
+                    "`validation_split` is only supported for Tensors or "
+                    "NumPy arrays, found a Dataset")
+            xa, ya = _nest_map(_as_array, x), _nest_map(_as_array, y)
+            n = len(_first_leaf(xa))
+            cut = int(n * (1.0 - validation_split))
+            validation_data = (_nest_map(lambda a: a[cut:], xa),
+                               _nest_map(lambda a: a[cut:], ya))
+            x, y = (_nest_map(lambda a: a[:cut], xa),
+                    _nest_map(lambda a: a[:cut], ya))
+            if sample_weight is not None:
+                sample_weight = _as_array(sample_weight)[:cut]
+        data = _batches(x, y, sample_weight, batch_size, shuffle)
+        total = steps_per_epoch or len(data)
+        history = History(self, {"verbose": verbose, "epochs": epochs,
+                                 "steps": total})
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if hasattr(cb, "set_model"):
+                cb.set_model(self)
+            _call(cb, "on_train_begin")
+        self.stop_training = False
+        self._step_variables, self._cache_variables = None, True
+        try:
+            self._fit_epochs(data, total, epochs, initial_epoch, verbose,
+                             callbacks, validation_data, validation_freq,
+                             validation_batch_size or batch_size,
+                             steps_per_epoch, history)
+        finally:
+            self._step_variables, self._cache_variables = None, False
+        for cb in callbacks:
+            _call(cb, "on_train_end")
+        self.history = history
+        return history
+
+    def _fit_epochs(self, data, total, epochs, initial_epoch, verbose,
+                    callbacks, validation_data, validation_freq,
+                    validation_batch_size, steps_per_epoch, history):
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            for cb in callbacks:
+                _call(cb, "on_epoch_begin", epoch)
+            if verbose:
+                print("Epoch %d/%d" % (epoch + 1, epochs))
+            bar = _Progbar(total, verbose)
+            loss_total, count, step = 0.0, 0, 0
+            for xb, yb, swb in data:
+                loss = self.train_step(xb, yb, swb)
+                bs = len(_first_leaf(xb))
+                loss_total += float(loss) * bs
+                count += bs
+                step += 1
+                if verbose == 1:
+                    bar.update(step, self._logs(loss_total, count))
+                for cb in callbacks:
+                    _call(cb, "on_train_batch_end", step - 1,
+                          {"loss": float(loss)})
+                if steps_per_epoch and step >= steps_per_epoch:
+                    break
+            logs = self._logs(loss_total, count)
+            if validation_data is not None and \
+                    (epoch + 1) % validation_freq == 0:
+                logs.update(self._evaluate(validation_data,
+                                           validation_batch_size,
+                                           prefix="val_"))
+            if verbose:
+                bar.finish(step, logs)
+            history._record(epoch, logs)
+            for cb in callbacks:
+                _call(cb, "on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+
+    def _evaluate(self, data, batch_size, prefix=""):
+        if isinstance(data, tuple) and len(data) in (2, 3):
+            x, y = data[0], data[1]
+            sw = data[2] if len(data) == 3 else None
+        else:
+            x, y, sw = data, None, None
+        self.reset_metrics()
+        loss_total, count = 0.0, 0
+        for xb, yb, swb in _batches(x, y, sw, batch_size, False,
+                                    "evaluate"):
+            loss = self.test_step(xb, yb, swb)
+            bs = len(_first_leaf(xb))
+            loss_total += float(loss) * bs
+            count += bs
+        return self._logs(loss_total, count, prefix)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
+                 sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False):
+        """The loss and metrics over the data: a scalar (loss only), a list
+        [loss, *metrics], or a dict with return_dict=True."""
+        self._require_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        data = (x, y) if sample_weight is None else (x, y, sample_weight)
+        from ..data import Dataset
+        if isinstance(x, Dataset):
+            data = x
+        bar = _Progbar(None, verbose)
+        logs = self._evaluate(data, batch_size)
+        if verbose:
+            bar.finish(1, logs)
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None,
+                callbacks=None):
+        """The model's outputs for x, batch by batch, concatenated into a
+        NumPy array (Keras returns NumPy)."""
+        outs = []
+        for xb, _, _ in _batches(x, None, None, batch_size, False,
+                                 "predict"):
+            outs.append(self(xb, training=False).numpy())
+        if not outs:
+            raise ValueError("Unexpected result of `predict_function` "
+                             "(Empty batch_outputs). Please use "
+                             "`Model.compile(..., run_eagerly=True)`, or "
+                             "`tf.config.run_functions_eagerly(True)` for "
+                             "more information of where went wrong, or file "
+                             "a issue/bug to `keras`.")
+        return np.concatenate(outs, axis=0)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on one batch; the loss (and metrics)."""
+        self._require_compiled("train_on_batch")
+        self.reset_metrics()
+        loss = self.train_step(_nest_map(_to_tensor, x),
+                               None if y is None else _nest_map(_to_tensor,
+                                                                y),
+                               None if sample_weight is None else
+                               _to_tensor(sample_weight))
+        logs = {"loss": float(loss)}
+        logs.update({m.name: float(m.result()) for m in self.metrics})
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        self.reset_metrics()
+        loss = self.test_step(_nest_map(_to_tensor, x),
+                              None if y is None else _nest_map(_to_tensor, y),
+                              None if sample_weight is None else
+                              _to_tensor(sample_weight))
+        logs = {"loss": float(loss)}
+        logs.update({m.name: float(m.result()) for m in self.metrics})
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x):
+        return self(_nest_map(_to_tensor, x), training=False).numpy()
+
+    # ---- summary -------------------------------------------------------------
+    def _summary_layers(self):
+        return [v for v in vars(self).values() if isinstance(v, Layer)]
+
+    def summary(self, line_length=None, positions=None, print_fn=None,
+                expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Keras 3's table: each layer's name (type), output shape and
+        parameter count, then the totals."""
+        print_fn = print_fn or print
+        widths = (33, 24, 15)
+        top = "\u250f" + "\u2533".join("\u2501" * w for w in widths) + "\u2513"
+        head = "\u2503" + "\u2503".join(
+            [" Layer (type)".ljust(widths[0]), " Output Shape".ljust(
+                widths[1]), "Param # ".rjust(widths[2])]) + "\u2503"
+        sep = "\u2521" + "\u2547".join("\u2501" * w for w in widths) + "\u2529"
+        mid = "\u251c" + "\u253c".join("\u2500" * w for w in widths) + "\u2524"
+        bottom = "\u2514" + "\u2534".join("\u2500" * w for w in widths) + \
+            "\u2518"
+        rows = []
+        for layer in self._summary_layers():
+            shape = getattr(layer, "_output_shape", None)
+            shape_s = "?" if shape is None else str(
+                (None,) + tuple(shape[1:])).replace(",)", ")") \
+                if len(shape) > 1 else "(None,)"
+            n = sum(int(np.prod(v.shape)) for v in layer.variables)
+            count = str(n) if layer.built else "0 (unbuilt)"
+            rows.append("\u2502" + "\u2502".join([
+                (" %s (%s)" % (layer.name, type(layer).__name__)).ljust(
+                    widths[0]), (" " + shape_s).ljust(widths[1]),
+                (count + " ").rjust(widths[2])]) + "\u2502")
+        lines = ['Model: "%s"' % self.name, top, head, sep]
+        for i, r in enumerate(rows):
+            if i:
+                lines.append(mid)
+            lines.append(r)
+        lines.append(bottom)
+        total = sum(int(np.prod(v.shape)) for v in self.variables)
+        trainable = sum(int(np.prod(v.shape))
+                        for v in self.trainable_variables)
+
+        def size(n_params):
+            b = sum(int(np.prod(v.shape)) * v.dtype.size
+                    for v in self.variables) if n_params == total else None
+            b = n_params * 4 if b is None else b
+            for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20),
+                                ("KB", 1 << 10)):
+                if b >= scale:
+                    return "%.2f %s" % (b / scale, unit)
+            return "%.2f B" % b
+        lines.append(" Total params: %d (%s)" % (total, size(total)))
+        lines.append(" Trainable params: %d (%s)" % (trainable,
+                                                     size(trainable)))
+        lines.append(" Non-trainable params: %d (%s)" % (
+            total - trainable, size(total - trainable)))
+        for line in lines:
+            print_fn(line)
+
+
+def _call(cb, method, *args):
+    fn = getattr(cb, method, None)
+    if fn is not None:
+        fn(*args)
+
+
+class Sequential(Model):
+    """A stack of layers, each called on the previous one's output."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(name=name, trainable=trainable)
+        self._layers = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if not isinstance(layer, Layer):
+            raise ValueError(
+                "Only instances of `keras.Layer` can be added to a "
+                "Sequential model. Received: %r (of type %s)"
+                % (layer, type(layer)))
+        self._layers.append(layer)
+        self.built = False
+
+    def pop(self):
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def _summary_layers(self):
+        return list(self._layers)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self._layers:
+            x = layer(x, training=training)
+            layer._output_shape = tuple(x.shape)
+        return x
