@@ -41,6 +41,12 @@ def _leaves(value, seen_containers):
         yield value
 
 
+_CONTAINERS = (list, tuple, dict)
+# attribute values that can hold no Variable or Module: skipped without
+# a predicate call (most of a layer's attributes are these)
+_ATOMS = frozenset((int, float, str, bool, type(None), bytes))
+
+
 def _flatten_module(module, predicate, recursive, seen=None):
     seen = set() if seen is None else seen
     seen.add(id(module))
@@ -48,9 +54,12 @@ def _flatten_module(module, predicate, recursive, seen=None):
     containers = set()
     attrs = vars(module)
     for key in sorted(attrs):
-        if key in _IGNORED:
+        value = attrs[key]
+        if type(value) in _ATOMS or key in _IGNORED:
             continue
-        for leaf in _leaves(attrs[key], containers):
+        leaves = (_leaves(value, containers)
+                  if isinstance(value, _CONTAINERS) else (value,))
+        for leaf in leaves:
             if id(leaf) in seen:
                 continue
             wanted = predicate(leaf)
@@ -63,6 +72,10 @@ def _flatten_module(module, predicate, recursive, seen=None):
                 subs.append(leaf)
     for sub in subs:
         yield from _flatten_module(sub, predicate, recursive, seen)
+
+
+def _is_variable(x):
+    return type(x) is C.Variable or isinstance(x, C.Variable)
 
 
 class _NameScope:
@@ -104,15 +117,8 @@ class Module:
     @property
     def variables(self):
         """Every Variable of this module and its submodules, in TF's
-        order, each once."""
-        def is_var(x):
-            return isinstance(x, C.Variable)
-        out, ids = [], set()
-        for v in _flatten_module(self, is_var, recursive=True):
-            if id(v) not in ids:
-                ids.add(id(v))
-                out.append(v)
-        return tuple(out)
+        order, each once (_flatten_module yields each object once)."""
+        return tuple(_flatten_module(self, _is_variable, recursive=True))
 
     @property
     def trainable_variables(self):
