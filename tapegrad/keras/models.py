@@ -81,8 +81,12 @@ class _ArrayBatches:
         return max(1, math.ceil(self.n / self.batch_size)) if self.n else 0
 
     def __iter__(self):
+        """(x, y, sample_weight, batch size) per batch"""
         order = (np.random.permutation(self.n) if self.shuffle
                  else None)
+        # plain arrays (the usual case) skip the structure walk
+        plain = isinstance(self.x, np.ndarray) and (
+            self.y is None or isinstance(self.y, np.ndarray))
         for start in range(0, self.n, self.batch_size):
             stop = min(start + self.batch_size, self.n)
             if order is None:
@@ -93,9 +97,16 @@ class _ArrayBatches:
 
                 def take(a, i=idx):
                     return _to_tensor(np.take(a, i, axis=0))
+            if plain:
+                yield (take(self.x),
+                       None if self.y is None else take(self.y),
+                       None if self.sw is None else take(self.sw),
+                       stop - start)
+                continue
             yield (_nest_map(take, self.x),
                    None if self.y is None else _nest_map(take, self.y),
-                   None if self.sw is None else take(self.sw))
+                   None if self.sw is None else take(self.sw),
+                   stop - start)
 
 
 class _DatasetBatches:
@@ -109,20 +120,23 @@ class _DatasetBatches:
         return n if n >= 0 else None
 
     def __iter__(self):
+        """(x, y, sample_weight, batch size) per element"""
         for el in self.ds:
             if isinstance(el, tuple):
                 if len(el) == 1:
-                    yield el[0], None, None
+                    x, y, sw = el[0], None, None
                 elif len(el) == 2:
-                    yield el[0], el[1], None
+                    x, y, sw = el[0], el[1], None
                 elif len(el) == 3:
-                    yield el
+                    x, y, sw = el
                 else:
                     raise ValueError(
                         "A Dataset given to fit must yield x, (x, y) or (x, "
                         "y, sample_weight); got a tuple of %d" % len(el))
             else:
-                yield el, None, None
+                x, y, sw = el, None, None
+            leaf = _first_leaf(x)
+            yield x, y, sw, (leaf.shape[0] if len(leaf.shape) else 1)
 
 
 def _batches(x, y, sample_weight, batch_size, shuffle, what="fit"):
@@ -190,13 +204,13 @@ class _Progbar:
         return "%s %ds %s%s" % (head, int(elapsed), _format_time(per),
                                 _format_logs(logs))
 
+    def due(self):
+        """Whether a redraw is due (the logs cost metric reads: fit asks
+        first)"""
+        return self.tty and time.perf_counter() - self.last_draw >= 0.05
+
     def update(self, step, logs):
-        if self.verbose != 1 or not self.tty:
-            return
-        now = time.perf_counter()
-        if now - self.last_draw < 0.05:
-            return
-        self.last_draw = now
+        self.last_draw = time.perf_counter()
         sys.stdout.write("\r" + self._line(step, logs))
         sys.stdout.flush()
 
@@ -453,13 +467,12 @@ class Model(Layer):
                 print("Epoch %d/%d" % (epoch + 1, epochs))
             bar = _Progbar(total, verbose)
             loss_total, count, step = 0.0, 0, 0
-            for xb, yb, swb in data:
+            for xb, yb, swb, bs in data:
                 loss = self.train_step(xb, yb, swb)
-                bs = len(_first_leaf(xb))
                 loss_total += float(loss) * bs
                 count += bs
                 step += 1
-                if verbose == 1:
+                if verbose == 1 and bar.due():
                     bar.update(step, self._logs(loss_total, count))
                 for cb in callbacks:
                     _call(cb, "on_train_batch_end", step - 1,
@@ -488,10 +501,9 @@ class Model(Layer):
             x, y, sw = data, None, None
         self.reset_metrics()
         loss_total, count = 0.0, 0
-        for xb, yb, swb in _batches(x, y, sw, batch_size, False,
-                                    "evaluate"):
+        for xb, yb, swb, bs in _batches(x, y, sw, batch_size, False,
+                                        "evaluate"):
             loss = self.test_step(xb, yb, swb)
-            bs = len(_first_leaf(xb))
             loss_total += float(loss) * bs
             count += bs
         return self._logs(loss_total, count, prefix)
@@ -521,8 +533,8 @@ class Model(Layer):
         """The model's outputs for x, batch by batch, concatenated into a
         NumPy array (Keras returns NumPy)."""
         outs = []
-        for xb, _, _ in _batches(x, None, None, batch_size, False,
-                                 "predict"):
+        for xb, _, _, _ in _batches(x, None, None, batch_size, False,
+                                    "predict"):
             outs.append(self(xb, training=False).numpy())
         if not outs:
             raise ValueError("Unexpected result of `predict_function` "
