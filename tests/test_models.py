@@ -215,3 +215,31 @@ def test_summary_counts_parameters(rng):
     assert " Total params: 26 (104.00 B)" in out      # 3*4+4 + 4*2+2
     assert " Trainable params: 26 (104.00 B)" in out
     assert " Non-trainable params: 0 (0.00 B)" in out
+
+
+def test_sequential_stacks_layers_and_passes_training(rng):
+    x, y = _data(rng)
+    model = keras.Sequential([keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dropout(0.5),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    hist = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    # inference skips the dropout: two predictions agree exactly
+    np.testing.assert_array_equal(model.predict(x[:8], verbose=0),
+                                  model.predict(x[:8], verbose=0))
+    # training=True drops: two calls differ
+    a = model(tf.constant(x[:8]), training=True).numpy()
+    b = model(tf.constant(x[:8]), training=True).numpy()
+    assert not np.array_equal(a, b)
+    assert len(model.layers) == 3 and len(model.trainable_variables) == 4
+    out = []
+    model.summary(print_fn=out.append)
+    text = "\n".join(out)
+    assert "(None, 8)" in text and "(None, 1)" in text
+    assert " Total params: 41 (164.00 B)" in out     # 3*8+8 + 8*1+1
+    with pytest.raises(ValueError, match="Only instances of `keras.Layer` "
+                                         "can be added to a Sequential"):
+        model.add("dense")
+    assert isinstance(model.pop(), keras.layers.Dense)
+    assert len(model.layers) == 2

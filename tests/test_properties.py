@@ -546,9 +546,10 @@ def _python_receiver(cls):
         # the package's Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)
         # (and the learning-rate schedules: a rate, steps, a rate; or
-        # boundaries and values)
+        # boundaries and values; and the layers that need a rate, two
+        # sizes or an activation: Dropout, Embedding, Activation)
         for args in ((), (2,), (tf.float32,), (0.1, 10, 0.5),
-                     ([1], [1.0, 0.5])):
+                     ([1], [1.0, 0.5]), (0.5,), (4, 2), ("relu",)):
             try:
                 return cls(*args)
             except (TypeError, ValueError):

@@ -1,5 +1,6 @@
 """tapegrad.keras: the parts of tf.keras (Keras 3) that code around the
-tape uses: layers (Dense, BatchNormalization), activations and
+tape uses: layers (Dense, BatchNormalization, LayerNormalization,
+Dropout, Embedding, Flatten, Activation, ReLU, Softmax), activations and
 initializers by name, losses and metrics, optimizers (their updates in C,
 src/optim.c), Model and Sequential with compile / fit.  Layers are
 tapegrad Modules, so a Module holding one finds its variables."""

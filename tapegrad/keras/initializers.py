@@ -136,6 +136,9 @@ _BY_NAME = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_normal": HeNormal, "he_uniform": HeUniform,
     "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+    # Keras 3's aliases (Embedding's default is "uniform")
+    "uniform": RandomUniform, "normal": RandomNormal, "one": Ones,
+    "zero": Zeros,
 }
 
 
