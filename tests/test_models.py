@@ -243,3 +243,32 @@ def test_sequential_stacks_layers_and_passes_training(rng):
         model.add("dense")
     assert isinstance(model.pop(), keras.layers.Dense)
     assert len(model.layers) == 2
+
+
+def test_ctrl_c_leaves_the_last_completed_step(rng):
+    """A KeyboardInterrupt between steps (here from a callback after the
+    third step) leaves the weights exactly as three steps left them."""
+    x, y = _data(rng)
+
+    class Interrupt:
+        def on_train_batch_end(self, batch, logs):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    model = MLP()
+    model(x[:1])
+    twin = MLP()
+    _clone_weights(model, twin, x)
+    for m in (model, twin):
+        m.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[Interrupt()])
+    for s in range(0, 48, 16):
+        twin.train_on_batch(x[s:s + 16], y[s:s + 16])
+    for a, b in zip(model.variables, twin.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(model.optimizer.iterations) == 3
+    # and fit runs again afterwards (its cached variable list is gone)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 7
