@@ -353,6 +353,7 @@ def write_table(table):
 
 def main(argv=None):
     import guide_notebooks
+    import training_notebook
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
@@ -386,6 +387,11 @@ def main(argv=None):
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry
         print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
+    nb, entry = training_notebook.build()
+    nbformat.write(nb, NOTEBOOKS / f"{training_notebook.NAME}.ipynb")
+    table[training_notebook.NAME] = entry
+    print(f"wrote notebooks/{training_notebook.NAME}.ipynb "
+          f"({len(nb.cells)} cells)")
     write_table(table)
     return 0
 
