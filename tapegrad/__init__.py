@@ -64,6 +64,7 @@ from ._control_flow import (TensorArray, case, cond, foldl,  # noqa: E402,F401
                             foldr, map_fn, scan, switch_case,
                             vectorized_map, while_loop)
 from ._printing import is_tensor, print  # noqa: E402,F401
+from . import train  # noqa: E402,F401  (Checkpoint, CheckpointManager)
 
 
 def _install_ops():
