@@ -272,3 +272,50 @@ def test_ctrl_c_leaves_the_last_completed_step(rng):
     # and fit runs again afterwards (its cached variable list is gone)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert int(model.optimizer.iterations) == 7
+
+
+def test_save_and_load_weights_round_trip(rng, tmp_path):
+    x, y = _data(rng)
+    model = MLP()
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "mlp.weights.h5")
+    model.save_weights(path)
+    other = MLP()
+    with pytest.raises(ValueError, match="no weights yet"):
+        other.load_weights(path)
+    other(x[:1])
+    other.load_weights(path)
+    for a, b in zip(model.variables, other.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  other.predict(x, verbose=0))
+    wrong = keras.Sequential([keras.layers.Dense(5)])
+    wrong(x[:1])
+    before = [v.numpy() for v in wrong.variables]
+    with pytest.raises(ValueError):
+        wrong.load_weights(path)
+    for a, b in zip(before, wrong.variables):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_a_checkpoint_resumes_training_exactly(rng, tmp_path):
+    """Model and optimizer (iterations, learning rate, Adam's slots) are
+    saved: training resumed from the checkpoint continues exactly as the
+    uninterrupted run."""
+    x, y = _data(rng)
+    model = MLP()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    path = ckpt.write(str(tmp_path / "run"))
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+
+    resumed = MLP()
+    resumed.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    resumed.fit(x[:16], y[:16], epochs=1, verbose=0)    # builds the slots
+    tf.train.Checkpoint(model=resumed, optimizer=resumed.optimizer).read(path)
+    assert int(resumed.optimizer.iterations) == 4
+    resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.variables, resumed.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

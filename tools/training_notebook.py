@@ -21,6 +21,41 @@ import nbformat
 
 NAME = "training"
 
+
+def _summary_table(rows, total):
+    """Keras 3's summary() for a Sequential of `rows` (name, type, output
+    shape, parameters), as tapegrad prints it."""
+    w = (33, 24, 15)
+
+    def line(left, mid, right, fill):
+        return left + mid.join(fill * n for n in w) + right
+
+    def row(a, b, c):
+        return "\u2502" + "\u2502".join(
+            [(" " + a).ljust(w[0]), (" " + b).ljust(w[1]),
+             (c + " ").rjust(w[2])]) + "\u2502"
+    out = ['Model: "sequential"',
+           line("\u250f", "\u2533", "\u2513", "\u2501"),
+           "\u2503" + "\u2503".join([" Layer (type)".ljust(w[0]),
+                                     " Output Shape".ljust(w[1]),
+                                     "Param # ".rjust(w[2])]) + "\u2503",
+           line("\u2521", "\u2547", "\u2529", "\u2501")]
+    for i, (name, kind, shape, n) in enumerate(rows):
+        if i:
+            out.append(line("\u251c", "\u253c", "\u2524", "\u2500"))
+        out.append(row("%s (%s)" % (name, kind), shape, str(n)))
+    out.append(line("\u2514", "\u2534", "\u2518", "\u2500"))
+    size = "%.2f KB" % (total * 4 / 1024)
+    out += [" Total params: %d (%s)" % (total, size),
+            " Trainable params: %d (%s)" % (total, size),
+            " Non-trainable params: 0 (0.00 B)"]
+    return "\n".join(out)
+
+
+_SUMMARY = _summary_table([("dense", "Dense", "(None, 32)", 96),
+                           ("dense_1", "Dense", "(None, 32)", 1056),
+                           ("dense_2", "Dense", "(None, 2)", 66)], 1218)
+
 # (markdown before, code, expectation) per code cell; an expectation is
 # "" (prints nothing), a string (exact output) or ("regex", pattern, why)
 CELLS = [
@@ -91,28 +126,7 @@ CELLS = [
      "layer's output shape and parameter count: 2 x 32 + 32, 32 x 32 + 32 "
      "and 32 x 2 + 2.",
      "model.summary()",
-     "Model: \"sequential\"\n"
-     "\u250f" + "\u2501" * 33 + "\u2533" + "\u2501" * 24 + "\u2533" +
-     "\u2501" * 15 + "\u2513\n"
-     "\u2503 Layer (type)" + " " * 20 + "\u2503 Output Shape" + " " * 11 +
-     "\u2503" + " " * 7 + "Param # \u2503\n"
-     "\u2521" + "\u2501" * 33 + "\u2547" + "\u2501" * 24 + "\u2547" +
-     "\u2501" * 15 + "\u2529\n"
-     "\u2502 dense (Dense)" + " " * 19 + "\u2502 (None, 32)" + " " * 13 +
-     "\u2502" + " " * 11 + "96 \u2502\n"
-     "\u251c" + "\u2500" * 33 + "\u253c" + "\u2500" * 24 + "\u253c" +
-     "\u2500" * 15 + "\u2524\n"
-     "\u2502 dense_1 (Dense)" + " " * 17 + "\u2502 (None, 32)" + " " * 13 +
-     "\u2502" + " " * 9 + "1056 \u2502\n"
-     "\u251c" + "\u2500" * 33 + "\u253c" + "\u2500" * 24 + "\u253c" +
-     "\u2500" * 15 + "\u2524\n"
-     "\u2502 dense_2 (Dense)" + " " * 17 + "\u2502 (None, 2)" + " " * 14 +
-     "\u2502" + " " * 11 + "66 \u2502\n"
-     "\u2514" + "\u2500" * 33 + "\u2534" + "\u2500" * 24 + "\u2534" +
-     "\u2500" * 15 + "\u2518\n"
-     " Total params: 1218 (4.76 KB)\n"
-     " Trainable params: 1218 (4.76 KB)\n"
-     " Non-trainable params: 0 (0.00 B)"),
+     _SUMMARY),
     ("`fit` returned a `History`: `history.history` holds one value per "
      "epoch for each logged quantity.",
      "plt.plot(history.history[\"loss\"], label=\"training loss\")\n"

@@ -579,6 +579,38 @@ class Model(Layer):
     def predict_on_batch(self, x):
         return self(_nest_map(_to_tensor, x), training=False).numpy()
 
+    # ---- weights on disk ------------------------------------------------------
+    def _weights_by_path(self):
+        from ..train import _variables_by_path
+        return {k: v for k, v in _variables_by_path(self).items()
+                if not k.startswith(("optimizer/", "_metrics/"))}
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write every weight of the model to `filepath`, an .npz file keyed
+        by attribute path (tf.train.Checkpoint's format), atomically.
+        Keras 3 writes HDF5 (.weights.h5): tapegrad writes .npz under
+        whatever name is given."""
+        from .._npzfile import _write_variables
+        from ..train import _path_arg
+        path = _path_arg(filepath, "filepath")
+        if not overwrite and __import__("os").path.exists(path):
+            raise FileExistsError("%s exists and overwrite=False" % path)
+        _write_variables(path, self._weights_by_path())
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read the weights save_weights wrote into this model (built first:
+        call it once).  Every weight must be in the file with its shape and
+        dtype, else a ValueError naming each mismatch, and nothing
+        changes."""
+        from .._npzfile import _read_variables
+        from ..train import _resolve_read_path
+        if not self.built or not self.variables:
+            raise ValueError(
+                "Model %r has no weights yet: call it on a batch (which "
+                "builds its layers) before load_weights" % self.name)
+        _read_variables(_resolve_read_path(filepath),
+                        self._weights_by_path())
+
     # ---- summary -------------------------------------------------------------
     def _summary_layers(self):
         return [v for v in vars(self).values() if isinstance(v, Layer)]

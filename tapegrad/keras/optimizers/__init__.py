@@ -154,6 +154,20 @@ class Optimizer:
             out.extend(self._slots[id(var)][1])
         return out
 
+    def _checkpoint_children(self):
+        """What tf.train.Checkpoint saves of an optimizer: iterations, the
+        learning rate Variable, and each built variable's slots under the
+        variable's position in build order (the same from run to run for
+        the same model), e.g. ``slots/0/kernel_momentum``."""
+        out = [("iterations", self.iterations)]
+        if self._learning_rate is not None:
+            out.append(("learning_rate", self._learning_rate))
+        slots = {}
+        for i, var in enumerate(self._trainable):
+            slots[str(i)] = {s.name: s for s in self._slots[id(var)][1]}
+        out.append(("slots", slots))
+        return out
+
     # ---- applying --------------------------------------------------------------
     def _hyper(self, lr):
         return ()
