@@ -854,6 +854,9 @@ SKIP = {q: _FILE_API for q in (
     "tapegrad.train.CheckpointManager", "tapegrad.train.latest_checkpoint",
     "tapegrad.train.get_checkpoint_state", "tapegrad.train.list_variables",
     "tapegrad.train.load_variable")}
+# the Keras models' file methods, on every Model class (Sequential,
+# Functional, users' subclasses), for the same reason
+SKIP_METHODS = {"save_weights": _FILE_API, "load_weights": _FILE_API}
 
 # Arguments that would make a call run for minutes rather than misbehave:
 # capped when they are ints.  check_gradients' cost doubles per order.
@@ -956,7 +959,8 @@ def methods(cls):
     return [n for n in _instance_names(cls)
             if (not n.startswith("_") or n.startswith("__"))
             and _callable_attr(cls, n)
-            and "%s.%s.%s" % (cls.__module__, cls.__name__, n) not in SKIP]
+            and "%s.%s.%s" % (cls.__module__, cls.__name__, n) not in SKIP
+            and n not in SKIP_METHODS]
 
 
 def attributes(cls):

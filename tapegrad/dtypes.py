@@ -36,7 +36,8 @@ def as_dtype(type_value):
         return _BY_PYTYPE[type_value]
     try:
         name = _np.dtype(type_value).name
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
+        # NumPy parses some strings as Python literals (SyntaxError)
         name = None
     if name in _BY_NAME and not isinstance(type_value, str):
         return _BY_NAME[name]

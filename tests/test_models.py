@@ -182,7 +182,10 @@ def test_errors_are_keras():
         model.compile(optimizer="sgd", loss="nope")
     with pytest.raises(ValueError, match="Could not interpret optimizer"):
         model.compile(optimizer="nope", loss="mse")
-    with pytest.raises(NotImplementedError, match="functional API"):
+    # Model(inputs, outputs) is the functional API: Keras' message for
+    # inputs that are not KerasTensors
+    with pytest.raises(ValueError, match="All `inputs` values must be "
+                                         "KerasTensors"):
         keras.Model(1, 2)
 
 

@@ -542,6 +542,13 @@ def _python_receiver(cls):
         return tf.function(lambda x: x)
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
         return cls(*["x"] * len(cls._fields))
+    if cls is tf.keras.KerasTensor:
+        return cls((None, 2))
+    if cls is tf.keras.models.Functional:   # keras.Model(inputs, outputs)
+        x = tf.keras.Input(shape=(2,))
+        return tf.keras.Model(x, tf.keras.layers.Dense(2)(x))
+    if cls is tf.keras.saving.CustomObjectScope:
+        return cls({})
     if cls.__module__.startswith("tapegrad"):
         # the package's Python classes (Module, the Keras layers and
         # initializers): defaults, or one positional (Dense's units)

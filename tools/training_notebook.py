@@ -43,11 +43,11 @@ def _summary_table(rows, total):
     for i, (name, kind, shape, n) in enumerate(rows):
         if i:
             out.append(line("\u251c", "\u253c", "\u2524", "\u2500"))
-        out.append(row("%s (%s)" % (name, kind), shape, str(n)))
+        out.append(row("%s (%s)" % (name, kind), shape, "{:,}".format(n)))
     out.append(line("\u2514", "\u2534", "\u2518", "\u2500"))
     size = "%.2f KB" % (total * 4 / 1024)
-    out += [" Total params: %d (%s)" % (total, size),
-            " Trainable params: %d (%s)" % (total, size),
+    out += [" Total params: {:,} ({})".format(total, size),
+            " Trainable params: {:,} ({})".format(total, size),
             " Non-trainable params: 0 (0.00 B)"]
     return "\n".join(out)
 

@@ -9,19 +9,30 @@ import inspect as _inspect
 import math as _pymath
 import numbers as _numbers
 import operator as _operator
+import re as _re
 import threading as _threading
 import warnings as _warnings
 
+import numpy as _np
+
+from .. import _conv
 from .. import _tapegrad as C
 from .. import math as _math
 from .. import nn as _nn
 from .. import random as _random
-from .._module import Module, _camel_to_snake
+from .._module import _ATOMS, Module, _is_variable, _leaves
 from ..dtypes import as_dtype as _as_dtype
 from . import activations as _activations
 from . import initializers as _initializers
+from ._keras_tensor import KerasTensor, is_symbolic
 
-__all__ = ["Layer", "Dense", "BatchNormalization", "LayerNormalization",
+# attributes that hold graph bookkeeping, not sublayers
+_NOT_LAYERS = frozenset(("_inbound_nodes", "_nodes", "_keras_history",
+                         "_own_weights", "_build_shape", "_output_shape",
+                         "_input_shape_arg"))
+
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Conv2D",
+           "BatchNormalization", "LayerNormalization",
            "Dropout", "Embedding", "Flatten", "Activation", "ReLU",
            "Softmax"]
 
@@ -31,6 +42,14 @@ _name_counts = {}
 # Keras' call context, so a layer called inside another one's call without
 # `training=` inherits it.
 _context = _threading.local()
+
+
+def _snake_case(name):
+    """Keras' to_snake_case, which names layers (Conv2D -> conv2d;
+    tf.Module's rule gives conv2_d)."""
+    name = _re.sub(r"\W+", "", name)
+    name = _re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return _re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _unique_name(base):
@@ -60,6 +79,27 @@ def _training_slot(cls):
                     None if p.default is p.empty else p.default)
         setattr(cls, "_tg_training_slot", slot)
     return slot
+
+
+def _holds_arrays(x):
+    """Whether a list, tuple or dict holds tensors or arrays (a structure
+    of inputs) rather than only Python numbers (one tensor's values)."""
+    for v in (x.values() if isinstance(x, dict) else x):
+        if isinstance(v, (C.Tensor, C.Variable, _np.ndarray)):
+            return True
+        if isinstance(v, (list, tuple, dict)) and _holds_arrays(v):
+            return True
+    return False
+
+
+def _map_leaves(fn, x):
+    if isinstance(x, (list, tuple)):
+        if _holds_arrays(x):
+            return type(x)(_map_leaves(fn, v) for v in x)
+        return fn(x)
+    if isinstance(x, dict):
+        return {k: _map_leaves(fn, v) for k, v in x.items()}
+    return fn(x)
 
 
 def _incompatible(layer, what, shape):
@@ -94,17 +134,60 @@ class Layer(Module):
 
     `layer(x, training=...)` hands `training` to `call` when its signature
     has that argument and drops it otherwise, as Keras does; without one,
-    the enclosing layer call's value is used, then `call`'s default."""
+    the enclosing layer call's value is used, then `call`'s default.
+    Called on KerasTensors (keras.Input) it records a functional-graph
+    node instead (_functional.py)."""
 
     _autocast = True    # floating inputs are cast to the layer's dtype
 
-    def __init__(self, name=None, trainable=True, dtype=None):
-        super().__init__(name=name or _unique_name(
-            _camel_to_snake(type(self).__name__)))
+    def __init__(self, *, activity_regularizer=None, trainable=True,
+                 dtype=None, autocast=True, name=None, **kwargs):
+        # Keras 3's rule for names (any string without "/"), not tf.Module's
+        if name is None:
+            name = _unique_name(_snake_case(type(self).__name__))
+        elif not isinstance(name, str) or "/" in name:
+            raise ValueError(
+                "Argument `name` must be a string and cannot contain "
+                "character `/`. Received: name=%s (of type %s)"
+                % (name, type(name)))
+        self._name = name
+        input_dim = kwargs.pop("input_dim", None)
+        input_shape = ((input_dim,) if input_dim is not None
+                       else kwargs.pop("input_shape", None))
+        if input_shape is not None:
+            _warnings.warn(
+                "Do not pass an `input_shape`/`input_dim` argument to a "
+                "layer. When using Sequential models, prefer using an "
+                "`Input(shape)` object as the first layer in the model "
+                "instead.", stacklevel=2)
+            self._input_shape_arg = tuple(input_shape)
+        if kwargs:
+            raise ValueError("Unrecognized keyword arguments passed to %s: %s"
+                             % (type(self).__name__, kwargs))
+        if not isinstance(trainable, bool):
+            raise ValueError(
+                "Expected `trainable` to be a boolean. Received: trainable=%s "
+                "(of type %s)" % (trainable, type(trainable)))
+        _refuse(self, activity_regularizer=activity_regularizer)
         self.built = False
         self.trainable = trainable
+        self.autocast = autocast
         self._dtype = C.float32 if dtype is None else _as_dtype(dtype)
         self._own_weights = []       # in creation order, as Keras lists them
+        self._inbound_nodes = []     # functional-graph calls (KerasTensors)
+
+    @property
+    def dtype(self):
+        """The layer's dtype name (Keras 3: its variables' dtype)."""
+        return self._dtype.name
+
+    @property
+    def compute_dtype(self):
+        return self._dtype.name
+
+    @property
+    def variable_dtype(self):
+        return self._dtype.name
 
     def build(self, input_shape):
         self.built = True
@@ -123,6 +206,11 @@ class Layer(Module):
         return inputs
 
     def __call__(self, inputs, *args, **kwargs):
+        if type(inputs) is KerasTensor or (
+                isinstance(inputs, (list, tuple, dict)) and
+                is_symbolic(inputs)):
+            from . import _functional
+            return _functional.symbolic_call(self, inputs, args, kwargs)
         takes, pos, default = _training_slot(type(self))
         positional = takes and pos is not None and len(args) > pos
         if "training" in kwargs:
@@ -140,9 +228,16 @@ class Layer(Module):
             args = args[:pos] + (training,) + args[pos + 1:]
         elif takes and training is not None:
             kwargs["training"] = training
-        inputs = self._convert_input(inputs)
+        if isinstance(inputs, (list, tuple, dict)) and _holds_arrays(inputs):
+            # a structure of tensors (Keras converts each one)
+            inputs = _map_leaves(self._convert_input, inputs)
+            shape = _map_leaves(lambda t: t.shape, inputs)
+        else:
+            inputs = self._convert_input(inputs)
+            shape = inputs.shape
         if not self.built:
-            self.build(inputs.shape)
+            self._build_shape = shape
+            self.build(shape)
             self.built = True
         outer = getattr(_context, "training", None)
         _context.training = training
@@ -157,9 +252,61 @@ class Layer(Module):
                 "Layer %r has not been built: call the layer itself "
                 "(layer(inputs)), which builds it, not its call()" % self.name)
 
-    def add_weight(self, name, shape, initializer, trainable=True):
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None,
+                   trainable=True, autocast=True, regularizer=None,
+                   constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """A new weight of this layer, Keras 3's signature: `shape` (default
+        ``()``), `initializer` (a name, an Initializer or a callable;
+        glorot_uniform for floats, zeros otherwise), `dtype` (the layer's),
+        `trainable`, `name`, all by keyword.  As Keras 3.14+, up to three
+        positional arguments are read as (shape, initializer, dtype), and a
+        name given first (Keras 2's ``add_weight("kernel", ...)``) is a
+        ValueError saying to pass it as ``name=``."""
+        if args:
+            if len(args) > 3:
+                raise TypeError("add_weight() takes at most 3 positional "
+                                "arguments but %d were given." % len(args))
+            if isinstance(args[0], str):
+                raise ValueError(
+                    "`name` must be passed as a keyword argument. Received: "
+                    "add_weight('%s', ...). Use: add_weight(shape=..., "
+                    "name='%s')." % (args[0], args[0]))
+            if shape is not None:
+                raise ValueError("`shape` was passed both positionally and as "
+                                 "a keyword argument.")
+            shape = args[0]
+            if len(args) > 1:
+                if initializer is not None:
+                    raise ValueError("`initializer` was passed both "
+                                     "positionally and as a keyword "
+                                     "argument.")
+                initializer = args[1]
+            if len(args) > 2:
+                if dtype is not None:
+                    raise ValueError("`dtype` was passed both positionally "
+                                     "and as a keyword argument.")
+                dtype = args[2]
+        shape = () if shape is None else tuple(shape)
+        if any(d is None for d in shape):
+            raise ValueError(
+                "Shapes used to initialize variables must be fully-defined "
+                "(no `None` dimensions). Received: shape=%s for variable "
+                "path='%s/%s'" % (shape, self.name, name))
+        shape = tuple(_operator.index(d) for d in shape)
+        dtype = self._dtype if dtype is None else _as_dtype(dtype)
+        if initializer is None:
+            initializer = ("glorot_uniform" if dtype.is_floating
+                           else "zeros")
+        _refuse(self, regularizer=regularizer, constraint=constraint)
+        if overwrite_with_gradient:
+            raise NotImplementedError(
+                "add_weight(overwrite_with_gradient=True) (float8 training) "
+                "is not supported")
+        if name is None:
+            name = _unique_name("variable")
         init = _initializers.get(initializer)
-        value = init(shape, dtype=self._dtype)
+        value = init(list(shape), dtype=dtype)
         v = C.Variable(value, name=name, trainable=trainable and
                        self.trainable)
         C._set_variable_name(v, name)   # Keras 3: 'kernel', not 'kernel:0'
@@ -171,6 +318,15 @@ class Layer(Module):
             "Method `compute_output_shape()` of layer %s is not implemented."
             % type(self).__name__)
 
+    def count_params(self):
+        """The number of scalars in this layer's weights."""
+        if not self.built:
+            raise ValueError(
+                "You tried to call `count_params` on layer '%s', but the "
+                "layer isn't built. You can build it manually via: "
+                "`layer.build(input_shape)`." % self.name)
+        return sum(_pymath.prod(v.shape) for v in self.variables)
+
     def get_config(self):
         """The constructor's arguments (initializers and activations as
         they were given, names or objects)."""
@@ -181,30 +337,95 @@ class Layer(Module):
     def from_config(cls, config):
         return cls(**config)
 
-    @property
-    def variables(self):
-        """This layer's weights in the order it created them (Keras'
-        order: kernel, bias), then those of the layers and modules it
-        holds."""
-        out = list(self._own_weights)
-        seen = {id(v) for v in out}
-        for v in Module.variables.fget(self):
+    def __repr__(self):
+        return "<%s name=%s, built=%s>" % (type(self).__name__, self.name,
+                                           self.built)
+
+    # ---- what the layer holds ----------------------------------------------
+    def _direct_layers(self):
+        """The layers this one holds in its attributes (and in lists,
+        tuples and dicts there), in the order they were set, each once:
+        Keras' tracking order."""
+        out, seen = [], {id(self)}
+        for key, value in vars(self).items():
+            if type(value) in _ATOMS or key in _NOT_LAYERS:
+                continue
+            if isinstance(value, Layer):
+                found = (value,)
+            elif isinstance(value, (list, tuple, dict)):
+                found = [x for x in _leaves(value, set())
+                         if isinstance(x, Layer)]
+            else:
+                continue
+            for layer in found:
+                if id(layer) not in seen:
+                    seen.add(id(layer))
+                    out.append(layer)
+        return out
+
+    def _collect_weights(self, out, seen, seen_layers):
+        """Append Keras' tracked weights to `out`: this layer's, then, in
+        the order its attributes were set, its layers' (depth first).
+        Returns whether some layer also holds a Variable or a Module Keras
+        would not track (a tf.Variable attribute, a plain Module)."""
+        seen_layers.add(id(self))
+        for v in self._own_weights:
             if id(v) not in seen:
                 seen.add(id(v))
                 out.append(v)
-        return tuple(out)
+        foreign = False
+        for key, value in vars(self).items():
+            if type(value) in _ATOMS or key in _NOT_LAYERS:
+                continue
+            if isinstance(value, (list, tuple, dict)):
+                leaves = _leaves(value, set())
+            else:
+                leaves = (value,)
+            for leaf in leaves:
+                if isinstance(leaf, Layer):
+                    if id(leaf) not in seen_layers:
+                        foreign |= leaf._collect_weights(out, seen,
+                                                         seen_layers)
+                elif isinstance(leaf, Module) or (
+                        _is_variable(leaf) and id(leaf) not in seen):
+                    foreign = True
+        return foreign
+
+    @property
+    def variables(self):
+        """The weights of this layer and of the layers it holds, in Keras'
+        order (each layer's in creation order: kernel, bias; the layers in
+        the order they were set), then any other Variable it holds
+        (tf.Variable attributes, plain Modules: Keras 3 does not track
+        those; tapegrad's layers are Modules, as tf.keras' were before
+        Keras 3) in tf.Module's order.  A list, as Keras'."""
+        out, seen = [], set()
+        if self._collect_weights(out, seen, set()):
+            for v in Module.variables.fget(self):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_variables(self):
+        return [v for v in self.variables if v.trainable]
+
+    @property
+    def non_trainable_variables(self):
+        return [v for v in self.variables if not v.trainable]
 
     @property
     def weights(self):
-        return list(self.variables)
+        return self.variables
 
     @property
     def trainable_weights(self):
-        return list(self.trainable_variables)
+        return self.trainable_variables
 
     @property
     def non_trainable_weights(self):
-        return list(self.non_trainable_variables)
+        return self.non_trainable_variables
 
     def get_weights(self):
         return [v.numpy() for v in self.variables]
@@ -248,11 +469,13 @@ class Dense(Layer):
 
     def build(self, input_shape):
         last = input_shape[-1]
-        self.kernel = self.add_weight("kernel", [last, self.units],
-                                      self.kernel_initializer)
+        self.kernel = self.add_weight(shape=[last, self.units],
+                                      initializer=self.kernel_initializer,
+                                      name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.units],
-                                        self.bias_initializer)
+            self.bias = self.add_weight(shape=[self.units],
+                                        initializer=self.bias_initializer,
+                                        name="bias")
         self.built = True
 
     def call(self, inputs):
@@ -275,6 +498,193 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), **self._config}
+
+
+def _standardize_tuple(value, n, name):
+    """Keras' standardize_tuple: an int or n ints, each > 0."""
+    msg = ("The `%s` argument must be a tuple of %d integers. Received "
+           "%s=%s" % (name, n, name, value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        out = (value,) * n
+    else:
+        try:
+            out = tuple(value)
+        except TypeError:
+            raise ValueError(msg) from None
+        if len(out) != n:
+            raise ValueError(msg)
+        for v in out:
+            try:
+                _operator.index(v)
+            except TypeError:
+                raise ValueError(msg + "including element %s of type %s"
+                                 % (v, type(v))) from None
+        out = tuple(_operator.index(v) for v in out)
+    bad = {v for v in out if v <= 0}
+    if bad:
+        raise ValueError(msg + ", including values %s that do not satisfy "
+                         "`value > 0`" % (bad,))
+    return out
+
+
+def _conv_output_shape(input_shape, filters, kernel_size, strides, padding,
+                       data_format, dilation_rate):
+    """Keras' compute_conv_output_shape (None stays None)."""
+    shape = tuple(input_shape)
+    if len(shape) != len(kernel_size) + 2:
+        raise ValueError(
+            "Kernel shape must have the same length as input, but received "
+            "kernel of shape %s and input of shape %s."
+            % (kernel_size + (shape[-1] if shape else None, filters), shape))
+    spatial = shape[1:-1] if data_format == "channels_last" else shape[2:]
+    out = []
+    for size, k, s, d in zip(spatial, kernel_size, strides, dilation_rate):
+        if size is None:
+            out.append(None)
+        elif padding == "valid":
+            n = (size - d * (k - 1) - 1) // s + 1
+            if n <= 0:
+                raise ValueError(
+                    "Computed output size would be zero or negative. "
+                    "Received `inputs shape=%s`, `kernel shape=%s`, "
+                    "`dilation_rate=%s`, `strides=%s`, `padding=%s`."
+                    % (shape, kernel_size, dilation_rate, strides, padding))
+            out.append(n)
+        else:
+            out.append((size - 1) // s + 1)
+    if data_format == "channels_last":
+        return (shape[0],) + tuple(out) + (filters,)
+    return (shape[0], filters) + tuple(out)
+
+
+class Conv2D(Layer):
+    """2-D convolution: activation(conv2d(inputs, kernel) + bias), the
+    kernel of shape kernel_size + (input channels // groups, filters).
+    The convolution is tf.nn.conv2d (tapegrad/_conv.py: im2col over
+    op-table rows), with TF's "same" padding; `groups` splits the channels
+    into independent convolutions."""
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), groups=1,
+                 activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, name=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer,
+                         name=name, **kwargs)
+        _refuse(self, kernel_regularizer=kernel_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                bias_constraint=bias_constraint)
+        self.rank = 2
+        self.filters = filters
+        self.groups = groups
+        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = _standardize_tuple(strides, 2, "strides")
+        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
+                                                "dilation_rate")
+        if isinstance(padding, (list, tuple)):
+            raise NotImplementedError("Conv2D takes padding 'valid' or "
+                                      "'same'; received %r" % (padding,))
+        pad = str(padding).lower()
+        if pad not in ("valid", "same"):
+            raise ValueError("The `padding` argument must be a list/tuple or "
+                             "one of {'valid', 'same'}. Received: %s" % pad)
+        self.padding = pad
+        fmt = "channels_last" if data_format is None else str(
+            data_format).lower()
+        if fmt not in ("channels_first", "channels_last"):
+            raise ValueError("The `data_format` argument must be one of "
+                             "{'channels_first', 'channels_last'}. Received: "
+                             "data_format=%s" % fmt)
+        self.data_format = fmt
+        self.activation = _activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self._inits = (kernel_initializer, bias_initializer)
+        if filters is None or filters <= 0:
+            raise ValueError("Invalid value for argument `filters`. Expected "
+                             "a strictly positive value. Received filters=%s."
+                             % (filters,))
+        if groups <= 0:
+            raise ValueError("The number of groups must be a positive "
+                             "integer. Received: groups=%s." % (groups,))
+        if filters % groups:
+            raise ValueError("The number of filters must be evenly divisible "
+                             "by the number of groups. Received: groups=%s, "
+                             "filters=%s." % (groups, filters))
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with "
+                "`dilation_rate > 1`. Received: strides=%s and "
+                "dilation_rate=%s" % (self.strides, self.dilation_rate))
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        channels = input_shape[-1 if self.data_format == "channels_last"
+                               else 1]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. "
+                "Received input shape %s" % (tuple(input_shape),))
+        if channels % self.groups:
+            raise ValueError(
+                "The number of input channels must be evenly divisible by "
+                "the number of groups. Received groups=%s, but the input has "
+                "%s channels (full input shape is %s)."
+                % (self.groups, channels, tuple(input_shape)))
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight(
+            shape=self.kernel_size + (channels // self.groups, self.filters),
+            initializer=self.kernel_initializer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.filters,),
+                                        initializer=self.bias_initializer,
+                                        name="bias")
+        self.built = True
+
+    def call(self, inputs):
+        self._require_built()
+        rank = len(inputs.shape)
+        if rank != 4:
+            raise _incompatible(self, "expected ndim=4, found ndim=%d. Full "
+                                "shape received: " % rank, inputs.shape)
+        axis = -1 if self.data_format == "channels_last" else 1
+        want = self.kernel.shape[2] * self.groups
+        if inputs.shape[axis] != want:
+            raise _incompatible(
+                self, "expected axis %d of input shape to have value %d, but "
+                "received input with shape " % (axis, want), inputs.shape)
+        y = _conv.conv2d(inputs, self.kernel, strides=list(self.strides),
+                         padding=self.padding.upper(),
+                         data_format=("NHWC" if axis == -1 else "NCHW"),
+                         dilations=list(self.dilation_rate))
+        if self.use_bias:
+            shape = ([1, 1, 1, self.filters] if axis == -1
+                     else [1, self.filters, 1, 1])
+            y = y + C.reshape(self.bias, shape)
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        return _conv_output_shape(_shape_tuple(self, input_shape),
+                                  self.filters, self.kernel_size,
+                                  self.strides, self.padding,
+                                  self.data_format, self.dilation_rate)
+
+    def get_config(self):
+        kernel_init, bias_init = self._inits
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate, "groups": self.groups,
+                "activation": _activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": kernel_init,
+                "bias_initializer": bias_init}
 
 
 class BatchNormalization(Layer):
@@ -309,13 +719,17 @@ class BatchNormalization(Layer):
         dim = [input_shape[axis]]
         beta, gamma, mmean, mvar = self._inits
         if self.scale:
-            self.gamma = self.add_weight("gamma", dim, gamma)
+            self.gamma = self.add_weight(shape=dim, initializer=gamma,
+                                         name="gamma")
         if self.center:
-            self.beta = self.add_weight("beta", dim, beta)
-        self.moving_mean = self.add_weight("moving_mean", dim, mmean,
-                                           trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", dim, mvar,
-                                               trainable=False)
+            self.beta = self.add_weight(shape=dim, initializer=beta,
+                                        name="beta")
+        self.moving_mean = self.add_weight(shape=dim, initializer=mmean,
+                                           trainable=False,
+                                           name="moving_mean")
+        self.moving_variance = self.add_weight(shape=dim, initializer=mvar,
+                                               trainable=False,
+                                               name="moving_variance")
         self.built = True
 
     def call(self, inputs, training=None):
@@ -430,10 +844,13 @@ class LayerNormalization(Layer):
                 "known; received input shape %s" % (self.name, shape))
         self._dims = dims
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight("gamma", dims,
-                                         self.gamma_initializer)
+            self.gamma = self.add_weight(shape=dims,
+                                         initializer=self.gamma_initializer,
+                                         name="gamma")
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight("beta", dims, self.beta_initializer)
+            self.beta = self.add_weight(shape=dims,
+                                        initializer=self.beta_initializer,
+                                        name="beta")
         self.built = True
 
     def call(self, inputs):
@@ -632,8 +1049,8 @@ class Embedding(Layer):
         if self.built:
             return
         self.embeddings = self.add_weight(
-            "embeddings", [self.input_dim, self.output_dim],
-            self.embeddings_initializer)
+            shape=[self.input_dim, self.output_dim],
+            initializer=self.embeddings_initializer, name="embeddings")
         self.built = True
 
     def call(self, inputs):
@@ -809,3 +1226,6 @@ class Softmax(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+from ._functional import Input, InputLayer  # noqa: E402  (they subclass Layer)

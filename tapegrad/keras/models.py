@@ -24,9 +24,12 @@ from .. import _tapegrad as C
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
+from . import _functional
+from ._keras_tensor import KerasTensor
+from ._functional import InputLayer
 from .layers import Layer
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "Functional"]
 
 
 # ---- data ---------------------------------------------------------------------
@@ -42,6 +45,18 @@ def _nest_map(fn, x):
     if isinstance(x, dict):
         return {k: _nest_map(fn, v) for k, v in x.items()}
     return fn(x)
+
+
+def _concat_batches(outs):
+    """The batches' outputs (arrays, or lists, tuples or dicts of them, as
+    a functional model with several outputs gives) joined along axis 0."""
+    first = outs[0]
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat_batches([o[i] for o in outs])
+                           for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: _concat_batches([o[k] for o in outs]) for k in first}
+    return np.concatenate([np.atleast_1d(o) for o in outs], axis=0)
 
 
 def _first_leaf(x):
@@ -271,13 +286,23 @@ def _resolve_metric(identifier, y, y_pred):
 
 class Model(Layer):
     """A layer with training: subclass it and define call(inputs,
-    training=None), or use Sequential; then compile() and fit()."""
+    training=None), use Sequential, or give `Model(inputs, outputs)`
+    KerasTensors (keras.Input and the layers called on them: a Functional
+    model); then compile() and fit()."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or
+                             "outputs" in kwargs):
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, *args, name=None, trainable=True, **kwargs):
         if args or kwargs.get("inputs") is not None:
             raise NotImplementedError(
-                "tapegrad has no functional API (Model(inputs, outputs)); "
-                "subclass Model or use Sequential")
+                "A Model subclass that passes inputs and outputs to "
+                "Model.__init__ (a subclassed functional model) is not "
+                "supported: build the model with keras.Model(inputs, "
+                "outputs), or define call()")
         kwargs.pop("inputs", None)
         kwargs.pop("outputs", None)
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -535,7 +560,7 @@ class Model(Layer):
         outs = []
         for xb, _, _, _ in _batches(x, None, None, batch_size, False,
                                     "predict"):
-            outs.append(self(xb, training=False).numpy())
+            outs.append(_nest_map(_as_array, self(xb, training=False)))
         if not outs:
             raise ValueError("Unexpected result of `predict_function` "
                              "(Empty batch_outputs). Please use "
@@ -543,7 +568,7 @@ class Model(Layer):
                              "`tf.config.run_functions_eagerly(True)` for "
                              "more information of where went wrong, or file "
                              "a issue/bug to `keras`.")
-        return np.concatenate(outs, axis=0)
+        return _concat_batches(outs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
@@ -577,7 +602,8 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
-        return self(_nest_map(_to_tensor, x), training=False).numpy()
+        return _nest_map(_as_array, self(_nest_map(_to_tensor, x),
+                                         training=False))
 
     # ---- weights on disk ------------------------------------------------------
     def _weights_by_path(self):
@@ -612,14 +638,32 @@ class Model(Layer):
                         self._weights_by_path())
 
     # ---- summary -------------------------------------------------------------
+    @property
+    def layers(self):
+        """The layers this model holds, in the order they were set (Keras'
+        tracking order)."""
+        return self._model_layers()
+
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError(
+            "`Model.layers` attribute is reserved and should not be used. "
+            "Please use another name.")
+
+    def _model_layers(self):
+        return self._direct_layers()
+
     def _summary_layers(self):
-        return [v for v in vars(self).values() if isinstance(v, Layer)]
+        return self.layers
 
     def summary(self, line_length=None, positions=None, print_fn=None,
                 expand_nested=False, show_trainable=False,
                 layer_range=None):
         """Keras 3's table: each layer's name (type), output shape and
-        parameter count, then the totals."""
+        parameter count, then the totals.  The output shape is the
+        symbolic one (None for the batch) when the layer was called on
+        KerasTensors or in a Sequential, else computed from the shape it
+        was built with, else "?"."""
         print_fn = print_fn or print
         widths = (33, 24, 15)
         top = "\u250f" + "\u2533".join("\u2501" * w for w in widths) + "\u2513"
@@ -632,21 +676,29 @@ class Model(Layer):
             "\u2518"
         rows = []
         for layer in self._summary_layers():
-            shape = getattr(layer, "_output_shape", None)
-            shape_s = "?" if shape is None else str(
-                (None,) + tuple(shape[1:])).replace(",)", ")") \
-                if len(shape) > 1 else "(None,)"
-            n = sum(int(np.prod(v.shape)) for v in layer.variables)
-            count = str(n) if layer.built else "0 (unbuilt)"
-            rows.append("\u2502" + "\u2502".join([
-                (" %s (%s)" % (layer.name, type(layer).__name__)).ljust(
-                    widths[0]), (" " + shape_s).ljust(widths[1]),
-                (count + " ").rjust(widths[2])]) + "\u2502")
+            if not layer.built:
+                count = "0 (unbuilt)"
+            else:
+                count = "{:,}".format(
+                    sum(int(np.prod(v.shape)) for v in layer.variables))
+            cells = [_wrap("%s (%s)" % (layer.name, type(layer).__name__),
+                           widths[0] - 2),
+                     _wrap(_summary_shape(layer), widths[1] - 2), [count]]
+            height = max(len(c) for c in cells)
+            lines = []
+            for k in range(height):
+                name_s, shape_s, count_s = (
+                    c[k] if k < len(c) else "" for c in cells)
+                lines.append("\u2502" + "\u2502".join([
+                    (" " + name_s).ljust(widths[0]),
+                    (" " + shape_s).ljust(widths[1]),
+                    (count_s + " ").rjust(widths[2])]) + "\u2502")
+            rows.append(lines)
         lines = ['Model: "%s"' % self.name, top, head, sep]
         for i, r in enumerate(rows):
             if i:
                 lines.append(mid)
-            lines.append(r)
+            lines.extend(r)
         lines.append(bottom)
         total = sum(int(np.prod(v.shape)) for v in self.variables)
         trainable = sum(int(np.prod(v.shape))
@@ -661,13 +713,51 @@ class Model(Layer):
                 if b >= scale:
                     return "%.2f %s" % (b / scale, unit)
             return "%.2f B" % b
-        lines.append(" Total params: %d (%s)" % (total, size(total)))
-        lines.append(" Trainable params: %d (%s)" % (trainable,
-                                                     size(trainable)))
-        lines.append(" Non-trainable params: %d (%s)" % (
+        lines.append(" Total params: {:,} ({})".format(total, size(total)))
+        lines.append(" Trainable params: {:,} ({})".format(
+            trainable, size(trainable)))
+        lines.append(" Non-trainable params: {:,} ({})".format(
             total - trainable, size(total - trainable)))
         for line in lines:
             print_fn(line)
+
+
+def _format_shape(shape):
+    """Keras' summary form of a shape: (None, 3)."""
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _summary_shape(layer):
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if nodes:
+        shapes = [_format_shape(t.shape) for t in nodes[-1].flat_outputs]
+        return shapes[0] if len(shapes) == 1 else \
+            "[" + ", ".join(shapes) + "]"
+    shape = getattr(layer, "_output_shape", None)      # a Sequential's call
+    if shape is not None:
+        return _format_shape((None,) + tuple(shape[1:]))
+    build = getattr(layer, "_build_shape", None)
+    if not layer.built or build is None:
+        return "?"
+    try:
+        return _format_shape(layer.compute_output_shape(build))
+    except (NotImplementedError, TypeError, ValueError):
+        return "?"
+
+
+def _wrap(text, width):
+    """`text` in lines of at most `width` characters, broken at spaces
+    (rich's wrapping of a table cell), long words cut."""
+    lines = []
+    for word in text.split(" "):
+        while len(word) > width:
+            lines.append(word[:width])
+            word = word[width:]
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def _call(cb, method, *args):
@@ -677,34 +767,74 @@ def _call(cb, method, *args):
 
 
 class Sequential(Model):
-    """A stack of layers, each called on the previous one's output."""
+    """A stack of layers, each called on the previous one's output.  With
+    an input shape (keras.Input first, or `input_shape=` on the first
+    layer, as Keras 3 reads it) the stack is built right away on
+    KerasTensors, so the summary shows every layer's output shape."""
 
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(name=name, trainable=trainable)
         self._layers = []
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._layers:
+            self._maybe_rebuild()
 
-    def add(self, layer):
+    def add(self, layer, rebuild=True):
+        if not self._layers and \
+                getattr(layer, "_input_shape_arg", None) is not None:
+            self.add(InputLayer(shape=layer._input_shape_arg), rebuild=False)
+        if type(layer) is KerasTensor and layer._keras_history is not None \
+                and isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]
         if not isinstance(layer, Layer):
             raise ValueError(
                 "Only instances of `keras.Layer` can be added to a "
                 "Sequential model. Received: %r (of type %s)"
                 % (layer, type(layer)))
+        if any(other.name == layer.name for other in self._layers):
+            raise ValueError(
+                "All layers added to a Sequential model should have unique "
+                "names. Name '%s' is already the name of a layer in this "
+                "model. Update the `name` argument to pass a unique name."
+                % layer.name)
+        if isinstance(layer, InputLayer) and self._layers and \
+                isinstance(self._layers[0], InputLayer):
+            raise ValueError(
+                "Sequential model '%s' has already been configured to use "
+                "input shape %s. You cannot add a different Input layer to "
+                "it." % (self.name, self._layers[0].batch_shape))
         self._layers.append(layer)
-        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+        else:
+            self.built = False
 
-    def pop(self):
-        if not self._layers:
+    def _maybe_rebuild(self):
+        """Build on KerasTensors when the input shape is known."""
+        self.built = False
+        if isinstance(self._layers[0], InputLayer) and len(self._layers) > 1:
+            x = self._layers[0].output
+            try:
+                for layer in self._layers[1:]:
+                    x = layer(x)
+            except NotImplementedError:
+                return
+            self.built = True
+
+    def pop(self, rebuild=True):
+        if not self.layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
+        self.built = False
+        if rebuild and self._layers:
+            self._maybe_rebuild()
         return layer
 
-    @property
-    def layers(self):
-        return list(self._layers)
-
-    def _summary_layers(self):
+    def _model_layers(self):
+        """The layers added, without the InputLayer an input shape made."""
+        if self._layers and isinstance(self._layers[0], InputLayer):
+            return self._layers[1:]
         return list(self._layers)
 
     def build(self, input_shape=None):
@@ -713,6 +843,70 @@ class Sequential(Model):
     def call(self, inputs, training=None):
         x = inputs
         for layer in self._layers:
+            if isinstance(layer, InputLayer):
+                continue
             x = layer(x, training=training)
             layer._output_shape = tuple(x.shape)
         return x
+
+
+class Functional(Model):
+    """`keras.Model(inputs, outputs)`: the layers called between
+    keras.Input KerasTensors and the outputs, replayed in that order on
+    real tensors (inputs and outputs may be lists or dicts of them)."""
+
+    def __init__(self, inputs, outputs, name=None, trainable=True,
+                 **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        nodes, layers = _functional.graph_nodes(inputs, outputs)
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._nodes = nodes
+        self._operations = layers
+        self.built = True
+
+    @property
+    def inputs(self):
+        return _functional.flatten(self._inputs_struct)
+
+    @property
+    def outputs(self):
+        return _functional.flatten(self._outputs_struct)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def _model_layers(self):
+        return list(self._operations)
+
+    def _convert_input(self, inputs):
+        def convert(value, kt):
+            if isinstance(value, (C.Tensor, C.Variable)):
+                return value
+            return C.convert_to_tensor(value, dtype=kt.dtype)
+        if type(self._inputs_struct) is KerasTensor:
+            return convert(inputs, self._inputs_struct)
+        if isinstance(inputs, (C.Tensor, C.Variable)):
+            return inputs
+        flat_kt = _functional.flatten(self._inputs_struct)
+        flat = _functional.flatten(inputs) if isinstance(
+            inputs, (list, tuple, dict)) else [inputs]
+        if len(flat) != len(flat_kt):
+            return inputs       # run_graph says what is wrong
+        it = iter(convert(v, kt) for v, kt in zip(flat, flat_kt))
+        return _functional.map_structure(lambda _: next(it), inputs) \
+            if isinstance(inputs, (list, tuple, dict)) else next(it)
+
+    def call(self, inputs, training=None):
+        return _functional.run_graph(self._nodes, self._inputs_struct,
+                                     self._outputs_struct, inputs, training)
+
+    def compute_output_shape(self, input_shape):
+        return self.output_shape
