@@ -538,21 +538,26 @@ def deserialize(name, custom_objects=None):
     return _deserialize(name, objects, "loss")
 
 
+def _get(identifier, objects, kind, deserialize_fn):
+    """keras.losses.get / keras.metrics.get: a name (from `objects`; a
+    class becomes an instance), a config dict, or the object itself if
+    callable; None for None."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        obj = deserialize_fn(identifier)
+    elif isinstance(identifier, str):
+        obj = objects.get(identifier, None)
+    else:
+        obj = identifier
+    if callable(obj):
+        return obj() if isinstance(obj, type) else obj
+    raise ValueError("Could not interpret %s identifier: %s"
+                     % (kind, identifier))
+
+
 def get(identifier):
     """The loss for a name ('mse', 'categorical_crossentropy' give the
     functions, 'MeanSquaredError' an instance), a config dict, a Loss or
     a callable; None for None."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        if isinstance(obj, type):
-            obj = obj()
-        return obj
-    raise ValueError("Could not interpret loss identifier: %s"
-                     % (identifier,))
+    return _get(identifier, ALL_OBJECTS_DICT, "loss", deserialize)

@@ -327,17 +327,4 @@ def get(identifier):
     'mse', 'MeanSquaredError': a new instance), a config dict, a Metric or
     a callable; None for None.  ('accuracy' is Accuracy here: choosing
     the accuracy that fits the loss is compile's business.)"""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        if isinstance(obj, type):
-            obj = obj()
-        return obj
-    raise ValueError("Could not interpret metric identifier: %s"
-                     % (identifier,))
+    return _losses._get(identifier, ALL_OBJECTS_DICT, "metric", deserialize)

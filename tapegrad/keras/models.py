@@ -573,27 +573,21 @@ class Model(Layer):
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One training step on one batch; the loss (and metrics)."""
-        self._require_compiled("train_on_batch")
-        self.reset_metrics()
-        loss = self.train_step(_nest_map(_to_tensor, x),
-                               None if y is None else _nest_map(_to_tensor,
-                                                                y),
-                               None if sample_weight is None else
-                               _to_tensor(sample_weight))
-        logs = {"loss": float(loss)}
-        logs.update({m.name: float(m.result()) for m in self.metrics})
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._on_batch(self.train_step, "train_on_batch", x, y,
+                              sample_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        self._require_compiled("test_on_batch")
+        """The loss (and metrics) on one batch, without training."""
+        return self._on_batch(self.test_step, "test_on_batch", x, y,
+                              sample_weight, return_dict)
+
+    def _on_batch(self, step, what, x, y, sample_weight, return_dict):
+        self._require_compiled(what)
         self.reset_metrics()
-        loss = self.test_step(_nest_map(_to_tensor, x),
-                              None if y is None else _nest_map(_to_tensor, y),
-                              None if sample_weight is None else
-                              _to_tensor(sample_weight))
+        loss = step(_nest_map(_to_tensor, x),
+                    None if y is None else _nest_map(_to_tensor, y),
+                    None if sample_weight is None else
+                    _to_tensor(sample_weight))
         logs = {"loss": float(loss)}
         logs.update({m.name: float(m.result()) for m in self.metrics})
         if return_dict:

@@ -35,14 +35,6 @@ def _clip_by_norm(g, clip):
     return C.clip_by_norm(g, clip)
 
 
-def _global_norm(grads):
-    total = None
-    for g in grads:
-        s = C.reduce_sum(C.square(C.cast(g, C.float32)))
-        total = s if total is None else total + s
-    return C.sqrt(total)
-
-
 class Optimizer:
     """The base of Keras' optimizers: learning rate (a float or a
     `LearningRateSchedule`), `iterations`, clipping, weight decay, slot
@@ -256,11 +248,8 @@ class Optimizer:
         if self.clipnorm is not None:
             return [_clip_by_norm(g, self.clipnorm) for g in grads]
         if self.global_clipnorm is not None:
-            gn = float(_global_norm(grads))
-            scale = self.global_clipnorm / max(gn, self.global_clipnorm)
-            if scale == 1.0:
-                return grads
-            return [g * C.constant(scale, dtype=g.dtype) for g in grads]
+            from ..._clip import clip_by_global_norm
+            return clip_by_global_norm(grads, self.global_clipnorm)[0]
         return [C.clip_by_value(g, -self.clipvalue, self.clipvalue)
                 for g in grads]
 
