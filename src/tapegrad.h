@@ -348,6 +348,7 @@ int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);
 PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);
 PyObject *tg_shape_object(int ndim, const Py_ssize_t *shape); /* .shape */
 PyObject *tg_make_ref(PyObject *self);  /* tensor.ref(), variable.ref() */
+PyObject *tg_device_name(void);  /* .device: every tensor lives on the CPU */
 /* slices of variables (variable.c): v[0].assign(...) */
 extern Py_ssize_t tg_num_variable_slices;
 void tg_variable_slice_forget(int64_t id);

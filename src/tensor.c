@@ -713,6 +713,21 @@ tensor_get_ndim(TensorObject *self, void *Py_UNUSED(c))
     return PyLong_FromLong(self->ndim);
 }
 
+/* TF's full name of the host CPU, which is where every tapegrad tensor and
+ * variable lives; tf.device() scopes accept any name and change nothing. */
+PyObject *
+tg_device_name(void)
+{
+    return PyUnicode_FromString(
+        "/job:localhost/replica:0/task:0/device:CPU:0");
+}
+
+static PyObject *
+tensor_get_device(PyObject *Py_UNUSED(self), void *Py_UNUSED(c))
+{
+    return tg_device_name();
+}
+
 static PyObject *
 tensor_get_priority(PyObject *Py_UNUSED(self), void *Py_UNUSED(c))
 {
@@ -1077,6 +1092,8 @@ static PyGetSetDef tensor_getset[] = {
      "The shape, a TensorShape (a tuple of ints with TF's API).", NULL},
     {"dtype", (getter)tensor_get_dtype, NULL, "The DType.", NULL},
     {"ndim", (getter)tensor_get_ndim, NULL, "The rank.", NULL},
+    {"device", (getter)tensor_get_device, NULL,
+     "The device's full name; always the host CPU.", NULL},
     {"_id", (getter)tensor_get_id, NULL, "Tape id (internal).", NULL},
     {"__array_priority__", (getter)tensor_get_priority, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},

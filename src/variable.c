@@ -338,6 +338,7 @@ variable_get(VariableObject *self, void *which)
         case 2: return tg_shape_object(self->value->ndim, self->value->shape);
         case 3: return Py_NewRef(tg_dtype_obj(self->value->dtype));
         case 4: return PyLong_FromLong(self->value->ndim);
+        case 6: return tg_device_name();
         default: return PyFloat_FromDouble(100.0); /* __array_priority__ */
     }
 }
@@ -557,6 +558,7 @@ static PyGetSetDef variable_getset[] = {
     {"dtype", (getter)variable_get, NULL, NULL, (void *)3},
     {"ndim", (getter)variable_get, NULL, NULL, (void *)4},
     {"__array_priority__", (getter)variable_get, NULL, NULL, (void *)5},
+    {"device", (getter)variable_get, NULL, "Always the host CPU.", (void *)6},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

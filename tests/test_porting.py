@@ -180,6 +180,18 @@ def test_device_is_soft_placement_on_the_cpu():
     assert tf.config.list_logical_devices()[0].name == "/device:CPU:0"
 
 
+def test_tensor_and_variable_device_name_the_host_cpu():
+    # TF's full device name; the basics guide checks .endswith("CPU:0")
+    cpu = "/job:localhost/replica:0/task:0/device:CPU:0"
+    with tf.device("GPU:0"):
+        x = tf.random.uniform([3, 3])
+    assert x.device == cpu
+    assert (x @ x).device == cpu
+    assert tf.Variable([1.0, 2.0]).device == cpu
+    with pytest.raises(AttributeError):
+        x.device = "/GPU:0"
+
+
 # ---- is_tensor, print ---------------------------------------------------------------
 def test_is_tensor():
     assert tf.is_tensor(tf.constant(1.0)) and tf.is_tensor(tf.Variable(1.0))

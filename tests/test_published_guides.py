@@ -33,7 +33,7 @@ RECORDED = {
     "basic_training_loops": (14, 14),
     "intro_to_modules": (28, 34),
     "custom_layers": (15, 16),
-    "basics": (4, 9),
+    "basics": (6, 9),
 }
 
 

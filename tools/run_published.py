@@ -57,8 +57,7 @@ GUIDES = {
 # files, model.save / load_model: not yet; tf.train.Checkpoint and
 # save_weights run), "SavedModel" and
 # "tensorboard" (not done on purpose: no graphs to export or trace),
-# "strings" (no string dtype, on purpose), "C" (an attribute of the C
-# Tensor type is missing; tapegrad's Python layer cannot add one), and
+# "strings" (no string dtype, on purpose) and
 # "TF too" (the published cell fails under TF 2.21 as well).  A failing
 # cell not listed here is a regression (tests/test_published_guides.py).
 EXPECTED_FAILURES = {
@@ -80,11 +79,6 @@ EXPECTED_FAILURES = {
         "TF too", "the layer's build calls add_weight('kernel', shape=...), "
         "the Keras 2 form: Keras 3 (TF 2.16+) takes the name by keyword "
         "only and raises, as tapegrad does"),
-    ("basics", "3Twf_Rw-gQFM"): (
-        "C", "tensor.device: EagerTensor has no `device` attribute (a getter "
-        "in src/tensor.c)"),
-    ("basics", "RjkNZTuauy-Q"): (
-        "C", "tensor.device, as the cell before"),
     ("basics", "F04fVOHQIBiG"): (
         "strings", "tf.data.TextLineDataset yields string tensors"),
     ("basics", "uXSDZWE-ISsd"): (
