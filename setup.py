@@ -18,7 +18,11 @@ compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wshadow",
                 "-Wstrict-prototypes", "-Wno-missing-field-initializers",
                 # only PyInit__tapegrad is exported; the op rows' functions
                 # are shared between our files, not with other libraries
-                "-fvisibility=hidden"]
+                "-fvisibility=hidden",
+                # sqrt never sets errno then, so loops calling it vectorise
+                # (sqrtps, correctly rounded like sqrtf); nothing here
+                # reads errno after a math call
+                "-fno-math-errno"]
 link_args = []
 undef = []
 if os.environ.get("TAPEGRAD_WERROR") == "1":
