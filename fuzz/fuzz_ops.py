@@ -274,6 +274,8 @@ def _receiver(g, cls, pool, tapes):
         return tf.device(g.pick(["/CPU:0", "/GPU:1", None]))
     if cls is tf.data.Dataset:
         return _dataset(g)
+    if isinstance(cls, type) and issubclass(cls, tf.keras.Model):
+        return _model(g, cls)
     if isinstance(tf.function(abs), cls):
         return tf.function(g.pick([tf.abs, lambda x: x * 2.0]))
     if cls.__module__.startswith("tapegrad") and not issubclass(
@@ -293,6 +295,42 @@ def _receiver(g, cls, pool, tapes):
     if issubclass(cls, BaseException):
         return cls("a fuzzed %s" % cls.__name__)
     return None
+
+
+def _model(g, cls):
+    """A small Keras model of class `cls` (Sequential, or Model made by the
+    functional API): Dense layers, or a Conv2D stack, maybe compiled with
+    a fuzzed optimizer and loss so fit / train_on_batch reach their step,
+    maybe already trained one step."""
+    keras = tf.keras
+    L = keras.layers
+    conv = g.bool()
+    shape = (4, 4, 2) if conv else (3,)
+    body = ([L.Conv2D(g.int(1, 3), g.int(1, 3), padding=g.pick(
+                ["valid", "same"])), L.Flatten()] if conv else
+            [L.Dense(g.int(1, 4), activation=g.pick([None, "relu"]))])
+    body += [g.pick([L.Dropout(0.5), L.BatchNormalization(),
+                     L.LayerNormalization(), L.ReLU()]), L.Dense(2)]
+    try:
+        if cls is keras.Sequential:
+            model = keras.Sequential([keras.Input(shape=shape)] + body)
+        else:
+            x = inputs = keras.Input(shape=shape)
+            for layer in body:
+                x = layer(x)
+            model = keras.Model(inputs, x)
+        if g.bool():
+            model.compile(optimizer=g.pick(["sgd", "adam", "rmsprop",
+                                            "adagrad"]),
+                          loss=g.pick(["mse", "mae", "huber"]),
+                          metrics=g.pick([[], ["mae"]]))
+            if g.bool():
+                xb = np.ones((2,) + shape, np.float32)
+                model.train_on_batch(xb, np.zeros((2, 2), np.float32))
+    except Exception as e:  # noqa: BLE001 -- the oracle decides
+        check_exception(e)
+        return None
+    return model
 
 
 def _dataset(g):

@@ -115,6 +115,34 @@ def test_a_raising_call_restores_the_training_context():
     assert rec.seen is None
 
 
+@pytest.mark.parametrize("make", [
+    lambda: L.Dense(2), lambda: L.Conv2D(1, 1), lambda: L.Dropout(0.5),
+    lambda: L.BatchNormalization(), lambda: L.LayerNormalization(),
+    lambda: L.Flatten(), lambda: L.ReLU(), lambda: L.Softmax(),
+    lambda: L.Activation("tanh")])
+def test_one_tensor_layers_refuse_a_structure_of_several(make):
+    # Keras' InputSpec check; a list of one is unwrapped
+    layer = make()
+    x = tf.ones([2, 3, 3, 3])
+    for bad, n in (([x, x], 2), ({"a": x, "b": x, "c": x}, 3),
+                   ((x, [x, np.ones(3)]), 3)):
+        with pytest.raises(ValueError) as info:
+            layer(bad)
+        assert str(info.value).startswith(
+            'Layer "%s" expects 1 input(s), but it received %d input '
+            "tensors. Inputs received: " % (layer.name, n))
+    np.testing.assert_array_equal(layer([x]).numpy(), layer(x).numpy())
+
+
+def test_a_users_layer_takes_any_structure():
+    class Add(L.Layer):
+        def call(self, inputs):
+            return inputs[0] + inputs[1]
+
+    np.testing.assert_array_equal(
+        Add()([tf.ones([2]), tf.ones([2])]).numpy(), [2.0, 2.0])
+
+
 def test_floating_inputs_are_cast_to_the_layers_dtype():
     x = tf.constant(np.ones((2, 3)))                 # float64
     assert L.Dense(2)(x).dtype == tf.float32

@@ -92,6 +92,15 @@ def _holds_arrays(x):
     return False
 
 
+def _input_leaves(x):
+    """The tensors and arrays of a structure of inputs, in order."""
+    if isinstance(x, (list, tuple, dict)) and _holds_arrays(x):
+        for v in (x.values() if isinstance(x, dict) else x):
+            yield from _input_leaves(v)
+    else:
+        yield x
+
+
 def _map_leaves(fn, x):
     if isinstance(x, (list, tuple)):
         if _holds_arrays(x):
@@ -137,6 +146,10 @@ class Layer(Module):
     the enclosing layer call's value is used, then `call`'s default.
     Called on KerasTensors (keras.Input) it records a functional-graph
     node instead (_functional.py)."""
+
+    # the built-in layers take one tensor (Keras' InputSpec); a user's
+    # layer may take any structure
+    _single_input = False
 
     _autocast = True    # floating inputs are cast to the layer's dtype
 
@@ -228,6 +241,9 @@ class Layer(Module):
             args = args[:pos] + (training,) + args[pos + 1:]
         elif takes and training is not None:
             kwargs["training"] = training
+        if (self._single_input and isinstance(inputs, (list, tuple, dict))
+                and _holds_arrays(inputs)):
+            inputs = self._one_input(inputs)
         if isinstance(inputs, (list, tuple, dict)) and _holds_arrays(inputs):
             # a structure of tensors (Keras converts each one)
             inputs = _map_leaves(self._convert_input, inputs)
@@ -245,6 +261,18 @@ class Layer(Module):
             return self.call(inputs, *args, **kwargs)
         finally:
             _context.training = outer
+
+    def _one_input(self, inputs):
+        """A one-tensor layer given a structure: Keras' input check (its
+        InputSpec) refuses more or fewer than one tensor; a structure of
+        exactly one is unwrapped, as Keras' models unwrap it."""
+        leaves = list(_input_leaves(inputs))
+        if len(leaves) != 1:
+            raise ValueError(
+                'Layer "%s" expects 1 input(s), but it received %d input '
+                "tensors. Inputs received: %r"
+                % (self.name, len(leaves), inputs))
+        return leaves[0]
 
     def _require_built(self):
         if not self.built:
@@ -439,6 +467,8 @@ class Dense(Layer):
     """activation(inputs @ kernel + bias); the kernel has shape
     (input's last dimension, units)."""
 
+    _single_input = True
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None,
@@ -563,6 +593,8 @@ class Conv2D(Layer):
     The convolution is tf.nn.conv2d (tapegrad/_conv.py: im2col over
     op-table rows), with TF's "same" padding; `groups` splits the channels
     into independent convolutions."""
+
+    _single_input = True
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), groups=1,
@@ -692,6 +724,8 @@ class BatchNormalization(Layer):
     when training (and moves the moving ones toward them by `momentum`),
     with the moving statistics otherwise."""
 
+    _single_input = True
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True,
                  scale=True, beta_initializer="zeros",
                  gamma_initializer="ones",
@@ -783,6 +817,8 @@ class LayerNormalization(Layer):
     beta, gamma and beta of the normalized axes' shape (Keras' algebra:
     x * inv + (beta - mean * inv), inv = rsqrt(var + epsilon) * gamma).
     `rms_scaling=True`: x * rsqrt(var + epsilon) * gamma, no beta."""
+
+    _single_input = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  rms_scaling=False, beta_initializer="zeros",
@@ -951,6 +987,8 @@ class Dropout(Layer):
     so tf.random.set_seed makes it repeatable) and a call counter key
     tf.nn.dropout, as Keras' SeedGenerator advances."""
 
+    _single_input = True
+
     def __init__(self, rate, noise_shape=None, seed=None, name=None,
                  **kwargs):
         super().__init__(name=name, **kwargs)
@@ -1006,6 +1044,8 @@ class Embedding(Layer):
     """Rows of the (input_dim, output_dim) weight `embeddings` for integer
     indices (tf.gather, so the gradient scatter-adds rows).  Non-integer
     indices are cast to int32, as Keras does."""
+
+    _single_input = True
 
     _autocast = False
 
@@ -1085,6 +1125,8 @@ class Flatten(Layer):
     """(batch, ...) -> (batch, product of the rest); (batch,) -> (batch,
     1).  `data_format="channels_first"` moves the channels last first."""
 
+    _single_input = True
+
     def __init__(self, data_format=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         fmt = "channels_last" if data_format is None else str(
@@ -1123,6 +1165,8 @@ class Flatten(Layer):
 class Activation(Layer):
     """activation(inputs), the activation by name or callable."""
 
+    _single_input = True
+
     def __init__(self, activation, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.activation = _activations.get(activation)
@@ -1147,6 +1191,8 @@ class ReLU(Layer):
     """Keras' relu: max_value where x >= max_value, x where threshold < x
     < max_value, negative_slope * (x - threshold) where x < threshold (0
     at x == threshold)."""
+
+    _single_input = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0,
                  name=None, **kwargs):
@@ -1202,6 +1248,8 @@ class Softmax(Layer):
     """softmax over `axis` (an int or a list: exp(x - logsumexp(x))); a
     `mask` (1 keeps, 0 masks) adds a large negative number to the masked
     logits."""
+
+    _single_input = True
 
     def __init__(self, axis=-1, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
