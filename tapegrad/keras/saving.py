@@ -273,7 +273,9 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True,
     a custom_object_scope(custom_objects), then built from its
     build_config and compiled from its compile_config when they are
     there."""
-    custom_objects = dict(custom_objects or {})
+    # the scope's entries travel down with the arguments: the scope each
+    # from_config call runs in holds exactly these
+    custom_objects = {**(custom_objects or {}), **_scope_dict()}
     if isinstance(config, _PLAIN):
         if isinstance(config, str) and config in custom_objects:
             return custom_objects[config]
