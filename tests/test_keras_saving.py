@@ -306,7 +306,8 @@ def test_pickled_weights_refused(tmp_path):
     model.save(str(good))
     import io
     buf = io.BytesIO()
-    np.savez(buf, **{"layers/dense/vars/0": np.array([object()], dtype=object)})
+    np.savez(buf, **{"layers/dense/vars/0": np.array([object()],
+                                                     dtype=object)})
     bad = tmp_path / "pickle.keras"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
         for info in src.infolist():

@@ -60,7 +60,7 @@ def _path_arg(filepath):
     return path
 
 
-# ---- which variables a model holds, by path --------------------------------
+# ---- which variables a model holds, by path ---------------------------------
 def _join(path, name):
     return name if not path else path + "/" + name
 
@@ -174,7 +174,7 @@ def _optimizer_of(model):
         else None
 
 
-# ---- save ---------------------------------------------------------------------
+# ---- save -------------------------------------------------------------------
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Write `model` to the `.keras` archive `filepath`, atomically.
     overwrite=False and an existing file: FileExistsError (Keras asks on
@@ -243,7 +243,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     _atomic_write(path, write)
 
 
-# ---- load ---------------------------------------------------------------------
+# ---- load -------------------------------------------------------------------
 def _bad(path, why):
     return ValueError("Cannot load %r: %s" % (path, why))
 

@@ -115,7 +115,7 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     return None
 
 
-# ---- serialization ------------------------------------------------------------
+# ---- serialization ----------------------------------------------------------
 _PLAIN = (str, int, float, bool, type(None))
 _builtins = None
 
@@ -338,7 +338,7 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True,
     return instance
 
 
-# ---- the model file -----------------------------------------------------------
+# ---- the model file ---------------------------------------------------------
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Write `model` to `filepath`, a `.keras` archive (_saving_lib.py)."""
     from . import _saving_lib
