@@ -361,3 +361,31 @@ def test_model_build_creates_variables():
     model.build((None, 3))
     assert sorted(tuple(v.shape) for v in model.variables) == [
         (2,), (3,), (3, 2), (3, 3)]
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class TwoInputs(tf.keras.Model):
+    """Built by a call on a list of tensors: its build_config holds two
+    shapes, and load_model builds it by calling it on zeros of both."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.left = keras.layers.Dense(2)
+        self.right = keras.layers.Dense(2)
+
+    def call(self, inputs):
+        a, b = inputs
+        return self.left(a) + self.right(b)
+
+
+def test_subclassed_model_with_two_inputs(tmp_path):
+    model = TwoInputs()
+    xs = [np.ones((2, 3), "float32"), np.full((2, 5), 0.5, "float32")]
+    out = model(xs).numpy()
+    path = str(tmp_path / "two.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert json.loads(zf.read("config.json"))["build_config"] == {
+            "input_shape": [[2, 3], [2, 5]]}
+    loaded = keras.models.load_model(path)
+    assert _same(loaded(xs).numpy(), out)

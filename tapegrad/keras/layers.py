@@ -187,8 +187,8 @@ def _shape_to_config(shape):
     if isinstance(shape, dict):
         return {k: _shape_to_config(v) for k, v in shape.items()}
     dims = list(shape)
-    if dims and all(not isinstance(d, int) and d is not None
-                    for d in dims):
+    if dims and all(isinstance(d, (list, tuple, dict)) or
+                    hasattr(d, "as_list") for d in dims):
         return [_shape_to_config(d) for d in dims]      # several inputs
     return [None if d is None else _operator.index(d) for d in dims]
 
