@@ -71,20 +71,21 @@ def _discard(path):
         pass
 
 
+def _write_npz(f, arrays):
+    """Write [(key, array)] to the binary file `f` as an .npz (members in
+    the order given, a fixed timestamp, no pickles)."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, a in arrays:
+            info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
+            with zf.open(info, "w", force_zip64=True) as m:
+                np.lib.format.write_array(m, a, allow_pickle=False)
+
+
 def _write_variables(path, named):
     """Write {key: Variable} to the .npz file `path`, atomically."""
     arrays = [(k, np.asarray(v.numpy())) for k, v in sorted(named.items())]
     meta = np.asarray(json.dumps({"format": _FORMAT, "version": _VERSION}))
-
-    def write(f):
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED,
-                             allowZip64=True) as zf:
-            for key, a in [(_META, meta)] + arrays:
-                info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
-                with zf.open(info, "w", force_zip64=True) as m:
-                    np.lib.format.write_array(m, a, allow_pickle=False)
-
-    _atomic_write(path, write)
+    _atomic_write(path, lambda f: _write_npz(f, [(_META, meta)] + arrays))
 
 
 def _nonblocking(path, flags):
@@ -127,9 +128,11 @@ class _Reader:
     ``headers`` maps each key to (shape, dtype).  Data is read by
     ``load``."""
 
-    def __init__(self, path):
+    def __init__(self, path, fileobj=None):
+        # `fileobj`: an open seekable binary file holding the .npz (a
+        # member of a .keras archive); `path` then only names it
         self.path = path
-        self._f = _open_regular(path)
+        self._f = _open_regular(path) if fileobj is None else fileobj
         self._npz = None
         try:
             self._open()

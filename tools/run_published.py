@@ -53,9 +53,7 @@ GUIDES = {
 }
 
 # The cells of GUIDES that do not run on tapegrad, each with why: (guide,
-# cell id) -> (kind, reason).  The kinds: "checkpoint" (Keras' model
-# files, model.save / load_model: not yet; tf.train.Checkpoint and
-# save_weights run), "SavedModel" and
+# cell id) -> (kind, reason).  The kinds: "SavedModel" and
 # "tensorboard" (not done on purpose: no graphs to export or trace),
 # "strings" (no string dtype, on purpose) and
 # "TF too" (the published cell fails under TF 2.21 as well).  A failing
@@ -68,13 +66,6 @@ EXPECTED_FAILURES = {
         "SavedModel", "tf.saved_model.save: no graph to export"),
     ("intro_to_modules", "zRFcA5wIefv4"): (
         "SavedModel", "tf.saved_model.load"),
-    ("intro_to_modules", "SAz-KVZlzAJu"): (
-        "checkpoint", "model.save('....keras'): Keras' model file (config "
-        "and weights)"),
-    ("intro_to_modules", "Wj5DW-LCopry"): (
-        "checkpoint", "keras.models.load_model('....keras')"),
-    ("intro_to_modules", "P_wGfQo5pe6T"): (
-        "checkpoint", "uses the model load_model would have read"),
     ("custom_layers", "vrmBsYGOnuGO"): (
         "TF too", "the layer's build calls add_weight('kernel', shape=...), "
         "the Keras 2 form: Keras 3 (TF 2.16+) takes the name by keyword "

@@ -3,7 +3,8 @@ tape uses: layers (Dense, Conv2D, BatchNormalization, LayerNormalization,
 Dropout, Embedding, Flatten, Activation, ReLU, Softmax), activations and
 initializers by name, losses and metrics, optimizers (their updates in C,
 src/optim.c), Model and Sequential with compile / fit, the functional API
-(keras.Input, Model(inputs, outputs)) and keras.saving's registry.  Layers
+(keras.Input, Model(inputs, outputs)), keras.saving's registry and the
+`.keras` model file (model.save, keras.models.load_model).  Layers
 are tapegrad Modules, so a Module holding one finds its variables."""
 from . import (activations, initializers, layers, losses,  # noqa: F401
                metrics, models, optimizers, saving)

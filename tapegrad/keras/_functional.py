@@ -19,7 +19,7 @@ from .. import _tapegrad as C
 from .._shape import TensorShape
 from ..dtypes import as_dtype
 from ._keras_tensor import KerasTensor
-from .layers import Layer
+from .layers import Layer, _build_in_call
 
 __all__ = ["Input", "InputLayer", "Node", "symbolic_call"]
 
@@ -193,8 +193,7 @@ def symbolic_call(layer, inputs, args, kwargs):
             lambda t: TensorShape(t.shape) if type(t) is KerasTensor else t,
             inputs)
         layer._build_shape = shape
-        layer.build(shape)
-        layer.built = True
+        _build_in_call(layer, shape)
     spec = None
     if _own_compute_output_shape(layer) and type(inputs) is KerasTensor:
         try:
@@ -305,3 +304,139 @@ def run_graph(nodes, inputs, outputs, values, training=None):
         for t, v in zip(node.flat_outputs, flatten(out)):
             env[id(t)] = v
     return map_structure(lambda t: env[id(t)], outputs)
+
+
+# ---- a functional model's config (the .keras file) ------------------------
+def _model_nodes(model):
+    """{id(layer): [its nodes in this model, in call order]}"""
+    own = {id(n) for n in model._nodes}
+    out = {}
+    for layer in model._operations:
+        out[id(layer)] = [n for n in layer._inbound_nodes if id(n) in own]
+    return out
+
+
+def graph_config(model):
+    """Keras 3's functional config of `model` (see Functional.get_config).
+    A node index counts the layer's calls within this model only (a layer
+    also called elsewhere keeps those calls out)."""
+    from .saving import serialize_keras_object
+    per_layer = _model_nodes(model)
+    index = {id(n): i for nodes in per_layer.values()
+             for i, n in enumerate(nodes)}
+
+    def tensor_ref(t):
+        layer, node_index, tensor_index = t._keras_history
+        node = layer._inbound_nodes[node_index]
+        return [layer.name, index[id(node)], tensor_index]
+
+    def arg(x):
+        if type(x) is KerasTensor:
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(x.shape), "dtype": x.dtype,
+                               "keras_history": tensor_ref(x)}}
+        return serialize_keras_object(x)
+
+    layers = []
+    for layer in model._operations:
+        entry = serialize_keras_object(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": [map_structure(arg, a) for a in node.args],
+             "kwargs": {k: map_structure(arg, v)
+                        for k, v in node.kwargs.items()}}
+            for node in per_layer[id(layer)]
+            if not isinstance(layer, InputLayer)]
+        layers.append(entry)
+    return {"name": model.name, "trainable": model.trainable,
+            "layers": layers,
+            "input_layers": map_structure(tensor_ref, model._inputs_struct),
+            "output_layers": map_structure(tensor_ref,
+                                           model._outputs_struct)}
+
+
+def _is_ref(x):
+    return (isinstance(x, list) and len(x) == 3 and isinstance(x[0], str)
+            and isinstance(x[1], int) and isinstance(x[2], int))
+
+
+def graph_from_config(config, deserialize):
+    """(inputs, outputs, other constructor arguments) from graph_config's
+    dict: the layers made by `deserialize`, then their calls replayed on
+    KerasTensors in an order where each call's inputs exist."""
+    if not isinstance(config, dict) or not isinstance(
+            config.get("layers"), list):
+        raise ValueError("A functional model's config needs a 'layers' "
+                         "list, got %r" % (config,))
+    by_name = {}
+    pending = []
+    for entry in config["layers"]:
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ValueError("A functional model's layer entry needs a "
+                             "'name', got %r" % (entry,))
+        layer_config = {k: v for k, v in entry.items()
+                        if k not in ("name", "inbound_nodes")}
+        layer = deserialize(layer_config)
+        if not isinstance(layer, Layer):
+            raise ValueError("The functional model's entry %r is not a "
+                             "layer" % entry["name"])
+        by_name[entry["name"]] = (layer, [])
+        if isinstance(layer, InputLayer):
+            by_name[entry["name"]][1].append([layer.output])
+        pending.append((entry["name"], list(entry.get("inbound_nodes")
+                                            or [])))
+
+    def resolve(ref):
+        name, node_index, tensor_index = ref
+        made = by_name.get(name, (None, []))[1]
+        if node_index >= len(made):
+            raise LookupError(ref)
+        return made[node_index][tensor_index]
+
+    def sub(x):
+        if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+            return resolve(x["config"]["keras_history"])
+        if isinstance(x, list):
+            return [sub(v) for v in x]
+        if isinstance(x, dict):
+            return {k: sub(v) for k, v in x.items()}
+        return x
+
+    progress = True
+    while progress and any(nodes for _, nodes in pending):
+        progress = False
+        for name, nodes in pending:
+            # a layer's calls in order, each once its inputs exist
+            while nodes:
+                try:
+                    args = [sub(a) for a in nodes[0].get("args", [])]
+                    kwargs = {k: sub(v) for k, v in
+                              nodes[0].get("kwargs", {}).items()}
+                except LookupError:
+                    break
+                layer, made = by_name[name]
+                out = layer(*args, **kwargs)
+                made.append(flatten(out))
+                nodes.pop(0)
+                progress = True
+    stuck = [name for name, nodes in pending if nodes]
+    if stuck:
+        raise ValueError("Cannot rebuild the functional model: the calls of "
+                         "layers %s need tensors no layer makes" % stuck)
+
+    def refs(x):
+        if _is_ref(x):
+            try:
+                return resolve(x)
+            except LookupError:
+                raise ValueError("The functional model's inputs or outputs "
+                                 "name %r, which no layer makes" % (x,))
+        if isinstance(x, dict):
+            return {k: refs(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [refs(v) for v in x]
+        raise ValueError("Unexpected input or output reference %r" % (x,))
+    inputs = refs(config.get("input_layers"))
+    outputs = refs(config.get("output_layers"))
+    rest = {k: config[k] for k in ("name", "trainable") if k in config}
+    return inputs, outputs, rest

@@ -29,7 +29,11 @@ from ._keras_tensor import KerasTensor, is_symbolic
 # attributes that hold graph bookkeeping, not sublayers
 _NOT_LAYERS = frozenset(("_inbound_nodes", "_nodes", "_keras_history",
                          "_own_weights", "_build_shape", "_output_shape",
-                         "_input_shape_arg"))
+                         "_input_shape_arg", "_auto_config"))
+
+# the argument values an auto-config may hold (Keras 3's rule: anything
+# else could not be written to JSON and read back as itself)
+_PLAIN = (str, int, float, bool, type(None))
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Conv2D",
            "BatchNormalization", "LayerNormalization",
@@ -111,6 +115,48 @@ def _map_leaves(fn, x):
     return fn(x)
 
 
+def _plain_values(x):
+    if isinstance(x, (list, tuple)):
+        return all(_plain_values(v) for v in x)
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _plain_values(v)
+                   for k, v in x.items())
+    return isinstance(x, _PLAIN)
+
+
+def _auto_config(cls, args, kwargs):
+    """The constructor's arguments as a dict (defaults filled in, `name`
+    and `self` left out), or None when they cannot make a config: Keras 3's
+    Operation.__new__, so that a subclass without get_config() can still be
+    saved and rebuilt by cls(**config)."""
+    try:
+        sig = cls.__dict__.get("_tg_init_signature")
+        if sig is None:
+            sig = _inspect.signature(cls.__init__)
+            setattr(cls, "_tg_init_signature", sig)
+        bound = sig.bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if any(p.kind is p.POSITIONAL_ONLY for p in params[1:]):
+        return None
+    bound.apply_defaults()
+    out = {}
+    for p in params[1:]:
+        if p.name not in bound.arguments:
+            continue
+        value = bound.arguments[p.name]
+        if p.kind is p.VAR_POSITIONAL:
+            if value:
+                return None     # *args cannot be passed back by name
+        elif p.kind is p.VAR_KEYWORD:
+            out.update(value)
+        else:
+            out[p.name] = value
+    out.pop("name", None)       # get_config gives the layer's own name
+    return out if _plain_values(out) else None
+
+
 def _incompatible(layer, what, shape):
     return ValueError('Input 0 of layer "%s" is incompatible with the layer: '
                       "%s%s" % (layer.name, what, shape))
@@ -125,6 +171,68 @@ def _shape_tuple(layer, shape):
     except TypeError:
         raise TypeError('Layer "%s" expects a shape: a tuple of ints (or '
                         "None), received %r" % (layer.name, shape)) from None
+
+
+def _build_in_call(layer, shape):
+    """layer.build(shape) as a call's first step, marked so that a build
+    which would run the layer itself (Model.build) knows the call is
+    about to do that."""
+    outer = getattr(_context, "building", None)
+    _context.building = layer
+    try:
+        layer.build(shape)
+    finally:
+        _context.building = outer
+    layer.built = True
+
+
+def _building_in_call(layer):
+    return getattr(_context, "building", None) is layer
+
+
+def _shape_to_config(shape):
+    """A shape (TensorShape, tuple; or a list or dict of them) as JSON
+    lists of ints and Nones."""
+    if isinstance(shape, dict):
+        return {k: _shape_to_config(v) for k, v in shape.items()}
+    dims = list(shape)
+    if dims and all(isinstance(d, (list, tuple, dict)) or
+                    hasattr(d, "as_list") for d in dims):
+        return [_shape_to_config(d) for d in dims]      # several inputs
+    return [None if d is None else _operator.index(d) for d in dims]
+
+
+def _shape_from_config(shape):
+    """_shape_to_config's lists back as tuples."""
+    if isinstance(shape, dict):
+        return {k: _shape_from_config(v) for k, v in shape.items()}
+    if shape and all(isinstance(d, (list, tuple, dict)) for d in shape):
+        return [_shape_from_config(d) for d in shape]
+    return tuple(shape)
+
+
+def _with_auto_config(layer, config, base):
+    """`config` (the base class's keys) plus the auto-config when
+    type(layer).get_config is `base` itself, as Keras 3 does; keys the
+    constructor cannot take are dropped so that cls(**config) works."""
+    cls = type(layer)
+    if cls.get_config is not base or cls.__module__ == __name__ or \
+            cls.__module__.startswith(__package__ + "."):
+        return config
+    auto = layer.__dict__.get("_auto_config")
+    if auto is None:
+        raise NotImplementedError(
+            "Object %s was created by passing non-serializable argument "
+            "values in `__init__()` (or positional-only or variadic "
+            "positional arguments), and therefore the object must override "
+            "`get_config()` in order to be serializable. Please implement "
+            "`get_config()` (returning the constructor's arguments) and, "
+            "if needed, `from_config()`." % cls.__name__)
+    params = _inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        config = {k: v for k, v in config.items() if k in params}
+    config.update(auto)
+    return config
 
 
 def _refuse(layer, **options):
@@ -152,6 +260,11 @@ class Layer(Module):
     _single_input = False
 
     _autocast = True    # floating inputs are cast to the layer's dtype
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        self._auto_config = _auto_config(cls, args, kwargs)
+        return self
 
     def __init__(self, *, activity_regularizer=None, trainable=True,
                  dtype=None, autocast=True, name=None, **kwargs):
@@ -253,8 +366,7 @@ class Layer(Module):
             shape = inputs.shape
         if not self.built:
             self._build_shape = shape
-            self.build(shape)
-            self.built = True
+            _build_in_call(self, shape)
         outer = getattr(_context, "training", None)
         _context.training = training
         try:
@@ -357,13 +469,33 @@ class Layer(Module):
 
     def get_config(self):
         """The constructor's arguments (initializers and activations as
-        they were given, names or objects)."""
-        return {"name": self.name, "trainable": self.trainable,
-                "dtype": self._dtype.name}
+        they were given, names or objects).  A subclass that does not
+        define get_config() gets the arguments its constructor was called
+        with (Keras 3's auto-config), when they are plain values."""
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype.name}
+        return _with_auto_config(self, config, Layer.get_config)
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def get_build_config(self):
+        """{"input_shape": the shape the layer was built with}, or None
+        (not built, or built without a recorded shape)."""
+        shape = getattr(self, "_build_shape", None)
+        if not self.built or shape is None:
+            return None
+        return {"input_shape": _shape_to_config(shape)}
+
+    def build_from_config(self, config):
+        """Create the layer's variables from get_build_config()'s dict,
+        as load_model does before it reads the weights."""
+        if config and "input_shape" in config:
+            shape = _shape_from_config(config["input_shape"])
+            self._build_shape = shape
+            self.build(shape)
+            self.built = True
 
     def __repr__(self):
         return "<%s name=%s, built=%s>" % (type(self).__name__, self.name,
@@ -1034,6 +1166,15 @@ class Dropout(Layer):
 
     def compute_output_shape(self, input_shape):
         return _shape_tuple(self, input_shape)
+
+    def _get_rng_state(self):
+        """[seed, calls]: what the model file saves, as Keras saves its
+        SeedGenerator's state variable, so that training resumed from a
+        loaded model draws the masks the original would have."""
+        return _np.array([self._seed, self._calls], dtype=_np.uint64)
+
+    def _set_rng_state(self, state):
+        self._seed, self._calls = int(state[0]), int(state[1])
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,

@@ -27,9 +27,10 @@ from . import optimizers as _optimizers
 from . import _functional
 from ._keras_tensor import KerasTensor
 from ._functional import InputLayer
-from .layers import Layer
+from .layers import (Layer, _building_in_call, _shape_from_config,
+                     _with_auto_config)
 
-__all__ = ["Model", "Sequential", "Functional"]
+__all__ = ["Model", "Sequential", "Functional", "load_model", "save_model"]
 
 
 # ---- data ---------------------------------------------------------------------
@@ -293,8 +294,8 @@ class Model(Layer):
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or
                              "outputs" in kwargs):
-            return super().__new__(Functional)
-        return super().__new__(cls)
+            return super().__new__(Functional, *args, **kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, name=None, trainable=True, **kwargs):
         if args or kwargs.get("inputs") is not None:
@@ -321,6 +322,45 @@ class Model(Layer):
             "Model %r has no call(): subclass Model and define call(inputs, "
             "training=None), or use tf.keras.Sequential" % self.name)
 
+    def build(self, input_shape=None):
+        """Create the model's variables for inputs of `input_shape`: a
+        subclassed model's layers are built by their first call, so this
+        calls the model once on zeros of that shape (1 for an unknown
+        dimension), in inference mode.  The first real call builds the
+        model without this (that call itself creates the variables)."""
+        if input_shape is not None and not _building_in_call(self) and \
+                not self.variables:
+            _build_by_running(self, input_shape)
+        self.built = True
+
+    def get_config(self):
+        """name and trainable; a subclass that defines no get_config()
+        adds the arguments its constructor was called with (Keras 3's
+        auto-config)."""
+        config = {"name": self.name, "trainable": self.trainable}
+        return _with_auto_config(self, config, Model.get_config)
+
+    def build_from_config(self, config):
+        """Build from get_build_config()'s input shape: the class's own
+        build() if it defines one, else by calling the model on zeros."""
+        if not config or "input_shape" not in config:
+            return
+        shape = _shape_from_config(config["input_shape"])
+        if type(self).build is Model.build:
+            _build_by_running(self, shape)
+        else:
+            self.build(shape)
+        self._build_shape = shape
+        self.built = True
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Write the model (config, weights, compile state and optimizer
+        variables) to a `.keras` archive: keras.models.load_model reads
+        it."""
+        from .saving import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped,
+                   **kwargs)
+
     # ---- compile -------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
                 metrics=None, weighted_metrics=None, run_eagerly=False,
@@ -328,6 +368,13 @@ class Model(Layer):
         """Set the optimizer (an instance or a name), the loss (a Loss,
         a function or a name) and the metrics to report."""
         self.optimizer = _optimizers.get(optimizer)
+        # the arguments as given, for the model file's compile_config
+        self._compile_config = {
+            "optimizer": self.optimizer, "loss": loss,
+            "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile}
         if loss is None:
             self.loss = None
         else:
@@ -343,6 +390,33 @@ class Model(Layer):
         self._metric_ids = list(metrics or [])
         self._metrics = None         # resolved on the first batch
         self.compiled = True
+
+    def get_compile_config(self):
+        """compile()'s arguments, serialized (the optimizer as its config):
+        what load_model compiles the model with.  None if not compiled."""
+        if not self.compiled or getattr(self, "_compile_config",
+                                        None) is None:
+            return None
+        from .saving import serialize_keras_object
+        return serialize_keras_object(self._compile_config)
+
+    def compile_from_config(self, config):
+        """compile(**config) with get_compile_config()'s dict, then the
+        optimizer's variables are created, as Keras does (load_model then
+        reads their values)."""
+        if type(self).compile is not Model.compile:
+            import warnings
+            warnings.warn(
+                "`compile()` was not called as part of model loading "
+                "because the model's `compile()` method is custom. All "
+                "subclassed Models that have `compile()` overridden should "
+                "also override `get_compile_config()` and "
+                "`compile_from_config(config)`. Alternatively, you can call "
+                "`compile()` manually after loading.", stacklevel=2)
+            return
+        from .saving import deserialize_keras_object
+        config = deserialize_keras_object(config)
+        self.compile(**config)
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -832,7 +906,36 @@ class Sequential(Model):
         return list(self._layers)
 
     def build(self, input_shape=None):
+        """As Model.build: called with a shape (not by the first call)
+        and no variables yet, the layers are run once on zeros."""
+        if input_shape is not None and not _building_in_call(self) and \
+                not self.built and not self.variables and self._layers:
+            _build_by_running(self, input_shape)
         self.built = True
+
+    def build_from_config(self, config):
+        if not self.built and config and "input_shape" in config:
+            shape = _shape_from_config(config["input_shape"])
+            _build_by_running(self, shape)
+            self._build_shape = shape
+        self.built = True
+
+    def get_config(self):
+        """Keras 3's Sequential config: every layer serialized, an input
+        shape's InputLayer first."""
+        from .saving import serialize_keras_object
+        return {"name": self.name, "trainable": self.trainable,
+                "layers": [serialize_keras_object(layer)
+                           for layer in self._layers]}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .saving import deserialize_keras_object
+        config = dict(config)
+        layers = [deserialize_keras_object(c, custom_objects=custom_objects)
+                  for c in config.pop("layers", [])]
+        config.pop("build_input_shape", None)
+        return cls(layers=layers, **config)
 
     def call(self, inputs, training=None):
         x = inputs
@@ -904,3 +1007,49 @@ class Functional(Model):
 
     def compute_output_shape(self, input_shape):
         return self.output_shape
+
+    def get_build_config(self):
+        return None     # its layers were built from the inputs' shapes
+
+    def get_config(self):
+        """Keras 3's functional config: each layer serialized with its
+        name and its calls in this graph ("inbound_nodes", whose
+        KerasTensors are [layer name, node index, tensor index]), and the
+        inputs and outputs the same way."""
+        return _functional.graph_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .saving import deserialize_keras_object
+        inputs, outputs, rest = _functional.graph_from_config(
+            config, lambda c: deserialize_keras_object(
+                c, custom_objects=custom_objects))
+        return cls(inputs, outputs, **rest)
+
+
+def _build_by_running(model, input_shape):
+    """Call `model` once on zeros of `input_shape` (None -> 1), in
+    inference mode, so that its layers create their variables."""
+    def zeros(shape):
+        if isinstance(shape, dict):
+            return {k: zeros(v) for k, v in shape.items()}
+        if isinstance(shape, list) and shape and all(
+                isinstance(d, (list, tuple, dict)) for d in shape):
+            return [zeros(s) for s in shape]
+        return C.zeros([1 if d is None else int(d) for d in shape],
+                       dtype=C.float32)
+    model(zeros(input_shape), training=False)
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """keras.models.save_model: model.save(filepath)."""
+    from .saving import save_model as _save
+    return _save(model, filepath, overwrite=overwrite, zipped=zipped,
+                 **kwargs)
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """keras.models.load_model: the model a `.keras` archive holds."""
+    from .saving import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile,
+                 safe_mode=safe_mode)

@@ -275,12 +275,26 @@ class Optimizer:
         return self.apply_gradients(zip(grads, var_list))
 
     def get_config(self):
-        lr = (self._schedule.get_config() if self._schedule is not None
-              else float(self._learning_rate))
+        """The constructor's arguments; a schedule as its serialized
+        {"class_name", "config", ...}, so from_config can rebuild it."""
+        if self._schedule is not None:
+            from ..saving import serialize_keras_object
+            lr = serialize_keras_object(self._schedule)
+        else:
+            lr = float(self._learning_rate)
         return {"name": self.name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "global_clipnorm": self.global_clipnorm,
                 "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            from ..saving import deserialize_keras_object
+            config["learning_rate"] = deserialize_keras_object(
+                config["learning_rate"], custom_objects=custom_objects)
+        return cls(**config)
 
     def __repr__(self):
         return "<%s name=%s, built=%s>" % (type(self).__name__, self.name,
@@ -308,6 +322,10 @@ class SGD(Optimizer):
     def _slot_values(self, var):
         return (("momentum", 0.0),) if self.momentum != 0 else ()
 
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum,
+                "nesterov": self.nesterov}
+
     def _hyper(self, lr):
         return (lr, self.momentum, float(self.nesterov),
                 _decay(self.weight_decay))
@@ -329,6 +347,11 @@ class Adam(Optimizer):
     def _slot_values(self, var):
         s = (("momentum", 0.0), ("velocity", 0.0))
         return s + ((("velocity_hat", 0.0),) if self.amsgrad else ())
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
 
     def _hyper(self, lr):
         return (lr, self.beta_1, self.beta_2, self.epsilon,
@@ -371,6 +394,11 @@ class RMSprop(Optimizer):
             s += (("average_gradient", 0.0),)
         return s
 
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho,
+                "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
     def _hyper(self, lr):
         return (lr, self.rho, self.momentum, self.epsilon,
                 float(self.centered), _decay(self.weight_decay))
@@ -391,6 +419,11 @@ class Adagrad(Optimizer):
     def _slot_values(self, var):
         return (("accumulator", self.initial_accumulator_value),)
 
+    def get_config(self):
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
     def _hyper(self, lr):
         return (lr, self.epsilon, _decay(self.weight_decay))
 
@@ -408,6 +441,6 @@ def get(identifier):
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _BY_NAME.get(str(identifier["class_name"]).lower())
         if cls is not None:
-            return cls(**identifier.get("config", {}))
+            return cls.from_config(identifier.get("config", {}))
     raise ValueError("Could not interpret optimizer identifier: %r"
                      % (identifier,))
