@@ -853,10 +853,13 @@ SKIP = {q: _FILE_API for q in (
     "tapegrad.train.Checkpoint.read", "tapegrad.train.Checkpoint.restore",
     "tapegrad.train.CheckpointManager", "tapegrad.train.latest_checkpoint",
     "tapegrad.train.get_checkpoint_state", "tapegrad.train.list_variables",
-    "tapegrad.train.load_variable")}
+    "tapegrad.train.load_variable",
+    "tapegrad.keras.models.load_model", "tapegrad.keras.models.save_model",
+    "tapegrad.keras.saving.load_model", "tapegrad.keras.saving.save_model")}
 # the Keras models' file methods, on every Model class (Sequential,
 # Functional, users' subclasses), for the same reason
-SKIP_METHODS = {"save_weights": _FILE_API, "load_weights": _FILE_API}
+SKIP_METHODS = {"save_weights": _FILE_API, "load_weights": _FILE_API,
+                "save": _FILE_API}
 
 # Arguments that would make a call run for minutes rather than misbehave:
 # capped when they are ints.  check_gradients' cost doubles per order.

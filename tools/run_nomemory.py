@@ -77,7 +77,7 @@ KNOWN_CRASHES = {
 # (op:/grad:custom_gradient, no Python grad_fn) stay strict.
 PYTHON_LEVEL_CASES = {"custom_gradient_second_order", "porting_surface",
                       "image_adjust_contrast",
-                      "layers_and_control_flow",
+                      "layers_and_control_flow", "keras_conv_step",
                       "checkpoint_write", "checkpoint_read",
                       "checkpoint_manager_save"}
 # Cases whose 'from' sweep fails a burst of FROM_WINDOW allocations from
@@ -373,6 +373,25 @@ def _cases():
                               lambda i, a: (i + 1, a * 1.5), (0, y))[1]
             m = tf.map_fn(lambda r: tf.reduce_sum(r), z)
         return y, z, m, t.gradient(m, layer.trainable_variables)
+
+    # the Keras pieces a training step runs (fit's own loop is too long a
+    # case): a Conv2D stack, a loss class, a metric, the gradient
+    @case("keras_conv_step")
+    def _():
+        L = tf.keras.layers
+        conv = L.Conv2D(2, 2, kernel_initializer="ones")
+        dense = L.Dense(3, kernel_initializer="ones")
+        img = tf.reshape(tf.range(18.0), [1, 3, 3, 2]) / 10.0
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True)
+        acc = tf.keras.metrics.SparseCategoricalAccuracy()
+        with tf.GradientTape() as t:
+            logits = dense(L.Flatten()(conv(img)))
+            loss = loss_fn([1], logits)
+        acc.update_state([1], logits)
+        return (logits, loss, float(acc.result()),
+                t.gradient(loss, conv.trainable_variables +
+                           dense.trainable_variables))
 
     # an optimizer step: copy on write and the in-place kernel
     @case("optimizer_adam_step")
