@@ -322,3 +322,21 @@ def test_a_checkpoint_resumes_training_exactly(rng, tmp_path):
     resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(model.variables, resumed.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fit_batches_cover_every_row_once_in_pairs(shuffle):
+    # more rows than one gathered chunk (CHUNK_BATCHES batches), a ragged
+    # last batch; x and y rows stay paired, every row comes exactly once
+    from tapegrad.keras.models import _ArrayBatches
+    n, bs = 7 * _ArrayBatches.CHUNK_BATCHES * 3 + 5, 7
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    y = np.arange(n, dtype=np.float32) * 10
+    batches = list(_ArrayBatches(x, y, None, bs, shuffle))
+    assert len(batches) == -(-n // bs)
+    assert [b[3] for b in batches] == [bs] * (n // bs) + [n % bs]
+    xs = np.concatenate([b[0].numpy() for b in batches])
+    ys = np.concatenate([b[1].numpy() for b in batches])
+    np.testing.assert_array_equal(xs[:, 0] * 5, ys)
+    assert sorted(ys) == list(y)
+    assert (list(ys) != list(y)) == shuffle
