@@ -15,7 +15,6 @@ import warnings as _warnings
 
 import numpy as _np
 
-from .. import _conv
 from .. import _tapegrad as C
 from .. import math as _math
 from .. import nn as _nn
@@ -35,7 +34,8 @@ _NOT_LAYERS = frozenset(("_inbound_nodes", "_nodes", "_keras_history",
 # else could not be written to JSON and read back as itself)
 _PLAIN = (str, int, float, bool, type(None))
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Conv2D",
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Conv1D", "Conv2D",
+           "Conv3D", "Conv2DTranspose", "DepthwiseConv2D",
            "BatchNormalization", "LayerNormalization",
            "Dropout", "Embedding", "Flatten", "Activation", "ReLU",
            "Softmax"]
@@ -719,17 +719,50 @@ def _conv_output_shape(input_shape, filters, kernel_size, strides, padding,
     return (shape[0], filters) + tuple(out)
 
 
-class Conv2D(Layer):
-    """2-D convolution: activation(conv2d(inputs, kernel) + bias), the
-    kernel of shape kernel_size + (input channels // groups, filters).
-    The convolution is tf.nn.conv2d (tapegrad/_conv.py: im2col over
-    op-table rows), with TF's "same" padding; `groups` splits the channels
-    into independent convolutions."""
+def _conv_padding(layer_name, padding, allow_causal):
+    """Keras' standardize_padding: 'valid', 'same' (and 'causal' for
+    Conv1D), any case."""
+    if isinstance(padding, (list, tuple)):
+        raise NotImplementedError("%s takes padding 'valid' or 'same'; "
+                                  "received %r" % (layer_name, padding))
+    pad = str(padding).lower()
+    allowed = ("valid", "same", "causal") if allow_causal else ("valid",
+                                                                "same")
+    if pad not in allowed:
+        raise ValueError("The `padding` argument must be a list/tuple or "
+                         "one of %s. Received: %s"
+                         % ("{%s}" % ", ".join("'%s'" % a for a in allowed),
+                            pad))
+    return pad
+
+
+def _conv_data_format(data_format):
+    fmt = "channels_last" if data_format is None else str(
+        data_format).lower()
+    if fmt not in ("channels_first", "channels_last"):
+        raise ValueError("The `data_format` argument must be one of "
+                         "{'channels_first', 'channels_last'}. Received: "
+                         "data_format=%s" % fmt)
+    return fmt
+
+
+# TF's data_format names per spatial rank: channels_last, channels_first
+_TF_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
+
+
+class _Conv(Layer):
+    """N-d convolution (Keras' BaseConv): activation(convolution(inputs,
+    kernel) + bias), the kernel of shape kernel_size + (input channels //
+    groups, filters).  The convolution is tf.nn.convolution (the op
+    table's conv rows), with TF's "same" padding; `groups` splits the
+    channels into independent convolutions.  Conv1D, Conv2D and Conv3D fix
+    the rank."""
 
     _single_input = True
+    rank = None
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
-                 data_format=None, dilation_rate=(1, 1), groups=1,
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format=None, dilation_rate=1, groups=1,
                  activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None,
@@ -742,28 +775,15 @@ class Conv2D(Layer):
                 bias_regularizer=bias_regularizer,
                 kernel_constraint=kernel_constraint,
                 bias_constraint=bias_constraint)
-        self.rank = 2
+        n = self.rank
         self.filters = filters
         self.groups = groups
-        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = _standardize_tuple(strides, 2, "strides")
-        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
+        self.kernel_size = _standardize_tuple(kernel_size, n, "kernel_size")
+        self.strides = _standardize_tuple(strides, n, "strides")
+        self.dilation_rate = _standardize_tuple(dilation_rate, n,
                                                 "dilation_rate")
-        if isinstance(padding, (list, tuple)):
-            raise NotImplementedError("Conv2D takes padding 'valid' or "
-                                      "'same'; received %r" % (padding,))
-        pad = str(padding).lower()
-        if pad not in ("valid", "same"):
-            raise ValueError("The `padding` argument must be a list/tuple or "
-                             "one of {'valid', 'same'}. Received: %s" % pad)
-        self.padding = pad
-        fmt = "channels_last" if data_format is None else str(
-            data_format).lower()
-        if fmt not in ("channels_first", "channels_last"):
-            raise ValueError("The `data_format` argument must be one of "
-                             "{'channels_first', 'channels_last'}. Received: "
-                             "data_format=%s" % fmt)
-        self.data_format = fmt
+        self.padding = _conv_padding(type(self).__name__, padding, n == 1)
+        self.data_format = _conv_data_format(data_format)
         self.activation = _activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _initializers.get(kernel_initializer)
@@ -788,9 +808,11 @@ class Conv2D(Layer):
         self.kernel = None
         self.bias = None
 
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
     def build(self, input_shape):
-        channels = input_shape[-1 if self.data_format == "channels_last"
-                               else 1]
+        channels = input_shape[self._channel_axis()]
         if channels is None:
             raise ValueError(
                 "The channel dimension of the inputs should be defined. "
@@ -811,32 +833,56 @@ class Conv2D(Layer):
                                         name="bias")
         self.built = True
 
-    def call(self, inputs):
-        self._require_built()
+    def _check_input(self, inputs, channels):
         rank = len(inputs.shape)
-        if rank != 4:
-            raise _incompatible(self, "expected ndim=4, found ndim=%d. Full "
-                                "shape received: " % rank, inputs.shape)
-        axis = -1 if self.data_format == "channels_last" else 1
-        want = self.kernel.shape[2] * self.groups
-        if inputs.shape[axis] != want:
+        if rank != self.rank + 2:
+            raise _incompatible(self, "expected ndim=%d, found ndim=%d. Full "
+                                "shape received: " % (self.rank + 2, rank),
+                                inputs.shape)
+        axis = self._channel_axis()
+        if inputs.shape[axis] != channels:
             raise _incompatible(
                 self, "expected axis %d of input shape to have value %d, but "
-                "received input with shape " % (axis, want), inputs.shape)
-        y = _conv.conv2d(inputs, self.kernel, strides=list(self.strides),
-                         padding=self.padding.upper(),
-                         data_format=("NHWC" if axis == -1 else "NCHW"),
-                         dilations=list(self.dilation_rate))
-        if self.use_bias:
-            shape = ([1, 1, 1, self.filters] if axis == -1
-                     else [1, self.filters, 1, 1])
-            y = y + C.reshape(self.bias, shape)
-        return self.activation(y)
+                "received input with shape " % (axis, channels),
+                inputs.shape)
+
+    def _add_bias(self, y, units):
+        if not self.use_bias:
+            return y
+        ones = [1] * (self.rank + 1)
+        shape = (ones + [units] if self.data_format == "channels_last"
+                 else [1, units] + ones[1:])
+        return y + C.reshape(self.bias, shape)
+
+    def call(self, inputs):
+        self._require_built()
+        self._check_input(inputs, self.kernel.shape[-2] * self.groups)
+        fmt = _TF_FORMATS[self.rank][self.data_format == "channels_first"]
+        padding = self.padding
+        if padding == "causal":
+            # Keras: pad dilation * (kernel - 1) steps before, then "valid"
+            left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+            pads = [[0, 0], [0, 0], [0, 0]]
+            pads[1 if self.data_format == "channels_last" else 2] = [left, 0]
+            inputs = C.pad(inputs, pads)
+            padding = "valid"
+        y = _nn.convolution(inputs, self.kernel, strides=list(self.strides),
+                            padding=padding.upper(), data_format=fmt,
+                            dilations=list(self.dilation_rate))
+        return self.activation(self._add_bias(y, self.filters))
 
     def compute_output_shape(self, input_shape):
-        return _conv_output_shape(_shape_tuple(self, input_shape),
-                                  self.filters, self.kernel_size,
-                                  self.strides, self.padding,
+        shape = _shape_tuple(self, input_shape)
+        if self.padding == "causal":
+            # causal is "valid" on the input padded on the left
+            axis = 1 if self.data_format == "channels_last" else 2
+            if len(shape) > axis and shape[axis] is not None:
+                left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+                shape = shape[:axis] + (shape[axis] + left,) + \
+                    shape[axis + 1:]
+        return _conv_output_shape(shape, self.filters, self.kernel_size,
+                                  self.strides, "valid" if self.padding ==
+                                  "causal" else self.padding,
                                   self.data_format, self.dilation_rate)
 
     def get_config(self):
@@ -848,6 +894,292 @@ class Conv2D(Layer):
                 "activation": _activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": kernel_init,
+                "bias_initializer": bias_init}
+
+
+class Conv1D(_Conv):
+    """1-D convolution over (batch, steps, channels); padding may also be
+    "causal" (output[t] sees input[:t + 1] only)."""
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """2-D convolution over (batch, height, width, channels)."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), groups=1, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides,
+                         padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, groups=groups,
+                         **kwargs)
+
+
+class Conv3D(_Conv):
+    """3-D convolution over (batch, depth, height, width, channels)."""
+
+    rank = 3
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1),
+                 padding="valid", data_format=None, dilation_rate=(1, 1, 1),
+                 groups=1, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides,
+                         padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, groups=groups,
+                         **kwargs)
+
+
+def _transpose_output_size(size, k, stride, padding, output_padding,
+                           dilation):
+    """Keras' output length of a transposed convolution along one axis
+    (TF's padding rules; None stays None)."""
+    if size is None:
+        return None
+    k = (k - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(k, stride) - k if output_padding is None \
+            else output_padding
+        return (size - 1) * stride + k + extra
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + k % 2 + output_padding
+
+
+class Conv2DTranspose(Layer):
+    """The transpose of Conv2D (the gradient of a convolution with respect
+    to its input, tf.nn.conv2d_transpose): the kernel has shape
+    kernel_size + (filters, input channels); output sizes by Keras' rule
+    (size * stride with "same"; output_padding adds rows after)."""
+
+    _single_input = True
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1),
+                 activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, name=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer,
+                         name=name, **kwargs)
+        _refuse(self, kernel_regularizer=kernel_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                bias_constraint=bias_constraint)
+        self.filters = filters
+        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = _standardize_tuple(strides, 2, "strides")
+        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
+                                                "dilation_rate")
+        self.padding = _conv_padding("Conv2DTranspose", padding, False)
+        if output_padding is None:
+            self.output_padding = None
+        else:
+            op = ((output_padding,) * 2 if isinstance(output_padding, int)
+                  else tuple(output_padding))
+            if len(op) != 2 or any(not isinstance(v, int) or v < 0
+                                   for v in op):
+                raise ValueError(
+                    "The `output_padding` argument must be a tuple of 2 "
+                    "integers. Received output_padding=%s"
+                    % (output_padding,))
+            for i, (v, s) in enumerate(zip(op, self.strides)):
+                if v >= s:
+                    raise ValueError(
+                        "`output_padding` must be strictly less than "
+                        "`strides` for all dimensions. At dimension %d, "
+                        "`output_padding` is %d but `strides` is %d. "
+                        "Received: output_padding=%s, strides=%s"
+                        % (i, v, s, op, self.strides))
+            self.output_padding = op
+        self.data_format = _conv_data_format(data_format)
+        self.activation = _activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self._inits = (kernel_initializer, bias_initializer)
+        if filters is None or filters <= 0:
+            raise ValueError("Invalid value for argument `filters`. Expected "
+                             "a strictly positive value. Received filters=%s."
+                             % (filters,))
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with "
+                "`dilation_rate > 1`. Received: strides=%s and "
+                "dilation_rate=%s" % (self.strides, self.dilation_rate))
+        self.kernel = None
+        self.bias = None
+
+    _channel_axis = _Conv._channel_axis
+    _check_input = _Conv._check_input
+    _add_bias = _Conv._add_bias
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis()]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. "
+                "Received input shape %s" % (tuple(input_shape),))
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight(
+            shape=self.kernel_size + (self.filters, channels),
+            initializer=self.kernel_initializer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.filters,),
+                                        initializer=self.bias_initializer,
+                                        name="bias")
+        self.built = True
+
+    def call(self, inputs):
+        self._require_built()
+        self._check_input(inputs, self.kernel.shape[-1])
+        out = self.compute_output_shape(inputs.shape)
+        fmt = _TF_FORMATS[2][self.data_format == "channels_first"]
+        y = _nn.conv2d_transpose(inputs, self.kernel, list(out),
+                                 strides=list(self.strides),
+                                 padding=self.padding.upper(),
+                                 data_format=fmt,
+                                 dilations=list(self.dilation_rate))
+        return self.activation(self._add_bias(y, self.filters))
+
+    def compute_output_shape(self, input_shape):
+        shape = _shape_tuple(self, input_shape)
+        if len(shape) != 4:
+            raise ValueError(
+                "Kernel shape must have the same length as input, but "
+                "received kernel of shape %s and input of shape %s."
+                % (self.kernel_size + (self.filters, shape[-1] if shape
+                                       else None), shape))
+        spatial = shape[1:3] if self.data_format == "channels_last" \
+            else shape[2:]
+        pads = self.output_padding or (None, None)
+        out = tuple(_transpose_output_size(n, k, s, self.padding, p, d)
+                    for n, k, s, p, d in zip(spatial, self.kernel_size,
+                                             self.strides, pads,
+                                             self.dilation_rate))
+        if self.data_format == "channels_last":
+            return (shape[0],) + out + (self.filters,)
+        return (shape[0], self.filters) + out
+
+    def get_config(self):
+        kernel_init, bias_init = self._inits
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding,
+                "output_padding": self.output_padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": _activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": kernel_init,
+                "bias_initializer": bias_init}
+
+
+class DepthwiseConv2D(Layer):
+    """Each input channel convolved with its own depth_multiplier filters
+    (tf.nn.depthwise_conv2d): the kernel has shape kernel_size + (input
+    channels, depth_multiplier), the output input channels *
+    depth_multiplier channels."""
+
+    _single_input = True
+    rank = 2
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid",
+                 depth_multiplier=1, data_format=None, dilation_rate=(1, 1),
+                 activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, name=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer,
+                         name=name, **kwargs)
+        _refuse(self, depthwise_regularizer=depthwise_regularizer,
+                bias_regularizer=bias_regularizer,
+                depthwise_constraint=depthwise_constraint,
+                bias_constraint=bias_constraint)
+        self.depth_multiplier = depth_multiplier
+        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = _standardize_tuple(strides, 2, "strides")
+        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
+                                                "dilation_rate")
+        self.padding = _conv_padding("DepthwiseConv2D", padding, False)
+        self.data_format = _conv_data_format(data_format)
+        self.activation = _activations.get(activation)
+        self.use_bias = use_bias
+        self.depthwise_initializer = _initializers.get(depthwise_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+        self._inits = (depthwise_initializer, bias_initializer)
+        if depth_multiplier is None or depth_multiplier <= 0:
+            raise ValueError(
+                "Invalid value for argument `depth_multiplier`. Expected a "
+                "strictly positive value. Received depth_multiplier=%s."
+                % (depth_multiplier,))
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with "
+                "`dilation_rate > 1`. Received: strides=%s and "
+                "dilation_rate=%s" % (self.strides, self.dilation_rate))
+        self.kernel = None
+        self.bias = None
+
+    _channel_axis = _Conv._channel_axis
+    _check_input = _Conv._check_input
+    _add_bias = _Conv._add_bias
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis()]
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. "
+                "Received input shape %s" % (tuple(input_shape),))
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight(
+            shape=self.kernel_size + (channels, self.depth_multiplier),
+            initializer=self.depthwise_initializer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(channels * self.depth_multiplier,),
+                initializer=self.bias_initializer, name="bias")
+        self.built = True
+
+    def call(self, inputs):
+        self._require_built()
+        channels = self.kernel.shape[-2]
+        self._check_input(inputs, channels)
+        fmt = _TF_FORMATS[2][self.data_format == "channels_first"]
+        s = list(self.strides)
+        strides = [1] + s + [1] if fmt == "NHWC" else [1, 1] + s
+        y = _nn.depthwise_conv2d(inputs, self.kernel, strides=strides,
+                                 padding=self.padding.upper(),
+                                 data_format=fmt,
+                                 dilations=list(self.dilation_rate))
+        return self.activation(self._add_bias(
+            y, channels * self.depth_multiplier))
+
+    def compute_output_shape(self, input_shape):
+        shape = _shape_tuple(self, input_shape)
+        channels = shape[self._channel_axis()] if shape else None
+        filters = None if channels is None else \
+            channels * self.depth_multiplier
+        return _conv_output_shape(shape, filters, self.kernel_size,
+                                  self.strides, self.padding,
+                                  self.data_format, self.dilation_rate)
+
+    def get_config(self):
+        depthwise_init, bias_init = self._inits
+        return {**super().get_config(), "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding,
+                "depth_multiplier": self.depth_multiplier,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": _activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "depthwise_initializer": depthwise_init,
                 "bias_initializer": bias_init}
 
 
