@@ -186,7 +186,7 @@ def test_conv_layer_gradients_to_second_order(make, shape, rng):
               a, b, [1, 4, 4, 2], strides=2, padding="VALID"),
           L.DepthwiseConv2D: lambda a, b: tf.nn.depthwise_conv2d(
               a, b, [1, 1, 1, 1], "VALID")}[type(layer)]
-    check_gradients(fn, [x, k], order=2)
+    check_gradients(fn, x, k, order=2)
 
 
 def test_conv_layers_train_in_sequential_and_round_trip(rng, tmp_path):
