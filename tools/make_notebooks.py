@@ -352,6 +352,7 @@ def write_table(table):
 
 
 def main(argv=None):
+    import cnn_notebook
     import guide_notebooks
     import training_notebook
 
@@ -387,11 +388,11 @@ def main(argv=None):
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry
         print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
-    nb, entry = training_notebook.build()
-    nbformat.write(nb, NOTEBOOKS / f"{training_notebook.NAME}.ipynb")
-    table[training_notebook.NAME] = entry
-    print(f"wrote notebooks/{training_notebook.NAME}.ipynb "
-          f"({len(nb.cells)} cells)")
+    for maker in (training_notebook, cnn_notebook):
+        nb, entry = maker.build()
+        nbformat.write(nb, NOTEBOOKS / f"{maker.NAME}.ipynb")
+        table[maker.NAME] = entry
+        print(f"wrote notebooks/{maker.NAME}.ipynb ({len(nb.cells)} cells)")
     write_table(table)
     return 0
 
