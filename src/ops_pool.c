@@ -221,13 +221,6 @@ pool_argmax(const pool_geom *gm, const TensorObject *x, Py_ssize_t *idx)
     END_WINDOWS
 }
 
-/* A new tensor of dtype dt and shape (nd, dims), zero-filled when `zero`. */
-static TensorObject *
-new_out(int dt, int nd, const Py_ssize_t *dims, int zero)
-{
-    return zero ? tg_fill_like(dt, nd, dims, 0.0) : tg_tensor_new(dt, nd, dims);
-}
-
 /* shared forward of the rows that read the argmax of input 0:
  *   mode 0  max_pool(x)              y[o] = x[idx[o]]
  *   mode 1  max_pool_grad(x, g)      y[idx[o]] += g[o]   (y shaped as x)
@@ -282,7 +275,7 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
         for (Py_ssize_t o = 0; o < m; o++) {
             acc[idx[o]] += tg_float_at(v->data, v->dtype, o);
         }
-        out = new_out(v->dtype, x->ndim, x->shape, 0);
+        out = tg_tensor_new(v->dtype, x->ndim, x->shape);
         if (out != NULL) {
             for (Py_ssize_t i = 0; i < x->size; i++) {
                 put_float(out->data, out->dtype, i, acc[i]);
@@ -291,7 +284,7 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
         PyMem_Free(acc);
     }
     else {
-        out = new_out(v->dtype, nd, dims, 0);
+        out = tg_tensor_new(v->dtype, nd, dims);
         for (Py_ssize_t o = 0; out != NULL && o < m; o++) {
             put_float(out->data, out->dtype, o,
                       tg_float_at(v->data, v->dtype, idx[o]));
@@ -309,7 +302,7 @@ error:
     return -1;
 }
 
-/* ---- batched cotangents -----------------------------------------------------
+/* ---- batched cotangents ----------------------------------------------------
  * In a batched sweep a cotangent is (nb, N, ...): the batch is folded into
  * N, (nb * N, ...), x repeated nb times to match, and the result unfolded.
  * Every step is a recorded row, so the fold differentiates again. */
@@ -403,7 +396,7 @@ pool_jvp_call(tg_jvp_ctx *c, scope *S, int op, PyObject *x, PyObject *t)
     return a ? KEEP(tg_op2(op, x, t, a)) : NULL;
 }
 
-/* ---- max_pool ------------------------------------------------------------------
+/* ---- max_pool --------------------------------------------------------------
  * y[o] = x[argmax o]       dx = max_pool_grad(x, g)
  */
 int
@@ -433,7 +426,7 @@ max_pool_jvp(tg_jvp_ctx *c)
     JVP_END;
 }
 
-/* ---- max_pool_grad -------------------------------------------------------------
+/* ---- max_pool_grad ---------------------------------------------------------
  * y = scatter-add of g at the argmaxes (shaped as x)
  * dg = max_pool_grad_grad(x, gy); dx = 0 (the argmax is locally constant)
  */
@@ -470,7 +463,7 @@ max_pool_grad_jvp(tg_jvp_ctx *c)
     JVP_END;
 }
 
-/* ---- max_pool_grad_grad ----------------------------------------------------------
+/* ---- max_pool_grad_grad ----------------------------------------------------
  * y[o] = t[argmax o] (pooled shape)
  * dt = max_pool_grad(x, gy); dx = 0
  */
@@ -507,7 +500,7 @@ max_pool_grad_grad_jvp(tg_jvp_ctx *c)
     JVP_END;
 }
 
-/* ---- avg_pool, avg_pool_grad --------------------------------------------------
+/* ---- avg_pool, avg_pool_grad -----------------------------------------------
  * y[o] = sum of window o / its in-bounds count   dx = avg_pool_grad(g)
  * avg_pool_grad(g)[j] = sum over windows o holding j of g[o] / count(o)
  *                                                 dg = avg_pool(gy)
@@ -523,7 +516,7 @@ avg_pool_forward(tg_fwd *f)
         return -1;
     }
     nd = pool_out_dims(&gm, dims);
-    out = new_out(x->dtype, nd, dims, 0);
+    out = tg_tensor_new(x->dtype, nd, dims);
     if (out == NULL) {
         return -1;
     }
@@ -582,7 +575,7 @@ avg_pool_grad_forward(tg_fwd *f)
                             "[Op:AvgPoolGrad]");
         return -1;
     }
-    out = new_out(g->dtype, ns, shape, 0);
+    out = tg_tensor_new(g->dtype, ns, shape);
     if (out == NULL) {
         return -1;
     }

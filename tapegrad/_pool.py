@@ -158,31 +158,31 @@ def avg_pool(input, ksize, strides, padding, data_format=None,  # noqa: A002
     return _generic("avg", input, ksize, strides, padding, data_format)
 
 
-def max_pool1d(input, ksize, strides, padding, data_format="NWC",  # noqa: A002
-               name=None):
+def max_pool1d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NWC", name=None):
     return _fixed("max", 1, input, ksize, strides, padding, data_format)
 
 
-def max_pool2d(input, ksize, strides, padding, data_format="NHWC",  # noqa: A002
-               name=None):
+def max_pool2d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NHWC", name=None):
     return _fixed("max", 2, input, ksize, strides, padding, data_format)
 
 
-def max_pool3d(input, ksize, strides, padding, data_format="NDHWC",  # noqa: A002
-               name=None):
+def max_pool3d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NDHWC", name=None):
     return _fixed("max", 3, input, ksize, strides, padding, data_format)
 
 
-def avg_pool1d(input, ksize, strides, padding, data_format="NWC",  # noqa: A002
-               name=None):
+def avg_pool1d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NWC", name=None):
     return _fixed("avg", 1, input, ksize, strides, padding, data_format)
 
 
-def avg_pool2d(input, ksize, strides, padding, data_format="NHWC",  # noqa: A002
-               name=None):
+def avg_pool2d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NHWC", name=None):
     return _fixed("avg", 2, input, ksize, strides, padding, data_format)
 
 
-def avg_pool3d(input, ksize, strides, padding, data_format="NDHWC",  # noqa: A002
-               name=None):
+def avg_pool3d(input, ksize, strides, padding,  # noqa: A002
+               data_format="NDHWC", name=None):
     return _fixed("avg", 3, input, ksize, strides, padding, data_format)

@@ -1425,7 +1425,7 @@ class Softmax(Layer):
 from ._functional import Input, InputLayer  # noqa: E402  (they subclass Layer)
 
 
-# ---- pooling and reshaping ----------------------------------------------------------
+# ---- pooling and reshaping --------------------------------------------------
 def _data_format(value):
     """Keras' standardize_data_format (None: channels_last)."""
     fmt = "channels_last" if value is None else str(value).lower()
