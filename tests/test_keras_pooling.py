@@ -193,3 +193,10 @@ def test_global_pooling_1d_and_3d_in_a_functional_model(tmp_path):
                                rtol=1e-6)
     layer = L.MaxPooling3D()
     assert layer(np.ones((1, 4, 4, 4, 2))).shape == (1, 2, 2, 2, 2)
+
+
+def test_keras_short_names_are_the_same_classes():
+    assert L.MaxPool2D is L.MaxPooling2D and L.AvgPool1D is L.AveragePooling1D
+    assert L.GlobalAvgPool3D is L.GlobalAveragePooling3D
+    assert L.GlobalMaxPool1D is L.GlobalMaxPooling1D
+    assert L.MaxPool2D().name.startswith("max_pooling2d")
