@@ -200,3 +200,15 @@ def test_keras_short_names_are_the_same_classes():
     assert L.GlobalAvgPool3D is L.GlobalAveragePooling3D
     assert L.GlobalMaxPool1D is L.GlobalMaxPooling1D
     assert L.MaxPool2D().name.startswith("max_pooling2d")
+
+
+def test_global_average_pooling_1d_mask_weights_the_steps():
+    x = np.arange(12.0).reshape(2, 3, 2)
+    mask = np.array([[1, 1, 0], [1, 0, 0]], dtype=bool)
+    y = L.GlobalAveragePooling1D()(x, mask=mask).numpy()
+    want = np.stack([x[0, :2].mean(axis=0), x[1, :1].mean(axis=0)])
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+    y = L.GlobalAveragePooling1D(data_format="channels_first",
+                                 keepdims=True)(np.moveaxis(x, 1, 2),
+                                                mask=mask).numpy()
+    np.testing.assert_allclose(y[:, :, 0], want, rtol=1e-6)

@@ -1628,9 +1628,22 @@ class _GlobalPooling(Layer):
 
 class GlobalAveragePooling1D(_GlobalPooling):
     """The mean over the steps: (batch, steps, features) -> (batch,
-    features)."""
+    features); with a (batch, steps) `mask`, over the unmasked steps
+    only (Keras' weighted mean)."""
 
     _rank, _mode = 1, "avg"
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        inputs = self._convert_input(inputs)
+        last = self.data_format == "channels_last"
+        m = C.cast(C.convert_to_tensor(mask), inputs.dtype)
+        m = C.expand_dims(m, 2 if last else 1)
+        axis = 1 if last else 2
+        total = _math.reduce_sum(inputs * m, axis=axis,
+                                 keepdims=self.keepdims)
+        return total / _math.reduce_sum(m, axis=axis, keepdims=self.keepdims)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
