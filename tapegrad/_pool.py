@@ -6,8 +6,9 @@ rank checks and their messages.  The pooling itself is the op-table rows
 max_pool / avg_pool (src/ops_pool.c), which take one window size and one
 stride per spatial axis of a channels-last input; a channels-first input
 is transposed to channels-last and back, which costs two copies but keeps
-one kernel.  Messages the kernels raise in TF (ksize, strides, padding,
-output size) are raised by the rows with TF's wording.
+one kernel.  Explicit padding (max pooling over 1 or 2 axes, as TF) pads
+with -inf and pools VALID.  Messages the kernels raise in TF (ksize,
+strides, padding, output size) are raised by the rows with TF's wording.
 """
 import collections.abc
 
@@ -49,6 +50,62 @@ def _get_sequence(value, n, channel_index, name):
     if channel_index == 1:
         return [1, 1] + value
     return [1] + value + [1]
+
+
+def _convert_padding(padding, expected_length):
+    """TF's convert_padding: a list of (before, after) pairs, one per
+    dimension, is explicit padding; returns the pairs or None."""
+    if isinstance(padding, str) and padding == "EXPLICIT":
+        raise ValueError('"EXPLICIT" is not a valid value for `padding`. To '
+                         'use explicit padding, `padding` must be a list.')
+    if not isinstance(padding, (list, tuple)):
+        return None
+    for i, pair in enumerate(padding):
+        if not isinstance(pair, (list, tuple)):
+            raise ValueError(
+                "When `padding` is a list, each element of `padding` must be "
+                "a list/tuple of size 2. Received: padding=%s with element "
+                "at index %d of type %s" % (padding, i, type(pair)))
+        if len(pair) != 2:
+            raise ValueError(
+                "When `padding` is a list, each element of `padding` must be "
+                "a list/tuple of size 2. Received: padding=%s with element "
+                "at index %d of size %d" % (padding, i, len(pair)))
+    if len(padding) != expected_length:
+        raise ValueError("When padding is a list, it must be of size %d. "
+                         "Received: padding=%s of size %d"
+                         % (expected_length, padding, len(padding)))
+    return [_ints(pair, "explicit_paddings") for pair in padding]
+
+
+def _explicit(x, pads, ksize, strides, op):
+    """x (channels-last) padded with -inf by `pads` (one pair per axis),
+    TF's checks first: max pooling with explicit padding is VALID pooling
+    of the padded input, since -inf never wins a window that holds an
+    input element."""
+    for pair in pads:
+        for v in pair:
+            if v < 0:
+                raise C.InvalidArgumentError(
+                    "All explicit padding values must be nonnegative, got "
+                    "%d [Op:%s]" % (v, op))
+    if pads[0] != [0, 0] or pads[-1] != [0, 0]:
+        raise C.InvalidArgumentError(
+            "Nonzero explicit padding in the batch or depth dimensions is "
+            "not supported [Op:%s]" % op)
+    for i in range(1, len(pads) - 1):
+        size, (b, a), k, st = x.shape[i], pads[i], ksize[i], strides[i]
+        if st <= 0:
+            raise C.InvalidArgumentError(
+                "Stride must be > 0, but got %d [Op:%s]" % (st, op))
+        out = (size + b + a - k + st) // st if size + b + a - k + st >= 0 \
+            else -((-(size + b + a - k + st)) // st)
+        if out < 0:
+            raise C.InvalidArgumentError(
+                "Computed output size would be negative: %d [input_size: %d, "
+                "effective_filter_size: %d, stride: %d] [Op:%s]"
+                % (out, size, k, st, op))
+    return C.pad(x, pads, constant_values=float("-inf"))
 
 
 def _ints(values, name):
@@ -102,8 +159,18 @@ def _run(kind, x, ksize, strides, padding, data_format, n):
             "Pooling is not yet supported on the depth dimension. [Op:%s]"
             % op)
     spatial = [i for i in range(n + 2) if i not in (0, c)]
+    order = [0] + spatial + [c]
     if channels_first:
-        x = C.transpose(x, [0] + spatial + [1])
+        x = C.transpose(x, order)
+    if kind == "max" and n < 3:
+        # MaxPool takes explicit padding; MaxPool3D and the average ops
+        # take a string (the row's TypeError otherwise, as TF's make_str)
+        pads = _convert_padding(padding, n + 2)
+        if pads is not None:
+            x = _explicit(x, [pads[i] for i in order],
+                          [ksize[i] for i in order],
+                          [strides[i] for i in order], op)
+            padding = "VALID"
     y = C._call("max_pool" if kind == "max" else "avg_pool", x,
                 ksize=[ksize[i] for i in spatial],
                 strides=[strides[i] for i in spatial], padding=padding)
@@ -125,6 +192,9 @@ def _generic(kind, input, ksize, strides, padding, data_format):
         channel_index = 1 if data_format.startswith("NC") else n + 1
     ksize = _get_sequence(ksize, n, channel_index, "ksize")
     strides = _get_sequence(strides, n, channel_index, "strides")
+    if kind == "max" and isinstance(padding, (list, tuple)) and n == 3:
+        raise ValueError("Explicit padding is not yet supported with an "
+                         "input tensor of rank 5")
     return _run(kind, x, ksize, strides, padding, data_format, n)
 
 
@@ -134,12 +204,7 @@ def _fixed(kind, n, input, ksize, strides, padding, data_format):
     x = C.convert_to_tensor(input)
     if data_format is None:
         data_format = _FORMATS[n][0]
-    if n == 2:
-        # TF's max_pool2d/avg_pool2d read the lists as NHWC whatever the
-        # format; a 4-list is taken as given
-        channel_index = 3
-    else:
-        channel_index = 1 if str(data_format).startswith("NC") else n + 1
+    channel_index = 1 if str(data_format).startswith("NC") else n + 1
     ksize = _get_sequence(ksize, n, channel_index, "ksize")
     strides = _get_sequence(strides, n, channel_index, "strides")
     return _run(kind, x, ksize, strides, padding, data_format, n)

@@ -164,3 +164,58 @@ def test_names_are_in_tf_nn():
     for name in ("max_pool", "avg_pool", "max_pool1d", "max_pool2d",
                  "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"):
         assert name in tf.nn.__all__ and callable(getattr(tf.nn, name))
+
+
+def test_explicit_padding_of_max_pool_is_minus_infinity():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 5, 5, 3))
+    pads = [[0, 0], [1, 0], [2, 1], [0, 0]]
+    xp = np.pad(x, pads, constant_values=-np.inf)
+    want = refs_pool.max_pool(xp, [3, 3], [2, 1], "VALID")
+    np.testing.assert_array_equal(
+        tf.nn.max_pool2d(x, [3, 3], [2, 1], pads).numpy(), want)
+    xc = tf.constant(np.moveaxis(x, -1, 1))
+    y = tf.nn.max_pool(xc, [3, 3], [2, 1], [[0, 0], [0, 0], [1, 0], [2, 1]],
+                       data_format="NCHW")
+    np.testing.assert_array_equal(np.moveaxis(y.numpy(), 1, -1), want)
+    # SAME's padding written out gives SAME's result
+    np.testing.assert_array_equal(
+        tf.nn.max_pool1d(x[:, 0], 3, 1, [[0, 0], [1, 1], [0, 0]]).numpy(),
+        tf.nn.max_pool1d(x[:, 0], 3, 1, "SAME").numpy())
+    # and the gradient never reaches the padding
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.nn.max_pool2d(xt, 3, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    g = tape.gradient(y, xt)
+    assert g.shape == x.shape
+    np.testing.assert_allclose(float(tf.reduce_sum(g)), y.shape.num_elements())
+
+
+@pytest.mark.parametrize("padding,exc,msg", [
+    ([[0, 0], [1, 1], [0, 0]], ValueError,
+     "When padding is a list, it must be of size 4. Received: "
+     "padding=[[0, 0], [1, 1], [0, 0]] of size 3"),
+    ([[1, 0], [1, 1], [1, 1], [0, 0]], IAE,
+     "Nonzero explicit padding in the batch or depth dimensions is not "
+     "supported [Op:MaxPool]"),
+    ([[0, 0], [-1, 1], [1, 1], [0, 0]], IAE,
+     "All explicit padding values must be nonnegative, got -1 [Op:MaxPool]"),
+    ("EXPLICIT", ValueError,
+     '"EXPLICIT" is not a valid value for `padding`. To use explicit '
+     'padding, `padding` must be a list.'),
+])
+def test_explicit_padding_errors(padding, exc, msg):
+    with pytest.raises(exc) as e:
+        tf.nn.max_pool2d(np.ones((1, 4, 4, 1)), 2, 1, padding)
+    assert str(e.value) == msg
+
+
+def test_explicit_padding_is_max_pool_1d_2d_only():
+    with pytest.raises(ValueError, match="Explicit padding is not yet "
+                                         "supported with an input tensor of "
+                                         "rank 5"):
+        tf.nn.max_pool(np.ones((1, 3, 3, 3, 1)), 2, 1, [[0, 0]] * 5)
+    with pytest.raises(TypeError, match="Expected string for argument "
+                                        "'padding'"):
+        tf.nn.avg_pool2d(np.ones((1, 4, 4, 1)), 2, 1, [[0, 0]] * 4)
