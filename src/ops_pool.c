@@ -100,14 +100,17 @@ pool_geom_init(int op, int nd, const Py_ssize_t *shape, PyObject *attrs,
                                 s[i], tf);
             return -1;
         }
+        /* written so that no sum can overflow whatever the attributes
+         * (these rows are callable with any through _call) */
         if (same) {
-            out = (shape[i + 1] + s[i] - 1) / s[i];
-            total = (out - 1) * s[i] + k[i] - shape[i + 1];
+            out = shape[i + 1] == 0 ? 0 : (shape[i + 1] - 1) / s[i] + 1;
+            total = ((out - 1) * s[i] - shape[i + 1]) + k[i];
             gm->p[i] = total > 0 ? total / 2 : 0;
         }
         else {
             /* C's truncating division, as TF's GetWindowedOutputSize */
-            out = (shape[i + 1] - k[i] + s[i]) / s[i];
+            Py_ssize_t d = shape[i + 1] - k[i];
+            out = d >= 0 ? d / s[i] + 1 : (d + s[i]) / s[i];
             if (out < 0) {
                 TG_INVALID_ARGUMENT("Computed output size would be "
                                     "negative: %zd [input_size: %zd, "

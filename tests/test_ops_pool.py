@@ -219,3 +219,20 @@ def test_explicit_padding_is_max_pool_1d_2d_only():
     with pytest.raises(TypeError, match="Expected string for argument "
                                         "'padding'"):
         tf.nn.avg_pool2d(np.ones((1, 4, 4, 1)), 2, 1, [[0, 0]] * 4)
+
+
+def test_huge_windows_and_strides_do_not_overflow():
+    # the internal rows take any attributes through _call: the output size
+    # and SAME padding are computed without sums that could wrap
+    from tapegrad import _tapegrad as C
+    x = tf.ones((1, 4, 4, 1))
+    big = 2 ** 63 - 1
+    y = C._call("avg_pool", x, ksize=[big, 1], strides=[1, 1],
+                padding="SAME")
+    np.testing.assert_array_equal(y.numpy(), np.ones((1, 4, 4, 1)))
+    y = C._call("max_pool", x, ksize=[1, 1], strides=[big, 1],
+                padding="VALID")
+    assert y.shape == (1, 1, 4, 1)
+    with pytest.raises(IAE, match="Computed output size would be negative"):
+        C._call("max_pool", x, ksize=[big, 1], strides=[1, 1],
+                padding="VALID")
