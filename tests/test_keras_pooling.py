@@ -108,7 +108,7 @@ def test_reshape():
     (lambda: L.MaxPooling3D(padding="full"), ValueError,
      "The `padding` argument must be a list/tuple or one of {'valid', "
      "'same'}. Received: full"),
-    (lambda: L.GlobalMaxPooling2D(data_format="nhwc"), ValueError,
+    (lambda: L.GlobalMaxPooling2D(data_format="NHWC"), ValueError,
      "The `data_format` argument must be one of {'channels_first', "
      "'channels_last'}. Received: data_format=nhwc"),
     (lambda: L.Reshape((-1, -1)), ValueError,

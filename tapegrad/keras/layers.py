@@ -1432,7 +1432,7 @@ def _data_format(value):
     if fmt not in ("channels_first", "channels_last"):
         raise ValueError("The `data_format` argument must be one of "
                          "{'channels_first', 'channels_last'}. Received: "
-                         "data_format=%s" % (value,))
+                         "data_format=%s" % fmt)
     return fmt
 
 
