@@ -107,6 +107,10 @@ def _install_composites():
     from ._conv import conv2d
     nn.conv2d = conv2d
     nn.__all__.append("conv2d")
+    from . import _pool
+    for fn in _pool.__all__:
+        setattr(nn, fn, getattr(_pool, fn))
+        nn.__all__.append(fn)
     top = _sys.modules[__name__]
     for fn in ("scatter_nd", "tensor_scatter_nd_update",
                "tensor_scatter_nd_add", "tensor_scatter_nd_sub",

@@ -101,4 +101,5 @@ from refs_array import *  # noqa: E402,F401,F403
 from refs_linalg import *  # noqa: E402,F401,F403
 from refs_math import *  # noqa: E402,F401,F403
 from refs_nn import *  # noqa: E402,F401,F403
+from refs_pool import *  # noqa: E402,F401,F403
 from refs_reduce import *  # noqa: E402,F401,F403

@@ -1,6 +1,7 @@
 """tapegrad.keras: the parts of tf.keras (Keras 3) that code around the
 tape uses: layers (Dense, Conv2D, BatchNormalization, LayerNormalization,
-Dropout, Embedding, Flatten, Activation, ReLU, Softmax), activations and
+Dropout, Embedding, Flatten, Activation, ReLU, Softmax, the pooling
+layers, Reshape), activations and
 initializers by name, losses and metrics, optimizers (their updates in C,
 src/optim.c), Model and Sequential with compile / fit, the functional API
 (keras.Input, Model(inputs, outputs)), keras.saving's registry and the

@@ -1,10 +1,11 @@
 """Keras layers on tapegrad, as Keras 3 computes them
 (keras_semantics.md): Dense, BatchNormalization, LayerNormalization,
-Dropout, Embedding, Flatten, Activation, ReLU and Softmax.  A layer builds
-its variables on its first call, from the input's shape; layers are
-tapegrad Modules, so a Module holding one finds them.  Every layer
-computes with tapegrad ops, so gradients, higher orders and forward mode
-come from the op table."""
+Dropout, Embedding, Flatten, Activation, ReLU, Softmax, the pooling
+layers (MaxPooling1D..3D, AveragePooling1D..3D, the global ones) and
+Reshape.  A layer builds its variables on its first call, from the
+input's shape; layers are tapegrad Modules, so a Module holding one finds
+them.  Every layer computes with tapegrad ops, so gradients, higher
+orders and forward mode come from the op table."""
 import inspect as _inspect
 import math as _pymath
 import numbers as _numbers
@@ -38,7 +39,11 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Conv1D", "Conv2D",
            "Conv3D", "Conv2DTranspose", "DepthwiseConv2D",
            "BatchNormalization", "LayerNormalization",
            "Dropout", "Embedding", "Flatten", "Activation", "ReLU",
-           "Softmax"]
+           "Softmax", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D",
+           "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+           "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalAveragePooling3D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Reshape"]
 
 _name_counts = {}
 
@@ -1750,3 +1755,320 @@ class Softmax(Layer):
 
 
 from ._functional import Input, InputLayer  # noqa: E402  (they subclass Layer)
+
+
+# ---- pooling and reshaping --------------------------------------------------
+def _data_format(value):
+    """Keras' standardize_data_format (None: channels_last)."""
+    fmt = "channels_last" if value is None else str(value).lower()
+    if fmt not in ("channels_first", "channels_last"):
+        raise ValueError("The `data_format` argument must be one of "
+                         "{'channels_first', 'channels_last'}. Received: "
+                         "data_format=%s" % fmt)
+    return fmt
+
+
+def _pool_padding(value):
+    pad = str(value).lower()
+    if pad not in ("valid", "same"):
+        raise ValueError("The `padding` argument must be a list/tuple or one "
+                         "of {'valid', 'same'}. Received: %s" % pad)
+    return pad
+
+
+class _Pooling(Layer):
+    """Max or average pooling over `_rank` spatial axes: Keras 3's
+    BasePooling.  Computed by tf.nn.max_pool / avg_pool (the op-table rows
+    of src/ops_pool.c), whose SAME average divides by the in-bounds count
+    as Keras' TF backend does."""
+
+    _single_input = True
+    _rank = 2
+    _mode = "max"
+
+    def __init__(self, pool_size, strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        n = self._rank
+        self.pool_size = _standardize_tuple(pool_size, n, "pool_size")
+        self.strides = (self.pool_size if strides is None
+                        else _standardize_tuple(strides, n, "strides"))
+        self.padding = _pool_padding(padding)
+        self.data_format = _data_format(data_format)
+        self.built = True
+
+    def _check_rank(self, shape):
+        if len(shape) != self._rank + 2:
+            raise _incompatible(self, "expected ndim=%d, found ndim=%d. Full "
+                                "shape received: " % (self._rank + 2,
+                                                      len(shape)), shape)
+
+    def call(self, inputs):
+        inputs = self._convert_input(inputs)
+        self._check_rank(inputs.shape)
+        formats = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"),
+                   3: ("NDHWC", "NCDHW")}[self._rank]
+        fmt = formats[self.data_format == "channels_first"]
+        pool = _nn.max_pool if self._mode == "max" else _nn.avg_pool
+        return pool(inputs, list(self.pool_size), list(self.strides),
+                    self.padding.upper(), data_format=fmt)
+
+    def compute_output_shape(self, input_shape):
+        shape = _shape_tuple(self, input_shape)
+        self._check_rank(shape)
+        last = self.data_format == "channels_last"
+        spatial = shape[1:-1] if last else shape[2:]
+        out = []
+        for size, k, s in zip(spatial, self.pool_size, self.strides):
+            if size is None:
+                out.append(None)
+            elif self.padding == "valid":
+                n = (size - k) // s + 1
+                if n < 0:
+                    raise ValueError(
+                        "Computed output size would be negative. Received: "
+                        "`inputs.shape=%s` and `pool_size=%s`."
+                        % (_np.array(shape), _np.array(self.pool_size)))
+                out.append(n)
+            else:
+                out.append((size - 1) // s + 1)
+        if last:
+            return (shape[0],) + tuple(out) + (shape[-1],)
+        return (shape[0], shape[1]) + tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size,
+                "padding": self.padding, "strides": self.strides,
+                "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling):
+    """The maximum of each window of `pool_size` steps (batch, steps,
+    features)."""
+
+    _rank, _mode = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class MaxPooling2D(_Pooling):
+    """The maximum of each `pool_size` window of (batch, rows, cols,
+    channels)."""
+
+    _rank, _mode = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class MaxPooling3D(_Pooling):
+    """The maximum of each `pool_size` window of (batch, d1, d2, d3,
+    channels)."""
+
+    _rank, _mode = 3, "max"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    """The mean of each window of `pool_size` steps; with "same" padding,
+    over the window's in-bounds steps."""
+
+    _rank, _mode = 1, "avg"
+
+    def __init__(self, pool_size, strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """The mean of each `pool_size` window (in-bounds elements only)."""
+
+    _rank, _mode = 2, "avg"
+
+    def __init__(self, pool_size, strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class AveragePooling3D(_Pooling):
+    """The mean of each `pool_size` window (in-bounds elements only)."""
+
+    _rank, _mode = 3, "avg"
+
+    def __init__(self, pool_size, strides=None, padding="valid",
+                 data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name,
+                         **kwargs)
+
+
+class _GlobalPooling(Layer):
+    """The max or mean over every spatial axis: (batch, ..., channels) ->
+    (batch, channels), or with `keepdims` the spatial axes kept as 1s."""
+
+    _single_input = True
+    _rank = 2
+    _mode = "avg"
+
+    def __init__(self, data_format=None, keepdims=False, name=None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.data_format = _data_format(data_format)
+        self.keepdims = keepdims
+        self.built = True
+
+    def _axes(self):
+        first = 1 if self.data_format == "channels_last" else 2
+        return list(range(first, first + self._rank))
+
+    def call(self, inputs):
+        inputs = self._convert_input(inputs)
+        if len(inputs.shape) != self._rank + 2:
+            raise _incompatible(self, "expected ndim=%d, found ndim=%d. Full "
+                                "shape received: " % (self._rank + 2,
+                                                      len(inputs.shape)),
+                                inputs.shape)
+        reduce = _math.reduce_max if self._mode == "max" else \
+            _math.reduce_mean
+        return reduce(inputs, axis=self._axes(), keepdims=self.keepdims)
+
+    def compute_output_shape(self, input_shape):
+        shape = _shape_tuple(self, input_shape)
+        if len(shape) != self._rank + 2:
+            raise _incompatible(self, "expected ndim=%d, found ndim=%d. Full "
+                                "shape received: " % (self._rank + 2,
+                                                      len(shape)), shape)
+        axes = self._axes()
+        if self.keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(shape))
+        return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps: (batch, steps, features) -> (batch,
+    features); with a (batch, steps) `mask`, over the unmasked steps
+    only (Keras' weighted mean)."""
+
+    _rank, _mode = 1, "avg"
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        inputs = self._convert_input(inputs)
+        last = self.data_format == "channels_last"
+        m = C.cast(C.convert_to_tensor(mask), inputs.dtype)
+        m = C.expand_dims(m, 2 if last else 1)
+        axis = 1 if last else 2
+        total = _math.reduce_sum(inputs * m, axis=axis,
+                                 keepdims=self.keepdims)
+        return total / _math.reduce_sum(m, axis=axis, keepdims=self.keepdims)
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over rows and columns."""
+
+    _rank, _mode = 2, "avg"
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """The mean over the three spatial axes."""
+
+    _rank, _mode = 3, "avg"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps."""
+
+    _rank, _mode = 1, "max"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over rows and columns."""
+
+    _rank, _mode = 2, "max"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """The maximum over the three spatial axes."""
+
+    _rank, _mode = 3, "max"
+
+
+def _reshape_output_shape(input_shape, target):
+    """Keras' compute_reshape_output_shape for the axes after the batch:
+    the one -1 takes what the others leave."""
+    if None in input_shape:
+        return tuple(None if d == -1 else d for d in target)
+    size = _pymath.prod(input_shape)
+    if -1 not in target:
+        if size != _pymath.prod(target):
+            raise ValueError("The total size of the tensor must be unchanged. "
+                             "Received: input_shape=%s, target_shape=%s"
+                             % (input_shape, target))
+        return target
+    known = _pymath.prod(d for d in target if d != -1)
+    if known == 0 or size % known:
+        raise ValueError(
+            "The total size of the tensor must be unchanged, however, the "
+            "input size cannot by divided by the specified dimensions in "
+            "target_shape. Received: input_shape=%s, target_shape=%s"
+            % (input_shape, target))
+    return tuple(size // known if d == -1 else d for d in target)
+
+
+class Reshape(Layer):
+    """(batch, ...) -> (batch,) + target_shape; one entry may be -1."""
+
+    _single_input = True
+
+    def __init__(self, target_shape, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        target = tuple(target_shape)
+        if target.count(-1) > 1:
+            raise ValueError("The `target_shape` argument must not contain "
+                             "more than one `-1` value. Received: "
+                             "target_shape=%s" % (target,))
+        self.target_shape = target
+        self.built = True
+
+    def call(self, inputs):
+        inputs = self._convert_input(inputs)
+        shape = tuple(inputs.shape)
+        rest = _reshape_output_shape(shape[1:], self.target_shape)
+        return C.reshape(inputs, (shape[0],) + rest)
+
+    def compute_output_shape(self, input_shape):
+        shape = _shape_tuple(self, input_shape)
+        return (shape[0],) + _reshape_output_shape(shape[1:],
+                                                   self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+# Keras' short names for the pooling layers (the same classes)
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = (AveragePooling1D, AveragePooling2D,
+                                   AveragePooling3D)
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (
+    GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)
+__all__ += ["MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D",
+            "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+            "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+            "GlobalMaxPool3D"]
