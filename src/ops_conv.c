@@ -123,7 +123,8 @@ error:
 
 /* The geometry of input shape xs (rank nd) under filter shape ws (same
  * rank) and attrs[off...] = (strides, padding, dilations), with TF's
- * checks.  The output size is TF's: (in + pads - effective) / stride + 1. */
+ * checks.  The output size is TF's: (in + pads - effective) / stride + 1
+ * (the negative one reported by C's truncating division, as TF's). */
 static int
 make_geo(int role, int nd, const Py_ssize_t *xs, int wnd,
          const Py_ssize_t *ws, PyObject *attrs, int off, geo *g)
@@ -181,7 +182,8 @@ make_geo(int role, int nd, const Py_ssize_t *xs, int wnd,
             TG_INVALID_ARGUMENT("Computed output size would be negative: "
                                 "%zd [input_size: %zd, effective_filter_"
                                 "size: %zd, stride: %zd] [Op:%s]",
-                                num / g->s[i], g->in[i] + g->pb[i] + g->pa[i],
+                                (num + g->s[i]) / g->s[i],
+                                g->in[i] + g->pb[i] + g->pa[i],
                                 eff, g->s[i], tf);
             goto error;
         }
