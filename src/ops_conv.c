@@ -176,8 +176,20 @@ make_geo(int role, int nd, const Py_ssize_t *xs, int wnd,
         int j = i - (3 - nsp);
         g->in[i] = j >= 0 ? xs[1 + j] : 1;
         g->k[i] = j >= 0 ? ws[j] : 1;
-        Py_ssize_t eff = (g->k[i] - 1) * g->d[i] + 1;
-        Py_ssize_t num = g->in[i] + g->pb[i] + g->pa[i] - eff;
+        Py_ssize_t eff, num;
+        /* attributes are any int64: an effective size or padded input
+         * that overflows is no convolution TF could run either */
+        if (__builtin_mul_overflow(g->k[i] > 0 ? g->k[i] - 1 : 0, g->d[i],
+                                   &eff) ||
+            __builtin_add_overflow(g->in[i], g->pb[i], &num) ||
+            __builtin_add_overflow(num, g->pa[i], &num) ||
+            num == PY_SSIZE_T_MAX) {
+            TG_INVALID_ARGUMENT("Sliding window dilations or padding too "
+                                "large for the input [Op:%s]", tf);
+            goto error;
+        }
+        eff = g->k[i] > 0 ? eff + 1 : 0;
+        num -= eff;
         if (num < 0) {
             TG_INVALID_ARGUMENT("Computed output size would be negative: "
                                 "%zd [input_size: %zd, effective_filter_"
@@ -188,12 +200,19 @@ make_geo(int role, int nd, const Py_ssize_t *xs, int wnd,
             goto error;
         }
         g->out[i] = num / g->s[i] + 1;
-        g->P *= g->out[i];
-        g->inP *= g->in[i];
-        g->K *= g->k[i];
+        if (__builtin_mul_overflow(g->P, g->out[i], &g->P) ||
+            __builtin_mul_overflow(g->inP, g->in[i], &g->inP) ||
+            __builtin_mul_overflow(g->K, g->k[i], &g->K)) {
+            goto too_large;
+        }
     }
-    g->K *= g->cg;
+    if (__builtin_mul_overflow(g->K, g->cg, &g->K)) {
+        goto too_large;
+    }
     return 0;
+too_large:
+    TG_INVALID_ARGUMENT("Sliding window dilations or padding too large for "
+                        "the input [Op:%s]", tf);
 error:
     Py_XDECREF(s);
     return -1;
@@ -417,9 +436,13 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
         direct &= g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 &&
                   g->out[i] == g->in[i];
     }
-    Py_ssize_t z = gm.isz, per = g->P * g->K * z, chunk;
-    chunk = per > 0 && CONV_SCRATCH_BYTES / per > 1
-                ? CONV_SCRATCH_BYTES / per : 1;
+    Py_ssize_t z = gm.isz, per, chunk;
+    if (__builtin_mul_overflow(g->P, g->K, &per) ||
+        __builtin_mul_overflow(per, z, &per)) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    chunk = CONV_SCRATCH_BYTES / per > 1 ? CONV_SCRATCH_BYTES / per : 1;
     chunk = chunk < g->n ? chunk : g->n;
     if (!direct) {
         cols = PyMem_RawMalloc((size_t)(chunk * per));
