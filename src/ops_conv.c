@@ -161,7 +161,9 @@ make_geo(int role, int nd, const Py_ssize_t *xs, int wnd,
     g->cin = xs[nd - 1];
     g->cg = ws[nd - 2];
     g->cout = ws[nd - 1];
-    if (g->cg < 1 || g->cin % g->cg != 0) {
+    /* an input of depth 0 would make 0 groups: no convolution (TF's
+     * kernels divide by the group count) */
+    if (g->cg < 1 || g->cin < 1 || g->cin % g->cg != 0) {
         TG_INVALID_ARGUMENT("input depth must be evenly divisible by filter "
                             "depth: %zd vs %zd [Op:%s]", g->cin, g->cg, tf);
         goto error;
@@ -233,7 +235,7 @@ geo_out_shape(const geo *g, Py_ssize_t *shape)
     return g->nsp + 2;
 }
 
-/* ---- the kernel ------------------------------------------------------------- */
+/* ---- the kernel --------------------------------------------------------- */
 
 /* patch rows of images [b0, b0 + nb), group grp's channels: row (b, o) is
  * the input under the kernel at output position o, (kernel offset,
@@ -539,7 +541,7 @@ check_out_backprop(int role, const geo *g, TensorObject *gy)
     return -1;
 }
 
-/* ---- conv ---------------------------------------------------------------------
+/* ---- conv ------------------------------------------------------------------
  * y[b, o, co] = sum_{k, c} x[b, o * s - pb + k * d, grp(co) * cg + c]
  *                          w[k, c, co]
  * dx = conv_backprop_input(w, g)      dw = conv_backprop_filter(x, g)
@@ -623,7 +625,7 @@ conv_jvp(tg_jvp_ctx *c)
     return bilinear_jvp(c, TG_OP_conv);
 }
 
-/* ---- conv_backprop_input ------------------------------------------------------
+/* ---- conv_backprop_input ---------------------------------------------------
  * dx = the transpose of conv(., w) applied to out_backprop (TF's
  * Conv2DBackpropInput, conv2d_transpose)
  * d filters = conv_backprop_filter(G, out_backprop)   d out_backprop =
@@ -668,7 +670,7 @@ conv_backprop_input_jvp(tg_jvp_ctx *c)
     return bilinear_jvp(c, TG_OP_conv_backprop_input);
 }
 
-/* ---- conv_backprop_filter -----------------------------------------------------
+/* ---- conv_backprop_filter --------------------------------------------------
  * dw = the transpose of conv(x, .) applied to out_backprop (TF's
  * Conv2DBackpropFilter)
  * d input = conv_backprop_input(G, out_backprop)   d out_backprop =

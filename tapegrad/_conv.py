@@ -52,8 +52,17 @@ def _seq(value, nsp, what, channels_first, op):
                                        len(vals)))
 
 
+def _format_str(data_format):
+    """data_format is None or a string (TF's attr check)"""
+    if data_format is not None and not isinstance(data_format, str):
+        raise TypeError("Expected string for argument 'data_format' not "
+                        "%r." % (data_format,))
+    return data_format
+
+
 def _format(data_format, nsp):
     """True for channels first; TF's ValueError for an unknown format."""
+    _format_str(data_format)
     last, first = _FORMATS[nsp]
     if data_format is None or data_format == last:
         return False
@@ -230,7 +239,8 @@ def convolution(input, filters, strides=None, padding="VALID",  # noqa: A002
         raise ValueError("`filters` must have rank 3, 4 or 5 (1 to 3 "
                          "spatial dimensions). Received filters of shape %s"
                          % (w.shape,))
-    if data_format is not None and data_format.startswith("NC"):
+    if _format_str(data_format) is not None and \
+            data_format.startswith("NC"):
         data_format = _FORMATS[nsp][1]
     elif data_format is not None and data_format not in _FORMATS[nsp]:
         raise ValueError("`data_format` must be %r or %r. Received: "
@@ -251,7 +261,8 @@ def conv_transpose(input, filters, output_shape, strides,  # noqa: A002
     if nsp not in (1, 2, 3):
         raise ValueError("`filters` must have rank 3, 4 or 5. Received "
                          "filters of shape %s" % (w.shape,))
-    if data_format is not None and data_format.startswith("NC"):
+    if _format_str(data_format) is not None and \
+            data_format.startswith("NC"):
         data_format = _FORMATS[nsp][1]
     return _transpose(input, filters, output_shape, strides, padding,
                       data_format, dilations, nsp)
@@ -360,10 +371,7 @@ def bias_add(value, bias, data_format=None, name=None):
         b = bias
     else:
         b = C.convert_to_tensor(bias, dtype=x.dtype)
-    if data_format is not None and not isinstance(data_format, str):
-        raise TypeError("data_format must be a string, got %r"
-                        % (data_format,))
-    first = data_format is not None and data_format.startswith("NC")
+    first = _format_str(data_format) is not None and data_format is not None and data_format.startswith("NC")
     if len(b.shape) != 1:
         raise C.InvalidArgumentError("Biases must be 1D: %s [Op:BiasAdd]"
                                      % _dims(b.shape))
