@@ -283,3 +283,24 @@ def test_row_errors_name_the_rank():
                        match=r"Sliding window strides field must specify"):
         C._call("conv", tf.zeros([1, 2, 2, 1]), tf.zeros([1, 1, 1, 1]),
                 strides=[1])
+
+
+def test_fuzz_findings():
+    # an input of depth 0 made 0 groups (a division by zero in the row)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="input depth must be evenly divisible"):
+        tf.nn.convolution(tf.zeros([1, 2, 2, 0]), tf.zeros([1, 1, 0, 2]))
+    from tapegrad import _tapegrad as C
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="input depth must be evenly divisible"):
+        C._call("conv", tf.zeros([1, 2, 2, 0]), tf.zeros([1, 1, 2, 2]))
+    # a data_format that is not a string is a TypeError, as TF's attr check
+    with pytest.raises(TypeError, match="data_format"):
+        tf.nn.conv_transpose(tf.zeros([1, 2, 2, 1]), tf.zeros([1, 1, 1, 1]),
+                             [1, 2, 2, 1], 1, data_format=tf.constant(1))
+    with pytest.raises(TypeError, match="data_format"):
+        tf.nn.bias_add(tf.zeros([1, 2]), tf.zeros([2]), data_format=3)
+    # window arithmetic that overflows int64 is an error, not a wrap
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
+        C._call("conv", tf.zeros([1, 3, 3, 1]), tf.zeros([2, 2, 1, 1]),
+                padding=[[2 ** 62, 2 ** 62], [0, 0]])
