@@ -5,6 +5,8 @@ The batch is N=32, 32x32, 64 channels in and out, NHWC for tapegrad
 float32, both on the same number of threads (PyTorch's set to what
 NumPy's BLAS uses).  Each figure is the best of several runs of: the
 forward alone; forward + gradients with respect to input and filters.
+The four are timed in turns, so load from elsewhere on the machine
+falls on all of them.
 
     python benchmarks/bench_conv.py [--threads N] [--repeat R]
 """
@@ -19,14 +21,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import tapegrad as tf  # noqa: E402
 
 
-def best(fn, repeat):
-    fn()  # warm up: caches, BLAS threads, allocator
-    times = []
+def best(fns, repeat):
+    """the best time of each of `fns`, run in turns (so a burst of load
+    from elsewhere on the machine hits all of them alike)"""
+    for fn in fns:
+        fn()  # warm up: caches, BLAS threads, allocator
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [min(ts) for ts in times]
 
 
 def main():
@@ -51,8 +57,8 @@ def main():
             loss = tf.reduce_sum(y * y)
         return tape.gradient(loss, [x, f])
 
-    rows = [("tapegrad", best(tg_forward, args.repeat),
-             best(tg_grads, args.repeat))]
+    fns = [tg_forward, tg_grads]
+    names = ["tapegrad"]
     try:
         import torch
     except ImportError:
@@ -81,9 +87,10 @@ def main():
         np.testing.assert_allclose(
             ours[1].numpy(), theirs[1].numpy().transpose(2, 3, 1, 0),
             rtol=2e-3, atol=2e-2)
-        rows.append(("pytorch %s" % torch.__version__,
-                     best(pt_forward, args.repeat),
-                     best(pt_grads, args.repeat)))
+        fns += [pt_forward, pt_grads]
+        names.append("pytorch %s" % torch.__version__)
+    t = best(fns, args.repeat)
+    rows = [(name, t[2 * i], t[2 * i + 1]) for i, name in enumerate(names)]
     print("conv2d 3x3, N=%d H=W=%d C_in=C_out=%d float32, %d thread(s)"
           % (n, h, c, args.threads))
     print("%-22s %12s %18s" % ("", "forward ms", "fwd + grads ms"))
