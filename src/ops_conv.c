@@ -245,6 +245,11 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
        Py_ssize_t nb, Py_ssize_t grp, char *cols)
 {
     size_t run = (size_t)(g->cg * isz);
+    /* with every channel in the group and no dilation along the last
+     * axis, the k[2] offsets of a row are k[2] adjacent input positions:
+     * one copy where they all lie inside (3x fewer calls for 3x3) */
+    int whole = g->cg == g->cin && g->d[2] == 1;
+    size_t wide = run * (size_t)g->k[2];
     char *p = cols;
     for (Py_ssize_t b = b0; b < b0 + nb; b++) {
         const char *xb = x + (b * g->inP * g->cin + grp * g->cg) * isz;
@@ -254,9 +259,17 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
         for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {
             Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];
             int ok0 = y0 >= 0 && y0 < g->in[0];
+            Py_ssize_t z0 = o2 * g->s[2] - g->pb[2];
+            int inside2 = whole && z0 >= 0 && z0 + g->k[2] <= g->in[2];
             for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {
                 Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];
                 int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];
+                if (ok1 && inside2) {
+                    Py_ssize_t pos = (y0 * g->in[1] + y1) * g->in[2] + z0;
+                    memcpy(p, xb + pos * g->cin * isz, wide);
+                    p += wide;
+                    continue;
+                }
                 for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++) {
                     Py_ssize_t y2 = o2 * g->s[2] - g->pb[2] + i2 * g->d[2];
                     if (ok1 && y2 >= 0 && y2 < g->in[2]) {
