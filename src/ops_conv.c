@@ -346,7 +346,8 @@ enum { CONV_FWD, CONV_BP_INPUT, CONV_BP_FILTER };
  *   CONV_FWD        y  = conv(x, w)            a = x, b = w
  *   CONV_BP_INPUT   dx = col2im(gy @ w^T)      a = w, b = gy
  *   CONV_BP_FILTER  dw = sum im2col(x)^T @ gy  a = x, b = gy
- * `out` is zeroed on entry; `cols` holds chunk * P * K elements (NULL when
+ * `out` is zeroed on entry where it is a sum (col2im, several chunks of
+ * the filter gradient); `cols` holds chunk * P * K elements (NULL when
  * direct) and `tmp` K * og (CONV_BP_FILTER over several chunks). */
 static void
 conv_kernel(int role, const geo *g, const tg_gemm *gm, int dtype,
@@ -411,7 +412,7 @@ conv_kernel(int role, const geo *g, const tg_gemm *gm, int dtype,
 }
 
 /* Run one of the three on tensors a, b into a new tensor of shape
- * (ond, oshape), zero-filled first (sums and empty products). */
+ * (ond, oshape), zero-filled where a sum or empty product needs it. */
 static int
 conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
              int ond, const Py_ssize_t *oshape, TensorObject **res)
@@ -440,8 +441,9 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
     if (out == NULL) {
         goto error;
     }
-    memset(out->data, 0, (size_t)out->size * (size_t)tg_dtype_size[dtype]);
+    size_t obytes = (size_t)out->size * (size_t)tg_dtype_size[dtype];
     if (g->n == 0 || g->P == 0 || g->K == 0 || g->og == 0 || out->size == 0) {
+        memset(out->data, 0, obytes);
         *res = out;
         return 0;
     }
@@ -468,6 +470,12 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
             PyErr_NoMemory();
             goto error;
         }
+    }
+    /* sums start from zero: col2im's, and the filter gradient's over
+     * several chunks; otherwise the products write every element */
+    if ((role == CONV_BP_INPUT && !direct) ||
+        (role == CONV_BP_FILTER && chunk < g->n)) {
+        memset(out->data, 0, obytes);
     }
     if (role == CONV_BP_FILTER && chunk < g->n) {
         tmp = PyMem_RawMalloc((size_t)(g->K * g->og * z));
