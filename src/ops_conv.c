@@ -253,33 +253,32 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
     char *p = cols;
     for (Py_ssize_t b = b0; b < b0 + nb; b++) {
         const char *xb = x + (b * g->inP * g->cin + grp * g->cg) * isz;
-        for (Py_ssize_t o0 = 0; o0 < g->out[0]; o0++)
-        for (Py_ssize_t o1 = 0; o1 < g->out[1]; o1++)
-        for (Py_ssize_t o2 = 0; o2 < g->out[2]; o2++)
-        for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {
-            Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];
-            int ok0 = y0 >= 0 && y0 < g->in[0];
-            Py_ssize_t z0 = o2 * g->s[2] - g->pb[2];
-            int inside2 = whole && z0 >= 0 && z0 + g->k[2] <= g->in[2];
-            for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {
-                Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];
-                int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];
-                if (ok1 && inside2) {
-                    Py_ssize_t pos = (y0 * g->in[1] + y1) * g->in[2] + z0;
-                    memcpy(p, xb + pos * g->cin * isz, wide);
-                    p += wide;
-                    continue;
-                }
-                for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++) {
-                    Py_ssize_t y2 = o2 * g->s[2] - g->pb[2] + i2 * g->d[2];
-                    if (ok1 && y2 >= 0 && y2 < g->in[2]) {
-                        Py_ssize_t pos = (y0 * g->in[1] + y1) * g->in[2] + y2;
-                        memcpy(p, xb + pos * g->cin * isz, run);
+        for (Py_ssize_t o = 0; o < g->P; o++) {
+            Py_ssize_t o2 = o % g->out[2], o1 = o / g->out[2] % g->out[1];
+            Py_ssize_t o0 = o / g->out[2] / g->out[1];
+            Py_ssize_t z2 = o2 * g->s[2] - g->pb[2];
+            int inside2 = whole && z2 >= 0 && z2 + g->k[2] <= g->in[2];
+            for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {
+                Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];
+                int ok0 = y0 >= 0 && y0 < g->in[0];
+                for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {
+                    Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];
+                    int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];
+                    Py_ssize_t row = (y0 * g->in[1] + y1) * g->in[2];
+                    if (ok1 && inside2) {
+                        memcpy(p, xb + (row + z2) * g->cin * isz, wide);
+                        p += wide;
+                        continue;
                     }
-                    else {
-                        memset(p, 0, run);
+                    for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++, p += run) {
+                        Py_ssize_t y2 = z2 + i2 * g->d[2];
+                        if (ok1 && y2 >= 0 && y2 < g->in[2]) {
+                            memcpy(p, xb + (row + y2) * g->cin * isz, run);
+                        }
+                        else {
+                            memset(p, 0, run);
+                        }
                     }
-                    p += run;
                 }
             }
         }
@@ -287,6 +286,41 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
 }
 
 /* the transpose of im2col: each patch row added back into dx */
+/* the patch row of output position o, added back into image xb; *pp
+ * moves past the row */
+#define COL2IM_ROW(T)                                                        \
+    static void col2im_row_##T(const geo *g, T *xb, Py_ssize_t o,            \
+                               const T **pp)                                 \
+    {                                                                        \
+        const T *p = *pp;                                                    \
+        Py_ssize_t cg = g->cg;                                               \
+        Py_ssize_t o2 = o % g->out[2], o1 = o / g->out[2] % g->out[1];       \
+        Py_ssize_t o0 = o / g->out[2] / g->out[1];                           \
+        for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {                        \
+            Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];          \
+            int ok0 = y0 >= 0 && y0 < g->in[0];                              \
+            for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {                    \
+                Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];      \
+                int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];                   \
+                for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++, p += cg) {       \
+                    Py_ssize_t y2 = o2 * g->s[2] - g->pb[2] + i2 * g->d[2];  \
+                    if (!ok1 || y2 < 0 || y2 >= g->in[2]) {                  \
+                        continue;                                            \
+                    }                                                        \
+                    T *q = xb + ((y0 * g->in[1] + y1) * g->in[2] + y2) *     \
+                                    g->cin;                                  \
+                    for (Py_ssize_t c = 0; c < cg; c++) {                    \
+                        q[c] += p[c];                                        \
+                    }                                                        \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+        *pp = p;                                                             \
+    }
+COL2IM_ROW(float)
+COL2IM_ROW(double)
+#undef COL2IM_ROW
+
 #define COL2IM(T)                                                            \
     static void col2im_##T(const geo *g, T *dx, Py_ssize_t b0,               \
                            Py_ssize_t nb, Py_ssize_t grp, const T *cols)     \
@@ -295,28 +329,8 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
         Py_ssize_t cg = g->cg;                                               \
         for (Py_ssize_t b = b0; b < b0 + nb; b++) {                          \
             T *xb = dx + b * g->inP * g->cin + grp * cg;                     \
-            for (Py_ssize_t o0 = 0; o0 < g->out[0]; o0++)                    \
-            for (Py_ssize_t o1 = 0; o1 < g->out[1]; o1++)                    \
-            for (Py_ssize_t o2 = 0; o2 < g->out[2]; o2++)                    \
-            for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {                    \
-                Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];      \
-                int ok0 = y0 >= 0 && y0 < g->in[0];                          \
-                for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {                \
-                    Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];  \
-                    int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];               \
-                    for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++, p += cg) {   \
-                        Py_ssize_t y2 =                                      \
-                            o2 * g->s[2] - g->pb[2] + i2 * g->d[2];          \
-                        if (!ok1 || y2 < 0 || y2 >= g->in[2]) {              \
-                            continue;                                        \
-                        }                                                    \
-                        T *q = xb + ((y0 * g->in[1] + y1) * g->in[2] + y2) * \
-                                        g->cin;                              \
-                        for (Py_ssize_t c = 0; c < cg; c++) {                \
-                            q[c] += p[c];                                    \
-                        }                                                    \
-                    }                                                        \
-                }                                                            \
+            for (Py_ssize_t o = 0; o < g->P; o++) {                          \
+                col2im_row_##T(g, xb, o, &p);                                \
             }                                                                \
         }                                                                    \
     }
