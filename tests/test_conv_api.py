@@ -304,3 +304,36 @@ def test_fuzz_findings():
     with pytest.raises(tf.errors.InvalidArgumentError, match="too large"):
         C._call("conv", tf.zeros([1, 3, 3, 1]), tf.zeros([2, 2, 1, 1]),
                 padding=[[2 ** 62, 2 ** 62], [0, 0]])
+
+
+def test_threads_run_the_rows_concurrently(rng):
+    # the rows release the GIL around their products: threads that
+    # convolve at once get the single-threaded results, bit for bit
+    import threading
+    x = rng.standard_normal((8, 16, 16, 8))
+    w = rng.standard_normal((3, 3, 8, 8))
+    xt = tf.constant(x)
+
+    def grads():
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.nn.conv2d(xt, w, 1, "SAME")
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, xt).numpy()
+    want_y = tf.nn.conv2d(x, w, 1, "SAME").numpy()
+    want_g = grads()
+    bad = []
+
+    def run():
+        for _ in range(10):
+            if not np.array_equal(tf.nn.conv2d(x, w, 1, "SAME").numpy(),
+                                  want_y):
+                bad.append("forward")
+            if not np.array_equal(grads(), want_g):
+                bad.append("gradient")
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bad == []
