@@ -618,12 +618,111 @@ fwd_attrs(scope *S, PyObject *bp)
                                  attr(bp, 3)));
 }
 
+
 #define CALL2(OP, a, b, attrs)                                               \
     ((attrs) ? KEEP(tg_op2(TG_OP_##OP, (a), (b), (attrs))) : NULL)
+
+/* reshape(x, dims) and transpose(x, perm) as scope temporaries */
+static PyObject *
+reshape_to(scope *S, PyObject *x, int nd, const Py_ssize_t *dims)
+{
+    return keep(S, tg_op_to_dims(TG_OP_reshape, x, nd, dims));
+}
+
+static PyObject *
+permute(scope *S, PyObject *x, int nd, const int *perm)
+{
+    PyObject *p = keep(S, PyList_New(nd));
+    for (int i = 0; p != NULL && i < nd; i++) {
+        PyList_SET_ITEM(p, i, PyLong_FromLong(perm[i]));
+        if (PyList_GET_ITEM(p, i) == NULL) {
+            return NULL;
+        }
+    }
+    return p ? OP1A(transpose, x, "(O)", p) : NULL;
+}
+
+/* conv's vjp for a batch of nb cotangents G (nb, n, *out, cout) in two
+ * calls, not nb: the input gradient takes the batch as more images; the
+ * filter gradient takes it as more output channels, ordered (groups, nb,
+ * og) so that each group's channels stay together. */
+static int
+conv_vjp_batched(tg_vjp_ctx *c)
+{
+    VJP_BEGIN;
+    const tg_slot *xs = IN_SLOT(0), *ws = IN_SLOT(1);
+    int nd = xs->ndim, nsp = nd - 2;
+    Py_ssize_t nb = ((TensorObject *)c->g)->shape[0];
+    Py_ssize_t d[TG_MAXDIMS];
+    int perm[TG_MAXDIMS];
+    PyObject *gt = G;
+    TensorObject *gten = (TensorObject *)c->g;
+    if (NEEDS(0)) {
+        /* (nb * n, *out, cout) -> dx (nb * n, *in, cin) */
+        d[0] = nb * xs->shape[0];
+        memcpy(d + 1, gten->shape + 2, (size_t)(nd - 1) * sizeof(*d));
+        PyObject *g2 = reshape_to(S, gt, nd, d);
+        memcpy(d + 1, xs->shape + 1, (size_t)(nd - 1) * sizeof(*d));
+        PyObject *shape = keep(S, tg_shape_tuple(nd, d));
+        PyObject *at = shape ? keep(S, Py_BuildValue(
+                                   "(OOOO)", shape, attr(c->attrs, 0),
+                                   attr(c->attrs, 1), attr(c->attrs, 2)))
+                             : NULL;
+        PyObject *dx = CALL2(conv_backprop_input, X(1), g2, at);
+        d[0] = nb;
+        memcpy(d + 1, xs->shape, (size_t)nd * sizeof(*d));
+        SET(0, reshape_to(S, dx, nd + 1, d));
+    }
+    if (NEEDS(1)) {
+        Py_ssize_t cg = ws->shape[nd - 2], cout = ws->shape[nd - 1];
+        Py_ssize_t groups = xs->shape[nd - 1] / cg, og = cout / groups;
+        /* (nb, n, *out, groups, og) -> (n, *out, groups, nb, og) */
+        memcpy(d, gten->shape, (size_t)(nd) * sizeof(*d));
+        d[nd] = groups;
+        d[nd + 1] = og;
+        PyObject *g2 = reshape_to(S, gt, nd + 2, d);
+        for (int i = 0; i < nsp + 1; i++) {
+            perm[i] = i + 1;
+        }
+        perm[nsp + 1] = nsp + 2;
+        perm[nsp + 2] = 0;
+        perm[nsp + 3] = nsp + 3;
+        g2 = permute(S, g2, nd + 2, perm);
+        memcpy(d, gten->shape + 1, (size_t)(nd - 1) * sizeof(*d));
+        d[nd - 1] = groups * nb * og;
+        g2 = reshape_to(S, g2, nd, d);
+        /* dw (*k, cg, groups * nb * og) -> (nb, *k, cg, cout) */
+        memcpy(d, ws->shape, (size_t)(nd - 1) * sizeof(*d));
+        d[nd - 1] = groups * nb * og;
+        PyObject *shape = keep(S, tg_shape_tuple(nd, d));
+        PyObject *at = shape ? keep(S, Py_BuildValue(
+                                   "(OOOO)", shape, attr(c->attrs, 0),
+                                   attr(c->attrs, 1), attr(c->attrs, 2)))
+                             : NULL;
+        PyObject *dw = CALL2(conv_backprop_filter, X(0), g2, at);
+        d[nd - 1] = groups;
+        d[nd] = nb;
+        d[nd + 1] = og;
+        dw = reshape_to(S, dw, nd + 2, d);
+        perm[0] = nd;
+        for (int i = 0; i < nd; i++) {
+            perm[1 + i] = i;
+        }
+        perm[nd + 1] = nd + 1;
+        dw = permute(S, dw, nd + 2, perm);
+        d[0] = nb;
+        memcpy(d + 1, ws->shape, (size_t)nd * sizeof(*d));
+        SET(1, reshape_to(S, dw, nd + 1, d));
+    }
+    VJP_END;
+}
 
 int
 conv_vjp(tg_vjp_ctx *c)
 {
+    if (BATCHED) {
+        return conv_vjp_batched(c);
+    }
     VJP_BEGIN;
     if (NEEDS(0)) {
         PyObject *at = bp_attrs(S, c->attrs, IN_SLOT(0));
