@@ -727,9 +727,9 @@ def _conv_output_shape(input_shape, filters, kernel_size, strides, padding,
 class Conv2D(Layer):
     """2-D convolution: activation(conv2d(inputs, kernel) + bias), the
     kernel of shape kernel_size + (input channels // groups, filters).
-    The convolution is tf.nn.conv2d (tapegrad/_conv.py: im2col over
-    op-table rows), with TF's "same" padding; `groups` splits the channels
-    into independent convolutions."""
+    The convolution is tf.nn.conv2d (the C `conv` row,
+    src/ops_conv.c), with TF's "same" padding; `groups` splits the
+    channels into independent convolutions."""
 
     _single_input = True
 
