@@ -307,7 +307,12 @@ def _model(g, cls):
     conv = g.bool()
     shape = (4, 4, 2) if conv else (3,)
     body = ([L.Conv2D(g.int(1, 3), g.int(1, 3), padding=g.pick(
-                ["valid", "same"])), L.Flatten()] if conv else
+                ["valid", "same"])),
+             g.pick([L.MaxPooling2D(g.int(1, 2), padding="same"),
+                     L.AveragePooling2D(g.int(1, 2), padding="same"),
+                     L.GlobalMaxPooling2D(keepdims=True),
+                     L.GlobalAveragePooling2D(keepdims=True)]),
+             L.Flatten()] if conv else
             [L.Dense(g.int(1, 4), activation=g.pick([None, "relu"]))])
     body += [g.pick([L.Dropout(0.5), L.BatchNormalization(),
                      L.LayerNormalization(), L.ReLU()]), L.Dense(2)]

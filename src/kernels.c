@@ -629,6 +629,41 @@ tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
     return 1;
 }
 
+/* NumPy's matmul inner loop for `dtype` (float32/float64), for callers
+ * that run products on raw buffers (ops_conv.c): 0 if there is none.
+ * Looked up with the GIL held; the loop itself may then run without it. */
+int
+tg_gemm_loop(int dtype, tg_gemm *gm)
+{
+    const loop_entry *e;
+    int npt = tg_dtype_npy[dtype];
+    e = numpy_loop("matmul", 2, npt, npt, npt);
+    if (e == NULL) {
+        return 0;
+    }
+    gm->fn = e->fn;
+    gm->data = e->data;
+    gm->isz = tg_dtype_size[dtype];
+    return 1;
+}
+
+/* c[m, n] = a[m, k] @ b[k, n], every operand given by element strides
+ * (NumPy's loop hands BLAS any operand with one unit stride, transposed
+ * or not).  Needs no GIL. */
+void
+tg_gemm_run(const tg_gemm *gm, Py_ssize_t m, Py_ssize_t k, Py_ssize_t n,
+            const char *a, Py_ssize_t am, Py_ssize_t ak, const char *b,
+            Py_ssize_t bk, Py_ssize_t bn, char *c, Py_ssize_t cm,
+            Py_ssize_t cn)
+{
+    npy_intp z = gm->isz;
+    npy_intp dims[4] = {1, m, k, n};
+    npy_intp steps[9] = {0, 0, 0, am * z, ak * z, bk * z, bn * z, cm * z,
+                         cn * z};
+    char *args[3] = {(char *)a, (char *)b, c};
+    gm->fn(args, dims, steps, gm->data);
+}
+
 static int
 ufunc_into(const char *name, int nin, TensorObject **in, TensorObject *out)
 {

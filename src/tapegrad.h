@@ -452,6 +452,17 @@ int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
                          TensorObject *out);
+/* NumPy's matmul inner loop on raw buffers (element strides) */
+typedef struct {
+    void (*fn)(char **, npy_intp const *, npy_intp const *, void *);
+    void *data;
+    Py_ssize_t isz;
+} tg_gemm;
+int tg_gemm_loop(int dtype, tg_gemm *gm);
+void tg_gemm_run(const tg_gemm *gm, Py_ssize_t m, Py_ssize_t k, Py_ssize_t n,
+                 const char *a, Py_ssize_t am, Py_ssize_t ak, const char *b,
+                 Py_ssize_t bk, Py_ssize_t bn, char *c, Py_ssize_t cm,
+                 Py_ssize_t cn);
 int tg_binary_kernel(int op, TensorObject *a, TensorObject *b,
                      TensorObject *out);
 int tg_unary_kernel(int op, TensorObject *x, TensorObject *out);

@@ -104,13 +104,11 @@ def _install_composites():
             setattr(module, fn, getattr(_composite_ops, fn))
             if hasattr(module, "__all__") and fn not in module.__all__:
                 module.__all__.append(fn)
-    from ._conv import conv2d
-    nn.conv2d = conv2d
-    nn.__all__.append("conv2d")
-    from . import _pool
-    for fn in _pool.__all__:
-        setattr(nn, fn, getattr(_pool, fn))
-        nn.__all__.append(fn)
+    from . import _conv, _pool
+    for module_ in (_conv, _pool):
+        for fn in module_.__all__:
+            setattr(nn, fn, getattr(module_, fn))
+            nn.__all__.append(fn)
     top = _sys.modules[__name__]
     for fn in ("scatter_nd", "tensor_scatter_nd_update",
                "tensor_scatter_nd_add", "tensor_scatter_nd_sub",

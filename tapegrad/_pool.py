@@ -189,7 +189,9 @@ def _generic(kind, input, ksize, strides, padding, data_format):
         channel_index = n + 1
         data_format = _FORMATS[n][0]
     else:
-        channel_index = 1 if data_format.startswith("NC") else n + 1
+        # TF reads data_format.startswith here (an AttributeError for a
+        # non-string); the row's "not in the list" message says more
+        channel_index = 1 if str(data_format).startswith("NC") else n + 1
     ksize = _get_sequence(ksize, n, channel_index, "ksize")
     strides = _get_sequence(strides, n, channel_index, "strides")
     if kind == "max" and isinstance(padding, (list, tuple)) and n == 3:

@@ -103,3 +103,4 @@ from refs_math import *  # noqa: E402,F401,F403
 from refs_nn import *  # noqa: E402,F401,F403
 from refs_pool import *  # noqa: E402,F401,F403
 from refs_reduce import *  # noqa: E402,F401,F403
+from refs_conv import *  # noqa: E402,F401,F403

@@ -7,7 +7,7 @@ checked against Keras 3's and TF's documented behaviour:
 - Layer.__init__'s Keras 3 arguments (``input_shape``/``input_dim`` with
   Keras' warning, ``name`` by Keras' rule, unknown keywords refused), the
   Keras repr, lists in Keras' order from ``variables``, ``Model.layers``;
-- tf.nn.conv2d (im2col over op-table rows) and keras.layers.Conv2D;
+- tf.nn.conv2d (the C conv row) and keras.layers.Conv2D;
 - the functional API: keras.Input, KerasTensor, Model(inputs, outputs), a
   Sequential built from an input shape, and the summary's output shapes;
 - keras.saving's registry (register_keras_serializable and look-ups).

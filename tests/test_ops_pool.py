@@ -135,6 +135,11 @@ def test_jacobian_of_max_pool_is_one_hot_rows():
      IAE,
      "Value for attr 'data_format' of \"NWC\" is not in the list of allowed "
      "values: \"NHWC\", \"NCHW\", \"NCHW_VECT_C\" [Op:MaxPool]"),
+    # found by fuzz_ops: a non-string data_format was an AttributeError
+    (lambda x: tf.nn.max_pool(x, 2, 1, "VALID", data_format=1.0),
+     IAE,
+     "Value for attr 'data_format' of \"1.0\" is not in the list of allowed "
+     "values: \"NHWC\", \"NCHW\", \"NCHW_VECT_C\" [Op:MaxPool]"),
     (lambda x: tf.nn.max_pool(x[0, 0], 2, 1, "VALID"), ValueError,
      "`input.shape.rank` must be 3, 4 or 5. Received: input.shape=(4, 1) of "
      "rank 2."),

@@ -34,6 +34,11 @@ def main():
     for ns in NAMESPACES + sorted(set(names) - set(NAMESPACES)):
         if names[ns]:
             print(f"- `{ns}`: " + ", ".join(sorted(names[ns])))
+    from tapegrad import _conv, _pool
+    print("- `tapegrad.nn` convolutions (`tapegrad/_conv.py` over the "
+          "`conv` rows): " + ", ".join(sorted(_conv.__all__)))
+    print("- `tapegrad.nn` pooling (`tapegrad/_pool.py` over the "
+          "`max_pool` / `avg_pool` rows): " + ", ".join(sorted(_pool.__all__)))
     print("- `tapegrad.random`: normal, uniform, truncated_normal, shuffle, "
           "set_seed")
     print("- `tapegrad.test`: compute_gradient, check_gradients")
