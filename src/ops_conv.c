@@ -2,10 +2,11 @@
  * convolution (1 to 3 spatial dims, channels last, feature groups) and its
  * two transposes, TF's Conv*BackpropInput and Conv*BackpropFilter.
  *
- * One kernel serves all three: a chunk of images is unfolded into patch
- * rows (im2col, into one bounded scratch buffer reused for every chunk and
- * group), and one product per chunk and group runs through NumPy's matmul
- * loop (BLAS) without the GIL.  The input gradient folds the product's
+ * One kernel serves all three: a chunk of images (or of one image's
+ * output positions, for large ones) is unfolded into patch rows (im2col,
+ * into one bounded scratch buffer reused for every chunk and group), and
+ * one product per chunk and group runs through NumPy's matmul loop (BLAS)
+ * without the GIL.  The input gradient folds the product's
  * rows back (col2im, adding).  A 1x1 kernel at stride 1 reads (or writes)
  * the images in place.
  *
@@ -15,7 +16,7 @@
  */
 #include "vjp.h"
 
-/* patch rows per chunk: this many bytes of scratch at most (one image at
+/* patch rows per chunk: this many bytes of scratch at most (one row at
  * least).  Bounded, so memory stays near the output's size; large enough
  * that each BLAS call gets thousands of rows (a 32x32 image's 1024 rows
  * per call measured slower on the filter gradient, where the product's
@@ -237,12 +238,13 @@ geo_out_shape(const geo *g, Py_ssize_t *shape)
 
 /* ---- the kernel --------------------------------------------------------- */
 
-/* patch rows of images [b0, b0 + nb), group grp's channels: row (b, o) is
- * the input under the kernel at output position o, (kernel offset,
- * channel) order as the filter's rows; zeros where it overhangs */
+/* patch rows [r0, r0 + nr) of the (image, output position) rows, group
+ * grp's channels: row b * P + o is the input under the kernel at output
+ * position o of image b, (kernel offset, channel) order as the filter's
+ * rows; zeros where it overhangs */
 static void
-im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
-       Py_ssize_t nb, Py_ssize_t grp, char *cols)
+im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t r0,
+       Py_ssize_t nr, Py_ssize_t grp, char *cols)
 {
     size_t run = (size_t)(g->cg * isz);
     /* with every channel in the group and no dilation along the last
@@ -251,33 +253,32 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
     int whole = g->cg == g->cin && g->d[2] == 1;
     size_t wide = run * (size_t)g->k[2];
     char *p = cols;
-    for (Py_ssize_t b = b0; b < b0 + nb; b++) {
+    for (Py_ssize_t r = r0; r < r0 + nr; r++) {
+        Py_ssize_t b = r / g->P, o = r % g->P;
         const char *xb = x + (b * g->inP * g->cin + grp * g->cg) * isz;
-        for (Py_ssize_t o = 0; o < g->P; o++) {
-            Py_ssize_t o2 = o % g->out[2], o1 = o / g->out[2] % g->out[1];
-            Py_ssize_t o0 = o / g->out[2] / g->out[1];
-            Py_ssize_t z2 = o2 * g->s[2] - g->pb[2];
-            int inside2 = whole && z2 >= 0 && z2 + g->k[2] <= g->in[2];
-            for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {
-                Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];
-                int ok0 = y0 >= 0 && y0 < g->in[0];
-                for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {
-                    Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];
-                    int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];
-                    Py_ssize_t row = (y0 * g->in[1] + y1) * g->in[2];
-                    if (ok1 && inside2) {
-                        memcpy(p, xb + (row + z2) * g->cin * isz, wide);
-                        p += wide;
-                        continue;
+        Py_ssize_t o2 = o % g->out[2], o1 = o / g->out[2] % g->out[1];
+        Py_ssize_t o0 = o / g->out[2] / g->out[1];
+        Py_ssize_t z2 = o2 * g->s[2] - g->pb[2];
+        int inside2 = whole && z2 >= 0 && z2 + g->k[2] <= g->in[2];
+        for (Py_ssize_t i0 = 0; i0 < g->k[0]; i0++) {
+            Py_ssize_t y0 = o0 * g->s[0] - g->pb[0] + i0 * g->d[0];
+            int ok0 = y0 >= 0 && y0 < g->in[0];
+            for (Py_ssize_t i1 = 0; i1 < g->k[1]; i1++) {
+                Py_ssize_t y1 = o1 * g->s[1] - g->pb[1] + i1 * g->d[1];
+                int ok1 = ok0 && y1 >= 0 && y1 < g->in[1];
+                Py_ssize_t row = (y0 * g->in[1] + y1) * g->in[2];
+                if (ok1 && inside2) {
+                    memcpy(p, xb + (row + z2) * g->cin * isz, wide);
+                    p += wide;
+                    continue;
+                }
+                for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++, p += run) {
+                    Py_ssize_t y2 = z2 + i2 * g->d[2];
+                    if (ok1 && y2 >= 0 && y2 < g->in[2]) {
+                        memcpy(p, xb + (row + y2) * g->cin * isz, run);
                     }
-                    for (Py_ssize_t i2 = 0; i2 < g->k[2]; i2++, p += run) {
-                        Py_ssize_t y2 = z2 + i2 * g->d[2];
-                        if (ok1 && y2 >= 0 && y2 < g->in[2]) {
-                            memcpy(p, xb + (row + y2) * g->cin * isz, run);
-                        }
-                        else {
-                            memset(p, 0, run);
-                        }
+                    else {
+                        memset(p, 0, run);
                     }
                 }
             }
@@ -285,9 +286,8 @@ im2col(const geo *g, const char *x, Py_ssize_t isz, Py_ssize_t b0,
     }
 }
 
-/* the transpose of im2col: each patch row added back into dx */
-/* the patch row of output position o, added back into image xb; *pp
- * moves past the row */
+/* the transpose of im2col, one patch row: output position o's row added
+ * back into image xb; *pp moves past the row */
 #define COL2IM_ROW(T)                                                        \
     static void col2im_row_##T(const geo *g, T *xb, Py_ssize_t o,            \
                                const T **pp)                                 \
@@ -321,17 +321,16 @@ COL2IM_ROW(float)
 COL2IM_ROW(double)
 #undef COL2IM_ROW
 
+/* the transpose of im2col: patch rows [r0, r0 + nr) added back into dx */
 #define COL2IM(T)                                                            \
-    static void col2im_##T(const geo *g, T *dx, Py_ssize_t b0,               \
-                           Py_ssize_t nb, Py_ssize_t grp, const T *cols)     \
+    static void col2im_##T(const geo *g, T *dx, Py_ssize_t r0,               \
+                           Py_ssize_t nr, Py_ssize_t grp, const T *cols)     \
     {                                                                        \
         const T *p = cols;                                                   \
-        Py_ssize_t cg = g->cg;                                               \
-        for (Py_ssize_t b = b0; b < b0 + nb; b++) {                          \
-            T *xb = dx + b * g->inP * g->cin + grp * cg;                     \
-            for (Py_ssize_t o = 0; o < g->P; o++) {                          \
-                col2im_row_##T(g, xb, o, &p);                                \
-            }                                                                \
+        for (Py_ssize_t r = r0; r < r0 + nr; r++) {                          \
+            Py_ssize_t b = r / g->P;                                         \
+            T *xb = dx + b * g->inP * g->cin + grp * g->cg;                  \
+            col2im_row_##T(g, xb, r % g->P, &p);                             \
         }                                                                    \
     }
 COL2IM(float)
@@ -360,18 +359,19 @@ enum { CONV_FWD, CONV_BP_INPUT, CONV_BP_FILTER };
  *   CONV_FWD        y  = conv(x, w)            a = x, b = w
  *   CONV_BP_INPUT   dx = col2im(gy @ w^T)      a = w, b = gy
  *   CONV_BP_FILTER  dw = sum im2col(x)^T @ gy  a = x, b = gy
- * `out` is zeroed on entry where it is a sum (col2im, several chunks of
- * the filter gradient); `cols` holds chunk * P * K elements (NULL when
- * direct) and `tmp` K * og (CONV_BP_FILTER over several chunks). */
+ * over chunks of `chunk` rows of the n * P (image, output position)
+ * rows.  `out` is zeroed on entry where it is a sum (col2im, several
+ * chunks of the filter gradient); `cols` holds chunk * K elements (NULL
+ * when direct) and `tmp` K * og (CONV_BP_FILTER over several chunks). */
 static void
 conv_kernel(int role, const geo *g, const tg_gemm *gm, int dtype,
             const char *a, const char *b, char *out, Py_ssize_t chunk,
             int direct, char *cols, char *tmp)
 {
     Py_ssize_t z = gm->isz;
-    for (Py_ssize_t b0 = 0; b0 < g->n; b0 += chunk) {
-        Py_ssize_t nb = g->n - b0 < chunk ? g->n - b0 : chunk;
-        Py_ssize_t rows = nb * g->P, r0 = b0 * g->P;
+    Py_ssize_t total = g->n * g->P;
+    for (Py_ssize_t r0 = 0; r0 < total; r0 += chunk) {
+        Py_ssize_t rows = total - r0 < chunk ? total - r0 : chunk;
         for (Py_ssize_t grp = 0; grp < g->groups; grp++) {
             /* this chunk's patch rows: the images themselves or `cols` */
             const char *pa = cols;
@@ -382,7 +382,7 @@ conv_kernel(int role, const geo *g, const tg_gemm *gm, int dtype,
                 lda = g->cin;
             }
             else if (role != CONV_BP_INPUT) {
-                im2col(g, a, z, b0, nb, grp, cols);
+                im2col(g, a, z, r0, rows, grp, cols);
             }
             const char *gy = b + (r0 * g->cout + grp * g->og) * z;
             if (role == CONV_FWD) {
@@ -397,15 +397,15 @@ conv_kernel(int role, const geo *g, const tg_gemm *gm, int dtype,
                             a + grp * g->og * z, 1, g->cout, (char *)pa,
                             lda, 1);
                 if (!direct && dtype == TG_FLOAT32) {
-                    col2im_float(g, (float *)out, b0, nb, grp,
+                    col2im_float(g, (float *)out, r0, rows, grp,
                                  (const float *)cols);
                 }
                 else if (!direct) {
-                    col2im_double(g, (double *)out, b0, nb, grp,
+                    col2im_double(g, (double *)out, r0, rows, grp,
                                   (const double *)cols);
                 }
             }
-            else if (chunk >= g->n) {
+            else if (chunk >= total) {
                 /* one chunk: the product is dw's block itself */
                 tg_gemm_run(gm, g->K, rows, g->og, pa, 1, lda, gy, g->cout,
                             1, out + grp * g->og * z, g->cout, 1);
@@ -471,13 +471,20 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
                   g->out[i] == g->in[i];
     }
     Py_ssize_t z = gm.isz, per, chunk;
-    if (__builtin_mul_overflow(g->P, g->K, &per) ||
-        __builtin_mul_overflow(per, z, &per)) {
+    Py_ssize_t total;
+    if (__builtin_mul_overflow(g->K, z, &per) ||
+        __builtin_mul_overflow(g->n, g->P, &total)) {
         PyErr_NoMemory();
         goto error;
     }
+    /* whole images where they fit: rows of one image are what BLAS
+     * gets anyway, and a chunk that ends mid-image is only for images
+     * larger than the bound */
     chunk = CONV_SCRATCH_BYTES / per > 1 ? CONV_SCRATCH_BYTES / per : 1;
-    chunk = chunk < g->n ? chunk : g->n;
+    if (chunk >= g->P) {
+        chunk -= chunk % g->P;
+    }
+    chunk = chunk < total ? chunk : total;
     if (!direct) {
         cols = PyMem_RawMalloc((size_t)(chunk * per));
         if (cols == NULL) {
@@ -488,10 +495,10 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
     /* sums start from zero: col2im's, and the filter gradient's over
      * several chunks; otherwise the products write every element */
     if ((role == CONV_BP_INPUT && !direct) ||
-        (role == CONV_BP_FILTER && chunk < g->n)) {
+        (role == CONV_BP_FILTER && chunk < total)) {
         memset(out->data, 0, obytes);
     }
-    if (role == CONV_BP_FILTER && chunk < g->n) {
+    if (role == CONV_BP_FILTER && chunk < total) {
         tmp = PyMem_RawMalloc((size_t)(g->K * g->og * z));
         if (tmp == NULL) {
             PyErr_NoMemory();

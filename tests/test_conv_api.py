@@ -325,7 +325,7 @@ def test_threads_run_the_rows_concurrently(rng):
     bad = []
 
     def run():
-        for _ in range(10):
+        for _ in range(4):
             if not np.array_equal(tf.nn.conv2d(x, w, 1, "SAME").numpy(),
                                   want_y):
                 bad.append("forward")
@@ -337,3 +337,27 @@ def test_threads_run_the_rows_concurrently(rng):
     for t in threads:
         t.join()
     assert bad == []
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_chunks_that_split_images(rng, groups):
+    # patch rows past the row kernel's 16 MB scratch bound: chunks end
+    # mid-image (3640 rows of 4096 per image here), in all three rows
+    from tapegrad import _tapegrad as C
+    x = rng.standard_normal((2, 64, 64, 64))
+    w = rng.standard_normal((3, 3, 64 // groups, 8))
+    g = rng.standard_normal((2, 64, 64, 8))
+    at = dict(strides=[1, 1], padding=[[1, 1], [1, 1]], dilations=[1, 1])
+    np.testing.assert_allclose(C._call("conv", x, w, **at).numpy(),
+                               refs_conv.conv(x, w, **at), rtol=1e-10,
+                               atol=1e-10)
+    np.testing.assert_allclose(
+        C._call("conv_backprop_input", w, g, input_sizes=x.shape,
+                **at).numpy(),
+        refs_conv.conv_backprop_input(w, g, x.shape, **at), rtol=1e-10,
+        atol=1e-10)
+    np.testing.assert_allclose(
+        C._call("conv_backprop_filter", x, g, filter_sizes=w.shape,
+                **at).numpy(),
+        refs_conv.conv_backprop_filter(x, g, w.shape, **at), rtol=1e-10,
+        atol=1e-9)
