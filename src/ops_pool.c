@@ -224,6 +224,123 @@ pool_argmax(const pool_geom *gm, const TensorObject *x, Py_ssize_t *idx)
     END_WINDOWS
 }
 
+/* pool_argmax for float32 / float64, window by window: the window's
+ * bounds are computed once and each in-bounds position's C channels are
+ * compared as one contiguous row (best[] holds the running maxima), so
+ * the inner loop is a plain typed pass instead of a per-element dtype
+ * switch.  Same order and NaN rule as pool_argmax. */
+#define DEFINE_TYPED_ARGMAX(T)                                               \
+    static void                                                              \
+    pool_argmax_##T(const pool_geom *gm, const T *x, Py_ssize_t *idx,       \
+                    T *best)                                                 \
+    {                                                                        \
+        const Py_ssize_t c = gm->c;                                          \
+        Py_ssize_t o = 0;                                                    \
+        for (Py_ssize_t b = 0; b < gm->n; b++) {                             \
+            for (Py_ssize_t q0 = 0; q0 < gm->out[0]; q0++) {                 \
+                for (Py_ssize_t q1 = 0; q1 < gm->out[1]; q1++) {             \
+                    for (Py_ssize_t q2 = 0; q2 < gm->out[2]; q2++) {         \
+                        Py_ssize_t lo[3], hi[3], q[3] = {q0, q1, q2};        \
+                        Py_ssize_t *ix = idx + o;                            \
+                        int first = 1;                                       \
+                        for (int a = 0; a < 3; a++) {                        \
+                            Py_ssize_t start = q[a] * gm->s[a] - gm->p[a];   \
+                            lo[a] = start < 0 ? 0 : start;                   \
+                            hi[a] = start + gm->k[a] < gm->in[a]             \
+                                        ? start + gm->k[a] : gm->in[a];      \
+                        }                                                    \
+                        for (Py_ssize_t i0 = lo[0]; i0 < hi[0]; i0++) {      \
+                            for (Py_ssize_t i1 = lo[1]; i1 < hi[1]; i1++) {  \
+                                for (Py_ssize_t i2 = lo[2]; i2 < hi[2];      \
+                                     i2++) {                                 \
+                                    Py_ssize_t base =                        \
+                                        (((b * gm->in[0] + i0) * gm->in[1]   \
+                                          + i1) * gm->in[2] + i2) * c;       \
+                                    const T *row = x + base;                 \
+                                    if (first) {                             \
+                                        for (Py_ssize_t ch = 0; ch < c;      \
+                                             ch++) {                         \
+                                            best[ch] = row[ch];              \
+                                            ix[ch] = base + ch;              \
+                                        }                                    \
+                                        first = 0;                           \
+                                        continue;                            \
+                                    }                                        \
+                                    for (Py_ssize_t ch = 0; ch < c; ch++) {  \
+                                        T v = row[ch], bv = best[ch];        \
+                                        if (!isnan(bv) &&                    \
+                                            (v > bv || isnan(v))) {          \
+                                            best[ch] = v;                    \
+                                            ix[ch] = base + ch;              \
+                                        }                                    \
+                                    }                                        \
+                                }                                            \
+                            }                                                \
+                        }                                                    \
+                        o += c;                                              \
+                    }                                                        \
+                }                                                            \
+            }                                                                \
+        }                                                                    \
+    }
+DEFINE_TYPED_ARGMAX(float)
+DEFINE_TYPED_ARGMAX(double)
+#undef DEFINE_TYPED_ARGMAX
+
+/* idx[] for x, through the typed walk where there is one; -1 with
+ * MemoryError set if its scratch row cannot be had */
+static int
+pool_find_argmax(const pool_geom *gm, const TensorObject *x,
+                 Py_ssize_t *idx)
+{
+    if (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64) {
+        pool_argmax(gm, x, idx);
+        return 0;
+    }
+    void *best = PyMem_Malloc((size_t)(gm->c > 0 ? gm->c : 1) *
+                              (size_t)tg_dtype_size[x->dtype]);
+    if (best == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (x->dtype == TG_FLOAT32) {
+        pool_argmax_float(gm, (const float *)x->data, idx, best);
+    }
+    else {
+        pool_argmax_double(gm, (const double *)x->data, idx, best);
+    }
+    PyMem_Free(best);
+    return 0;
+}
+
+/* out[o] = v[idx[o]] for o < m (the pooled values or the gathered
+ * gradient); typed where the dtype has a loop */
+static void
+gather_at(TensorObject *out, const TensorObject *v, const Py_ssize_t *idx,
+          Py_ssize_t m)
+{
+    if (v->dtype == TG_FLOAT32) {
+        const float *src = (const float *)v->data;
+        float *dst = (float *)out->data;
+        for (Py_ssize_t o = 0; o < m; o++) {
+            dst[o] = src[idx[o]];
+        }
+    }
+    else if (v->dtype == TG_FLOAT64) {
+        const double *src = (const double *)v->data;
+        double *dst = (double *)out->data;
+        for (Py_ssize_t o = 0; o < m; o++) {
+            dst[o] = src[idx[o]];
+        }
+    }
+    else {
+        for (Py_ssize_t o = 0; o < m; o++) {
+            put_float(out->data, out->dtype, o,
+                      tg_float_at(v->data, v->dtype, idx[o]));
+        }
+    }
+}
+
 /* shared forward of the rows that read the argmax of input 0:
  *   mode 0  max_pool(x)              y[o] = x[idx[o]]
  *   mode 1  max_pool_grad(x, g)      y[idx[o]] += g[o]   (y shaped as x)
@@ -265,7 +382,9 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
         PyErr_NoMemory();
         goto error;
     }
-    pool_argmax(&gm, x, idx);
+    if (pool_find_argmax(&gm, x, idx) < 0) {
+        goto error;
+    }
     if (mode == 1) {
         /* accumulated in double: a position can be several windows'
          * argmax, and float16 would round every partial sum */
@@ -288,9 +407,8 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
     }
     else {
         out = tg_tensor_new(v->dtype, nd, dims);
-        for (Py_ssize_t o = 0; out != NULL && o < m; o++) {
-            put_float(out->data, out->dtype, o,
-                      tg_float_at(v->data, v->dtype, idx[o]));
+        if (out != NULL) {
+            gather_at(out, v, idx, m);
         }
     }
     if (out == NULL) {

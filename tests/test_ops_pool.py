@@ -241,3 +241,26 @@ def test_huge_windows_and_strides_do_not_overflow():
     with pytest.raises(IAE, match="Computed output size would be negative"):
         C._call("max_pool", x, ksize=[big, 1], strides=[1, 1],
                 padding="VALID")
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_typed_argmax_walk_agrees_with_the_generic_one(padding):
+    # float32/float64 take a typed window walk, float16 the generic one:
+    # small integers (exact in all three) with many ties and a NaN must
+    # pick the same positions (first maximum; a NaN wins its window)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, (2, 5, 6, 3)).astype(np.float64)
+    x[0, 1, 2, 1] = np.nan
+    picks = []
+    for dt in (tf.float16, tf.float32, tf.float64):
+        xt = tf.constant(x, dtype=dt)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = tf.nn.max_pool2d(xt, [2, 3], [1, 2], padding)
+        g = tape.gradient(y, xt, output_gradients=tf.ones_like(y) * 1.0)
+        picks.append((np.isnan(y.numpy()), np.nan_to_num(y.numpy()),
+                      g.numpy().astype(np.float64)))
+    for other in picks[1:]:
+        for a, b in zip(picks[0], other):
+            np.testing.assert_array_equal(a, b)
+    assert picks[0][0].any()
