@@ -110,3 +110,33 @@ def test_split_into_more_pieces_than_an_int32_counts():
                            "pieces than an int32 can count" % n):
             tf.split(tf.zeros([0]), n)
     assert [p.shape for p in tf.split(tf.zeros([0, 2]), 3)] == [(0, 2)] * 3
+
+
+# Found by fuzz_ops' Keras models (no reproducer file: they came from the
+# in-process smoke runs): a list subclass with its own constructor as
+# fit/predict data was rebuilt by calling that constructor; label
+# smoothing over zero classes divided by zero.
+def test_keras_data_in_a_list_subclass_and_smoothing_over_no_classes():
+    import collections
+
+    import numpy as np
+
+    import tapegrad as tf
+
+    class Tagged(list):
+        def __init__(self, items, tag):
+            super().__init__(items)
+            self.tag = tag
+
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)),
+                                 tf.keras.layers.Dense(1)])
+    x = np.ones((2, 3), np.float32)
+    assert model.predict(Tagged([x], "t"), verbose=0).shape == (2, 1)
+    from tapegrad.keras.models import _nest_map
+    pair = collections.namedtuple("pair", "a b")
+    assert _nest_map(lambda v: v * 2, pair(1, 2)) == pair(2, 4)
+    assert _nest_map(lambda v: v * 2, Tagged([1, 2], "t")) == [2, 4]
+    empty = np.zeros((2, 0), np.float32)
+    loss = tf.keras.losses.categorical_crossentropy(empty, empty,
+                                                    label_smoothing=0.1)
+    np.testing.assert_array_equal(loss.numpy(), [0.0, 0.0])

@@ -19,7 +19,7 @@ from .. import _tapegrad as C
 from .._shape import TensorShape
 from ..dtypes import as_dtype
 from ._keras_tensor import KerasTensor
-from .layers import Layer, _build_in_call
+from .layers import Layer, _build_in_call, _rebuild
 
 __all__ = ["Input", "InputLayer", "Node", "symbolic_call"]
 
@@ -37,7 +37,7 @@ def flatten(x):
 
 def map_structure(fn, x):
     if isinstance(x, (list, tuple)):
-        return type(x)(map_structure(fn, v) for v in x)
+        return _rebuild(x, (map_structure(fn, v) for v in x))
     if isinstance(x, dict):     # in flatten's (sorted) key order
         return {k: map_structure(fn, x[k]) for k in sorted(x)}
     return fn(x)

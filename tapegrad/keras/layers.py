@@ -110,10 +110,22 @@ def _input_leaves(x):
         yield x
 
 
+def _rebuild(x, items):
+    """A list or tuple like `x` holding `items`: a namedtuple stays one (as
+    Keras' tree does); other subclasses become plain lists and tuples,
+    since their constructors may take other arguments."""
+    items = list(items)
+    if isinstance(x, tuple):
+        if hasattr(type(x), "_fields"):
+            return type(x)(*items)
+        return tuple(items)
+    return items
+
+
 def _map_leaves(fn, x):
     if isinstance(x, (list, tuple)):
         if _holds_arrays(x):
-            return type(x)(_map_leaves(fn, v) for v in x)
+            return _rebuild(x, (_map_leaves(fn, v) for v in x))
         return fn(x)
     if isinstance(x, dict):
         return {k: _map_leaves(fn, v) for k, v in x.items()}

@@ -327,7 +327,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False,
             "y_pred.shape=%s. Consider using 'binary_crossentropy' if you "
             "only have 2 classes." % (y_pred.shape,), SyntaxWarning,
             stacklevel=2)
-    if label_smoothing:
+    if label_smoothing and y_pred.shape[axis]:
+        # (no classes: nothing to smooth; Keras' tensor division by 0
+        # gives inf over an empty axis)
         num_classes = float(y_pred.shape[axis])
         y_true = (y_true * (1.0 - label_smoothing)
                   + label_smoothing / num_classes)

@@ -27,8 +27,8 @@ from . import optimizers as _optimizers
 from . import _functional
 from ._keras_tensor import KerasTensor
 from ._functional import InputLayer
-from .layers import (Layer, _building_in_call, _shape_from_config,
-                     _with_auto_config)
+from .layers import (Layer, _building_in_call, _rebuild,
+                     _shape_from_config, _with_auto_config)
 
 __all__ = ["Model", "Sequential", "Functional", "load_model", "save_model"]
 
@@ -42,7 +42,7 @@ def _as_array(x):
 
 def _nest_map(fn, x):
     if isinstance(x, (list, tuple)):
-        return type(x)(_nest_map(fn, v) for v in x)
+        return _rebuild(x, (_nest_map(fn, v) for v in x))
     if isinstance(x, dict):
         return {k: _nest_map(fn, v) for k, v in x.items()}
     return fn(x)
