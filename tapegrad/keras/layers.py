@@ -767,34 +767,24 @@ def _conv_data_format(data_format):
 _TF_FORMATS = {1: ("NWC", "NCW"), 2: ("NHWC", "NCHW"), 3: ("NDHWC", "NCDHW")}
 
 
-class _Conv(Layer):
-    """N-d convolution (Keras' BaseConv): activation(convolution(inputs,
-    kernel) + bias), the kernel of shape kernel_size + (input channels //
-    groups, filters).  The convolution is tf.nn.convolution (the op
-    table's conv rows), with TF's "same" padding; `groups` splits the
-    channels into independent convolutions.  Conv1D, Conv2D and Conv3D fix
-    the rank."""
+class _ConvBase(Layer):
+    """What Keras' convolution layers share: the kernel_size / strides /
+    dilation_rate tuples, padding and data_format, activation, bias and
+    initializers, with Keras' checks; the channel axis, the input check,
+    the bias; the weights made in build.  Subclasses give the kernel's
+    shape and the convolution."""
 
     _single_input = True
     rank = None
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid",
-                 data_format=None, dilation_rate=1, groups=1,
-                 activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, name=None,
-                 **kwargs):
+    def __init__(self, kernel_size, strides, padding, data_format,
+                 dilation_rate, activation, use_bias, kernel_initializer,
+                 bias_initializer, activity_regularizer, name,
+                 refused, kwargs):
         super().__init__(activity_regularizer=activity_regularizer,
                          name=name, **kwargs)
-        _refuse(self, kernel_regularizer=kernel_regularizer,
-                bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        _refuse(self, **refused)
         n = self.rank
-        self.filters = filters
-        self.groups = groups
         self.kernel_size = _standardize_tuple(kernel_size, n, "kernel_size")
         self.strides = _standardize_tuple(strides, n, "strides")
         self.dilation_rate = _standardize_tuple(dilation_rate, n,
@@ -806,17 +796,6 @@ class _Conv(Layer):
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
         self._inits = (kernel_initializer, bias_initializer)
-        if filters is None or filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected "
-                             "a strictly positive value. Received filters=%s."
-                             % (filters,))
-        if groups <= 0:
-            raise ValueError("The number of groups must be a positive "
-                             "integer. Received: groups=%s." % (groups,))
-        if filters % groups:
-            raise ValueError("The number of filters must be evenly divisible "
-                             "by the number of groups. Received: groups=%s, "
-                             "filters=%s." % (groups, filters))
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 "`strides > 1` not supported in conjunction with "
@@ -825,8 +804,28 @@ class _Conv(Layer):
         self.kernel = None
         self.bias = None
 
+    @staticmethod
+    def _positive(what, value):
+        if value is None or value <= 0:
+            raise ValueError("Invalid value for argument `%s`. Expected a "
+                             "strictly positive value. Received %s=%s."
+                             % (what, what, value))
+
     def _channel_axis(self):
         return -1 if self.data_format == "channels_last" else 1
+
+    def _tf_format(self):
+        return _TF_FORMATS[self.rank][self.data_format == "channels_first"]
+
+    def _kernel_shape(self, channels):
+        raise NotImplementedError
+
+    def _units(self, channels):
+        """the output channels: the bias' length"""
+        raise NotImplementedError
+
+    def _check_channels(self, channels, input_shape):
+        """Keras' build-time check of the input channels"""
 
     def build(self, input_shape):
         channels = input_shape[self._channel_axis()]
@@ -834,18 +833,13 @@ class _Conv(Layer):
             raise ValueError(
                 "The channel dimension of the inputs should be defined. "
                 "Received input shape %s" % (tuple(input_shape),))
-        if channels % self.groups:
-            raise ValueError(
-                "The number of input channels must be evenly divisible by "
-                "the number of groups. Received groups=%s, but the input has "
-                "%s channels (full input shape is %s)."
-                % (self.groups, channels, tuple(input_shape)))
+        self._check_channels(channels, input_shape)
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight(
-            shape=self.kernel_size + (channels // self.groups, self.filters),
+            shape=self._kernel_shape(channels),
             initializer=self.kernel_initializer, name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,),
+            self.bias = self.add_weight(shape=(self._units(channels),),
                                         initializer=self.bias_initializer,
                                         name="bias")
         self.built = True
@@ -863,18 +857,79 @@ class _Conv(Layer):
                 "received input with shape " % (axis, channels),
                 inputs.shape)
 
-    def _add_bias(self, y, units):
-        if not self.use_bias:
-            return y
-        ones = [1] * (self.rank + 1)
-        shape = (ones + [units] if self.data_format == "channels_last"
-                 else [1, units] + ones[1:])
-        return y + C.reshape(self.bias, shape)
+    def _finish(self, y, units):
+        """activation(y + bias), the bias along the channel axis"""
+        if self.use_bias:
+            ones = [1] * (self.rank + 1)
+            shape = (ones + [units] if self.data_format == "channels_last"
+                     else [1, units] + ones[1:])
+            y = y + C.reshape(self.bias, shape)
+        return self.activation(y)
+
+    def get_config(self):
+        kernel_init, bias_init = self._inits
+        return {**super().get_config(), "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "activation": _activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": kernel_init,
+                "bias_initializer": bias_init}
+
+
+class _Conv(_ConvBase):
+    """N-d convolution (Keras' BaseConv): activation(convolution(inputs,
+    kernel) + bias), the kernel of shape kernel_size + (input channels //
+    groups, filters).  The convolution is tf.nn.convolution (the op
+    table's conv rows), with TF's "same" padding; `groups` splits the
+    channels into independent convolutions.  Conv1D, Conv2D and Conv3D fix
+    the rank."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid",
+                 data_format=None, dilation_rate=1, groups=1,
+                 activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, name=None,
+                 **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format,
+                         dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer,
+                         activity_regularizer, name,
+                         dict(kernel_regularizer=kernel_regularizer,
+                              bias_regularizer=bias_regularizer,
+                              kernel_constraint=kernel_constraint,
+                              bias_constraint=bias_constraint), kwargs)
+        self.filters = filters
+        self.groups = groups
+        self._positive("filters", filters)
+        if groups <= 0:
+            raise ValueError("The number of groups must be a positive "
+                             "integer. Received: groups=%s." % (groups,))
+        if filters % groups:
+            raise ValueError("The number of filters must be evenly divisible "
+                             "by the number of groups. Received: groups=%s, "
+                             "filters=%s." % (groups, filters))
+
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (channels // self.groups, self.filters)
+
+    def _units(self, channels):
+        return self.filters
+
+    def _check_channels(self, channels, input_shape):
+        if channels % self.groups:
+            raise ValueError(
+                "The number of input channels must be evenly divisible by "
+                "the number of groups. Received groups=%s, but the input has "
+                "%s channels (full input shape is %s)."
+                % (self.groups, channels, tuple(input_shape)))
 
     def call(self, inputs):
         self._require_built()
         self._check_input(inputs, self.kernel.shape[-2] * self.groups)
-        fmt = _TF_FORMATS[self.rank][self.data_format == "channels_first"]
         padding = self.padding
         if padding == "causal":
             # Keras: pad dilation * (kernel - 1) steps before, then "valid"
@@ -884,9 +939,10 @@ class _Conv(Layer):
             inputs = C.pad(inputs, pads)
             padding = "valid"
         y = _nn.convolution(inputs, self.kernel, strides=list(self.strides),
-                            padding=padding.upper(), data_format=fmt,
+                            padding=padding.upper(),
+                            data_format=self._tf_format(),
                             dilations=list(self.dilation_rate))
-        return self.activation(self._add_bias(y, self.filters))
+        return self._finish(y, self.filters)
 
     def compute_output_shape(self, input_shape):
         shape = _shape_tuple(self, input_shape)
@@ -903,15 +959,8 @@ class _Conv(Layer):
                                   self.data_format, self.dilation_rate)
 
     def get_config(self):
-        kernel_init, bias_init = self._inits
         return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": _activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": kernel_init,
-                "bias_initializer": bias_init}
+                "groups": self.groups}
 
 
 class Conv1D(_Conv):
@@ -964,13 +1013,12 @@ def _transpose_output_size(size, k, stride, padding, output_padding,
     return (size - 1) * stride + k % 2 + output_padding
 
 
-class Conv2DTranspose(Layer):
+class Conv2DTranspose(_ConvBase):
     """The transpose of Conv2D (the gradient of a convolution with respect
     to its input, tf.nn.conv2d_transpose): the kernel has shape
     kernel_size + (filters, input channels); output sizes by Keras' rule
     (size * stride with "same"; output_padding adds rows after)."""
 
-    _single_input = True
     rank = 2
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
@@ -981,18 +1029,16 @@ class Conv2DTranspose(Layer):
                  bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, name=None,
                  **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer,
-                         name=name, **kwargs)
-        _refuse(self, kernel_regularizer=kernel_regularizer,
-                bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        super().__init__(kernel_size, strides, padding, data_format,
+                         dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer,
+                         activity_regularizer, name,
+                         dict(kernel_regularizer=kernel_regularizer,
+                              bias_regularizer=bias_regularizer,
+                              kernel_constraint=kernel_constraint,
+                              bias_constraint=bias_constraint), kwargs)
         self.filters = filters
-        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = _standardize_tuple(strides, 2, "strides")
-        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
-                                                "dilation_rate")
-        self.padding = _conv_padding("Conv2DTranspose", padding, False)
+        self._positive("filters", filters)
         if output_padding is None:
             self.output_padding = None
         else:
@@ -1013,55 +1059,23 @@ class Conv2DTranspose(Layer):
                         "Received: output_padding=%s, strides=%s"
                         % (i, v, s, op, self.strides))
             self.output_padding = op
-        self.data_format = _conv_data_format(data_format)
-        self.activation = _activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self._inits = (kernel_initializer, bias_initializer)
-        if filters is None or filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected "
-                             "a strictly positive value. Received filters=%s."
-                             % (filters,))
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                "`strides > 1` not supported in conjunction with "
-                "`dilation_rate > 1`. Received: strides=%s and "
-                "dilation_rate=%s" % (self.strides, self.dilation_rate))
-        self.kernel = None
-        self.bias = None
 
-    _channel_axis = _Conv._channel_axis
-    _check_input = _Conv._check_input
-    _add_bias = _Conv._add_bias
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (self.filters, channels)
 
-    def build(self, input_shape):
-        channels = input_shape[self._channel_axis()]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                "Received input shape %s" % (tuple(input_shape),))
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (self.filters, channels),
-            initializer=self.kernel_initializer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight(shape=(self.filters,),
-                                        initializer=self.bias_initializer,
-                                        name="bias")
-        self.built = True
+    def _units(self, channels):
+        return self.filters
 
     def call(self, inputs):
         self._require_built()
         self._check_input(inputs, self.kernel.shape[-1])
         out = self.compute_output_shape(inputs.shape)
-        fmt = _TF_FORMATS[2][self.data_format == "channels_first"]
         y = _nn.conv2d_transpose(inputs, self.kernel, list(out),
                                  strides=list(self.strides),
                                  padding=self.padding.upper(),
-                                 data_format=fmt,
+                                 data_format=self._tf_format(),
                                  dilations=list(self.dilation_rate))
-        return self.activation(self._add_bias(y, self.filters))
+        return self._finish(y, self.filters)
 
     def compute_output_shape(self, input_shape):
         shape = _shape_tuple(self, input_shape)
@@ -1083,26 +1097,16 @@ class Conv2DTranspose(Layer):
         return (shape[0], self.filters) + out
 
     def get_config(self):
-        kernel_init, bias_init = self._inits
         return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding,
-                "output_padding": self.output_padding,
-                "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate,
-                "activation": _activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": kernel_init,
-                "bias_initializer": bias_init}
+                "output_padding": self.output_padding}
 
 
-class DepthwiseConv2D(Layer):
+class DepthwiseConv2D(_ConvBase):
     """Each input channel convolved with its own depth_multiplier filters
     (tf.nn.depthwise_conv2d): the kernel has shape kernel_size + (input
     channels, depth_multiplier), the output input channels *
     depth_multiplier channels."""
 
-    _single_input = True
     rank = 2
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid",
@@ -1113,91 +1117,52 @@ class DepthwiseConv2D(Layer):
                  bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, name=None,
                  **kwargs):
-        super().__init__(activity_regularizer=activity_regularizer,
-                         name=name, **kwargs)
-        _refuse(self, depthwise_regularizer=depthwise_regularizer,
-                bias_regularizer=bias_regularizer,
-                depthwise_constraint=depthwise_constraint,
-                bias_constraint=bias_constraint)
+        super().__init__(kernel_size, strides, padding, data_format,
+                         dilation_rate, activation, use_bias,
+                         depthwise_initializer, bias_initializer,
+                         activity_regularizer, name,
+                         dict(depthwise_regularizer=depthwise_regularizer,
+                              bias_regularizer=bias_regularizer,
+                              depthwise_constraint=depthwise_constraint,
+                              bias_constraint=bias_constraint), kwargs)
         self.depth_multiplier = depth_multiplier
-        self.kernel_size = _standardize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = _standardize_tuple(strides, 2, "strides")
-        self.dilation_rate = _standardize_tuple(dilation_rate, 2,
-                                                "dilation_rate")
-        self.padding = _conv_padding("DepthwiseConv2D", padding, False)
-        self.data_format = _conv_data_format(data_format)
-        self.activation = _activations.get(activation)
-        self.use_bias = use_bias
-        self.depthwise_initializer = _initializers.get(depthwise_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self._inits = (depthwise_initializer, bias_initializer)
-        if depth_multiplier is None or depth_multiplier <= 0:
-            raise ValueError(
-                "Invalid value for argument `depth_multiplier`. Expected a "
-                "strictly positive value. Received depth_multiplier=%s."
-                % (depth_multiplier,))
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                "`strides > 1` not supported in conjunction with "
-                "`dilation_rate > 1`. Received: strides=%s and "
-                "dilation_rate=%s" % (self.strides, self.dilation_rate))
-        self.kernel = None
-        self.bias = None
+        self._positive("depth_multiplier", depth_multiplier)
 
-    _channel_axis = _Conv._channel_axis
-    _check_input = _Conv._check_input
-    _add_bias = _Conv._add_bias
+    @property
+    def depthwise_initializer(self):
+        return self.kernel_initializer
 
-    def build(self, input_shape):
-        channels = input_shape[self._channel_axis()]
-        if channels is None:
-            raise ValueError(
-                "The channel dimension of the inputs should be defined. "
-                "Received input shape %s" % (tuple(input_shape),))
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(channels * self.depth_multiplier,),
-                initializer=self.bias_initializer, name="bias")
-        self.built = True
+    def _kernel_shape(self, channels):
+        return self.kernel_size + (channels, self.depth_multiplier)
+
+    def _units(self, channels):
+        return channels * self.depth_multiplier
 
     def call(self, inputs):
         self._require_built()
         channels = self.kernel.shape[-2]
         self._check_input(inputs, channels)
-        fmt = _TF_FORMATS[2][self.data_format == "channels_first"]
+        fmt = self._tf_format()
         s = list(self.strides)
         strides = [1] + s + [1] if fmt == "NHWC" else [1, 1] + s
         y = _nn.depthwise_conv2d(inputs, self.kernel, strides=strides,
                                  padding=self.padding.upper(),
                                  data_format=fmt,
                                  dilations=list(self.dilation_rate))
-        return self.activation(self._add_bias(
-            y, channels * self.depth_multiplier))
+        return self._finish(y, self._units(channels))
 
     def compute_output_shape(self, input_shape):
         shape = _shape_tuple(self, input_shape)
         channels = shape[self._channel_axis()] if shape else None
-        filters = None if channels is None else \
-            channels * self.depth_multiplier
+        filters = None if channels is None else self._units(channels)
         return _conv_output_shape(shape, filters, self.kernel_size,
                                   self.strides, self.padding,
                                   self.data_format, self.dilation_rate)
 
     def get_config(self):
-        depthwise_init, bias_init = self._inits
-        return {**super().get_config(), "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding,
-                "depth_multiplier": self.depth_multiplier,
-                "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate,
-                "activation": _activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "depthwise_initializer": depthwise_init,
-                "bias_initializer": bias_init}
+        config = super().get_config()
+        config["depthwise_initializer"] = config.pop("kernel_initializer")
+        return {**config, "depth_multiplier": self.depth_multiplier}
 
 
 class BatchNormalization(Layer):
