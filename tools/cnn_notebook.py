@@ -17,9 +17,7 @@ notebook and the whole expectations file.
 """
 from __future__ import annotations
 
-import nbformat
-
-from training_notebook import _summary_table
+from training_notebook import _summary_table, build_from
 
 NAME = "cnn"
 
@@ -199,21 +197,4 @@ CELLS = [
 
 def build():
     """(notebook, expectations entry)"""
-    cells, expected = [], {}
-    for i, (markdown, code, want) in enumerate(CELLS):
-        cells.append(nbformat.v4.new_markdown_cell(markdown,
-                                                   id="tg-text-%d" % i))
-        cell = nbformat.v4.new_code_cell(code, id="tg-code-%d" % i)
-        index = len(cells)
-        cells.append(cell)
-        entry = {"label": "cnn [%d]" % i, "stderr_noise": ""}
-        if isinstance(want, tuple):
-            _, pattern, why = want
-            entry.update(output="", check="regex", pattern=pattern, why=why)
-        else:
-            entry.update(output=want, check="exact")
-        expected[str(index)] = entry
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3",
-                                 "language": "python", "name": "python3"}
-    return nb, {"notebook": "notebooks/%s.ipynb" % NAME, "cells": expected}
+    return build_from(NAME, CELLS)

@@ -250,16 +250,18 @@ CELLS = [
 ]
 
 
-def build():
-    """(notebook, expectations entry)"""
+def build_from(name, cells_spec):
+    """(notebook, expectations entry) for `cells_spec`, a list of
+    (markdown before, code, expectation); tools/cnn_notebook.py builds
+    with it too."""
     cells, expected = [], {}
-    for i, (markdown, code, want) in enumerate(CELLS):
+    for i, (markdown, code, want) in enumerate(cells_spec):
         cells.append(nbformat.v4.new_markdown_cell(markdown,
                                                    id="tg-text-%d" % i))
         cell = nbformat.v4.new_code_cell(code, id="tg-code-%d" % i)
         index = len(cells)
         cells.append(cell)
-        entry = {"label": "training [%d]" % i, "stderr_noise": ""}
+        entry = {"label": "%s [%d]" % (name, i), "stderr_noise": ""}
         if isinstance(want, tuple):
             _, pattern, why = want
             entry.update(output="", check="regex", pattern=pattern, why=why)
@@ -269,4 +271,9 @@ def build():
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3",
                                  "language": "python", "name": "python3"}
-    return nb, {"notebook": "notebooks/%s.ipynb" % NAME, "cells": expected}
+    return nb, {"notebook": "notebooks/%s.ipynb" % name, "cells": expected}
+
+
+def build():
+    """(notebook, expectations entry)"""
+    return build_from(NAME, CELLS)
