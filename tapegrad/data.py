@@ -259,14 +259,21 @@ class _SourceDataset(Dataset):
         return _source_chunks(self._source.n)
 
 
+def _element(tensors):
+    """(the structure of arrays, its leaves) of a from_tensors /
+    from_tensor_slices argument; TF's error for an empty one."""
+    element = _map(_array, tensors)
+    flat = _flatten(element)
+    if not flat:
+        raise ValueError("Invalid `element`. `element` should not be "
+                         "empty.")
+    return element, flat
+
+
 class _TensorSliceDataset(_SourceDataset):
 
     def __init__(self, tensors):
-        element = _map(_array, tensors)
-        flat = _flatten(element)
-        if not flat:
-            raise ValueError("Invalid `element`. `element` should not be "
-                             "empty.")
+        element, flat = _element(tensors)
         if any(a.ndim == 0 for a in flat):
             raise ValueError("Unbatching a tensor is only supported for "
                              "rank >= 1")
@@ -282,11 +289,7 @@ class _TensorSliceDataset(_SourceDataset):
 class _TensorDataset(_SourceDataset):
 
     def __init__(self, tensors):
-        element = _map(_array, tensors)
-        flat = _flatten(element)
-        if not flat:
-            raise ValueError("Invalid `element`. `element` should not be "
-                             "empty.")
+        element, flat = _element(tensors)
         self._source = _Columns(element, [a[np.newaxis] for a in flat])
         self._spec = _map(_spec, element)
 

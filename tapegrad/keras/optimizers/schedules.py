@@ -28,7 +28,31 @@ class LearningRateSchedule:
             % type(self).__name__)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments,
+    the progress step / decay_steps (floored when staircase), the
+    config."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate,
+                 staircase, name):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def _progress(self, step):
+        p = _f32(step) / _f32(self.decay_steps)
+        return C.floor(p) if self.staircase else p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase,
+                "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
     """initial_learning_rate * decay_rate ** (step / decay_steps), the
     exponent floored when staircase."""
 
@@ -37,24 +61,12 @@ class ExponentialDecay(LearningRateSchedule):
         if decay_steps <= 0:
             raise ValueError("Argument `decay_steps` must be > 0. Received: "
                              "decay_steps=%s" % (decay_steps,))
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate,
+                         staircase, name)
 
     def __call__(self, step):
-        p = _f32(step) / _f32(self.decay_steps)
-        if self.staircase:
-            p = C.floor(p)
         return _f32(self.initial_learning_rate) * C.pow(
-            _f32(self.decay_rate), p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase,
-                "name": self.name}
+            _f32(self.decay_rate), self._progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -84,30 +96,18 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """initial_learning_rate / (1 + decay_rate * step / decay_steps), the
     ratio floored when staircase."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate,
                  staircase=False, name="InverseTimeDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate,
+                         staircase, name)
 
     def __call__(self, step):
-        p = _f32(step) / _f32(self.decay_steps)
-        if self.staircase:
-            p = C.floor(p)
         return _f32(self.initial_learning_rate) / (
-            _f32(1.0) + _f32(self.decay_rate) * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase,
-                "name": self.name}
+            _f32(1.0) + _f32(self.decay_rate) * self._progress(step))
 
 
 class CosineDecay(LearningRateSchedule):
