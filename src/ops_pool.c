@@ -224,24 +224,56 @@ pool_argmax(const pool_geom *gm, const TensorObject *x, Py_ssize_t *idx)
     END_WINDOWS
 }
 
-/* pool_argmax for float32 / float64, window by window: the window's
- * bounds are computed once and each in-bounds position's C channels are
- * compared as one contiguous row (best[] holds the running maxima), so
- * the inner loop is a plain typed pass instead of a per-element dtype
- * switch.  Same order and NaN rule as pool_argmax. */
-#define DEFINE_TYPED_ARGMAX(T)                                               \
+/* The typed float32 / float64 walk, window by window: the window's bounds
+ * are computed once and each in-bounds position's C channels are compared
+ * as one contiguous row against best[] (the running maxima), so the inner
+ * loop is a plain typed pass instead of a per-element dtype switch.  Same
+ * order and NaN rule as pool_argmax.
+ *   ix != NULL  ix[o] := flat index of the first maximum (best[] is
+ *               scratch)
+ *   ix == NULL  out[o] := the maximum itself (the forward needs only the
+ *               values; best[] is the output row)
+ * The row updates are selects, not branches: on real data "is this
+ * larger" is a coin toss the branch predictor loses half the time (it was
+ * most of max_pool's time).  The argmax is kept as the position's spatial
+ * index within the image, in an integer as wide as T (pos[]), so the
+ * compare, the two selects and the stores vectorise together across
+ * channels; it becomes a flat index once per window. */
+#define DEFINE_TYPED_WALK(T, P)                                              \
+    static inline void                                                       \
+    max_row_##T(const T *restrict row, T *restrict best, Py_ssize_t c)      \
+    {                                                                        \
+        /* a NaN best stays: v > NaN is false, NaN replacing NaN keeps it */ \
+        for (Py_ssize_t ch = 0; ch < c; ch++) {                              \
+            T v = row[ch], bv = best[ch];                                    \
+            best[ch] = (v > bv || v != v) ? v : bv;                          \
+        }                                                                    \
+    }                                                                        \
+    static inline void                                                       \
+    argmax_row_##T(const T *restrict row, T *restrict best,                 \
+                   P *restrict pos, P here, Py_ssize_t c)                    \
+    {                                                                        \
+        for (Py_ssize_t ch = 0; ch < c; ch++) {                              \
+            T v = row[ch], bv = best[ch];                                    \
+            P take = -(P)((v > bv) | ((v != v) & (bv == bv)));               \
+            best[ch] = take ? v : bv;                                        \
+            pos[ch] = (pos[ch] & ~take) | (here & take);                     \
+        }                                                                    \
+    }                                                                        \
     static void                                                              \
-    pool_argmax_##T(const pool_geom *gm, const T *x, Py_ssize_t *idx,       \
-                    T *best)                                                 \
+    pool_walk_##T(const pool_geom *gm, const T *x, Py_ssize_t *idx,         \
+                  T *out, T *scratch, P *pos)                                \
     {                                                                        \
         const Py_ssize_t c = gm->c;                                          \
+        const Py_ssize_t inP = gm->in[0] * gm->in[1] * gm->in[2];           \
         Py_ssize_t o = 0;                                                    \
         for (Py_ssize_t b = 0; b < gm->n; b++) {                             \
+            const T *xb = x + b * inP * c;                                   \
             for (Py_ssize_t q0 = 0; q0 < gm->out[0]; q0++) {                 \
                 for (Py_ssize_t q1 = 0; q1 < gm->out[1]; q1++) {             \
                     for (Py_ssize_t q2 = 0; q2 < gm->out[2]; q2++) {         \
                         Py_ssize_t lo[3], hi[3], q[3] = {q0, q1, q2};        \
-                        Py_ssize_t *ix = idx + o;                            \
+                        T *best = idx ? scratch : out + o;                   \
                         int first = 1;                                       \
                         for (int a = 0; a < 3; a++) {                        \
                             Py_ssize_t start = q[a] * gm->s[a] - gm->p[a];   \
@@ -253,29 +285,29 @@ pool_argmax(const pool_geom *gm, const TensorObject *x, Py_ssize_t *idx)
                             for (Py_ssize_t i1 = lo[1]; i1 < hi[1]; i1++) {  \
                                 for (Py_ssize_t i2 = lo[2]; i2 < hi[2];      \
                                      i2++) {                                 \
-                                    Py_ssize_t base =                        \
-                                        (((b * gm->in[0] + i0) * gm->in[1]   \
-                                          + i1) * gm->in[2] + i2) * c;       \
-                                    const T *row = x + base;                 \
+                                    Py_ssize_t sp = (i0 * gm->in[1] + i1) *  \
+                                                    gm->in[2] + i2;          \
+                                    const T *row = xb + sp * c;              \
                                     if (first) {                             \
-                                        for (Py_ssize_t ch = 0; ch < c;      \
-                                             ch++) {                         \
-                                            best[ch] = row[ch];              \
-                                            ix[ch] = base + ch;              \
+                                        memcpy(best, row, c * sizeof(T));    \
+                                        for (Py_ssize_t ch = 0;              \
+                                             idx && ch < c; ch++) {          \
+                                            pos[ch] = (P)sp;                 \
                                         }                                    \
                                         first = 0;                           \
-                                        continue;                            \
                                     }                                        \
-                                    for (Py_ssize_t ch = 0; ch < c; ch++) {  \
-                                        T v = row[ch], bv = best[ch];        \
-                                        if (!isnan(bv) &&                    \
-                                            (v > bv || isnan(v))) {          \
-                                            best[ch] = v;                    \
-                                            ix[ch] = base + ch;              \
-                                        }                                    \
+                                    else if (idx == NULL) {                  \
+                                        max_row_##T(row, best, c);           \
+                                    }                                        \
+                                    else {                                   \
+                                        argmax_row_##T(row, best, pos,       \
+                                                       (P)sp, c);            \
                                     }                                        \
                                 }                                            \
                             }                                                \
+                        }                                                    \
+                        for (Py_ssize_t ch = 0; idx && ch < c; ch++) {       \
+                            idx[o + ch] = (b * inP + pos[ch]) * c + ch;      \
                         }                                                    \
                         o += c;                                              \
                     }                                                        \
@@ -283,9 +315,9 @@ pool_argmax(const pool_geom *gm, const TensorObject *x, Py_ssize_t *idx)
             }                                                                \
         }                                                                    \
     }
-DEFINE_TYPED_ARGMAX(float)
-DEFINE_TYPED_ARGMAX(double)
-#undef DEFINE_TYPED_ARGMAX
+DEFINE_TYPED_WALK(float, int32_t)
+DEFINE_TYPED_WALK(double, int64_t)
+#undef DEFINE_TYPED_WALK
 
 /* idx[] for x, through the typed walk where there is one; -1 with
  * MemoryError set if its scratch row cannot be had */
@@ -293,23 +325,30 @@ static int
 pool_find_argmax(const pool_geom *gm, const TensorObject *x,
                  Py_ssize_t *idx)
 {
-    if (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64) {
+    Py_ssize_t inP = gm->in[0] * gm->in[1] * gm->in[2];
+    size_t c = (size_t)(gm->c > 0 ? gm->c : 1);
+    /* float32's positions are int32: an image of more positions takes
+     * the generic walk */
+    if ((x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64) ||
+        (x->dtype == TG_FLOAT32 && inP > INT32_MAX)) {
         pool_argmax(gm, x, idx);
         return 0;
     }
-    void *best = PyMem_Malloc((size_t)(gm->c > 0 ? gm->c : 1) *
-                              (size_t)tg_dtype_size[x->dtype]);
-    if (best == NULL) {
+    /* best[c] then pos[c], each as wide as the dtype */
+    char *scratch = PyMem_Malloc(2 * c * (size_t)tg_dtype_size[x->dtype]);
+    if (scratch == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     if (x->dtype == TG_FLOAT32) {
-        pool_argmax_float(gm, (const float *)x->data, idx, best);
+        pool_walk_float(gm, (const float *)x->data, idx, NULL,
+                        (float *)scratch, (int32_t *)(scratch + c * 4));
     }
     else {
-        pool_argmax_double(gm, (const double *)x->data, idx, best);
+        pool_walk_double(gm, (const double *)x->data, idx, NULL,
+                         (double *)scratch, (int64_t *)(scratch + c * 8));
     }
-    PyMem_Free(best);
+    PyMem_Free(scratch);
     return 0;
 }
 
@@ -339,6 +378,18 @@ gather_at(TensorObject *out, const TensorObject *v, const Py_ssize_t *idx,
                       tg_float_at(v->data, v->dtype, idx[o]));
         }
     }
+}
+
+/* no two windows share a position: stride >= window on every axis */
+static int
+pool_disjoint(const pool_geom *gm)
+{
+    for (int i = 0; i < 3; i++) {
+        if (gm->s[i] < gm->k[i]) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* shared forward of the rows that read the argmax of input 0:
@@ -377,6 +428,23 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
         }
     }
     m = pool_out_count(&gm);
+    if (mode == 0 && (x->dtype == TG_FLOAT32 || x->dtype == TG_FLOAT64)) {
+        /* the forward wants only the maxima: no index array */
+        out = tg_tensor_new(x->dtype, nd, dims);
+        if (out == NULL) {
+            return -1;
+        }
+        if (m > 0 && x->dtype == TG_FLOAT32) {
+            pool_walk_float(&gm, (const float *)x->data, NULL,
+                            (float *)out->data, NULL, NULL);
+        }
+        else if (m > 0) {
+            pool_walk_double(&gm, (const double *)x->data, NULL,
+                             (double *)out->data, NULL, NULL);
+        }
+        f->out[0] = out;
+        return 0;
+    }
     idx = PyMem_Malloc((size_t)(m > 0 ? m : 1) * sizeof(*idx));
     if (idx == NULL) {
         PyErr_NoMemory();
@@ -385,7 +453,32 @@ pool_argmax_forward(int op, int mode, tg_fwd *f)
     if (pool_find_argmax(&gm, x, idx) < 0) {
         goto error;
     }
-    if (mode == 1) {
+    if (mode == 1 && x->dtype == v->dtype && pool_disjoint(&gm) &&
+        (x->dtype == TG_FLOAT32 || x->dtype == TG_FLOAT64)) {
+        /* windows that do not overlap (stride >= window on every axis,
+         * the common 2x2 / 2): each position is at most one window's
+         * argmax, so adding into zeros in the tensor's own type is exact */
+        out = tg_tensor_new(v->dtype, x->ndim, x->shape);
+        if (out == NULL) {
+            goto error;
+        }
+        memset(out->data, 0, (size_t)x->size * tg_dtype_size[x->dtype]);
+        if (x->dtype == TG_FLOAT32) {
+            float *dst = (float *)out->data;
+            const float *src = (const float *)v->data;
+            for (Py_ssize_t o = 0; o < m; o++) {
+                dst[idx[o]] = src[o];
+            }
+        }
+        else {
+            double *dst = (double *)out->data;
+            const double *src = (const double *)v->data;
+            for (Py_ssize_t o = 0; o < m; o++) {
+                dst[idx[o]] = src[o];
+            }
+        }
+    }
+    else if (mode == 1) {
         /* accumulated in double: a position can be several windows'
          * argmax, and float16 would round every partial sum */
         double *acc = PyMem_Calloc((size_t)(x->size > 0 ? x->size : 1),
