@@ -285,6 +285,17 @@ def test_second_order_through_nested_tapes(rng):
                                r.T @ r @ u.ravel(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_forward_mode_is_the_resize_of_the_tangent(rng, method):
+    # The resize is linear in the image, so its jvp is the resized tangent.
+    x = tf.constant(rng.standard_normal((2, 3, 4, 1)).astype(F32))
+    u = rng.standard_normal((2, 3, 4, 1)).astype(F32)
+    with tf.autodiff.ForwardAccumulator(x, tf.constant(u)) as acc:
+        y = tf.image.resize(x, [5, 2], method=method)
+    np.testing.assert_allclose(acc.jvp(y).numpy(),
+                               _REFS[method](u, 5, 2), rtol=1e-6, atol=1e-6)
+
+
 def test_a_float64_image_gets_a_float64_gradient():
     x = tf.Variable(np.ones((1, 2, 2, 1)))
     with tf.GradientTape() as tape:
