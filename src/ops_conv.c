@@ -15,6 +15,7 @@
  * differentiation, either mode, closes over them.
  */
 #include "vjp.h"
+#include "conv_geo.h"
 
 /* patch rows per chunk: this many bytes of scratch at most (one row at
  * least).  Bounded, so memory stays near the output's size; large enough
@@ -22,16 +23,6 @@
  * per call measured slower on the filter gradient, where the product's
  * inner dimension is the rows). */
 #define CONV_SCRATCH_BYTES ((Py_ssize_t)16 << 20)
-
-/* the geometry of one convolution, spatial dims right-aligned in 3 (the
- * missing leading ones have size 1) */
-typedef struct {
-    int nsp;
-    Py_ssize_t n, cin, cout, groups, cg, og;
-    Py_ssize_t in[3], k[3], out[3], s[3], d[3], pb[3], pa[3];
-    Py_ssize_t P, K, inP; /* output positions, patch length, input
-                             positions per image */
-} geo;
 
 /* the op name TF prints for a convolution of rank nsp, by role */
 static const char *
@@ -353,8 +344,6 @@ ADD_BLOCK(float)
 ADD_BLOCK(double)
 #undef ADD_BLOCK
 
-enum { CONV_FWD, CONV_BP_INPUT, CONV_BP_FILTER };
-
 /* The three products over raw float32/float64 buffers, no GIL needed:
  *   CONV_FWD        y  = conv(x, w)            a = x, b = w
  *   CONV_BP_INPUT   dx = col2im(gy @ w^T)      a = w, b = gy
@@ -458,6 +447,22 @@ conv_compute(int role, const geo *g, TensorObject *a, TensorObject *b,
     size_t obytes = (size_t)out->size * (size_t)tg_dtype_size[dtype];
     if (g->n == 0 || g->P == 0 || g->K == 0 || g->og == 0 || out->size == 0) {
         memset(out->data, 0, obytes);
+        *res = out;
+        return 0;
+    }
+    if (tg_conv_small_ok(g)) {
+        /* few channels: the direct kernel (conv_small.c), no BLAS */
+        double work = (double)g->n * (double)g->P * (double)g->K *
+                      (double)g->cout;
+        PyThreadState *ts = work > 1e5 ? PyEval_SaveThread() : NULL;
+        int rc = tg_conv_small(role, g, dtype, a->data, b->data, out->data);
+        if (ts != NULL) {
+            PyEval_RestoreThread(ts);
+        }
+        if (rc < 0) {
+            PyErr_NoMemory();
+            goto error;
+        }
         *res = out;
         return 0;
     }

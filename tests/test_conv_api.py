@@ -361,3 +361,88 @@ def test_chunks_that_split_images(rng, groups):
                 **at).numpy(),
         refs_conv.conv_backprop_filter(x, g, w.shape, **at), rtol=1e-10,
         atol=1e-9)
+
+
+# ---- the direct kernel for few channels (src/conv_small.c) -------------------
+# Taken for one group, stride 1 along the last spatial axis, at most 4
+# input and 32 output channels, padding within the kernel's reach.  Rows
+# of 19 positions give full vector blocks and a scalar end for float32 (8
+# per block) and float64 (4); 6 and 17 output channels a part-filled
+# register block; strides and dilations on the other axes.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nsp,sizes,ks,strides,dils,cin,cout,pads", [
+    (1, [19], [5], [1], [1], 1, 6, [[2, 2]]),
+    (1, [23], [3], [1], [2], 3, 17, [[0, 4]]),
+    (2, [9, 19], [3, 5], [2, 1], [1, 1], 1, 6, None),
+    (2, [10, 21], [3, 3], [1, 1], [2, 1], 4, 17, [[2, 2], [1, 1]]),
+    (2, [8, 12], [5, 5], [1, 1], [1, 1], 2, 32, [[2, 2], [2, 2]]),
+    (3, [4, 5, 19], [2, 3, 2], [2, 1, 1], [1, 1, 2], 2, 5, None),
+])
+def test_direct_kernel_matches_reference(rng, dtype, nsp, sizes, ks,
+                                         strides, dils, cin, cout, pads):
+    from tapegrad import _tapegrad as C
+    x = rng.standard_normal([3] + sizes + [cin]).astype(dtype)
+    w = rng.standard_normal(ks + [cin, cout]).astype(dtype)
+    at = dict(strides=strides, padding=pads, dilations=dils)
+    y = refs_conv.conv(x, w, **at)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else \
+        dict(rtol=1e-12, atol=1e-12)
+    got = C._call("conv", x, w, **at).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, y, **tol)
+    np.testing.assert_allclose(
+        C._call("conv_backprop_input", w, g, input_sizes=x.shape,
+                **at).numpy(),
+        refs_conv.conv_backprop_input(w, g, x.shape, **at), **tol)
+    np.testing.assert_allclose(
+        C._call("conv_backprop_filter", x, g, filter_sizes=w.shape,
+                **at).numpy(),
+        refs_conv.conv_backprop_filter(x, g, w.shape, **at), **tol)
+
+
+def test_direct_kernel_keeps_infinities_where_they_belong(rng):
+    # an inf read only by some kernel offsets must reach only what those
+    # offsets produce: the vector blocks' lanes past a row's end are
+    # never mixed into a sum (a lane of 0 * inf would be NaN)
+    from tapegrad import _tapegrad as C
+    x = rng.standard_normal((1, 3, 21, 1))
+    x[0, 1, 20, 0] = np.inf          # only the last kernel column sees it
+    w = rng.standard_normal((1, 3, 1, 2))
+    g = rng.standard_normal((1, 3, 19, 2))
+    at = dict(strides=[1, 1], padding=None, dilations=[1, 1])
+    for dtype in (np.float32, np.float64):
+        xd, wd, gd = x.astype(dtype), w.astype(dtype), g.astype(dtype)
+        dw = C._call("conv_backprop_filter", xd, gd, filter_sizes=w.shape,
+                     **at).numpy()
+        assert np.isinf(dw[0, 2]).all()
+        assert np.isfinite(dw[0, :2]).all()
+        y = C._call("conv", xd, wd, **at).numpy()
+        assert np.isinf(y[0, 1, 18]).all()
+        assert np.isfinite(np.delete(y[0, 1], 18, axis=0)).all()
+        winf = wd.copy()
+        winf[0, 0, 0, 0] = np.inf
+        dx = C._call("conv_backprop_input", winf, gd, input_sizes=x.shape,
+                     **at).numpy()
+        # offset 0 reaches input columns 0..18, never 19 or 20
+        assert np.isfinite(dx[0, :, 19:]).all()
+        assert not np.isfinite(dx[0, :, :19]).any()
+
+
+def test_direct_and_im2col_kernels_agree(rng):
+    # the same convolution through both kernels: 4 input channels take the
+    # direct one, and a 5th channel of zeros (im2col's) must not change
+    # the sums; explicit padding past the kernel's reach also takes im2col
+    from tapegrad import _tapegrad as C
+    x = rng.standard_normal((2, 9, 17, 4))
+    w = rng.standard_normal((3, 3, 4, 6))
+    x5 = np.concatenate([x, np.zeros((2, 9, 17, 1))], -1)
+    w5 = np.concatenate([w, np.zeros((3, 3, 1, 6))], -2)
+    at = dict(strides=[1, 1], padding=[[1, 1], [1, 1]], dilations=[1, 1])
+    np.testing.assert_allclose(C._call("conv", x, w, **at).numpy(),
+                               C._call("conv", x5, w5, **at).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    far = dict(strides=[1, 1], padding=[[4, 0], [0, 5]], dilations=[1, 1])
+    np.testing.assert_allclose(C._call("conv", x, w, **far).numpy(),
+                               refs_conv.conv(x, w, **far), rtol=1e-12,
+                               atol=1e-12)
