@@ -398,6 +398,54 @@ odometer_next(int last, const Py_ssize_t *shape, Py_ssize_t *idx,
     return 0;
 }
 
+/* A full (rows, c) operand against a row vector of c (a bias over
+ * channels-last images: shp = {rows, c}, strides {c, 1} and {0, 1}),
+ * with c short: sweeping rows of c would call the loop once per row
+ * (Conv2D's bias on 64x24x24x6 took 0.29 ms that way).  The vector is
+ * repeated into a tile of many rows instead, and the loop runs over
+ * whole chunks of rows against it, contiguous on both sides.  1 if done,
+ * 0 if the strides are not that pattern. */
+#define TILE_ROW_MAX 128
+#define TILE_ELEMS 1024
+static int
+binary_row_tiled(const loop_entry *e, TensorObject *a, TensorObject *b,
+                 TensorObject *out, const Py_ssize_t *shp,
+                 const Py_ssize_t *sa, const Py_ssize_t *sb)
+{
+    Py_ssize_t rows = shp[0], c = shp[1];
+    int a_full = sa[0] == c && sa[1] == 1 && sb[0] == 0 && sb[1] == 1;
+    int b_full = sb[0] == c && sb[1] == 1 && sa[0] == 0 && sa[1] == 1;
+    /* 8-byte aligned, room for TILE_ELEMS of the widest dtype */
+    double tile[TILE_ELEMS];
+    if (!a_full && !b_full) {
+        return 0;
+    }
+    TensorObject *vec = a_full ? b : a, *full = a_full ? a : b;
+    npy_intp vs = tg_dtype_size[vec->dtype], fs = tg_dtype_size[full->dtype];
+    npy_intp os = tg_dtype_size[out->dtype];
+    Py_ssize_t per = TILE_ELEMS / c;   /* rows per call, >= 8 */
+    if (vs > (npy_intp)sizeof(double)) {
+        return 0;
+    }
+    for (Py_ssize_t r = 0; r < per; r++) {
+        memcpy((char *)tile + r * c * vs, vec->data, (size_t)(c * vs));
+    }
+    for (Py_ssize_t r = 0; r < rows; r += per) {
+        Py_ssize_t nr = rows - r < per ? rows - r : per;
+        char *pf = full->data + r * c * fs;
+        char *args[3] = {a_full ? pf : (char *)tile,
+                         a_full ? (char *)tile : pf,
+                         out->data + r * c * os};
+        npy_intp dims[1] = {nr * c};
+        npy_intp steps[3] = {a_full ? fs : vs, a_full ? vs : fs, os};
+        e->fn(args, dims, steps, e->data);
+        if (PyErr_Occurred()) {
+            break;
+        }
+    }
+    return 1;
+}
+
 /* Run NumPy's binary loop `name` with NumPy broadcasting: the loop sweeps
  * the innermost dimension, our odometer walks the others.  1 if done, 0
  * if there is no such loop (name may be NULL), -1 if the loop raised: the
@@ -435,6 +483,10 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         broadcast_strides(b, nd, out->shape, sb);
         memcpy(shp, out->shape, (size_t)nd * sizeof(Py_ssize_t));
         nd = coalesce(nd, shp, sa, sb);
+        if (nd == 2 && shp[1] <= TILE_ROW_MAX &&
+            binary_row_tiled(e, a, b, out, shp, sa, sb)) {
+            goto done;
+        }
         memset(idx, 0, sizeof(idx));
         npy_intp dims[1] = {shp[nd - 1]};
         npy_intp steps[3] = {sa[nd - 1] * ia, sb[nd - 1] * ib, io};
@@ -452,6 +504,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
             }
         }
     }
+done:
     npy_clear_floatstatus_barrier((char *)&nd);
     return PyErr_Occurred() ? -1 : 1;
 }
