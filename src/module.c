@@ -938,11 +938,26 @@ PyInit__tapegrad(void)
         Py_DECREF(m);
         return NULL;
     }
-    state.InvalidArgumentError = PyErr_NewExceptionWithDoc(
+    /* TF's error classes: OpError is the base of every op's error
+     * (tapegrad/errors.py gives it TF's constructor and properties and
+     * derives the others); InvalidArgumentError, the one the C code
+     * raises, is also a ValueError, as Python code expects of a bad
+     * argument */
+    PyObject *op_error = PyErr_NewExceptionWithDoc(
+        "tapegrad.errors.OpError",
+        "The base of the errors an op raises (TF's tf.errors.OpError).",
+        PyExc_Exception, NULL);
+    PyObject *bases = op_error ? PyTuple_Pack(2, op_error, PyExc_ValueError)
+                               : NULL;
+    state.InvalidArgumentError = bases ? PyErr_NewExceptionWithDoc(
         "tapegrad.errors.InvalidArgumentError",
         "An op received an invalid argument (incompatible shapes or dtypes, "
-        "a bad axis ...).", PyExc_ValueError, NULL);
-    if (state.InvalidArgumentError == NULL ||
+        "a bad axis ...).", bases, NULL) : NULL;
+    Py_XDECREF(bases);
+    int op_error_added = state.InvalidArgumentError != NULL &&
+        PyModule_AddObjectRef(m, "OpError", op_error) == 0;
+    Py_XDECREF(op_error);
+    if (!op_error_added ||
         PyModule_AddObjectRef(m, "InvalidArgumentError",
                               state.InvalidArgumentError) < 0 ||
         tg_dtype_init_type(m) < 0 || tg_tensor_init_type(m) < 0 ||

@@ -36,6 +36,7 @@ from ._data_pipeline import (
     _take_chunks, _tensor)
 from ._function import TensorSpec
 from ._tapegrad import InvalidArgumentError
+from .errors import OutOfRangeError
 from .dtypes import as_dtype
 
 __all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY",
@@ -66,6 +67,14 @@ class _Iterator:
 
     def __next__(self):
         return _map(_tensor, next(self._elements))
+
+    def get_next(self, name=None):
+        """The next element; past the end, TF's OutOfRangeError ("End of
+        sequence") rather than StopIteration, as TF's iterator does."""
+        try:
+            return self.__next__()
+        except StopIteration:
+            raise OutOfRangeError(None, None, "End of sequence") from None
 
     @property
     def element_spec(self):

@@ -495,3 +495,52 @@ def test_bool_flags_take_only_bools(call, op, param):
             call(v)
     call(True)
     call(np.False_)
+
+
+# ---- TF's error classes (tapegrad/errors.py) ---------------------------------
+def test_every_tf_error_class_is_an_op_error_with_tfs_code():
+    codes = {"CancelledError": 1, "UnknownError": 2,
+             "InvalidArgumentError": 3, "DeadlineExceededError": 4,
+             "NotFoundError": 5, "AlreadyExistsError": 6,
+             "PermissionDeniedError": 7, "ResourceExhaustedError": 8,
+             "FailedPreconditionError": 9, "AbortedError": 10,
+             "OutOfRangeError": 11, "UnimplementedError": 12,
+             "InternalError": 13, "UnavailableError": 14,
+             "DataLossError": 15, "UnauthenticatedError": 16}
+    for name, code in codes.items():
+        cls = getattr(tf.errors, name)
+        assert issubclass(cls, tf.errors.OpError)
+        e = cls(None, None, "what went wrong")   # TF's constructor
+        assert e.error_code == code == getattr(
+            tf.errors, re.sub(r"(?<!^)(?=[A-Z])", "_", name[:-5]).upper())
+        assert e.message == str(e) == "what went wrong"
+        assert e.op is None and e.node_def is None
+    assert tf.errors.OK == 0
+    assert tf.errors.OpError(None, None, "m", 9).error_code == 9
+
+
+def test_raised_errors_are_caught_as_op_errors_and_value_errors():
+    with pytest.raises(tf.errors.OpError) as info:
+        tf.reshape(tf.ones(3), [2])
+    assert info.value.error_code == tf.errors.INVALID_ARGUMENT
+    assert info.value.message == str(info.value)
+    assert "[Op:Reshape]" in info.value.message
+    assert isinstance(info.value, ValueError)
+
+
+def test_op_errors_pickle_with_their_fields():
+    import pickle
+    e = pickle.loads(pickle.dumps(tf.errors.OpError("nd", None, "m", 14)))
+    assert (type(e), e.node_def, e.message, e.error_code) == (
+        tf.errors.OpError, "nd", "m", 14)
+    e = pickle.loads(pickle.dumps(IAE("bad shape")))
+    assert type(e) is IAE and e.message == "bad shape"
+
+
+def test_iterator_get_next_raises_out_of_range_at_the_end():
+    it = iter(tf.data.Dataset.range(2))
+    assert [int(it.get_next()), int(it.get_next())] == [0, 1]
+    with pytest.raises(tf.errors.OutOfRangeError, match="End of sequence"):
+        it.get_next()
+    with pytest.raises(StopIteration):   # the Python protocol is unchanged
+        next(it)
