@@ -340,6 +340,16 @@ tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
     if (f.result != NULL) {
         return f.result; /* a composite's own result (its ops recorded) */
     }
+    /* never recorded, but tape.explain wants to know it cut a path
+     * (tg_no_record is read in there: a thread-local read here would be
+     * paid by every op) */
+    if ((d->flags & TG_NONDIFF) &&
+        tg_explain_nondiff(op, nin, in, f.nout, f.out) < 0) {
+        for (int i = 0; i < f.nout; i++) {
+            Py_DECREF(f.out[i]);
+        }
+        return NULL;
+    }
     /* composite rows recorded their primitives already; tapes record,
      * then active accumulators compute the outputs' tangents */
     if (!tg_no_record && !(d->flags & (TG_NONDIFF | TG_COMPOSITE)) &&
@@ -372,6 +382,24 @@ tg_call_tensors(int op, int nin, TensorObject **in, PyObject *attrs)
     return tg_apply(op, nin, in, attrs);
 }
 
+/* The results of an op called on a Variable remember it, so tape.explain
+ * can tell a user whose `x = x + 1` replaced a Variable with a Tensor. */
+static void
+mark_from_variable(PyObject *result)
+{
+    if (Tensor_Check(result)) {
+        ((TensorObject *)result)->from_variable = 1;
+    }
+    else if (PyTuple_Check(result)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(result); i++) {
+            PyObject *item = PyTuple_GET_ITEM(result, i);
+            if (Tensor_Check(item)) {
+                ((TensorObject *)item)->from_variable = 1;
+            }
+        }
+    }
+}
+
 PyObject *
 tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
 {
@@ -380,6 +408,9 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
     TensorObject **in = inline_in;
     PyObject *result = NULL;
     int dt = -1, n = 0, want = -1;
+    /* a Variable among the arguments counts a read (tg_variable_read):
+     * cheaper to compare once than to test every argument's type */
+    Py_ssize_t reads = tg_variable_reads;
     int same = (d->flags & TG_SAME_DTYPE) != 0;
 
     if ((d->flags & TG_DTYPE_INPUTS) && attrs != NULL &&
@@ -421,6 +452,9 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         }
     }
     result = tg_apply(op, nargs, in, attrs);
+    if (reads != tg_variable_reads && result != NULL) {
+        mark_from_variable(result);
+    }
 done:
     for (int i = 0; i < n; i++) {
         Py_DECREF(in[i]);

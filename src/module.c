@@ -816,6 +816,11 @@ mod_set_variable_name(PyObject *Py_UNUSED(m), PyObject *args)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_none_gradient_warnings", (PyCFunction)tg_set_none_gradient_warnings,
+     METH_O,
+     "_none_gradient_warnings($module, on, /)\n--\n\n"
+     "Switch tapegrad.debugging's None-gradient warnings; returns the "
+     "previous state."},
     {"_optimizer_apply", (PyCFunction)tg_optimizer_apply, METH_VARARGS,
      "_optimizer_apply($module, kind, variables, gradients, slots, hyper, "
      "iterations, /)\n--\n\n"
@@ -964,7 +969,7 @@ PyInit__tapegrad(void)
         tg_variable_init_type(m) < 0 || tg_tape_init_type(m) < 0 ||
         tg_forward_init_type(m) < 0 ||
         parse_signatures() < 0 || add_op_functions(m) < 0 ||
-        register_block_release(m) < 0) {
+        register_block_release(m) < 0 || tg_explain_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -30,6 +30,7 @@
 #include "structmember.h"
 
 Py_ssize_t tg_live_tapes = 0;
+int tg_none_gradient_warnings = 0;   /* tapegrad.debugging's switch */
 Py_ssize_t tg_live_entries = 0;
 
 /* ---- id map: int64 -> int64, open addressing, no deletion ------------------ */
@@ -154,6 +155,25 @@ tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
     }
     m->vals[i] = value;
     return 0;
+}
+
+/* the keys mapped to `value` (a new set): -1 gives the watched ids */
+PyObject *
+tg_idmap_keys_with(const tg_idmap *m, int64_t value)
+{
+    PyObject *out = PySet_New(NULL);
+    for (Py_ssize_t i = 0; out != NULL && m != NULL && i < m->cap; i++) {
+        if (m->keys[i] != EMPTY_KEY && m->vals[i] == value) {
+            PyObject *k = PyLong_FromLongLong(m->keys[i]);
+            if (k == NULL || PySet_Add(out, k) < 0) {
+                Py_XDECREF(k);
+                Py_CLEAR(out);
+                break;
+            }
+            Py_DECREF(k);
+        }
+    }
+    return out;
 }
 
 /* ---- the per-thread stack ------------------------------------------------------- */
@@ -319,6 +339,7 @@ tape_pop(TapeObject *t)
     num_recording--;
     t->recording = 0;
     t->stack = NULL;
+    t->exit_id = tg_last_id();
     PyListObject *list = (PyListObject *)s->tapes;
     Py_ssize_t n = PyList_GET_SIZE(list);
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
@@ -400,6 +421,24 @@ tape_free_entries(TapeObject *t)
         c = next;
     }
     tg_idmap_free(ids);
+}
+
+/* Free a used-up record's skeleton (tg_tape_consume). */
+static void
+tape_free_past(TapeObject *t)
+{
+    arena_chunk *c = (arena_chunk *)t->past_arena;
+    PyMem_Free(t->past);
+    t->past = NULL;
+    t->npast = 0;
+    t->past_arena = NULL;
+    while (c != NULL) {
+        arena_chunk *next = c->next;
+        PyMem_Free(c);
+        c = next;
+    }
+    tg_idmap_free(t->past_ids);
+    t->past_ids = NULL;
 }
 
 tg_entry *
@@ -591,6 +630,10 @@ tape_fresh_record(TapeObject *t)
         return 0;
     }
     t->has_data = 1;
+    tape_free_past(t);
+    Py_CLEAR(t->notes);
+    t->start_id = tg_last_id();
+    t->exit_id = -1;
     return PyList_SetSlice(t->watched_vars, 0, PY_SSIZE_T_MAX, NULL);
 }
 
@@ -791,6 +834,13 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     t->weakreflist = NULL;
     t->nesting_id = 0;
     t->sees_all = 0;
+    t->start_id = tg_last_id();
+    t->exit_id = -1;
+    t->notes = NULL;
+    t->past = NULL;
+    t->npast = 0;
+    t->past_arena = NULL;
+    t->past_ids = NULL;
     t->watched_vars = PyList_New(0);
     tg_live_tapes++;
     if (t->watched_vars == NULL) {
@@ -806,6 +856,7 @@ tape_traverse(TapeObject *t, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(t));
     Py_VISIT(t->watched_vars);
+    Py_VISIT(t->notes);
     for (Py_ssize_t i = 0; i < t->nentries; i++) {
         tg_entry *e = t->entries[i];
         Py_VISIT(e->attrs);
@@ -820,7 +871,9 @@ static int
 tape_clear(TapeObject *t)
 {
     tape_free_entries(t);
+    tape_free_past(t);
     Py_CLEAR(t->watched_vars);
+    Py_CLEAR(t->notes);
     return 0;
 }
 
@@ -847,6 +900,10 @@ tape_resume(TapeObject *t)
         PyErr_SetString(PyExc_ValueError,
                         "Tape is still recording, This can happen if you try "
                         "to re-enter an already-active tape.");
+        return -1;
+    }
+    if (t->has_data && t->exit_id >= 0 && !t->sees_all &&
+        tg_explain_note(t, "outside", t->exit_id, tg_last_id(), NULL) < 0) {
         return -1;
     }
     return tape_fresh_record(t) < 0 || tape_push(t) < 0 ? -1 : 0;
@@ -902,6 +959,8 @@ typedef struct {
     PyObject_HEAD
     TapeObject *tape;
     int paused;        /* __enter__ took the tape off the stack */
+    int64_t from;      /* tg_last_id() when it did (tape.explain) */
+    PyObject *where;   /* (file, line) of the with statement, or None */
 } PauseObject;
 
 static PyObject *
@@ -913,6 +972,8 @@ tape_stop_recording(TapeObject *t, PyObject *Py_UNUSED(ignored))
     }
     p->tape = (TapeObject *)Py_NewRef(t);
     p->paused = 0;
+    p->from = 0;
+    p->where = NULL;
     PyObject_GC_Track(p);
     return (PyObject *)p;
 }
@@ -936,8 +997,13 @@ pause_enter(PauseObject *p, PyObject *Py_UNUSED(ignored))
         PyErr_SetString(PyExc_ValueError, "Tape is not recording.");
         return NULL;
     }
+    Py_XSETREF(p->where, tg_user_location());
+    if (p->where == NULL) {
+        return NULL;
+    }
     tape_pop(t);
     p->paused = 1;
+    p->from = tg_last_id();
     Py_RETURN_NONE;
 }
 
@@ -949,7 +1015,11 @@ pause_exit(PauseObject *p, PyObject *const *Py_UNUSED(args),
         Py_RETURN_NONE;
     }
     p->paused = 0;
-    if (tape_resume(p->tape) < 0) {
+    /* noted as a pause, not as time spent outside the with block */
+    p->tape->exit_id = -1;
+    if (tg_explain_note(p->tape, "pause", p->from, tg_last_id(),
+                        p->where) < 0 ||
+        tape_resume(p->tape) < 0) {
         return NULL;
     }
     Py_RETURN_NONE; /* never swallows the exception */
@@ -960,6 +1030,7 @@ pause_traverse(PauseObject *p, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(p));
     Py_VISIT(p->tape);
+    Py_VISIT(p->where);
     return 0;
 }
 
@@ -967,6 +1038,7 @@ static int
 pause_clear(PauseObject *p)
 {
     Py_CLEAR(p->tape);
+    Py_CLEAR(p->where);
     return 0;
 }
 
@@ -1041,7 +1113,23 @@ tape_watched_variables(TapeObject *t, PyObject *Py_UNUSED(ignored))
 static PyObject *
 tape_gradient_method(TapeObject *t, PyObject *args, PyObject *kw)
 {
-    return tg_tape_gradient(t, args, kw);
+    PyObject *r = tg_tape_gradient(t, args, kw), *mod, *w;
+    if (r == NULL || !tg_none_gradient_warnings) {
+        return r;
+    }
+    /* tapegrad.debugging.enable_none_gradient_warnings(): a None in the
+     * result warns with tape.explain's paragraph (Python reads it) */
+    mod = PyImport_ImportModule("tapegrad._explain");
+    w = mod ? PyObject_CallMethod(mod, "warn_none", "OOOO", (PyObject *)t,
+                                  args, kw ? kw : Py_None, r)
+            : NULL;
+    Py_XDECREF(mod);
+    if (w == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    Py_DECREF(w);
+    return r;
 }
 
 static PyObject *
@@ -1073,8 +1161,25 @@ tg_tape_stop(TapeObject *t)
 void
 tg_tape_consume(TapeObject *t)
 {
-    tape_free_entries(t);
+    /* the record's skeleton (ops and ids, no saved tensors) stays for
+     * tape.explain until the next record or the tape's end */
+    tape_free_past(t);
+    tg_entry **entries = t->entries;
+    Py_ssize_t n = t->nentries;
+    t->past = entries;
+    t->npast = n;
+    t->past_arena = t->arena;
+    t->past_ids = t->ids;
+    t->entries = NULL;
+    t->nentries = t->capentries = 0;
+    t->arena = NULL;
+    t->arena_used = t->arena_cap = 0;
+    t->ids = NULL;
     t->has_data = 0;
+    tg_live_entries -= n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        tg_tape_release_entry(entries[i]);
+    }
 }
 
 static PyObject *
@@ -1088,7 +1193,55 @@ tape_get(TapeObject *t, void *which)
     }
 }
 
+static PyObject *
+tape_explain_record(TapeObject *t, PyObject *Py_UNUSED(ignored))
+{
+    return tg_tape_explain_record(t);
+}
+
+/* explain(target, sources): tapegrad/_explain.py reads the record */
+static PyObject *
+tape_explain(TapeObject *t, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"target", "sources", NULL};
+    PyObject *target, *sources, *mod, *r;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:explain", kwlist, &target,
+                                     &sources)) {
+        return NULL;
+    }
+    mod = PyImport_ImportModule("tapegrad._explain");
+    if (mod == NULL) {
+        return NULL;
+    }
+    r = PyObject_CallMethod(mod, "explain", "OOO", (PyObject *)t, target,
+                            sources);
+    Py_DECREF(mod);
+    return r;
+}
+
+/* tapegrad._tapegrad._none_gradient_warnings(on): set the switch,
+ * return its previous state */
+PyObject *
+tg_set_none_gradient_warnings(PyObject *Py_UNUSED(m), PyObject *on)
+{
+    int prev = tg_none_gradient_warnings, v = PyObject_IsTrue(on);
+    if (v < 0) {
+        return NULL;
+    }
+    tg_none_gradient_warnings = v;
+    return PyBool_FromLong(prev);
+}
+
 static PyMethodDef tape_methods[] = {
+    {"_explain_record", (PyCFunction)tape_explain_record, METH_NOARGS,
+     "_explain_record($self, /)\n--\n\nThe light record tape.explain "
+     "reads (explain.c)."},
+    {"explain", (PyCFunction)(void (*)(void))tape_explain,
+     METH_VARARGS | METH_KEYWORDS,
+     "explain($self, /, target, sources)\n--\n\n"
+     "Why the gradient of `target` with respect to each of `sources` is\n"
+     "(or is not) None: a plain-text report, one paragraph per source,\n"
+     "naming the cause and the line of your code where it happened."},
     {"__enter__", (PyCFunction)tape_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nStart recording on this thread."},
     {"__exit__", (PyCFunction)(void (*)(void))tape_exit, METH_FASTCALL,

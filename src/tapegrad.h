@@ -109,6 +109,9 @@ typedef struct {
     int64_t id;
     int dtype;
     int ndim;
+    int from_variable;         /* made by an op called on a Variable
+                                  (tape.explain: "x = x + 1 replaced the
+                                  Variable with a Tensor") */
     Py_ssize_t size;           /* number of elements */
     Py_ssize_t *shape;         /* points into the inline storage */
     char *data;                /* inline storage, or inside `base` */
@@ -168,6 +171,15 @@ typedef struct {
                                   accumulators (forward.c) */
     int sees_all;              /* records whatever the nesting limit: a
                                   transposed jvp rule's private tape */
+    /* what tape.explain reads (explain.c), cheap to keep: */
+    int64_t start_id;          /* tg_last_id() when this record began */
+    int64_t exit_id;           /* ... when it last left its stack */
+    PyObject *notes;           /* list of rare events, or NULL: pauses,
+                                  re-entries, escapes, no-gradient ops */
+    tg_entry **past;           /* a used-up record's entries, their saved */
+    Py_ssize_t npast;          /* tensors released; freed on the next */
+    char *past_arena;          /* record or with the tape */
+    tg_idmap *past_ids;
 } TapeObject;
 
 /* ---- the op table ------------------------------------------------------- */
@@ -344,6 +356,7 @@ TensorObject *tg_tensor_view(TensorObject *src, int ndim,
 TensorObject *tg_tensor_scalar(int dtype, double v);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
 int64_t tg_next_id(void);
+int64_t tg_last_id(void);
 int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);
 PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);
 PyObject *tg_shape_object(int ndim, const Py_ssize_t *shape); /* .shape */
@@ -379,6 +392,7 @@ int tg_dtype_init_type(PyObject *module);
 
 /* ---- variable.c ---------------------------------------------------------- */
 TensorObject *tg_variable_read(VariableObject *v);
+extern Py_ssize_t tg_variable_reads;
 TensorObject *tg_variable_writable(VariableObject *v);
 PyObject *tg_optimizer_apply(PyObject *module, PyObject *args);
 int tg_variable_init_type(PyObject *module);
@@ -407,10 +421,23 @@ int tg_idmap_put(tg_idmap **m, int64_t key, int64_t value);
 int tg_idmap_update(tg_idmap *m, int64_t key, int64_t value);
 tg_idmap *tg_idmap_new(Py_ssize_t cap);
 void tg_idmap_free(tg_idmap *m);
+PyObject *tg_idmap_keys_with(const tg_idmap *m, int64_t value);
 void tg_tape_release_entry(tg_entry *e);
 
 int tg_tape_stop(TapeObject *t);     /* stop recording (leave the stack) */
 void tg_tape_consume(TapeObject *t); /* drop every entry: used up */
+
+/* ---- explain.c: light records for tape.explain --------------------------- */
+PyObject *tg_user_location(void);   /* (file, line) of the user's frame */
+int tg_explain_note(TapeObject *t, const char *kind, int64_t from,
+                    int64_t to, PyObject *where);
+int tg_explain_nondiff(int op, int nin, TensorObject **in, int nout,
+                       TensorObject **out);
+int tg_explain_escape(TensorObject *x, const char *how);
+PyObject *tg_tape_explain_record(TapeObject *t);
+int tg_explain_init(PyObject *module);
+extern int tg_none_gradient_warnings;   /* tape.c */
+PyObject *tg_set_none_gradient_warnings(PyObject *m, PyObject *on);
 
 /* ---- forward.c ----------------------------------------------------------- */
 extern Py_ssize_t tg_num_accumulating;   /* accumulators active anywhere */

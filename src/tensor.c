@@ -28,6 +28,15 @@ tg_next_id(void)
     return ++next_id;
 }
 
+/* the last id handed out: tensors made later have larger ids, so a tape
+ * that notes it when it starts or stops can tell when a tensor was made
+ * (tape.explain) */
+int64_t
+tg_last_id(void)
+{
+    return next_id;
+}
+
 #define TENSOR_HDR \
     ((Py_ssize_t)((sizeof(TensorObject) + 15) & ~(size_t)15))
 
@@ -242,6 +251,7 @@ tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
     t->id = ++next_id;
     t->dtype = dtype;
     t->ndim = ndim;
+    t->from_variable = 0;
     t->size = size;
     t->shape = (Py_ssize_t *)((char *)t + TENSOR_HDR);
     if (ndim > 0) {
@@ -539,14 +549,26 @@ tensor_dealloc(TensorObject *self)
     Py_DECREF(tp);
 }
 
+/* the value as NumPy sees it (rank 0: a NumPy scalar) */
 static PyObject *
-tensor_numpy(TensorObject *self, PyObject *Py_UNUSED(ignored))
+tensor_value(TensorObject *self)
 {
     PyObject *arr = tg_tensor_as_array(self);
     if (arr == NULL || self->ndim > 0) {
         return arr;
     }
-    return PyArray_Return((PyArrayObject *)arr); /* rank 0: NumPy scalar */
+    return PyArray_Return((PyArrayObject *)arr);
+}
+
+/* the conversions that take a value out of tapegrad: a tape tracking
+ * the tensor notes where (tape.explain's "the path left tapegrad") */
+static PyObject *
+tensor_numpy(TensorObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (tg_explain_escape(self, ".numpy()") < 0) {
+        return NULL;
+    }
+    return tensor_value(self);
 }
 
 static PyObject *
@@ -566,6 +588,11 @@ tensor_array(TensorObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     if (dtype != Py_None && !PyArray_DescrConverter(dtype, &d)) {
+        return NULL;
+    }
+    if (tg_explain_escape(self, "np.asarray() or a NumPy function "
+                                "(__array__)") < 0) {
+        Py_XDECREF(d);
         return NULL;
     }
     arr = tg_tensor_as_array(self);
@@ -603,7 +630,7 @@ tensor_array(TensorObject *self, PyObject *args, PyObject *kw)
 PyObject *
 tg_numpy_text(TensorObject *self, int is_repr)
 {
-    PyObject *v = tensor_numpy(self, NULL), *text;
+    PyObject *v = tensor_value(self), *text;
     if (v == NULL) {
         return NULL;
     }
@@ -662,7 +689,7 @@ tensor_format(TensorObject *self, PyObject *spec)
 {
     PyObject *v, *r;
     if (tg_check_format_spec("Tensor", spec) < 0 ||
-        (v = tensor_numpy(self, NULL)) == NULL) {
+        (v = tensor_value(self)) == NULL) {
         return NULL;
     }
     r = PyObject_Format(v, spec);
@@ -742,12 +769,22 @@ tensor_get_id(TensorObject *self, void *Py_UNUSED(c))
     return PyLong_FromLongLong(self->id);
 }
 
+static PyObject *
+tensor_get_from_variable(TensorObject *self, void *Py_UNUSED(c))
+{
+    return PyLong_FromLong(self->from_variable);
+}
+
 /* ---- scalar conversions ------------------------------------------------- */
 
-#define SCALAR_SLOT(NAME, CALL)                                            \
+#define SCALAR_SLOT(NAME, CALL, HOW)                                       \
     static PyObject *NAME(PyObject *self)                                  \
     {                                                                      \
-        PyObject *v = tensor_numpy((TensorObject *)self, NULL), *r;        \
+        PyObject *v, *r;                                                   \
+        if (tg_explain_escape((TensorObject *)self, HOW) < 0) {            \
+            return NULL;                                                   \
+        }                                                                  \
+        v = tensor_value((TensorObject *)self);                            \
         if (v == NULL) {                                                   \
             return NULL;                                                   \
         }                                                                  \
@@ -755,15 +792,15 @@ tensor_get_id(TensorObject *self, void *Py_UNUSED(c))
         Py_DECREF(v);                                                      \
         return r;                                                          \
     }
-SCALAR_SLOT(tensor_float, PyNumber_Float)
-SCALAR_SLOT(tensor_int, PyNumber_Long)
-SCALAR_SLOT(tensor_index, PyNumber_Index)
+SCALAR_SLOT(tensor_float, PyNumber_Float, "float()")
+SCALAR_SLOT(tensor_int, PyNumber_Long, "int()")
+SCALAR_SLOT(tensor_index, PyNumber_Index, "use as an index")
 #undef SCALAR_SLOT
 
 static int
 tensor_bool(PyObject *self)
 {
-    PyObject *v = tensor_numpy((TensorObject *)self, NULL);
+    PyObject *v = tensor_value((TensorObject *)self);
     int r;
     if (v == NULL) {
         return -1;
@@ -1095,6 +1132,9 @@ static PyGetSetDef tensor_getset[] = {
     {"device", (getter)tensor_get_device, NULL,
      "The device's full name; always the host CPU.", NULL},
     {"_id", (getter)tensor_get_id, NULL, "Tape id (internal).", NULL},
+    {"_from_variable", (getter)tensor_get_from_variable, NULL,
+     "1: a Variable's value, 2: computed from one, 0: neither (internal: "
+     "tape.explain).", NULL},
     {"__array_priority__", (getter)tensor_get_priority, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -34,9 +34,14 @@ PyObject *tg_richcompare(PyObject *, PyObject *, int);
 PyObject *tg_numpy_text(TensorObject *, int);
 PyObject *tg_tensor_getitem(PyObject *, PyObject *);
 
+/* reads so far: tg_call compares it around an op to mark results made
+ * from a Variable (tape.explain) */
+Py_ssize_t tg_variable_reads = 0;
+
 TensorObject *
 tg_variable_read(VariableObject *v)
 {
+    tg_variable_reads++;
     if (tg_tape_variable_accessed(v) < 0) {
         return NULL;
     }
@@ -339,6 +344,7 @@ variable_get(VariableObject *self, void *which)
         case 3: return Py_NewRef(tg_dtype_obj(self->value->dtype));
         case 4: return PyLong_FromLong(self->value->ndim);
         case 6: return tg_device_name();
+        case 7: return PyLong_FromLongLong(self->id);
         default: return PyFloat_FromDouble(100.0); /* __array_priority__ */
     }
 }
@@ -559,6 +565,8 @@ static PyGetSetDef variable_getset[] = {
     {"ndim", (getter)variable_get, NULL, NULL, (void *)4},
     {"__array_priority__", (getter)variable_get, NULL, NULL, (void *)5},
     {"device", (getter)variable_get, NULL, "Always the host CPU.", (void *)6},
+    {"_id", (getter)variable_get, NULL, "Handle id, shared by every value "
+     "read (internal: tape.explain).", (void *)7},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

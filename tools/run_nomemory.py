@@ -76,6 +76,7 @@ KNOWN_CRASHES = {
 # reported as known, not counted; the C-level custom_gradient cases
 # (op:/grad:custom_gradient, no Python grad_fn) stay strict.
 PYTHON_LEVEL_CASES = {"custom_gradient_second_order", "porting_surface",
+                      "tape_explain",
                       "image_adjust_contrast",
                       "layers_and_control_flow", "keras_loss_metric_step",
                       "checkpoint_write", "checkpoint_read",
@@ -389,6 +390,20 @@ def _cases():
         acc.update_state([1, 2], logits)
         return (logits, loss, float(acc.result()),
                 t.gradient(loss, dense.trainable_variables))
+
+    # tape.explain's notes (an escape, a no-gradient op, a pause) and the
+    # report read from a used-up tape
+    @case("tape_explain")
+    def _():
+        v = tf.Variable(2.0)
+        with tf.GradientTape() as t:
+            y = v * v
+            z = tf.constant(y.numpy()) + tf.round(y) + float(y)
+            with t.stop_recording():
+                w = v * 3.0
+            u = w * y
+        g = t.gradient(u, v)
+        return g, t.explain(z, [v, w]), t.explain(u, v)
 
     # an optimizer step: copy on write and the in-place kernel
     @case("optimizer_adam_step")
