@@ -316,15 +316,31 @@ TensorObject *
 tg_tensor_view(TensorObject *src, int ndim, const Py_ssize_t *shape,
                int64_t id)
 {
-    TensorObject *t = tensor_alloc(src->dtype, ndim, shape, 0);
+    TensorObject *t = tg_tensor_external(
+        src->dtype, ndim, shape, src->data,
+        src->base ? src->base : (PyObject *)src);
+    if (t != NULL && id != 0) {
+        t->id = id;
+    }
+    return t;
+}
+
+/* A tensor over bytes `base` keeps alive (a new reference is taken): a
+ * Tensor, an ndarray, or an imported DLPack buffer (dlpack.c).  The bytes
+ * must be C-contiguous, aligned and native-endian; `data` may be NULL for
+ * an empty tensor (DLPack's convention). */
+TensorObject *
+tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape, char *data,
+                   PyObject *base)
+{
+    TensorObject *t = tensor_alloc(dtype, ndim, shape, 0);
     if (t == NULL) {
         return NULL;
     }
-    t->data = src->data;
-    t->base = Py_NewRef(src->base ? src->base : (PyObject *)src);
-    if (id != 0) {
-        t->id = id;
+    if (data != NULL) {
+        t->data = data;
     }
+    t->base = Py_NewRef(base);
     return t;
 }
 
@@ -1084,6 +1100,7 @@ static PyMethodDef tensor_methods[] = {
     {"__array__", (PyCFunction)(void (*)(void))tensor_array,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"__format__", (PyCFunction)tensor_format, METH_O, NULL},
+    TG_DLPACK_METHODS,
     {NULL, NULL, 0, NULL},
 };
 
