@@ -8,7 +8,8 @@
  *  - A Tensor is immutable, C-contiguous, native-endian and aligned.  Its
  *    bytes live inline after the object header (one allocation), in a
  *    cached block it owns (large tensors, base NULL; tensor.c), or in
- *    `base` (an ndarray or another Tensor it views).
+ *    `base` (an ndarray or another Tensor it views, or a capsule holding
+ *    a DLPack producer's buffer: dlpack.c).
  *  - Every Tensor has a process-unique int64 `id`; tapes key on ids, never
  *    on pointers.  A Variable's value tensors all carry the Variable's own
  *    id (its "handle"), so every read of a Variable is the same tape node.

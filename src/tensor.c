@@ -13,7 +13,9 @@
  * tapegrad made or another Tensor; neither can lead back to a Tensor, so
  * tensors are allocated as GC objects (traverse works) but never tracked,
  * the way CPython leaves tuples of atoms untracked.  That keeps the
- * per-op cost free of collector work.
+ * per-op cost free of collector work.  (An imported DLPack buffer's
+ * `base` is a capsule around the producer's deleter, dlpack.c: what the
+ * producer holds is opaque to any collector.)
  */
 #include "tapegrad.h"
 #include "structmember.h"
