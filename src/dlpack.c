@@ -45,76 +45,57 @@ static const DLDataType dl_types[TG_NDTYPES] = {
 
 /* ---- export ---------------------------------------------------------------- */
 
-/* The block behind an exported capsule.  The managed struct comes first,
- * so manager_ctx, the struct and the block are one pointer. */
+/* The block behind an exported capsule: manager_ctx points at it. */
 typedef struct {
-    DLManagedTensorVersioned m;
     PyObject *owner;           /* strong: the Tensor the bytes belong to */
+    union {
+        DLManagedTensorVersioned v1;
+        DLManagedTensor v0;
+    } m;
     int64_t dims[];            /* shape, then strides: 2 * ndim */
-} export_v1;
+} export_block;
 
-typedef struct {
-    DLManagedTensor m;
-    PyObject *owner;
-    int64_t dims[];
-} export_v0;
-
-/* Drop an export's reference from whatever thread the consumer is on.
- * After interpreter shutdown there is nothing left to release into. */
+/* Drop an export's reference from whatever thread the consumer is on, and
+ * free its block.  After interpreter shutdown there is nothing left to
+ * release into. */
 static void
-release_owner(PyObject *owner)
+export_free(void *ctx)
 {
-    PyGILState_STATE g;
-    if (!Py_IsInitialized()) {
-        return;
+    export_block *e = ctx;
+    if (Py_IsInitialized()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_DECREF(e->owner);
+        PyGILState_Release(g);
     }
-    g = PyGILState_Ensure();
-    Py_DECREF(owner);
-    PyGILState_Release(g);
+    PyMem_RawFree(e);
 }
 
 static void
 deleter_v1(DLManagedTensorVersioned *self)
 {
-    export_v1 *e;
-    if (self == NULL) {
-        return;
+    if (self != NULL) {
+        export_free(self->manager_ctx);
     }
-    e = (export_v1 *)self->manager_ctx;
-    release_owner(e->owner);
-    PyMem_RawFree(e);
 }
 
 static void
 deleter_v0(DLManagedTensor *self)
 {
-    export_v0 *e;
-    if (self == NULL) {
-        return;
-    }
-    e = (export_v0 *)self->manager_ctx;
-    release_owner(e->owner);
-    PyMem_RawFree(e);
-}
-
-/* A capsule dropped before any consumer renamed it still owns its
- * managed tensor: free it here.  A consumed one belongs to the consumer. */
-static void
-capsule_free_v1(PyObject *cap)
-{
-    if (PyCapsule_IsValid(cap, CAP_VERSIONED)) {
-        DLManagedTensorVersioned *m = PyCapsule_GetPointer(cap,
-                                                           CAP_VERSIONED);
-        m->deleter(m);
+    if (self != NULL) {
+        export_free(self->manager_ctx);
     }
 }
 
+/* A capsule dropped before any consumer renamed it still owns its block
+ * (the capsule's context): free it here.  A consumed one belongs to the
+ * consumer, who calls the deleter. */
 static void
-capsule_free_v0(PyObject *cap)
+capsule_free(PyObject *cap)
 {
-    if (PyCapsule_IsValid(cap, CAP_LEGACY)) {
-        DLManagedTensor *m = PyCapsule_GetPointer(cap, CAP_LEGACY);
-        m->deleter(m);
+    void *e = PyCapsule_GetContext(cap);
+    if (e != NULL && (PyCapsule_IsValid(cap, CAP_VERSIONED) ||
+                      PyCapsule_IsValid(cap, CAP_LEGACY))) {
+        export_free(e);
     }
 }
 
@@ -160,46 +141,42 @@ export_capsule(TensorObject *t, int versioned, int copy)
 {
     size_t dims = 2 * (size_t)t->ndim * sizeof(int64_t);
     PyObject *owner, *cap;
-    void *block;
+    export_block *e;
+    DLTensor *dl;
     owner = copy ? (PyObject *)tensor_copy(t) : Py_NewRef(t);
     if (owner == NULL) {
         return NULL;
     }
-    t = (TensorObject *)owner;
-    block = PyMem_RawCalloc(1, (versioned ? sizeof(export_v1)
-                                          : sizeof(export_v0)) + dims);
-    if (block == NULL) {
+    e = PyMem_RawCalloc(1, sizeof(export_block) + dims);
+    if (e == NULL) {
         PyErr_NoMemory();
-        goto error;
+        Py_DECREF(owner);
+        return NULL;
     }
+    e->owner = owner;
     if (versioned) {
-        export_v1 *e = block;
-        e->owner = owner;
-        e->m.version.major = TG_DLPACK_MAJOR;
-        e->m.version.minor = TG_DLPACK_MINOR;
-        e->m.manager_ctx = e;
-        e->m.deleter = deleter_v1;
-        e->m.flags = copy ? DLPACK_FLAG_BITMASK_IS_COPIED
-                          : DLPACK_FLAG_BITMASK_READ_ONLY;
-        describe(t, &e->m.dl_tensor, e->dims);
-        cap = PyCapsule_New(&e->m, CAP_VERSIONED, capsule_free_v1);
+        e->m.v1.version.major = TG_DLPACK_MAJOR;
+        e->m.v1.version.minor = TG_DLPACK_MINOR;
+        e->m.v1.manager_ctx = e;
+        e->m.v1.deleter = deleter_v1;
+        e->m.v1.flags = copy ? DLPACK_FLAG_BITMASK_IS_COPIED
+                             : DLPACK_FLAG_BITMASK_READ_ONLY;
+        dl = &e->m.v1.dl_tensor;
     }
     else {
-        export_v0 *e = block;
-        e->owner = owner;
-        e->m.manager_ctx = e;
-        e->m.deleter = deleter_v0;
-        describe(t, &e->m.dl_tensor, e->dims);
-        cap = PyCapsule_New(&e->m, CAP_LEGACY, capsule_free_v0);
+        e->m.v0.manager_ctx = e;
+        e->m.v0.deleter = deleter_v0;
+        dl = &e->m.v0.dl_tensor;
     }
-    if (cap == NULL) {
-        PyMem_RawFree(block);
-        goto error;
+    describe((TensorObject *)owner, dl, e->dims);
+    cap = PyCapsule_New(&e->m, versioned ? CAP_VERSIONED : CAP_LEGACY,
+                        capsule_free);
+    if (cap == NULL || PyCapsule_SetContext(cap, e) < 0) {
+        Py_XDECREF(cap);       /* no context yet: its destructor frees none */
+        export_free(e);
+        return NULL;
     }
     return cap;
-error:
-    Py_DECREF(owner);
-    return NULL;
 }
 
 /* The tensor a Tensor or Variable exports: a Variable's current value
@@ -211,6 +188,21 @@ exported_value(PyObject *self)
         return (TensorObject *)Py_NewRef(((VariableObject *)self)->value);
     }
     return (TensorObject *)Py_NewRef(self);
+}
+
+/* A __dlpack__ argument that is None (left as is) or a tuple of two ints;
+ * TypeError naming it otherwise. */
+static int
+int_pair(PyObject *obj, const char *name, const char *form, int *a, int *b)
+{
+    if (obj == Py_None ||
+        (PyTuple_Check(obj) && PyArg_ParseTuple(obj, "ii", a, b))) {
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "__dlpack__: %s must be None or a tuple %s of ints, got %R",
+                 name, form, obj);
+    return -1;
 }
 
 /* __dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None),
@@ -235,20 +227,10 @@ tg_dlpack_method(PyObject *self, PyObject *args, PyObject *kw)
                      "has no streams: stream must be None, got %R", stream);
         return NULL;
     }
-    if (max_version != Py_None &&
-        (!PyTuple_Check(max_version) ||
-         !PyArg_ParseTuple(max_version, "ii", &major, &minor))) {
-        PyErr_Format(PyExc_TypeError,
-                     "__dlpack__: max_version must be None or a tuple "
-                     "(major, minor) of ints, got %R", max_version);
-        return NULL;
-    }
-    if (dl_device != Py_None &&
-        (!PyTuple_Check(dl_device) ||
-         !PyArg_ParseTuple(dl_device, "ii", &dev_type, &dev_id))) {
-        PyErr_Format(PyExc_TypeError,
-                     "__dlpack__: dl_device must be None or a tuple "
-                     "(device_type, device_id), got %R", dl_device);
+    if (int_pair(max_version, "max_version", "(major, minor)", &major,
+                 &minor) < 0 ||
+        int_pair(dl_device, "dl_device", "(device_type, device_id)",
+                 &dev_type, &dev_id) < 0) {
         return NULL;
     }
     if (dev_type != kDLCPU || dev_id != 0) {
@@ -391,6 +373,11 @@ plan_import(const DLTensor *dl, import_plan *p)
                      "got %d", TG_MAXDIMS, (int)dl->ndim);
         return -1;
     }
+    if (dl->ndim > 0 && dl->shape == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "from_dlpack: the DLPack tensor has no shape");
+        return -1;
+    }
     p->ndim = (int)dl->ndim;
     isz = tg_dtype_size[p->dtype];
     for (int i = 0; i < p->ndim; i++) {
@@ -431,17 +418,11 @@ plan_import(const DLTensor *dl, import_plan *p)
     return 0;
 }
 
-/* The private capsule that owns an imported managed tensor: its
- * destructor hands it back to the producer (context: 1 for versioned). */
+/* Hand an imported managed tensor back to its producer. */
 static void
-imported_free(PyObject *cap)
+give_back(void *m, int versioned)
 {
-    void *m = PyCapsule_GetPointer(cap, CAP_IMPORTED);
-    if (m == NULL) {
-        PyErr_WriteUnraisable(cap);
-        return;
-    }
-    if (PyCapsule_GetContext(cap) != NULL) {
+    if (versioned) {
         DLManagedTensorVersioned *v = m;
         if (v->deleter != NULL) {
             v->deleter(v);
@@ -453,6 +434,19 @@ imported_free(PyObject *cap)
             l->deleter(l);
         }
     }
+}
+
+/* The private capsule that owns an imported managed tensor: its
+ * destructor gives it back (context: 1 for versioned). */
+static void
+imported_free(PyObject *cap)
+{
+    void *m = PyCapsule_GetPointer(cap, CAP_IMPORTED);
+    if (m == NULL) {
+        PyErr_WriteUnraisable(cap);
+        return;
+    }
+    give_back(m, PyCapsule_GetContext(cap) != NULL);
 }
 
 /* The tensor for a planned import whose managed tensor `owner` now holds:
@@ -548,15 +542,9 @@ import_capsule(PyObject *cap)
     if (owner == NULL ||
         PyCapsule_SetContext(owner, versioned ? (void *)1 : NULL) < 0) {
         if (owner == NULL) {
-            /* nobody holds it: give it back now */
-            if (versioned) {
-                ((DLManagedTensorVersioned *)m)->deleter(m);
-            }
-            else {
-                ((DLManagedTensor *)m)->deleter(m);
-            }
+            give_back(m, versioned); /* nobody holds it now */
         }
-        Py_XDECREF(owner);
+        Py_XDECREF(owner);           /* its destructor gives it back */
         return NULL;
     }
     t = import_tensor(&plan, owner);
