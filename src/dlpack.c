@@ -43,7 +43,7 @@ static const DLDataType dl_types[TG_NDTYPES] = {
     [TG_UINT32] = {kDLUInt, 32, 1},   [TG_UINT64] = {kDLUInt, 64, 1},
 };
 
-/* ---- export ---------------------------------------------------------------- */
+/* ---- export ------------------------------------------------------------- */
 
 /* The block behind an exported capsule: manager_ctx points at it. */
 typedef struct {
@@ -284,7 +284,7 @@ tg_to_dlpack(PyObject *Py_UNUSED(module), PyObject *obj)
     return cap;
 }
 
-/* ---- import ---------------------------------------------------------------- */
+/* ---- import ------------------------------------------------------------- */
 
 static const char *
 device_name(int32_t type)
