@@ -330,6 +330,8 @@ def test_from_dlpack_keeps_the_producer_alive():
     n = np.arange(10.0)
     y = dlpack.from_dlpack(n)
     assert np.shares_memory(y.numpy(), n)
+    # like every Tensor, left out of the cyclic GC (README, Choices)
+    assert not gc.is_tracked(y)
     n[3] = -1.0                                 # shared: visible
     assert y.numpy()[3] == -1.0
     ref = weakref.ref(n)
