@@ -40,9 +40,10 @@ except ImportError:  # replay only (tests/test_fuzz_seeds.py)
 
 # What a call may raise (with a message).  InvalidArgumentError is a
 # ValueError; LookupError covers KeyError; RuntimeError is what a used-up
-# non-persistent tape raises.
+# non-persistent tape raises; BufferError is the array API's answer of
+# __dlpack__ to a request it cannot serve (a legacy consumer, a device).
 ORDINARY = (TypeError, ValueError, IndexError, LookupError, RuntimeError,
-            MemoryError, OverflowError)
+            MemoryError, OverflowError, BufferError)
 
 MAX_ELEMENTS = 64   # per generated array: keeps an iteration ~1 ms
 

@@ -821,6 +821,12 @@ static PyMethodDef module_methods[] = {
      "_none_gradient_warnings($module, on, /)\n--\n\n"
      "Switch tapegrad.debugging's None-gradient warnings; returns the "
      "previous state."},
+    {"_to_dlpack", (PyCFunction)tg_to_dlpack, METH_O,
+     "_to_dlpack($module, tf_tensor, /)\n--\n\n"
+     "tf.experimental.dlpack.to_dlpack (src/dlpack.c)."},
+    {"_from_dlpack", (PyCFunction)tg_from_dlpack, METH_O,
+     "_from_dlpack($module, dlcapsule, /)\n--\n\n"
+     "tf.experimental.dlpack.from_dlpack (src/dlpack.c)."},
     {"_optimizer_apply", (PyCFunction)tg_optimizer_apply, METH_VARARGS,
      "_optimizer_apply($module, kind, variables, gradients, slots, hyper, "
      "iterations, /)\n--\n\n"

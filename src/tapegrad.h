@@ -8,7 +8,8 @@
  *  - A Tensor is immutable, C-contiguous, native-endian and aligned.  Its
  *    bytes live inline after the object header (one allocation), in a
  *    cached block it owns (large tensors, base NULL; tensor.c), or in
- *    `base` (an ndarray or another Tensor it views).
+ *    `base` (an ndarray or another Tensor it views, or a capsule holding
+ *    a DLPack producer's buffer: dlpack.c).
  *  - Every Tensor has a process-unique int64 `id`; tapes key on ids, never
  *    on pointers.  A Variable's value tensors all carry the Variable's own
  *    id (its "handle"), so every read of a Variable is the same tape node.
@@ -354,6 +355,8 @@ TensorObject *tg_tensor_from_array(PyArrayObject *arr, int dtype);
 TensorObject *tg_tensor_view(TensorObject *src, int ndim,
                              const Py_ssize_t *shape, int64_t id);
 TensorObject *tg_tensor_scalar(int dtype, double v);
+TensorObject *tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape,
+                                 char *data, PyObject *base);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
 int64_t tg_next_id(void);
 int64_t tg_last_id(void);
@@ -396,6 +399,23 @@ extern Py_ssize_t tg_variable_reads;
 TensorObject *tg_variable_writable(VariableObject *v);
 PyObject *tg_optimizer_apply(PyObject *module, PyObject *args);
 int tg_variable_init_type(PyObject *module);
+
+/* ---- dlpack.c ------------------------------------------------------------ */
+PyObject *tg_dlpack_method(PyObject *self, PyObject *args, PyObject *kw);
+PyObject *tg_dlpack_device_method(PyObject *self, PyObject *ignored);
+PyObject *tg_to_dlpack(PyObject *module, PyObject *obj);
+PyObject *tg_from_dlpack(PyObject *module, PyObject *obj);
+/* the two protocol methods, shared by Tensor and Variable */
+#define TG_DLPACK_METHODS                                                   \
+    {"__dlpack__", (PyCFunction)(void (*)(void))tg_dlpack_method,          \
+     METH_VARARGS | METH_KEYWORDS,                                          \
+     "__dlpack__($self, /, *, stream=None, max_version=None, "              \
+     "dl_device=None, copy=None)\n--\n\n"                                   \
+     "A DLPack capsule of the value, sharing its bytes (read-only, DLPack " \
+     ">= 1.0), or of a copy with copy=True."},                              \
+    {"__dlpack_device__", (PyCFunction)tg_dlpack_device_method,            \
+     METH_NOARGS,                                                           \
+     "__dlpack_device__($self, /)\n--\n\n(kDLCPU, 0): the host CPU."}
 
 /* ---- dispatch.c ---------------------------------------------------------- */
 PyObject *tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs);

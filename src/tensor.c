@@ -13,7 +13,9 @@
  * tapegrad made or another Tensor; neither can lead back to a Tensor, so
  * tensors are allocated as GC objects (traverse works) but never tracked,
  * the way CPython leaves tuples of atoms untracked.  That keeps the
- * per-op cost free of collector work.
+ * per-op cost free of collector work.  (An imported DLPack buffer's
+ * `base` is a capsule around the producer's deleter, dlpack.c: what the
+ * producer holds is opaque to any collector.)
  */
 #include "tapegrad.h"
 #include "structmember.h"
@@ -326,15 +328,31 @@ TensorObject *
 tg_tensor_view(TensorObject *src, int ndim, const Py_ssize_t *shape,
                int64_t id)
 {
-    TensorObject *t = tensor_alloc(src->dtype, ndim, shape, 0);
+    TensorObject *t = tg_tensor_external(
+        src->dtype, ndim, shape, src->data,
+        src->base ? src->base : (PyObject *)src);
+    if (t != NULL && id != 0) {
+        t->id = id;
+    }
+    return t;
+}
+
+/* A tensor over bytes `base` keeps alive (a new reference is taken): a
+ * Tensor, an ndarray, or an imported DLPack buffer (dlpack.c).  The bytes
+ * must be C-contiguous, aligned and native-endian; `data` may be NULL for
+ * an empty tensor (DLPack's convention). */
+TensorObject *
+tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape, char *data,
+                   PyObject *base)
+{
+    TensorObject *t = tensor_alloc(dtype, ndim, shape, 0);
     if (t == NULL) {
         return NULL;
     }
-    t->data = src->data;
-    t->base = Py_NewRef(src->base ? src->base : (PyObject *)src);
-    if (id != 0) {
-        t->id = id;
+    if (data != NULL) {
+        t->data = data;
     }
+    t->base = Py_NewRef(base);
     return t;
 }
 
@@ -1121,6 +1139,7 @@ static PyMethodDef tensor_methods[] = {
     {"__array__", (PyCFunction)(void (*)(void))tensor_array,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"__format__", (PyCFunction)tensor_format, METH_O, NULL},
+    TG_DLPACK_METHODS,
     {NULL, NULL, 0, NULL},
 };
 

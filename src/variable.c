@@ -554,6 +554,7 @@ static PyMethodDef variable_methods[] = {
     {"__array__", (PyCFunction)(void (*)(void))variable_array,
      METH_VARARGS | METH_KEYWORDS, NULL},
     {"__format__", (PyCFunction)variable_format, METH_O, NULL},
+    TG_DLPACK_METHODS,
     {NULL, NULL, 0, NULL},
 };
 

@@ -55,7 +55,8 @@ from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 _tapegrad._set_shape_type(TensorShape)
 
 from . import (autodiff, config, data, debugging, dtypes,  # noqa: E402,F401
-               errors, image, linalg, math, nn, random, test)
+               errors, experimental, image, linalg, math, nn, random,
+               test)
 from .dtypes import as_dtype, double, half  # noqa: E402,F401
 from ._custom_gradient import custom_gradient  # noqa: E402,F401
 from ._function import TensorSpec, device, function  # noqa: E402,F401
