@@ -993,6 +993,33 @@ tensor_copy(PyObject *self, PyObject *Py_UNUSED(args))
     return Py_NewRef(self); /* immutable: a copy is the tensor itself */
 }
 
+/* pickle: convert_to_tensor(array), TF's reduction of an eager tensor.
+ * The array carries the dtype and shape (0-d and empty too); the tensor's
+ * tape id is not kept, so unpickling makes a new, unwatched constant and
+ * no tape comes along. */
+static PyObject *
+tensor_reduce(TensorObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *fn = tg_helper("convert_to_tensor");   /* borrowed */
+    PyObject *arr = NULL, *args = NULL, *r = NULL;
+    if (fn == NULL) {
+        goto done;
+    }
+    arr = tg_tensor_as_array(self);
+    if (arr == NULL) {
+        goto done;
+    }
+    args = PyTuple_Pack(1, arr);
+    if (args == NULL) {
+        goto done;
+    }
+    r = PyTuple_Pack(2, fn, args);
+done:
+    Py_XDECREF(arr);
+    Py_XDECREF(args);
+    return r;
+}
+
 /* ref(): a hashable Reference to this object (tapegrad/_variables.py) */
 PyObject *
 tg_make_ref(PyObject *self)
@@ -1076,6 +1103,9 @@ static PyMethodDef tensor_methods[] = {
      "assign_sub($self, /, value, use_locking=None, name=None, "
      "read_value=True)\n--\n\nOn a slice of a Variable: subtract from "
      "that slice."},
+    {"__reduce__", (PyCFunction)tensor_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickle as convert_to_tensor(the value "
+     "as a NumPy array)."},
     {"__copy__", (PyCFunction)tensor_copy, METH_NOARGS, NULL},
     {"__deepcopy__", (PyCFunction)tensor_copy, METH_O, NULL},
     {"numpy", (PyCFunction)tensor_numpy, METH_NOARGS,
