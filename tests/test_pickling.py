@@ -17,6 +17,7 @@
 """
 import copy
 import multiprocessing
+import os
 import pickle
 
 import numpy as np
@@ -207,6 +208,12 @@ def test_gradient_tape_refuses_to_pickle(persistent):
             pickle.dumps({"tape": tape, "x": x})
 
 
+def test_forward_accumulator_refuses_to_pickle():
+    acc = tf.autodiff.ForwardAccumulator(tf.constant(1.0), tf.constant(1.0))
+    with pytest.raises(TypeError, match="ForwardAccumulator"):
+        pickle.dumps(acc)
+
+
 # ---- modules, layers, models ---------------------------------------------------
 class Affine(tf.Module):
     def __init__(self, name=None):
@@ -385,6 +392,26 @@ def test_custom_loop_with_copied_optimizer(optimizer, rng):
                    for a, b in zip(opt.variables, o.variables))
 
 
+def test_optimizer_pickled_apart_from_its_model_keeps_its_own_slots(rng):
+    # README, Choices: nothing ties two pickles together, so an optimizer
+    # unpickled on its own holds slots for its own copies of the variables;
+    # applied to a separately unpickled model, it starts fresh slots
+    model = _sequential()
+    opt = keras.optimizers.Adam(0.01)
+    model.compile(optimizer=opt, loss="mse")
+    x, y = _data(rng)
+    model.train_on_batch(x, y)
+    alone = _roundtrip(opt)
+    assert int(alone.iterations) == 1
+    assert len(alone.variables) == len(opt.variables) == 2 + 2 * 4
+    assert all(_same(a.numpy(), b.numpy())
+               for a, b in zip(alone.variables, opt.variables))
+    other = _roundtrip(model)
+    grads = [tf.ones_like(w) for w in other.trainable_variables]
+    alone.apply_gradients(zip(grads, other.trainable_variables))
+    assert len(alone.variables) == 2 + 2 * 4 + 2 * 4
+
+
 # ---- another process -----------------------------------------------------------
 def _gradients_in_worker(payload):
     """Run in a spawned process: the gradients of a loss of the model at x,
@@ -392,18 +419,19 @@ def _gradients_in_worker(payload):
     x, model = payload
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(tf.square(model(x)))
-    return loss, tape.gradient(loss, model.trainable_variables)
+    return os.getpid(), loss, tape.gradient(loss, model.trainable_variables)
 
 
 @pytest.mark.no_refleak_check(reason="starts a process")
 def test_spawned_worker_computes_the_parents_gradients(rng):
     model = _sequential()
     x = tf.constant(rng.standard_normal((6, 4)).astype(np.float32))
-    want_loss, want = _gradients_in_worker((x, model))
+    parent, want_loss, want = _gradients_in_worker((x, model))
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        loss, grads = pool.apply_async(_gradients_in_worker,
-                                       ((x, model),)).get(timeout=120)
+        pid, loss, grads = pool.apply_async(_gradients_in_worker,
+                                            ((x, model),)).get(timeout=120)
+    assert pid != parent
     assert type(loss) is tf.Tensor and _same(loss.numpy(), want_loss.numpy())
     assert len(grads) == len(want) == 4
     for g, w in zip(grads, want):
