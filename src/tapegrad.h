@@ -343,6 +343,8 @@ TensorObject *tg_tensor_view(TensorObject *src, int ndim,
                              const Py_ssize_t *shape, int64_t id);
 TensorObject *tg_tensor_scalar(int dtype, double v);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
+PyObject *tg_reduce_value(const char *helper, TensorObject *t,
+                          PyObject *extra); /* a __reduce__ value */
 int64_t tg_next_id(void);
 int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);
 PyObject *tg_shape_tuple(int ndim, const Py_ssize_t *shape);

@@ -993,31 +993,43 @@ tensor_copy(PyObject *self, PyObject *Py_UNUSED(args))
     return Py_NewRef(self); /* immutable: a copy is the tensor itself */
 }
 
-/* pickle: convert_to_tensor(array), TF's reduction of an eager tensor.
- * The array carries the dtype and shape (0-d and empty too); the tensor's
- * tape id is not kept, so unpickling makes a new, unwatched constant and
- * no tape comes along. */
-static PyObject *
-tensor_reduce(TensorObject *self, PyObject *Py_UNUSED(ignored))
+/* A __reduce__ value: (the helper registered as `helper`, (t's value as
+ * a NumPy array, *extra)); `extra` is a tuple or NULL.  The array carries
+ * the dtype and shape (0-d and empty too), never the tape id, so what is
+ * rebuilt is new and unwatched and no tape comes along. */
+PyObject *
+tg_reduce_value(const char *helper, TensorObject *t, PyObject *extra)
 {
-    PyObject *fn = tg_helper("convert_to_tensor");   /* borrowed */
-    PyObject *arr = NULL, *args = NULL, *r = NULL;
+    PyObject *fn = tg_helper(helper);   /* borrowed */
+    PyObject *arr = NULL, *head = NULL, *args = NULL, *r = NULL;
     if (fn == NULL) {
         goto done;
     }
-    arr = tg_tensor_as_array(self);
+    arr = tg_tensor_as_array(t);
     if (arr == NULL) {
         goto done;
     }
-    args = PyTuple_Pack(1, arr);
+    head = PyTuple_Pack(1, arr);
+    if (head == NULL) {
+        goto done;
+    }
+    args = extra ? PySequence_Concat(head, extra) : Py_NewRef(head);
     if (args == NULL) {
         goto done;
     }
     r = PyTuple_Pack(2, fn, args);
 done:
     Py_XDECREF(arr);
+    Py_XDECREF(head);
     Py_XDECREF(args);
     return r;
+}
+
+/* pickle: convert_to_tensor(array), TF's reduction of an eager tensor */
+static PyObject *
+tensor_reduce(TensorObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return tg_reduce_value("convert_to_tensor", self, NULL);
 }
 
 /* ref(): a hashable Reference to this object (tapegrad/_variables.py) */

@@ -570,24 +570,15 @@ done:
 static PyObject *
 variable_reduce(VariableObject *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *fn = tg_helper("variable_from_state");   /* borrowed */
-    PyObject *arr = NULL, *args = NULL, *r = NULL;
-    if (fn == NULL) {
-        goto done;
+    PyObject *extra = PyTuple_Pack(3, self->trainable ? Py_True : Py_False,
+                                   self->name,
+                                   tg_dtype_obj(self->value->dtype));
+    PyObject *r;
+    if (extra == NULL) {
+        return NULL;
     }
-    arr = tg_tensor_as_array(self->value);
-    if (arr == NULL) {
-        goto done;
-    }
-    args = Py_BuildValue("(OOOO)", arr, self->trainable ? Py_True : Py_False,
-                         self->name, tg_dtype_obj(self->value->dtype));
-    if (args == NULL) {
-        goto done;
-    }
-    r = PyTuple_Pack(2, fn, args);
-done:
-    Py_XDECREF(arr);
-    Py_XDECREF(args);
+    r = tg_reduce_value("variable_from_state", self->value, extra);
+    Py_DECREF(extra);
     return r;
 }
 
