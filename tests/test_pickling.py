@@ -412,6 +412,31 @@ def test_optimizer_pickled_apart_from_its_model_keeps_its_own_slots(rng):
     assert len(alone.variables) == 2 + 2 * 4 + 2 * 4
 
 
+def test_cloudpickle_carries_a_class_defined_in_place():
+    # Dask and Ray pickle with cloudpickle, which sends a class or lambda
+    # defined interactively by value; the tensors and variables inside go
+    # through the same reductions
+    cloudpickle = pytest.importorskip("cloudpickle")
+
+    class Scale(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable([1.0, -2.0], name="w")
+
+        def __call__(self, x):
+            return x * self.w
+
+    m = Scale()
+    c = pickle.loads(cloudpickle.dumps(m))
+    assert c.w is not m.w and c.w.name == "w:0"
+    assert c(tf.constant(3.0)).numpy().tolist() == [3.0, -6.0]
+    double = keras.layers.Dense(2, activation=lambda t: t * 2)
+    model = keras.Sequential([keras.Input((2,)), double])
+    x = np.array([[1.0, 2.0]], np.float32)
+    c = pickle.loads(cloudpickle.dumps(model))
+    assert _same(c(x).numpy(), model(x).numpy())
+
+
 # ---- another process -----------------------------------------------------------
 def _gradients_in_worker(payload):
     """Run in a spawned process: the gradients of a loss of the model at x,
