@@ -83,7 +83,7 @@ BINARY_OPERATORS = [operator.add, operator.sub, operator.mul,
 
 def _method(name, keyword=None):
     """obj.name(arg) (or name(keyword=arg)), when obj has that method
-    (a Variable has no __deepcopy__)."""
+    (not every object does)."""
     def call(obj, arg):
         m = getattr(obj, name, None)
         if m is None:

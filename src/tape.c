@@ -1232,7 +1232,22 @@ tg_set_none_gradient_warnings(PyObject *Py_UNUSED(m), PyObject *on)
     return PyBool_FromLong(prev);
 }
 
+/* A tape is this process's record of its operations (ids, saved tensors,
+ * the thread's recording stack): like TF's, it neither pickles nor copies.
+ * __reduce_ex__ covers pickle at every protocol and the copy module. */
+static PyObject *
+tape_reduce_ex(PyObject *self, PyObject *Py_UNUSED(protocol))
+{
+    PyErr_Format(PyExc_TypeError,
+                 "cannot pickle '%s' object: a GradientTape records the "
+                 "operations of this process and cannot be copied or sent "
+                 "to another; pickle the tensors, variables or gradients "
+                 "instead", Py_TYPE(self)->tp_name);
+    return NULL;
+}
+
 static PyMethodDef tape_methods[] = {
+    {"__reduce_ex__", (PyCFunction)tape_reduce_ex, METH_O, NULL},
     {"_explain_record", (PyCFunction)tape_explain_record, METH_NOARGS,
      "_explain_record($self, /)\n--\n\nThe light record tape.explain "
      "reads (explain.c)."},

@@ -358,6 +358,8 @@ TensorObject *tg_tensor_scalar(int dtype, double v);
 TensorObject *tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape,
                                  char *data, PyObject *base);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
+PyObject *tg_reduce_value(const char *helper, TensorObject *t,
+                          PyObject *extra); /* a __reduce__ value */
 int64_t tg_next_id(void);
 int64_t tg_last_id(void);
 int tg_shape_size(int ndim, const Py_ssize_t *shape, Py_ssize_t *size);

@@ -1048,6 +1048,45 @@ tensor_copy(PyObject *self, PyObject *Py_UNUSED(args))
     return Py_NewRef(self); /* immutable: a copy is the tensor itself */
 }
 
+/* A __reduce__ value: (the helper registered as `helper`, (t's value as
+ * a NumPy array, *extra)); `extra` is a tuple or NULL.  The array carries
+ * the dtype and shape (0-d and empty too), never the tape id, so what is
+ * rebuilt is new and unwatched and no tape comes along. */
+PyObject *
+tg_reduce_value(const char *helper, TensorObject *t, PyObject *extra)
+{
+    PyObject *fn = tg_helper(helper);   /* borrowed */
+    PyObject *arr = NULL, *head = NULL, *args = NULL, *r = NULL;
+    if (fn == NULL) {
+        goto done;
+    }
+    arr = tg_tensor_as_array(t);
+    if (arr == NULL) {
+        goto done;
+    }
+    head = PyTuple_Pack(1, arr);
+    if (head == NULL) {
+        goto done;
+    }
+    args = extra ? PySequence_Concat(head, extra) : Py_NewRef(head);
+    if (args == NULL) {
+        goto done;
+    }
+    r = PyTuple_Pack(2, fn, args);
+done:
+    Py_XDECREF(arr);
+    Py_XDECREF(head);
+    Py_XDECREF(args);
+    return r;
+}
+
+/* pickle: convert_to_tensor(array), TF's reduction of an eager tensor */
+static PyObject *
+tensor_reduce(TensorObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return tg_reduce_value("convert_to_tensor", self, NULL);
+}
+
 /* ref(): a hashable Reference to this object (tapegrad/_variables.py) */
 PyObject *
 tg_make_ref(PyObject *self)
@@ -1131,6 +1170,9 @@ static PyMethodDef tensor_methods[] = {
      "assign_sub($self, /, value, use_locking=None, name=None, "
      "read_value=True)\n--\n\nOn a slice of a Variable: subtract from "
      "that slice."},
+    {"__reduce__", (PyCFunction)tensor_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickle as convert_to_tensor(the value "
+     "as a NumPy array)."},
     {"__copy__", (PyCFunction)tensor_copy, METH_NOARGS, NULL},
     {"__deepcopy__", (PyCFunction)tensor_copy, METH_O, NULL},
     {"numpy", (PyCFunction)tensor_numpy, METH_NOARGS,

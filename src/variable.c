@@ -84,6 +84,31 @@ tg_variable_writable(VariableObject *v)
     return nv;
 }
 
+/* A new variable of `type` holding `t`'s value (relabelled with the new
+ * variable's id; `t` itself is untouched) under exactly `name`. */
+static PyObject *
+variable_make(PyTypeObject *type, TensorObject *t, int trainable,
+              PyObject *name)
+{
+    VariableObject *self = PyObject_GC_New(VariableObject, type);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->id = tg_next_id();
+    self->value = NULL;
+    self->name = Py_NewRef(name);
+    self->weakreflist = NULL;
+    self->trainable = trainable;
+    tg_live_variables++;
+    self->value = as_value(self, t);
+    if (self->value == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
 static PyObject *
 variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -92,9 +117,9 @@ variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                              NULL};
     PyObject *init = Py_None, *trainable = Py_None, *name = Py_None;
     PyObject *dtype_obj = Py_None, *ignore = NULL;
-    VariableObject *self = NULL;
+    PyObject *self = NULL, *full = NULL;
     TensorObject *t = NULL;
-    int dtype;
+    int dtype, is_trainable;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOO:Variable", kwlist,
                                      &init, &trainable, &name, &dtype_obj,
                                      &ignore, &ignore, &ignore)) {
@@ -128,45 +153,30 @@ variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                      "Expected tensor with dtype tapegrad.%s, but got dtype "
                      "tapegrad.%s.", tg_dtype_names[dtype],
                      tg_dtype_names[t->dtype]);
-        goto error;
+        goto done;
     }
-    self = PyObject_GC_New(VariableObject, type);
-    if (self == NULL) {
-        goto error;
-    }
-    self->id = tg_next_id();
-    self->value = NULL;
-    self->name = NULL;
-    self->weakreflist = NULL;
-    tg_live_variables++;
-    self->trainable = trainable == Py_None ? 1 : PyObject_IsTrue(trainable);
-    if (self->trainable < 0) {
-        goto error;
+    is_trainable = trainable == Py_None ? 1 : PyObject_IsTrue(trainable);
+    if (is_trainable < 0) {
+        goto done;
     }
     if (name == Py_None) {
-        self->name = PyUnicode_FromString("Variable:0");
+        full = PyUnicode_FromString("Variable:0");
     }
     else if (PyUnicode_Check(name)) {
-        self->name = PyUnicode_FromFormat("%U:0", name);
+        full = PyUnicode_FromFormat("%U:0", name);
     }
     else {
         PyErr_Format(PyExc_TypeError, "Variable name must be a string, not %s",
                      Py_TYPE(name)->tp_name);
     }
-    if (self->name == NULL) {
-        goto error;
+    if (full == NULL) {
+        goto done;
     }
-    self->value = as_value(self, t);
-    if (self->value == NULL) {
-        goto error;
-    }
-    Py_DECREF(t);
-    PyObject_GC_Track(self);
-    return (PyObject *)self;
-error:
+    self = variable_make(type, t, is_trainable, full);
+done:
     Py_XDECREF(t);
-    Py_XDECREF(self);
-    return NULL;
+    Py_XDECREF(full);
+    return self;
 }
 
 static int
@@ -527,6 +537,57 @@ variable_ref(PyObject *self, PyObject *Py_UNUSED(ignored))
     return tg_make_ref(self);
 }
 
+/* ---- copies and pickles ------------------------------------------------------
+ * As TF's ResourceVariable: copy.copy gives the variable itself; a deep
+ * copy or an unpickled one is a new, independent variable with the value,
+ * name, trainable flag and dtype (the copy module's memo keeps a variable
+ * shared within one structure shared in its copy).  Neither reads the
+ * variable, so a tape watching it neither watches nor comes along with
+ * the copy. */
+
+static PyObject *
+variable_copy(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(self);
+}
+
+static PyObject *
+variable_deepcopy(VariableObject *self, PyObject *Py_UNUSED(memo))
+{
+    TensorObject *val = (TensorObject *)Py_NewRef(self->value);
+    TensorObject *fresh = tg_tensor_new(val->dtype, val->ndim, val->shape);
+    PyObject *r = NULL;
+    if (fresh == NULL) {
+        goto done;
+    }
+    if (val->size > 0) {        /* fresh bytes: nothing shared at all */
+        memcpy(fresh->data, val->data,
+               (size_t)val->size * (size_t)tg_dtype_size[val->dtype]);
+    }
+    r = variable_make(Py_TYPE(self), fresh, self->trainable, self->name);
+done:
+    Py_XDECREF(fresh);
+    Py_DECREF(val);
+    return r;
+}
+
+/* (tapegrad._variables.variable_from_state, (array, trainable, name,
+ * dtype)): the exact name is kept (Keras' 'kernel' as well as 'w:0') */
+static PyObject *
+variable_reduce(VariableObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *extra = PyTuple_Pack(3, self->trainable ? Py_True : Py_False,
+                                   self->name,
+                                   tg_dtype_obj(self->value->dtype));
+    PyObject *r;
+    if (extra == NULL) {
+        return NULL;
+    }
+    r = tg_reduce_value("variable_from_state", self->value, extra);
+    Py_DECREF(extra);
+    return r;
+}
+
 static PyMethodDef variable_methods[] = {
     {"assign", (PyCFunction)(void (*)(void))variable_assign,
      METH_VARARGS | METH_KEYWORDS,
@@ -544,6 +605,14 @@ static PyMethodDef variable_methods[] = {
     {"ref", (PyCFunction)variable_ref, METH_NOARGS,
      "ref($self, /)\n--\n\nA hashable reference to this variable, usable "
      "as a dict or set key; deref() gives the variable back."},
+    {"__copy__", (PyCFunction)variable_copy, METH_NOARGS,
+     "__copy__($self, /)\n--\n\nThe variable itself, as TF's."},
+    {"__deepcopy__", (PyCFunction)variable_deepcopy, METH_O,
+     "__deepcopy__($self, memo, /)\n--\n\nA new variable with a copy of "
+     "the value, the name, trainable and dtype."},
+    {"__reduce__", (PyCFunction)variable_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickle as a new variable with the "
+     "value, name, trainable and dtype."},
     {"read_value", (PyCFunction)variable_read_value, METH_NOARGS,
      "read_value($self, /)\n--\n\nThe current value as a Tensor "
      "(differentiable with respect to this variable)."},

@@ -1,5 +1,6 @@
-"""What Variables and Tensors need from Python: ``ref()``'s Reference, and
-the write behind ``v[1:, ::2].assign(x)``.  The C core calls these
+"""What Variables and Tensors need from Python: ``ref()``'s Reference,
+the write behind ``v[1:, ::2].assign(x)``, and what pickles name to
+rebuild them.  The C core calls these
 (registered with ``_tapegrad._set_helper``); neither is per op.
 """
 import numpy as np
@@ -65,5 +66,16 @@ def slice_assign(variable, key, value, op, read_value=True):
     return variable if read_value else None
 
 
+def variable_from_state(value, trainable, name, dtype):
+    """What an unpickled Variable is made by (the C ``__reduce__`` names
+    it): a new Variable with that value, trainable flag, dtype and exact
+    name (``'w:0'``, or a Keras weight's ``'kernel'``)."""
+    v = C.Variable(value, trainable=trainable, dtype=dtype)
+    C._set_variable_name(v, name)
+    return v
+
+
 C._set_helper("Reference", Reference)
+C._set_helper("convert_to_tensor", C.convert_to_tensor)
+C._set_helper("variable_from_state", variable_from_state)
 C._set_helper("slice_assign", slice_assign)

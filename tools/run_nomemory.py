@@ -425,6 +425,38 @@ def _cases():
         w.assign_sub(tf.constant([0.5, 0.5]))
         return w.read_value(), w.numpy(), w.value()
 
+    # pickles and copies (C __reduce__ / __deepcopy__, the Python rebuilder).
+    # Not pickle.dumps itself: pickling a plain NumPy array crashes under
+    # set_nomemory without tapegrad (NumPy's / CPython's pickler), so the
+    # cases call the reductions and rebuild from them, and unpickle.
+    import copy
+    import pickle
+    x_bytes = pickle.dumps(x)
+    v_bytes = pickle.dumps(v)
+
+    @case("reduce_tensor")
+    def _():
+        fn, args = x.__reduce__()
+        return fn(*args)
+
+    @case("reduce_variable")
+    def _():
+        fn, args = v.__reduce__()
+        w = fn(*args)
+        return w.numpy(), w.name, w.trainable
+
+    cases["unpickle_tensor"] = lambda: pickle.loads(x_bytes)
+
+    @case("unpickle_variable")
+    def _():
+        w = pickle.loads(v_bytes)
+        return w.numpy(), w.name, w.trainable
+
+    @case("deepcopy_variable")
+    def _():
+        w = copy.deepcopy(v)
+        return w.numpy(), w.name, w.trainable, copy.copy(v) is v
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)

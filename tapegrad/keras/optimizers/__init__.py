@@ -160,6 +160,23 @@ class Optimizer:
         out.append(("slots", slots))
         return out
 
+    # ---- copies and pickles ----------------------------------------------------
+    def __getstate__(self):
+        """The slot table is keyed by id(variable), which a copy or another
+        process does not keep: store each built variable's slots in build
+        order instead (beside `_trainable`).  Copied or pickled together
+        with its model, the optimizer then holds the copied variables and
+        their slots stay theirs."""
+        state = self.__dict__.copy()
+        state["_slots"] = [self._slots[id(v)][1] for v in self._trainable]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        slots = state.pop("_slots")
+        self.__dict__.update(state)
+        self._slots = {id(v): (v, s) for v, s in zip(self._trainable, slots)}
+
     # ---- applying --------------------------------------------------------------
     def _hyper(self, lr):
         return ()
