@@ -838,8 +838,8 @@ class Gen:
 # and attribute of every class the package defines: new API is fuzzed the
 # day it lands, with nothing to register.
 
-NAMESPACES = ["autodiff", "config", "errors", "linalg", "math", "nn", "random",
-              "test"]
+NAMESPACES = ["autodiff", "config", "debugging", "errors", "experimental",
+              "linalg", "math", "nn", "random", "test"]
 
 # Public callables that are never called, and why.  tapegrad.train's file
 # API reads or writes the paths it is given: fuzzed paths would write files
