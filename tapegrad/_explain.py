@@ -29,8 +29,24 @@ def _flatten(obj):
     return [obj]
 
 
+def location_text(loc, short=False):
+    """(file, line) as the user knows it: "Cell In[3], line 4" for a
+    notebook cell (IPython names cells' code by temporary files), else
+    "file:line" (`short`: the file's base name)"""
+    import os
+    import sys
+    file, line = loc
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    label = name(file) if name is not None else None
+    if label:
+        return "%s %s, line %d" % (label[0], label[1], line)
+    return "%s:%d" % (os.path.basename(file) if short else file, line)
+
+
 def _where(loc):
-    return " at %s:%d" % loc if loc else ""
+    return " at %s" % location_text(loc) if loc else ""
 
 
 def _describe(s):

@@ -9,7 +9,6 @@ tape keeps this skeleton after its gradient, so both work then too.
 tapegrad.debugging.draw_tape renders to_dot's text.
 """
 import collections
-import os
 
 from ._function import TensorSpec
 
@@ -37,7 +36,8 @@ def _spec(slot):
 
 
 def _location(where):
-    return "%s:%d" % where if where else None
+    from ._explain import location_text
+    return location_text(where) if where else None
 
 
 def operations(tape):
@@ -90,7 +90,7 @@ def to_dot(tape, target=None):
     `target` (a tensor or a nested structure of them), the ops and
     tensors its gradient flows through are drawn in red, the targets with
     a double border."""
-    from ._explain import _flatten
+    from ._explain import _flatten, location_text
     rec = tape._explain_record()
     entries = rec["entries"]
     names = {v._id: v.name for v in tape.watched_variables()}
@@ -125,7 +125,7 @@ def to_dot(tape, target=None):
     for i, (op, ins, outs, where) in enumerate(entries):
         label = op
         if where:
-            label += "\n%s:%d" % (os.path.basename(where[0]), where[1])
+            label += "\n" + location_text(where, short=True)
         attrs = "shape=box"
         if i in cone_ops:
             attrs += "," + hot
@@ -171,7 +171,7 @@ def draw(tape, target=None):
 
 def _figure(tape, target):
     from matplotlib.figure import Figure
-    from ._explain import _flatten
+    from ._explain import _flatten, location_text
     rec = tape._explain_record()
     entries = rec["entries"]
     names = {v._id: v.name for v in tape.watched_variables()}
@@ -227,7 +227,7 @@ def _figure(tape, target):
             op, _, _, where = entries[n[1]]
             text, box = op, "square"
             if where:
-                text += "\n%s:%d" % (os.path.basename(where[0]), where[1])
+                text += "\n" + location_text(where, short=True)
             hot = n[1] in cone_ops
         ax.text(x, y, text, ha="center", va="center", fontsize=8,
                 color=red if hot else "black",

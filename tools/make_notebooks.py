@@ -354,6 +354,7 @@ def write_table(table):
 def main(argv=None):
     import cnn_notebook
     import guide_notebooks
+    import tape_notebook
     import training_notebook
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -388,7 +389,7 @@ def main(argv=None):
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry
         print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
-    for maker in (training_notebook, cnn_notebook):
+    for maker in (training_notebook, cnn_notebook, tape_notebook):
         nb, entry = maker.build()
         nbformat.write(nb, NOTEBOOKS / f"{maker.NAME}.ipynb")
         table[maker.NAME] = entry
