@@ -353,6 +353,7 @@ def write_table(table):
 
 def main(argv=None):
     import cnn_notebook
+    import distributed_notebook
     import guide_notebooks
     import training_notebook
 
@@ -388,7 +389,7 @@ def main(argv=None):
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry
         print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
-    for maker in (training_notebook, cnn_notebook):
+    for maker in (training_notebook, cnn_notebook, distributed_notebook):
         nb, entry = maker.build()
         nbformat.write(nb, NOTEBOOKS / f"{maker.NAME}.ipynb")
         table[maker.NAME] = entry
