@@ -16,8 +16,9 @@ Where the executed notebooks go:
   --no-save   write no file at all.
 Saved outputs are made stable first (nbcheck.stable_outputs): execution
 counts 1, 2, ...; consecutive stream chunks merged; object addresses and the
-kernel's process id masked.  What stays the run's own is what the checks
-allow to vary: timings (training.ipynb, cnn.ipynb), figures.
+kernel's process id masked.  The notebooks seed their draws (and fit's
+shuffling), so what still changes from one save to the next is only what
+cannot repeat: the timings in training.ipynb and cnn.ipynb.
 
 Prints one line per notebook on stdout:
   PASS notebooks/<name>.ipynb (<N> cells)      N = code cells run and checked
