@@ -2,7 +2,7 @@
 order with `import tapegrad as tf`, checked against the values the guide
 documents (tf_semantics.md §2.3).  Plots are left out; SavedModel cells
 (19-20) are out of scope.  (The notebook version is
-notebooks/advanced_autodiff.ipynb.)"""
+notebooks/guide_advanced_autodiff.ipynb.)"""
 import numpy as np
 
 import tapegrad as tf

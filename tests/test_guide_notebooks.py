@@ -36,13 +36,14 @@ needs_mirror = pytest.mark.skipif(not HAVE_MIRROR, reason="no tensorflow/docs mi
 
 
 def committed(name):
-    return nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    return nbformat.read(ROOT / "notebooks" / f"{gn.notebook_name(name)}.ipynb",
+                         as_version=4)
 
 
 @pytest.mark.parametrize("name", sorted(gn.GUIDES))
 def test_expectations_follow_the_published_cells(name):
     nb = committed(name)
-    entry = EXPECTATIONS[name]
+    entry = EXPECTATIONS[gn.notebook_name(name)]
     for key, cell in entry["cells"].items():
         assert nb.cells[int(key)].cell_type == "code"
         assert cell["label"].endswith(" " + nb.cells[int(key)].id), cell["label"]
@@ -138,7 +139,7 @@ def test_rebuild_gives_the_committed_notebook(name):
 
     assert cells(nb) == cells(old)
     assert nb.metadata["tapegrad"] == old.metadata["tapegrad"]
-    assert entry == EXPECTATIONS[name]
+    assert entry == EXPECTATIONS[gn.notebook_name(name)]
 
 
 @needs_mirror

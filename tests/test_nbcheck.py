@@ -283,3 +283,31 @@ def test_committed_notebooks_match_expectations():
         # real TF under another name, to time it beside tapegrad)
         assert sources.count("import tapegrad as tf") == 1, name
         assert "import tensorflow as tf" not in sources, name
+
+
+def test_stable_outputs_read_the_same_on_every_rerun():
+    def executed(address, pid, counts):
+        warn = f"/tmp/ipykernel_{pid}/2596988951.py:4: UserWarning: int\n"
+        a = new_code_cell("print(t)", id="a", execution_count=counts[0], outputs=[
+            new_output("stream", name="stdout", text=f"<tapegrad.GradientTape object at {address}>\n"),
+            new_output("stream", name="stdout", text="Resource"),
+            new_output("stream", name="stdout", text="Variable\n"),
+            new_output("stream", name="stderr", text=warn)])
+        b = new_code_cell("t", id="b", execution_count=counts[1], outputs=[
+            new_output("execute_result", execution_count=counts[1],
+                       data={"text/plain": f"<Foo object at {address}>"})])
+        return new_notebook(cells=[new_markdown_cell("# t", id="m"), a, b])
+
+    one = executed("0x7f0efcbbae60", 14559, (5, 9))
+    other = executed("0x7fc4c67386c0", 17809, (1, 2))
+    stable = nbcheck.stable_outputs(one)
+    assert stable == nbcheck.stable_outputs(other)
+    a, b = stable.cells[1], stable.cells[2]
+    assert (a.execution_count, b.execution_count, b.outputs[0]["execution_count"]) == (1, 2, 2)
+    assert [o["text"] for o in a.outputs] == [
+        "<tapegrad.GradientTape object at 0x...>\nResourceVariable\n",
+        "/tmp/ipykernel_<pid>/2596988951.py:4: UserWarning: int\n"]
+    assert b.outputs[0]["data"]["text/plain"] == "<Foo object at 0x...>"
+    assert one.cells[1].execution_count == 5 and len(one.cells[1].outputs) == 4  # a copy
+    # what the checks compare is unchanged by it
+    assert nbcheck.shown_text(a) == nbcheck.shown_text(nbcheck.stable_outputs(one).cells[1])

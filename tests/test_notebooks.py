@@ -1,7 +1,7 @@
 """Run each notebook in a Jupyter kernel and check its documented values.
 
 One test per notebook in tests/notebook_expectations.json (the five seed
-tutorials and TF's two autodiff guides): the notebook is run from memory with
+tutorials, TF's two autodiff guides, training and cnn): the notebook is run from memory with
 nbclient (the file in notebooks/ is not overwritten; the executed copy goes to
 pytest's tmp_path), the notebooks' own asserts run as written and every code
 cell's output must match the documented one, up to the rules in
@@ -41,3 +41,23 @@ def test_notebook(name, tmp_path):
     result = nbcheck.run_notebook(ROOT / entry["notebook"], entry)
     nbformat.write(result.nb, tmp_path / f"{name}.ipynb")
     assert result.ok, f"{name}: {len(result.problems)} problem(s)\n" + "\n".join(result.problems)
+
+
+def test_rerun_leaves_the_committed_notebook_alone(tmp_path):
+    """The README's command (tools/run_notebooks.py) writes its executed
+    copies elsewhere (build/notebooks/ by default; here --out), never over
+    notebooks/, so rerunning keeps the git tree clean; and a notebook
+    without timings reruns to the outputs committed with it."""
+    import nbformat
+    import run_notebooks
+
+    path = ROOT / "notebooks" / "seed_002_gradient_tape_tf2_alpha.ipynb"
+    before = path.read_bytes()
+    assert run_notebooks.main([str(path), "--out", str(tmp_path)]) == 0
+    assert path.read_bytes() == before
+    executed = nbformat.read(tmp_path / path.name, as_version=4)
+    committed = nbformat.reads(before.decode("utf-8"), as_version=4)
+    assert [c.get("outputs") for c in executed.cells] == \
+        [c.get("outputs") for c in committed.cells]
+    assert [c.get("execution_count") for c in executed.cells] == \
+        [c.get("execution_count") for c in committed.cells]

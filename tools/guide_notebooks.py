@@ -1,9 +1,13 @@
 """Build notebooks that rerun the code of TensorFlow's two autodiff guides on tapegrad.
 
-notebooks/autodiff.ipynb           "Introduction to gradients and automatic
-                                   differentiation" (site/en/guide/autodiff.ipynb)
-notebooks/advanced_autodiff.ipynb  "Advanced automatic differentiation"
-                                   (site/en/guide/advanced_autodiff.ipynb)
+notebooks/guide_autodiff.ipynb           "Introduction to gradients and automatic
+                                         differentiation" (site/en/guide/autodiff.ipynb)
+notebooks/guide_advanced_autodiff.ipynb  "Advanced automatic differentiation"
+                                         (site/en/guide/advanced_autodiff.ipynb)
+
+A guide is named by its published file name (``autodiff``,
+``advanced_autodiff``) throughout this tool; its notebook, and its key in
+tests/notebook_expectations.json, is ``guide_<name>`` (notebook_name).
 
 Each is built from the published notebook of tensorflow/docs (its JSON): a
 path named on the command line (``autodiff.ipynb`` / ``advanced_autodiff.ipynb``
@@ -16,7 +20,8 @@ The notebooks rerun every computation of the guides, in the guides' order,
 with tapegrad's own explanatory text.  The code cells are the published
 ones, with their cell ids and metadata, verbatim except for the changes
 listed here, each with its reason: the one `import tensorflow as tf` line
-becomes `import tapegrad as tf` (IMPORT_WHY), CODE_CHANGES replaces a cell,
+becomes `import tapegrad as tf` (IMPORT_WHY) and is followed by
+make_notebooks.SEED_LINE (SEED_WHY), CODE_CHANGES replaces a cell,
 and DROPPED leaves out the license header cell (its copyright and license
 go into the attribution at the top).  None of TF's markdown is used: every
 markdown cell is tapegrad's, from tools/guide_text.py (TEXT, keyed by the
@@ -51,9 +56,9 @@ Usage:
       write both notebooks (without outputs; tools/run_notebooks.py runs
       them) and their entries in tests/notebook_expectations.json
   python tools/guide_notebooks.py --verify [PUBLISHED.ipynb ...]
-      compare the code cells of notebooks/<name>.ipynb with the published
+      compare the code cells of notebooks/guide_<name>.ipynb with the published
       notebooks, and check that none of their prose is copied
-tools/make_notebooks.py calls build() too, so that it regenerates all seven
+tools/make_notebooks.py calls build() too, so that it regenerates all nine
 notebooks and the whole expectations file.
 """
 from __future__ import annotations
@@ -72,12 +77,18 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guide_text  # noqa: E402
+from make_notebooks import SEED_LINE  # noqa: E402
 import nbcheck  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_MIRROR = ROOT.parent / ".mirror" / "tensorflow+docs" / "repo"
 PUBLISHED_PATH = "site/en/guide/{name}.ipynb"
+
+
+def notebook_name(name):
+    """The notebook's name (notebooks/<it>.ipynb, and its expectations key)."""
+    return f"guide_{name}"
 # The last tensorflow/docs commit whose autodiff.ipynb carries outputs.
 OUTPUTS_2020 = "4c0bad2c72a429df22bc915de4daca30e0b59d34"
 
@@ -99,6 +110,8 @@ MANIFEST = {
 # ---- the changes to the published cells -----------------------------------
 
 IMPORT_WHY = "the point of the rerun: the guide's own code, run on tapegrad"
+SEED_WHY = ("so that `tf.random` draws the same values on every rerun, and "
+            "the outputs saved with the notebook do not change")
 
 SAVEDMODEL_CELL = """\
 # tapegrad: no SavedModel to save or load (no graphs to export), so the
@@ -117,7 +130,7 @@ SAVEDMODEL_WHY = (
 
 # (guide, cell id) -> what replaces the published code, and why.  Besides
 # these, the one `import tensorflow as tf` line of each guide becomes
-# `import tapegrad as tf` (IMPORT_WHY).
+# `import tapegrad as tf` (IMPORT_WHY), followed by SEED_LINE (SEED_WHY).
 CODE_CHANGES = {
     ("advanced_autodiff", "xZTrgy2q-9pq"): {
         "what": "the cell that saves `model` as a SavedModel and loads it "
@@ -309,7 +322,8 @@ def top_note(name, published):
     """The list of changes to the guide's code and of outputs that differ
     from TensorFlow's on purpose, each with its reason."""
     code = {c["id"]: c["source"] for c in published if c["cell_type"] == "code"}
-    changes = [f"- The Setup cell's `{TF_IMPORT}` is `{TG_IMPORT}`: {IMPORT_WHY}."]
+    changes = [f"- The Setup cell's `{TF_IMPORT}` is `{TG_IMPORT}`: {IMPORT_WHY}; "
+               f"it is followed by `{SEED_LINE.split('  #')[0]}`, {SEED_WHY}."]
     for (guide, cid), why in DROPPED.items():
         if guide == name:
             first = code[cid].split("\n")[0].split(",")[0]
@@ -436,9 +450,10 @@ def published_cells(data):
 
 
 def translate(code):
-    """The published code with the import line changed; the count of changes."""
+    """The published code with the import line changed (and SEED_LINE after
+    it); the count of changes."""
     lines = code.split("\n")
-    out = [TG_IMPORT if line == TF_IMPORT else line for line in lines]
+    out = [f"{TG_IMPORT}\n{SEED_LINE}" if line == TF_IMPORT else line for line in lines]
     return "\n".join(out), sum(a != b for a, b in zip(lines, out))
 
 
@@ -556,18 +571,18 @@ def build(name, data):
                                "published_blob": blob_sha(data),
                                "text": "tapegrad's own, from tools/guide_text.py"}
     nbformat.validate(nb)
-    entry = {"notebook": f"notebooks/{name}.ipynb",
+    entry = {"notebook": f"notebooks/{notebook_name(name)}.ipynb",
              "guide": PUBLISHED_PATH.format(name=name),
              "cells": expected, "kernel_checks": KERNEL_CHECKS.get(name, [])}
     return nb, entry
 
 
 def build_all(paths=(), mirror=DEFAULT_MIRROR):
-    """[(name, notebook, entry)] for both guides."""
+    """[(notebook name, notebook, entry)] for both guides."""
     out = []
     for name in GUIDES:
         data, _ = read_published(name, paths, mirror)
-        out.append((name, *build(name, data)))
+        out.append((notebook_name(name), *build(name, data)))
     return out
 
 
@@ -619,7 +634,8 @@ def verify(name, data, committed, where):
         if change and cc.source == change["code"]:
             lines.append(f"  ~ {tag}: replaced (listed: {change['why']})")
         elif not change and cc.source == translate(pc["source"])[0]:
-            lines.append(f"  ~ {tag}: import line (listed: {IMPORT_WHY})")
+            lines.append(f"  ~ {tag}: import line and seed (listed: {IMPORT_WHY}; "
+                         f"{SEED_WHY})")
         else:
             lines.append(f"  ! {tag}: differs, not listed in tools/guide_notebooks.py")
             lines += _diff(pc["source"], cc.source, where)
@@ -709,7 +725,7 @@ def main(argv=None):
         failed = 0
         for name in GUIDES:
             data, source = read_published(name, args.published, args.mirror)
-            path = NOTEBOOKS / f"{name}.ipynb"
+            path = NOTEBOOKS / f"{notebook_name(name)}.ipynb"
             committed = nbformat.read(path, as_version=4)
             lines, problems = verify(name, data, committed, str(path.relative_to(ROOT)))
             print(f"{source} (blob {blob_sha(data)[:12]}) vs " + lines[0])

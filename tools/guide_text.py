@@ -301,7 +301,7 @@ two elements and is not connected to `z`, so the answer is `[0. 0.]`.""",
     "advanced_autodiff": {
         "IqR2PQG4ZaZ0": (
             """\
-This notebook continues `autodiff.ipynb`, which covers what everyday \
+This notebook continues `guide_autodiff.ipynb`, which covers what everyday \
 training needs. It turns to the rest of the tape's toolbox: pausing and \
 clearing the recording, stopping a gradient on one path, writing a custom \
 backward pass, several tapes at once, higher-order derivatives, and \

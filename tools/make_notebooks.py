@@ -35,7 +35,12 @@ MANIFEST holds the hand-counted shape of every seed, so a change in the rules
 that moves a boundary fails loudly.
 
 Code is copied unchanged except ``import tensorflow as tf`` ->
-``import tapegrad as tf`` (trailing blank lines of a cell are dropped).
+``import tapegrad as tf`` (trailing blank lines of a cell are dropped), followed
+by SEED_LINE in a notebook whose code draws from ``tf.random``, so that its
+draws, and the outputs saved with it, are the same on every rerun.
+
+Each seed's notebook is named by NAMES (``seed_<n>_<topic>.ipynb``), after
+what the tutorial covers, rather than after the seed file's hash.
 
 Usage: python tools/make_notebooks.py [--seeds DIR] [--guide PUBLISHED.ipynb ...]
        [--mirror DIR] [--dump]
@@ -61,6 +66,17 @@ EXPECTATIONS = ROOT / "tests" / "notebook_expectations.json"
 HEADER = re.compile(r"^In \[(\d+)\]:\s*$")
 TF_IMPORT = "import tensorflow as tf"
 TG_IMPORT = "import tapegrad as tf"
+SEED_LINE = "tf.random.set_seed(0)  # tapegrad: the same draws on every rerun"
+
+# Seed file stem -> notebook name (notebooks/<name>.ipynb, and its key in
+# tests/notebook_expectations.json): the seed's number and its topic.
+NAMES = {
+    "000_68c18637f0d3bf93": "seed_000_automatic_differentiation",
+    "001_99c0a4625824fa2b": "seed_001_intermediate_and_persistent_gradients",
+    "002_533deeae14ebb8b7": "seed_002_gradient_tape_tf2_alpha",
+    "003_aae8814976d2c4b4": "seed_003_control_flow_and_higher_order",
+    "004_6a5d4776abd4aa66": "seed_004_gradients_of_variables",
+}
 
 # Hand-checked cuts for blocks the rules above cannot settle. Keys are
 # (seed basename, In-label). "code": number of block lines that are code;
@@ -259,8 +275,9 @@ def parse_seed(path):
     return items
 
 
-def _translate(seed, code):
-    out = [TG_IMPORT if line == TF_IMPORT else line for line in code.split("\n")]
+def _translate(seed, code, seeded=False):
+    tg_import = f"{TG_IMPORT}\n{SEED_LINE}" if seeded else TG_IMPORT
+    out = [tg_import if line == TF_IMPORT else line for line in code.split("\n")]
     text = "\n".join(out)
     if "import tensorflow" in text:
         raise SystemExit(f"seed {seed}: unexpected tensorflow import form")
@@ -270,9 +287,13 @@ def _translate(seed, code):
 
 
 def build(seed_path):
-    """Return (notebook, expectations entry) for one seed file."""
+    """Return (notebook name, notebook, expectations entry) for one seed file."""
     seed = seed_path.stem
+    if seed not in NAMES:
+        raise SystemExit(f"seed {seed}: add its notebook name to NAMES")
+    name = NAMES[seed]
     items = parse_seed(seed_path)
+    seeded = any(item[0] == "code" and "tf.random." in item[2] for item in items)
     cells, expected = [], {}
     n_imports = 0
     for item in items:
@@ -292,7 +313,7 @@ def build(seed_path):
                 entry["kind"] = output["kind"]
         entry.update(SPECIAL_CHECKS.get((seed, label), {}))
         expected[str(len(cells))] = entry
-        cells.append(nbformat.v4.new_code_cell(_translate(seed, code), id=cid))
+        cells.append(nbformat.v4.new_code_cell(_translate(seed, code, seeded), id=cid))
     if n_imports != 1:
         raise SystemExit(f"seed {seed}: expected one '{TF_IMPORT}', found {n_imports}")
 
@@ -313,9 +334,9 @@ def build(seed_path):
     nb.metadata["tapegrad"] = {"seed": seed_path.name,
                                "generator": "tools/make_notebooks.py"}
     nbformat.validate(nb)
-    entry = {"notebook": f"notebooks/{seed}.ipynb", "seed": seed_path.name,
+    entry = {"notebook": f"notebooks/{name}.ipynb", "seed": seed_path.name,
              "cells": expected, "kernel_checks": KERNEL_CHECKS.get(seed, [])}
-    return nb, entry
+    return name, nb, entry
 
 
 def dump(seed_path):
@@ -384,10 +405,10 @@ def main(argv=None):
     NOTEBOOKS.mkdir(exist_ok=True)
     table = {}
     for path in seeds:
-        nb, entry = build(path)
-        nbformat.write(nb, NOTEBOOKS / f"{path.stem}.ipynb")
-        table[path.stem] = entry
-        print(f"wrote notebooks/{path.stem}.ipynb ({len(nb.cells)} cells)")
+        name, nb, entry = build(path)
+        nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
+        table[name] = entry
+        print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
     for name, nb, entry in guides:
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry

@@ -291,6 +291,49 @@ def run_notebook(path, entry, timeout=TIMEOUT):
     return Result(Path(path), nb, problems + compare(nb, entry, values))
 
 
+_ADDRESS = re.compile(r"( object at )0x[0-9a-fA-F]+")
+_KERNEL_PID = re.compile(r"ipykernel_\d+")
+
+
+def _stable_text(text):
+    return _KERNEL_PID.sub("ipykernel_<pid>", _ADDRESS.sub(r"\g<1>0x...", text))
+
+
+def stable_outputs(nb):
+    """A copy of an executed notebook whose outputs read the same on every
+    rerun, so that saving it changes nothing it need not: execution counts
+    1, 2, ... over the code cells; consecutive chunks of one stream merged
+    (how a print is cut into messages is the kernel's timing); object
+    addresses (``object at 0x...``, as R4 compares them) and the kernel's
+    process id in warning paths (``ipykernel_<pid>``) masked.  Only outputs
+    change; what the checks let vary (timings, figures) stays the run's."""
+    nb = copy.deepcopy(nb)
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if cell.get("execution_count") is not None:
+            count += 1
+            cell.execution_count = count
+        merged = []
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                out["text"] = _stable_text(out["text"])
+                if merged and merged[-1]["output_type"] == "stream" \
+                        and merged[-1]["name"] == out["name"]:
+                    merged[-1]["text"] += out["text"]
+                    continue
+            elif out["output_type"] in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                if "text/plain" in data:
+                    data["text/plain"] = _stable_text(data["text/plain"])
+                if out["output_type"] == "execute_result":
+                    out["execution_count"] = cell.get("execution_count")
+            merged.append(out)
+        cell.outputs = merged
+    return nb
+
+
 def load_expectations(path=EXPECTATIONS):
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return {k: v for k, v in data.items() if not k.startswith("_")}

@@ -1,10 +1,24 @@
-"""Execute the tutorial notebooks, save them with outputs, and check them.
+"""Execute the tutorial notebooks in a Jupyter kernel and check them.
 
 Runs every notebooks/*.ipynb (or the ones named) in a real Jupyter kernel
 (nbclient + ipykernel, kernel 'python3', 120 s per cell, working directory
-the repository root), writes each back in place with its outputs (so the
-committed notebooks carry them; --no-save leaves the files alone), and compares
-it with tests/notebook_expectations.json using tools/nbcheck.py.
+the repository root) and compares it with tests/notebook_expectations.json
+using tools/nbcheck.py.
+
+Where the executed notebooks go:
+  default     build/notebooks/<name>.ipynb (build/ is ignored by git), so
+              rerunning leaves the git tree clean: the committed notebooks
+              in notebooks/ are never touched.
+  --out DIR   DIR/<name>.ipynb instead.
+  --save      also write each notebook that PASSES back into notebooks/, so
+              the committed copies carry fresh outputs for readers (do this
+              after changing a notebook or its builder, then commit).
+  --no-save   write no file at all.
+Saved outputs are made stable first (nbcheck.stable_outputs): execution
+counts 1, 2, ...; consecutive stream chunks merged; object addresses and the
+kernel's process id masked.  The notebooks seed their draws (and fit's
+shuffling), so what still changes from one save to the next is only what
+cannot repeat: the timings in training.ipynb and cnn.ipynb.
 
 Prints one line per notebook on stdout:
   PASS notebooks/<name>.ipynb (<N> cells)      N = code cells run and checked
@@ -21,14 +35,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nbcheck  # noqa: E402
 
+OUT = nbcheck.ROOT / "build" / "notebooks"
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path)
-    ap.add_argument("--no-save", action="store_true", help="do not write outputs back")
+    ap.add_argument("--out", type=Path, default=OUT,
+                    help="where the executed copies go (default build/notebooks)")
+    ap.add_argument("--save", action="store_true",
+                    help="also write passing notebooks back in place, with their outputs")
+    ap.add_argument("--no-save", action="store_true", help="write no file at all")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every problem on stderr")
     ap.add_argument("--timeout", type=int, default=nbcheck.TIMEOUT, help="seconds per cell")
     args = ap.parse_args(argv)
+    if args.save and args.no_save:
+        ap.error("--save and --no-save contradict each other")
 
     import nbformat
 
@@ -45,7 +67,11 @@ def main(argv=None):
             continue
         result = nbcheck.run_notebook(path, entry, timeout=args.timeout)
         if not args.no_save:
-            nbformat.write(result.nb, path)
+            executed = nbcheck.stable_outputs(result.nb)
+            args.out.mkdir(parents=True, exist_ok=True)
+            nbformat.write(executed, args.out / path.name)
+            if args.save and result.ok:
+                nbformat.write(executed, path)
         if result.ok:
             print(f"PASS {shown} ({result.n_code} cells)", flush=True)
         else:

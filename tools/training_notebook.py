@@ -96,8 +96,10 @@ CELLS = [
      "crossentropy stably.  `\"accuracy\"` becomes a sparse categorical "
      "accuracy, because the labels are integers and the outputs are two "
      "columns.  `tf.random.set_seed` makes the initial weights the same on "
-     "every run.",
+     "every run, and `np.random.seed` the order in which `fit` shuffles "
+     "the batches.",
      "tf.random.set_seed(42)\n"
+     "np.random.seed(42)\n"
      "model = tf.keras.Sequential([\n"
      "    tf.keras.layers.Dense(32, activation=\"relu\"),\n"
      "    tf.keras.layers.Dense(32, activation=\"relu\"),\n"
