@@ -851,12 +851,16 @@ static PyMethodDef module_methods[] = {
      "Convert a value to a Tensor (Variables are read)."},
     {"ones", (PyCFunction)(void (*)(void))mod_ones,
      METH_VARARGS | METH_KEYWORDS,
-     "ones(shape, dtype=tapegrad.float32, name=None)\n--\n\n"
-     "A tensor of ones."},
+     "ones(shape, dtype='float32', name=None)\n--\n\n"
+     "A tensor of ones of the given shape (a list, tuple, TensorShape or\n"
+     "1-D integer tensor) and dtype (a DType or its name; float32, TF's\n"
+     "default, unless given)."},
     {"zeros", (PyCFunction)(void (*)(void))mod_zeros,
      METH_VARARGS | METH_KEYWORDS,
-     "zeros(shape, dtype=tapegrad.float32, name=None)\n--\n\n"
-     "A tensor of zeros."},
+     "zeros(shape, dtype='float32', name=None)\n--\n\n"
+     "A tensor of zeros of the given shape (a list, tuple, TensorShape or\n"
+     "1-D integer tensor) and dtype (a DType or its name; float32, TF's\n"
+     "default, unless given)."},
     {"ones_like", (PyCFunction)(void (*)(void))mod_ones_like,
      METH_VARARGS | METH_KEYWORDS,
      "ones_like(input, dtype=None, name=None)\n--\n\n"
