@@ -248,6 +248,13 @@ enum {
 #define TG_SAVE_OUT 0x400
 #define TG_SAVE_INS 0x800       /* every input (variadic ops) */
 
+/* A row's TG_DOC line (ops.def): its docstring's summary and example. */
+typedef struct {
+    const char *summary;
+    const char *example;       /* Python, "" for internal rows */
+    const char *output;        /* what the example prints */
+} tg_opdoc;
+
 typedef struct {
     const char *name;          /* row name: multiply */
     const char *api;           /* public dotted path, "" if internal */
@@ -258,7 +265,10 @@ typedef struct {
     const char *ref;           /* test reference */
     double lo, hi;
     const char *shapes, *cases;
-    const char *doc;           /* "multiply(x, y, name=None)\n--\n\n" */
+    const char *doc;           /* "multiply(x, y, name=None)\n--\n\n": the
+                                  text signature module.c's docstring
+                                  starts with */
+    const tg_opdoc *docs;      /* the row's TG_DOC */
     tg_forward_fn forward;
     tg_vjp_fn vjp;
     tg_jvp_fn jvp;

@@ -162,3 +162,95 @@ def test_unconnected_gradients_default_is_the_enum_and_still_works():
     with tf.GradientTape() as tape:
         y = tf.constant(2.0)
     assert tape.gradient(y, x, unconnected_gradients=default) is None
+
+
+# ---- docstrings -------------------------------------------------------------
+
+OPS = tf._tapegrad._ops()
+PUBLIC_OPS = [o for o in OPS if o["api"]]
+
+
+def _op_function(row):
+    obj = tf
+    for part in row["api"].split()[0].split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+OP_CALLABLES = [(q, o) for q, o in CALLABLES
+                if any(o is _op_function(r) for r in PUBLIC_OPS)]
+
+
+@pytest.mark.parametrize("qual, obj", OP_CALLABLES,
+                         ids=[q for q, _ in OP_CALLABLES])
+def test_docstring_is_real(qual, obj):
+    # inspect.getdoc is what help() shows: a method without its own
+    # docstring shows its base class's
+    doc = inspect.getdoc(obj)
+    assert doc and doc.strip(), qual
+    assert "TensorFlow's documentation" not in doc, qual
+
+
+def test_every_row_has_a_summary_and_every_public_row_an_example():
+    for row in OPS:
+        assert row["summary"].endswith("."), row["name"]
+        assert bool(row["example"]) == bool(row["api"]), row["name"]
+        assert bool(row["output"]) == bool(row["api"]), row["name"]
+
+
+@pytest.mark.parametrize("row", PUBLIC_OPS, ids=[o["name"] for o in
+                                                  PUBLIC_OPS])
+def test_op_docstring_is_composed_from_its_row(row):
+    f = _op_function(row)
+    doc = f.__doc__
+    flags = row["flags"]
+    assert doc.startswith(" ".join(row["summary"].split()[:3]))
+    for p in inspect.signature(f).parameters:
+        assert "\n  %s: " % p.lstrip("*") in doc or \
+            "\n  *%s: " % p in doc, (row["name"], p)
+    gradient = doc[doc.index("Gradient: "):].split(".")[0]
+    if "nondiff" in flags:
+        assert gradient == "Gradient: none"
+    else:
+        assert gradient.startswith(("Gradient: defined", "Gradient: that"))
+    dtypes = doc[doc.index("Dtypes: "):].split("\n\n")[0]
+    assert ("integer" in dtypes.split("refused")[0].split(";")[0]) == \
+        ("int_ok" in flags), dtypes
+    assert ("bool" in dtypes.split(";")[0].split("(not bool)")[0]
+            .replace("integer and bool inputs are refused", "")) == \
+        ("bool_ok" in flags), dtypes
+    assert ">>> " + row["example"] in doc
+
+
+def _docstring_examples():
+    out = []
+    for qual, obj in CALLABLES:
+        doc = getattr(obj, "__doc__", None)
+        if isinstance(doc, str) and ">>>" in doc:
+            out.append((qual, doc))
+    return out
+
+
+EXAMPLES = _docstring_examples()
+
+
+def test_every_public_op_has_a_runnable_example():
+    names = {q for q, _ in EXAMPLES}
+    for row in PUBLIC_OPS:
+        f = _op_function(row)
+        assert any(obj is f for q, obj in CALLABLES if q in names), \
+            row["name"]
+
+
+@pytest.mark.parametrize("qual, doc", EXAMPLES, ids=[q for q, _ in EXAMPLES])
+def test_docstring_examples_print_what_they_say(qual, doc):
+    import doctest
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(doc, {"tf": tf, "tapegrad": tf}, qual,
+                              None, 0)
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    out = []
+    runner.run(test, out=out.append)
+    assert runner.failures == 0, "".join(out)
+    assert runner.tries >= 1
