@@ -177,12 +177,7 @@ def _op_function(row):
     return obj
 
 
-OP_CALLABLES = [(q, o) for q, o in CALLABLES
-                if any(o is _op_function(r) for r in PUBLIC_OPS)]
-
-
-@pytest.mark.parametrize("qual, obj", OP_CALLABLES,
-                         ids=[q for q, _ in OP_CALLABLES])
+@pytest.mark.parametrize("qual, obj", CALLABLES, ids=IDS)
 def test_docstring_is_real(qual, obj):
     # inspect.getdoc is what help() shows: a method without its own
     # docstring shows its base class's
