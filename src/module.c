@@ -232,6 +232,13 @@ run_op(int op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         }
         for (Py_ssize_t i = 0; i < nattr; i++) {
             PyObject *v = vals[nin + i];
+            if (v == NULL && (sig->required & (1u << i))) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() missing required argument '%U' (pos %zd)",
+                             fname, PyTuple_GET_ITEM(sig->attr_names, i),
+                             nin + i + 1);
+                goto done;
+            }
             if (v == NULL) {
                 v = PyTuple_GET_ITEM(sig->attr_defaults, i);
             }
@@ -337,14 +344,19 @@ parse_signatures(void)
             if (PyUnicode_GET_LENGTH(part) == 0) {
                 continue;
             }
-            PyObject *kv = PyUnicode_Split(part, NULL, -1);
             PyObject *eq = PyUnicode_FromString("=");
-            Py_XSETREF(kv, eq ? PyUnicode_Split(part, eq, 1) : NULL);
+            PyObject *kv = eq ? PyUnicode_Split(part, eq, 1) : NULL;
             Py_XDECREF(eq);
-            PyObject *dflt = kv ? PyObject_CallMethod(
-                                      ast, "literal_eval", "O",
-                                      PyList_GET_ITEM(kv, 1))
-                                : NULL;
+            PyObject *dflt = NULL;
+            if (kv != NULL && PyList_GET_SIZE(kv) == 1) {
+                /* "axis, ": required, as in TF's signature */
+                sig->required |= 1u << PyList_GET_SIZE(names);
+                dflt = Py_NewRef(Py_None);
+            }
+            else if (kv != NULL) {
+                dflt = PyObject_CallMethod(ast, "literal_eval", "O",
+                                           PyList_GET_ITEM(kv, 1));
+            }
             if (dflt == NULL ||
                 PyList_Append(names, PyList_GET_ITEM(kv, 0)) < 0 ||
                 PyList_Append(defaults, dflt) < 0) {
@@ -519,7 +531,7 @@ doc_arg(PyObject *parts, int op, PyObject *name, const char *input_text,
     }
     Py_DECREF(own);
     if (dflt == NULL) {
-        line = PyUnicode_FromFormat("%U: %s.", name, text);
+        line = PyUnicode_FromFormat("%U: %s.", name, text ? text : "required");
     }
     else if (text != NULL) {
         line = PyUnicode_FromFormat("%U: %s. Default: %R.", name, text, dflt);
@@ -635,7 +647,9 @@ compose_docstring(int op)
     for (Py_ssize_t i = attr_first; i < PyTuple_GET_SIZE(sig->attr_names);
          i++) {
         if (doc_arg(parts, op, PyTuple_GET_ITEM(sig->attr_names, i), NULL,
-                    PyTuple_GET_ITEM(sig->attr_defaults, i)) < 0) {
+                    (sig->required & (1u << i))
+                        ? NULL
+                        : PyTuple_GET_ITEM(sig->attr_defaults, i)) < 0) {
             goto done;
         }
     }

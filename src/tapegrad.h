@@ -279,7 +279,9 @@ typedef struct {
 typedef struct {
     int nin;
     PyObject *attr_names;      /* tuple of str */
-    PyObject *attr_defaults;   /* tuple */
+    PyObject *attr_defaults;   /* tuple (None for a required one) */
+    unsigned required;         /* bit i: attribute i has no default
+                                  (ATTRS "axis, "): calls must pass it */
     int dtype_attr;            /* index of `dtype` / `out_type` /
                                   `output_type` among the attributes, or
                                   -1: the dtype the row's result takes */

@@ -94,40 +94,60 @@ def test_signature_is_readable(qual, obj):
 # add nothing but may drop TF's trailing graph-only or rarely used ones,
 # e.g. ones' `layout`, matmul's `adjoint_a`...): a prefix of TF's list.
 UG = tf.UnconnectedGradients.NONE
+REQ = inspect.Parameter.empty
 TF_SIGNATURES = [
-    (tf.ones, [("shape", None), ("dtype", tf.float32), ("name", None)]),
-    (tf.zeros, [("shape", None), ("dtype", tf.float32), ("name", None)]),
+    (tf.ones, [("shape", REQ), ("dtype", tf.float32), ("name", None)]),
+    (tf.zeros, [("shape", REQ), ("dtype", tf.float32), ("name", None)]),
     (tf.GradientTape, [("persistent", False),
                        ("watch_accessed_variables", True)]),
     (tf.GradientTape.gradient,
-     [("target", None), ("sources", None), ("output_gradients", None),
+     [("target", REQ), ("sources", REQ), ("output_gradients", None),
       ("unconnected_gradients", UG)]),
     (tf.GradientTape.jacobian,
-     [("target", None), ("sources", None), ("unconnected_gradients", UG),
+     [("target", REQ), ("sources", REQ), ("unconnected_gradients", UG),
       ("parallel_iterations", None), ("experimental_use_pfor", True)]),
     (tf.GradientTape.batch_jacobian,
-     [("target", None), ("source", None), ("unconnected_gradients", UG),
+     [("target", REQ), ("source", REQ), ("unconnected_gradients", UG),
       ("parallel_iterations", None), ("experimental_use_pfor", True)]),
     (tf.autodiff.ForwardAccumulator.jvp,
-     [("primals", None), ("unconnected_gradients", UG)]),
-    (tf.reduce_sum, [("input_tensor", None), ("axis", None),
+     [("primals", REQ), ("unconnected_gradients", UG)]),
+    (tf.reduce_sum, [("input_tensor", REQ), ("axis", None),
                      ("keepdims", False), ("name", None)]),
-    (tf.math.reduce_mean, [("input_tensor", None), ("axis", None),
+    (tf.math.reduce_mean, [("input_tensor", REQ), ("axis", None),
                            ("keepdims", False), ("name", None)]),
-    (tf.math.square, [("x", None), ("name", None)]),
-    (tf.nn.relu, [("features", None), ("name", None)]),
-    (tf.matmul, [("a", None), ("b", None), ("transpose_a", False),
+    (tf.math.square, [("x", REQ), ("name", None)]),
+    (tf.nn.relu, [("features", REQ), ("name", None)]),
+    (tf.matmul, [("a", REQ), ("b", REQ), ("transpose_a", False),
                  ("transpose_b", False)]),
-    (tf.clip_by_value, [("t", None), ("clip_value_min", None),
-                        ("clip_value_max", None), ("name", None)]),
-    (tf.random.normal, [("shape", None), ("mean", 0.0), ("stddev", 1.0),
+    (tf.clip_by_value, [("t", REQ), ("clip_value_min", REQ),
+                        ("clip_value_max", REQ), ("name", None)]),
+    (tf.random.normal, [("shape", REQ), ("mean", 0.0), ("stddev", 1.0),
                         ("dtype", tf.float32), ("seed", None),
                         ("name", None)]),
-    (tf.argmax, [("input", None), ("axis", None), ("output_type", tf.int64),
+    (tf.argmax, [("input", REQ), ("axis", None), ("output_type", tf.int64),
                  ("name", None)]),
-    (tf.transpose, [("a", None), ("perm", None), ("conjugate", False)]),
-    (tf.constant, [("value", None), ("dtype", None), ("shape", None)]),
-    (tf.keras.layers.Dense, [("units", None), ("activation", None),
+    (tf.transpose, [("a", REQ), ("perm", None), ("conjugate", False)]),
+    (tf.constant, [("value", REQ), ("dtype", None), ("shape", None)]),
+    # arguments TF requires have no default here either
+    (tf.cast, [("x", REQ), ("dtype", REQ), ("name", None)]),
+    (tf.concat, [("values", REQ), ("axis", REQ)]),
+    (tf.reshape, [("tensor", REQ), ("shape", REQ), ("name", None)]),
+    (tf.expand_dims, [("input", REQ), ("axis", REQ), ("name", None)]),
+    (tf.gather, [("params", REQ), ("indices", REQ),
+                 ("validate_indices", None), ("axis", None),
+                 ("batch_dims", 0)]),
+    (tf.one_hot, [("indices", REQ), ("depth", REQ), ("on_value", None),
+                  ("off_value", None), ("axis", None), ("dtype", None)]),
+    (tf.pad, [("tensor", REQ), ("paddings", REQ), ("mode", "CONSTANT"),
+              ("constant_values", 0)]),
+    (tf.split, [("value", REQ), ("num_or_size_splits", REQ), ("axis", 0),
+                ("num", None)]),
+    (tf.tensordot, [("a", REQ), ("b", REQ), ("axes", REQ), ("name", None)]),
+    (tf.nn.dropout, [("x", REQ), ("rate", REQ), ("noise_shape", None),
+                     ("seed", None), ("name", None)]),
+    (tf.nn.moments, [("x", REQ), ("axes", REQ), ("shift", None),
+                     ("keepdims", False), ("name", None)]),
+    (tf.keras.layers.Dense, [("units", REQ), ("activation", None),
                              ("use_bias", True),
                              ("kernel_initializer", "glorot_uniform"),
                              ("bias_initializer", "zeros")]),
@@ -135,8 +155,8 @@ TF_SIGNATURES = [
 
 
 def _same_default(ours, theirs):
-    if theirs is None:
-        return ours in (None, inspect.Parameter.empty)
+    if theirs is REQ:
+        return ours is REQ
     if isinstance(theirs, tf.DType):
         return tf.as_dtype(ours) == theirs
     return ours == theirs and type(ours) is type(theirs) or ours is theirs
@@ -152,6 +172,16 @@ def test_signature_matches_tf(obj, expected):
         [n for n, _ in expected]
     for p, (_, default) in zip(params, expected):
         assert _same_default(p.default, default), (p, default)
+
+
+def test_a_required_attribute_left_out_is_a_type_error():
+    with pytest.raises(TypeError,
+                       match=r"expand_dims\(\) missing required argument "
+                             r"'axis' \(pos 2\)"):
+        tf.expand_dims([1.0])
+    with pytest.raises(TypeError, match="missing required argument 'dtype'"):
+        tf.cast([1.0])
+    assert tf.cast([1.5], dtype="int32").numpy().tolist() == [1]
 
 
 def test_unconnected_gradients_default_is_the_enum_and_still_works():
