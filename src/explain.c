@@ -223,15 +223,27 @@ tg_explain_escape(TensorObject *x, const char *how)
     return rc;
 }
 
-/* one slot as (id, dtype name) */
+/* one slot as (id, dtype name, shape tuple) */
 static PyObject *
 slot_item(const tg_slot *s)
 {
-    return Py_BuildValue("(Ls)", (long long)s->id, tg_dtype_names[s->dtype]);
+    PyObject *shape = PyTuple_New(s->ndim);
+    for (int i = 0; shape != NULL && i < s->ndim; i++) {
+        PyObject *d = PyLong_FromSsize_t(s->shape[i]);
+        if (d == NULL) {
+            Py_CLEAR(shape);
+            break;
+        }
+        PyTuple_SET_ITEM(shape, i, d);
+    }
+    return shape ? Py_BuildValue("(LsN)", (long long)s->id,
+                                 tg_dtype_names[s->dtype], shape)
+                 : NULL;
 }
 
 /* The record tape.explain reads, as plain Python values:
- *   entries   [(tf_op_name, ((id, dtype), ...inputs), (...outputs)), ...]
+ *   entries   [(tf_op_name, ((id, dtype, shape), ...inputs), (...outputs),
+ *              (file, line) or None), ...]
  *   watched   the ids watched (tape.watch, or a variable read)
  *   notes     the list above (a copy)
  *   start_id, exit_id (-1 while on its stack), last_id (now)
@@ -263,7 +275,8 @@ tg_tape_explain_record(TapeObject *t)
             }
         }
         if (ins != NULL && outs != NULL) {
-            item = Py_BuildValue("(sOO)", tg_ops[e->op].tf_name, ins, outs);
+            item = Py_BuildValue("(sOOO)", tg_ops[e->op].tf_name, ins, outs,
+                                 e->where ? e->where : Py_None);
         }
         Py_XDECREF(ins);
         Py_XDECREF(outs);

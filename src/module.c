@@ -1161,6 +1161,10 @@ mod_set_variable_name(PyObject *Py_UNUSED(m), PyObject *args)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_op_locations", (PyCFunction)tg_set_op_locations, METH_O,
+     "_op_locations($module, on, /)\n--\n\n"
+     "Switch tapegrad.debugging's op locations (tape.operations()); "
+     "returns the previous state."},
     {"_none_gradient_warnings", (PyCFunction)tg_set_none_gradient_warnings,
      METH_O,
      "_none_gradient_warnings($module, on, /)\n--\n\n"

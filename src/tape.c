@@ -30,7 +30,8 @@
 #include "structmember.h"
 
 Py_ssize_t tg_live_tapes = 0;
-int tg_none_gradient_warnings = 0;   /* tapegrad.debugging's switch */
+int tg_none_gradient_warnings = 0;   /* tapegrad.debugging's switches */
+int tg_op_locations = 0;
 Py_ssize_t tg_live_entries = 0;
 
 /* ---- id map: int64 -> int64, open addressing, no deletion ------------------ */
@@ -413,6 +414,7 @@ tape_free_entries(TapeObject *t)
     tg_live_entries -= n;
     for (Py_ssize_t i = 0; i < n; i++) {
         tg_tape_release_entry(entries[i]);
+        Py_CLEAR(entries[i]->where);
     }
     PyMem_Free(entries);
     while (c != NULL) {
@@ -428,6 +430,9 @@ static void
 tape_free_past(TapeObject *t)
 {
     arena_chunk *c = (arena_chunk *)t->past_arena;
+    for (Py_ssize_t i = 0; i < t->npast; i++) {
+        Py_CLEAR(t->past[i]->where);
+    }
     PyMem_Free(t->past);
     t->past = NULL;
     t->npast = 0;
@@ -488,6 +493,22 @@ tape_append(TapeObject *t, int op, int nin, TensorObject **in, int nout,
     e->nin = nin;
     e->nout = nout;
     e->attrs = Py_XNewRef(attrs);
+    /* tape.operations()'s file:line: a frame walk per recorded op, so
+     * only while switched on */
+    e->where = NULL;
+    if (tg_op_locations) {
+        PyObject *where = tg_user_location();
+        if (where == NULL) {
+            Py_XDECREF(e->attrs);
+            return -1;
+        }
+        if (where != Py_None) {
+            e->where = where;
+        }
+        else {
+            Py_DECREF(where);
+        }
+    }
     e->slots = (tg_slot *)(e + 1);
     Py_ssize_t *dims = (Py_ssize_t *)(e->slots + nslots);
     for (int i = 0; i < nslots; i++) {
@@ -857,9 +878,13 @@ tape_traverse(TapeObject *t, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(t));
     Py_VISIT(t->watched_vars);
     Py_VISIT(t->notes);
+    for (Py_ssize_t i = 0; i < t->npast; i++) {
+        Py_VISIT(t->past[i]->where);
+    }
     for (Py_ssize_t i = 0; i < t->nentries; i++) {
         tg_entry *e = t->entries[i];
         Py_VISIT(e->attrs);
+        Py_VISIT(e->where);
         for (int j = 0; j < e->nin + e->nout; j++) {
             Py_VISIT(e->slots[j].saved);
         }
@@ -1199,37 +1224,74 @@ tape_explain_record(TapeObject *t, PyObject *Py_UNUSED(ignored))
     return tg_tape_explain_record(t);
 }
 
+/* module.name(tape, *args, **kw): the tape's Python-level views of its
+ * record (tapegrad/_explain.py, tapegrad/_tape_view.py) */
+static PyObject *
+call_view(const char *module, const char *name, TapeObject *t,
+          PyObject *args, PyObject *kw)
+{
+    PyObject *mod = PyImport_ImportModule(module), *fn = NULL, *full = NULL;
+    PyObject *r = NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (mod == NULL || (fn = PyObject_GetAttrString(mod, name)) == NULL ||
+        (full = PyTuple_New(n + 1)) == NULL) {
+        goto done;
+    }
+    PyTuple_SET_ITEM(full, 0, Py_NewRef(t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    }
+    r = PyObject_Call(fn, full, kw);
+done:
+    Py_XDECREF(mod);
+    Py_XDECREF(fn);
+    Py_XDECREF(full);
+    return r;
+}
+
 /* explain(target, sources): tapegrad/_explain.py reads the record */
 static PyObject *
 tape_explain(TapeObject *t, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"target", "sources", NULL};
-    PyObject *target, *sources, *mod, *r;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:explain", kwlist, &target,
-                                     &sources)) {
-        return NULL;
-    }
-    mod = PyImport_ImportModule("tapegrad._explain");
-    if (mod == NULL) {
-        return NULL;
-    }
-    r = PyObject_CallMethod(mod, "explain", "OOO", (PyObject *)t, target,
-                            sources);
-    Py_DECREF(mod);
-    return r;
+    return call_view("tapegrad._explain", "explain", t, args, kw);
 }
 
-/* tapegrad._tapegrad._none_gradient_warnings(on): set the switch,
- * return its previous state */
-PyObject *
-tg_set_none_gradient_warnings(PyObject *Py_UNUSED(m), PyObject *on)
+static PyObject *
+tape_operations(TapeObject *t, PyObject *args, PyObject *kw)
 {
-    int prev = tg_none_gradient_warnings, v = PyObject_IsTrue(on);
+    return call_view("tapegrad._tape_view", "operations", t, args, kw);
+}
+
+static PyObject *
+tape_to_dot(TapeObject *t, PyObject *args, PyObject *kw)
+{
+    return call_view("tapegrad._tape_view", "to_dot", t, args, kw);
+}
+
+/* set a tapegrad.debugging switch; its previous state */
+static PyObject *
+set_switch(int *flag, PyObject *on)
+{
+    int prev = *flag, v = PyObject_IsTrue(on);
     if (v < 0) {
         return NULL;
     }
-    tg_none_gradient_warnings = v;
+    *flag = v;
     return PyBool_FromLong(prev);
+}
+
+/* tapegrad._tapegrad._none_gradient_warnings(on) */
+PyObject *
+tg_set_none_gradient_warnings(PyObject *Py_UNUSED(m), PyObject *on)
+{
+    return set_switch(&tg_none_gradient_warnings, on);
+}
+
+/* tapegrad._tapegrad._op_locations(on) */
+PyObject *
+tg_set_op_locations(PyObject *Py_UNUSED(m), PyObject *on)
+{
+    return set_switch(&tg_op_locations, on);
 }
 
 /* A tape is this process's record of its operations (ids, saved tensors,
@@ -1257,6 +1319,18 @@ static PyMethodDef tape_methods[] = {
      "Why the gradient of `target` with respect to each of `sources` is\n"
      "(or is not) None: a plain-text report, one paragraph per source,\n"
      "naming the cause and the line of your code where it happened."},
+    {"operations", (PyCFunction)(void (*)(void))tape_operations,
+     METH_VARARGS | METH_KEYWORDS,
+     "operations($self, /)\n--\n\n"
+     "The recorded ops in order: TF op name, input and output specs, and\n"
+     "the file:line that ran each (while\n"
+     "tapegrad.debugging.enable_op_locations() is on)."},
+    {"to_dot", (PyCFunction)(void (*)(void))tape_to_dot,
+     METH_VARARGS | METH_KEYWORDS,
+     "to_dot($self, /, target=None)\n--\n\n"
+     "The recorded graph as Graphviz DOT text: watched tensors, ops and\n"
+     "their tensors; with `target`, the ops its gradient flows through\n"
+     "are highlighted."},
     {"__enter__", (PyCFunction)tape_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nStart recording on this thread."},
     {"__exit__", (PyCFunction)(void (*)(void))tape_exit, METH_FASTCALL,

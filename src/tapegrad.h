@@ -148,6 +148,9 @@ typedef struct {
     int op;
     int nin, nout;
     PyObject *attrs;           /* strong ref or NULL */
+    PyObject *where;           /* (file, line) that ran it, or NULL: only
+                                  while tapegrad.debugging's op locations
+                                  are on; kept with the skeleton */
     tg_slot *slots;            /* nin inputs, then nout outputs */
 } tg_entry;
 
@@ -471,6 +474,8 @@ int tg_explain_escape(TensorObject *x, const char *how);
 PyObject *tg_tape_explain_record(TapeObject *t);
 int tg_explain_init(PyObject *module);
 extern int tg_none_gradient_warnings;   /* tape.c */
+extern int tg_op_locations;             /* tape.c */
+PyObject *tg_set_op_locations(PyObject *m, PyObject *on);
 PyObject *tg_set_none_gradient_warnings(PyObject *m, PyObject *on);
 
 /* ---- forward.c ----------------------------------------------------------- */

@@ -29,8 +29,24 @@ def _flatten(obj):
     return [obj]
 
 
+def location_text(loc, short=False):
+    """(file, line) as the user knows it: "Cell In[3], line 4" for a
+    notebook cell (IPython names cells' code by temporary files), else
+    "file:line" (`short`: the file's base name)"""
+    import os
+    import sys
+    file, line = loc
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    label = name(file) if name is not None else None
+    if label:
+        return "%s %s, line %d" % (label[0], label[1], line)
+    return "%s:%d" % (os.path.basename(file) if short else file, line)
+
+
 def _where(loc):
-    return " at %s:%d" % loc if loc else ""
+    return " at %s" % location_text(loc) if loc else ""
 
 
 def _describe(s):
@@ -52,11 +68,11 @@ class _Record:
         self.producer = {}
         self.readers = collections.defaultdict(list)
         self.dtype = {}
-        for i, (_, ins, outs) in enumerate(self.entries):
-            for tid, dt in ins:
+        for i, (_, ins, outs, _) in enumerate(self.entries):
+            for tid, dt, _ in ins:
                 self.readers[tid].append(i)
                 self.dtype.setdefault(tid, dt)
-            for tid, dt in outs:
+            for tid, dt, _ in outs:
                 self.producer[tid] = i
                 self.dtype[tid] = dt
         notes = rec["notes"]
@@ -73,7 +89,7 @@ class _Record:
         seen, todo = {sid}, [sid]
         while todo:
             for i in self.readers.get(todo.pop(), ()):
-                for tid, _ in self.entries[i][2]:
+                for tid, _, _ in self.entries[i][2]:
                     if tid not in seen:
                         seen.add(tid)
                         todo.append(tid)
@@ -87,7 +103,7 @@ class _Record:
             i = self.producer.get(todo.pop())
             if i is None:
                 continue
-            for tid, dt in self.entries[i][1]:
+            for tid, dt, _ in self.entries[i][1]:
                 if dt not in _FLOATING:
                     ints.append((tid, dt, self.entries[i][0]))
                     continue
@@ -136,9 +152,9 @@ def _cut_by(r, tids, reach):
 
 def _int_path(r, reach):
     """a recorded op turned a tensor the source reaches into integers"""
-    for op, ins, outs in r.entries:
-        if any(t in reach for t, _ in ins):
-            for _, dt in outs:
+    for op, ins, outs, _ in r.entries:
+        if any(t in reach for t, _, _ in ins):
+            for _, dt, _ in outs:
                 if dt not in _FLOATING:
                     return ("the path goes through an integer tensor (%s "
                             "gives %s): integer and bool tensors carry no "

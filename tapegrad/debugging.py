@@ -1,14 +1,23 @@
-"""tapegrad.debugging: switches that help find out why a gradient is None.
+"""tapegrad.debugging: switches and views that help find out what a tape
+recorded and why a gradient is None.
 
     tf.debugging.enable_none_gradient_warnings()
     ...  # every GradientTape.gradient that returns None for a source now
     ...  # warns (NoneGradientWarning) with tape.explain's paragraph for it
     tf.debugging.disable_none_gradient_warnings()
 
-While off, GradientTape.gradient checks one C flag and nothing else.
+    tf.debugging.enable_op_locations()
+    ...  # every op recorded from now on keeps the file:line that ran it,
+    ...  # shown by tape.operations(), tape.to_dot() and draw_tape()
+    tf.debugging.disable_op_locations()
+
+While off, each switch is one C flag test (per gradient call, per recorded
+op); op locations cost a walk up the Python frames per recorded op while
+on.
 """
 from . import _tapegrad as _C
 from ._explain import NoneGradientWarning
+from ._tape_view import RecordedOp, draw
 
 
 def enable_none_gradient_warnings():
@@ -22,5 +31,24 @@ def disable_none_gradient_warnings():
     _C._none_gradient_warnings(False)
 
 
-__all__ = ["NoneGradientWarning", "enable_none_gradient_warnings",
-           "disable_none_gradient_warnings"]
+def enable_op_locations():
+    """Keep, with every op recorded from now on, the file:line of your code
+    that ran it (tape.operations(), tape.to_dot(), draw_tape())."""
+    _C._op_locations(True)
+
+
+def disable_op_locations():
+    """Stop keeping op locations (ops already recorded keep theirs)."""
+    _C._op_locations(False)
+
+
+def draw_tape(tape, target=None):
+    """Draw what `tape` recorded, the ops `target`'s gradient flows through
+    in red: an SVG from Graphviz's `dot` when it is installed (notebooks
+    display it), else a matplotlib Figure of the same graph."""
+    return draw(tape, target)
+
+
+__all__ = ["NoneGradientWarning", "RecordedOp", "disable_none_gradient_warnings",
+           "disable_op_locations", "draw_tape", "enable_none_gradient_warnings",
+           "enable_op_locations"]

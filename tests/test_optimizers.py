@@ -176,6 +176,24 @@ def test_none_gradients_are_skipped_with_keras_warning():
     assert int(o.iterations) == 1
 
 
+def test_numpy_gradients_step_as_tensors_do(rng):
+    # gradients that come back from another process as NumPy arrays
+    # (tests/test_ray_data_parallel.py); `None in grads` once compared
+    # them elementwise and raised
+    g = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
+    for cls in (opt.SGD, opt.Adam):
+        as_arrays = [tf.Variable(np.ones((3, 2))), tf.Variable(np.ones(2))]
+        as_tensors = [tf.Variable(np.ones((3, 2))), tf.Variable(np.ones(2))]
+        cls(0.1).apply_gradients(zip(g, as_arrays))
+        cls(0.1).apply_gradients(zip(map(tf.constant, g), as_tensors))
+        for a, t in zip(as_arrays, as_tensors):
+            assert np.array_equal(a.numpy(), t.numpy())
+    a, b = tf.Variable(np.ones(2)), tf.Variable(np.ones(2))
+    with pytest.warns(UserWarning, match="Gradients do not exist"):
+        opt.SGD(1.0).apply_gradients([(np.full(2, 0.5), a), (None, b)])
+    assert a.numpy().tolist() == [0.5, 0.5] and b.numpy().tolist() == [1, 1]
+
+
 def test_clipping_by_norm_global_norm_and_value():
     g = tf.constant([3.0, 4.0])                 # norm 5
     v = tf.Variable([0.0, 0.0])

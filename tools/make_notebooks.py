@@ -5,8 +5,10 @@ GradientTape tutorials (``shared/seeds/*.txt``) into runnable notebooks that
 ``import tapegrad as tf``, plus the table of documented outputs those notebooks
 are checked against (tools/nbcheck.py, tools/run_notebooks.py,
 tests/test_notebooks.py).  It also builds TF's two autodiff guides through
-tools/guide_notebooks.py (from their published notebooks), so one command
-regenerates all seven notebooks and the whole table.
+tools/guide_notebooks.py (from their published notebooks), and the
+training, CNN and Ray notebooks through tools/training_notebook.py,
+cnn_notebook.py and distributed_notebook.py, so one command regenerates
+every notebook and the whole table.
 
 Seed format: a cell starts at a line ``In [N]:``; its code follows, then one
 blank line and the cell's output (if any); markdown lines may follow before the
@@ -353,7 +355,9 @@ def write_table(table):
 
 def main(argv=None):
     import cnn_notebook
+    import distributed_notebook
     import guide_notebooks
+    import tape_notebook
     import training_notebook
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -388,7 +392,8 @@ def main(argv=None):
         nbformat.write(nb, NOTEBOOKS / f"{name}.ipynb")
         table[name] = entry
         print(f"wrote notebooks/{name}.ipynb ({len(nb.cells)} cells)")
-    for maker in (training_notebook, cnn_notebook):
+    for maker in (training_notebook, cnn_notebook, distributed_notebook,
+                  tape_notebook):
         nb, entry = maker.build()
         nbformat.write(nb, NOTEBOOKS / f"{maker.NAME}.ipynb")
         table[maker.NAME] = entry

@@ -224,7 +224,8 @@ class Optimizer:
                 "Argument `grads` and `trainable_variables` must have the "
                 "same length. Received: len(grads)=%d, "
                 "len(trainable_variables)=%d" % (len(grads), len(variables)))
-        if None in grads:
+        # `is`, not `in`: `None in grads` compares NumPy gradients with ==
+        if any(g is None for g in grads):
             grads, variables = self._drop_missing(grads, variables)
         for i, g in enumerate(grads):
             if type(g) is not C.Tensor:
