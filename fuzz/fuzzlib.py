@@ -975,8 +975,10 @@ def attributes(cls):
 
 def parameters(f):
     """[(name, kind)] from inspect.signature, else from __text_signature__
-    (which signature() refuses when a default is not a Python literal,
-    e.g. dtype=tapegrad.float32); None when neither says.  kind is
+    (a fallback: signature() refuses a default that is not a Python
+    literal or a str/number constant it can look up, and
+    tests/test_signatures.py keeps every public callable readable); None
+    when neither says.  kind is
     'pos' (positional-only), 'any', 'kw' (keyword-only), '*' or '**'."""
     try:
         sig = inspect.signature(f)

@@ -1029,8 +1029,8 @@ static PyMethodDef acc_methods[] = {
      "__exit__($self, /, *exc_info)\n--\n\nStop computing JVPs."},
     {"jvp", (PyCFunction)(void (*)(void))acc_jvp,
      METH_VARARGS | METH_KEYWORDS,
-     "jvp($self, /, primals, unconnected_gradients=UnconnectedGradients."
-     "NONE)\n--\n\n"
+     "jvp($self, /, primals, "
+     "unconnected_gradients=tapegrad.UnconnectedGradients.NONE)\n--\n\n"
      "The Jacobian-vector products computed for `primals` (a tensor or\n"
      "nested structure), looked up, not computed: None (zeros under\n"
      "unconnected_gradients='zero') where none was."},

@@ -232,6 +232,13 @@ run_op(int op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         }
         for (Py_ssize_t i = 0; i < nattr; i++) {
             PyObject *v = vals[nin + i];
+            if (v == NULL && (sig->required & (1u << i))) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() missing required argument '%U' (pos %zd)",
+                             fname, PyTuple_GET_ITEM(sig->attr_names, i),
+                             nin + i + 1);
+                goto done;
+            }
             if (v == NULL) {
                 v = PyTuple_GET_ITEM(sig->attr_defaults, i);
             }
@@ -337,14 +344,19 @@ parse_signatures(void)
             if (PyUnicode_GET_LENGTH(part) == 0) {
                 continue;
             }
-            PyObject *kv = PyUnicode_Split(part, NULL, -1);
             PyObject *eq = PyUnicode_FromString("=");
-            Py_XSETREF(kv, eq ? PyUnicode_Split(part, eq, 1) : NULL);
+            PyObject *kv = eq ? PyUnicode_Split(part, eq, 1) : NULL;
             Py_XDECREF(eq);
-            PyObject *dflt = kv ? PyObject_CallMethod(
-                                      ast, "literal_eval", "O",
-                                      PyList_GET_ITEM(kv, 1))
-                                : NULL;
+            PyObject *dflt = NULL;
+            if (kv != NULL && PyList_GET_SIZE(kv) == 1) {
+                /* "axis, ": required, as in TF's signature */
+                sig->required |= 1u << PyList_GET_SIZE(names);
+                dflt = Py_NewRef(Py_None);
+            }
+            else if (kv != NULL) {
+                dflt = PyObject_CallMethod(ast, "literal_eval", "O",
+                                           PyList_GET_ITEM(kv, 1));
+            }
             if (dflt == NULL ||
                 PyList_Append(names, PyList_GET_ITEM(kv, 0)) < 0 ||
                 PyList_Append(defaults, dflt) < 0) {
@@ -384,8 +396,332 @@ done:
     return rc;
 }
 
+/* ---- docstrings composed from the op table ------------------------------------ */
+
+/* What the attributes mean: "row.attr" for one row, "attr" for the rest;
+ * any other attribute is listed with its default alone. */
+static const struct {
+    const char *name, *text;
+} arg_texts[] = {
+    {"axis", "the axis, or list of axes, it works along (negative values "
+             "count from the end)"},
+    {"axes", "the axes it works along"},
+    {"keepdims", "keep each reduced axis, with length 1"},
+    {"dtype", "the result's dtype: a DType or its name"},
+    {"out_type", "the integer dtype of the result"},
+    {"output_type", "the integer dtype of the result"},
+    {"shape", "the shape: a list, tuple, TensorShape or 1-D integer tensor"},
+    {"perm", "the new order of the axes (None: reversed)"},
+    {"seed", "an integer seed, for reproducible draws"},
+    {"transpose_a", "transpose the last two axes of `a` first"},
+    {"transpose_b", "transpose the last two axes of `b` first"},
+    {"adjoint", "use each matrix's (conjugate) transpose"},
+    {"conjugate", "conjugate too (nothing to do: tapegrad has no complex "
+                  "dtypes)"},
+    {"equation", "the Einstein-summation equation, e.g. 'ij,jk->ik'"},
+    {"name", "accepted for TF's sake and ignored (tapegrad builds no "
+             "graph)"},
+    {"adjoint_a", "use the (conjugate) transpose of `a`"},
+    {"align", "where a short diagonal sits in its rows and columns: "
+              "'RIGHT_LEFT', 'LEFT_RIGHT', 'LEFT_LEFT' or 'RIGHT_RIGHT'"},
+    {"alpha", "the slope for negative inputs"},
+    {"approximate", "use the tanh approximation"},
+    {"batch_dims", "the number of leading batch axes params and indices "
+                   "share"},
+    {"batch_shape", "leading batch axes for a batch of matrices"},
+    {"beta", "the factor inside the sigmoid"},
+    {"compute_uv", "also return the singular vectors"},
+    {"full_matrices", "return square singular-vector matrices"},
+    {"constant_values", "the value CONSTANT padding fills with"},
+    {"delta", "the step between values"},
+    {"depth", "the length of each one-hot vector"},
+    {"direction", "'ASCENDING' or 'DESCENDING'"},
+    {"epsilon", "the lower bound on the squared norm it divides by"},
+    {"exclusive", "leave each element out of its own running total"},
+    {"reverse", "run from the end of the axis"},
+    {"indices", "integer positions to pick"},
+    {"limit", "the end, excluded (None: start is the end and 0 the "
+              "start)"},
+    {"mask", "a bool tensor matching the leading axes"},
+    {"mode", "'CONSTANT', 'REFLECT' or 'SYMMETRIC'"},
+    {"multiples", "how many copies along each axis"},
+    {"noise_shape", "the shape of the random keep mask, broadcast to the "
+                    "input's"},
+    {"num", "how many values or pieces"},
+    {"num_cols", "the matrices' column count (-1: from the diagonal)"},
+    {"num_rows", "the matrices' row count (-1: from the diagonal)"},
+    {"num_columns", "the column count (None: square)"},
+    {"num_or_size_splits", "a number of equal pieces, or the list of "
+                           "their sizes (one may be -1)"},
+    {"num_segments", "the number of output rows"},
+    {"on_value", "the value at each index (default 1)"},
+    {"off_value", "the value elsewhere (default 0)"},
+    {"ord", "the norm's order: 'euclidean', 'fro', 1, 2, np.inf..."},
+    {"padding_value", "the value outside the diagonal's band"},
+    {"paddings", "[before, after] counts for each axis"},
+    {"rate", "the probability of zeroing each element, in [0, 1)"},
+    {"shift", "accepted for TF's sake (a numerical hint); unused"},
+    {"side", "'left' or 'right': where equal elements put the position"},
+    {"sorted", "return the entries sorted, largest first"},
+    {"stable", "keep equal elements in their order"},
+    {"validate_indices", "ignored, as in TF"},
+    {"where.x", "the values where condition is True"},
+    {"where.y", "the values where condition is False"},
+    {"truediv.y", "the divisor, a tensor or a value convertible to one"},
+    {"top_k.k", "how many entries to return"},
+    {"diag.k", "which diagonal: 0 the main one, positive above it"},
+    {"diag_part.k", "which diagonal: 0 the main one, positive above it"},
+    {"tensordot.axes", "an integer n (the last n axes of a with the first n "
+                       "of b) or two lists of axes to pair"},
+};
+
+static PyObject *op_docstrings[TG_NOPS]; /* alive as long as the process:
+                                            the functions' ml_doc */
+
+static PyObject *textwrap_mod; /* textwrap, while the docstrings are made */
+
+/* `text` filled to 72 columns with textwrap (indent for the first line,
+ * an Args: entry's continuation lines 2 more), appended to `parts` with a
+ * newline */
+static int
+doc_par(PyObject *parts, PyObject *text, const char *indent)
+{
+    PyObject *more = PyUnicode_FromFormat("%s%s", indent,
+                                          indent[0] ? "  " : "");
+    PyObject *kw = more ? Py_BuildValue("{sisssOsO}", "width", 72,
+                                        "initial_indent", indent,
+                                        "subsequent_indent", more,
+                                        "break_on_hyphens", Py_False)
+                        : NULL;
+    PyObject *fill = PyObject_GetAttrString(textwrap_mod, "fill");
+    PyObject *args = text ? PyTuple_Pack(1, text) : NULL;
+    PyObject *filled = (kw && fill && args) ? PyObject_Call(fill, args, kw)
+                                            : NULL;
+    PyObject *line = filled ? PyUnicode_FromFormat("%U\n", filled) : NULL;
+    int rc = line ? PyList_Append(parts, line) : -1;
+    Py_XDECREF(more);
+    Py_XDECREF(kw);
+    Py_XDECREF(fill);
+    Py_XDECREF(args);
+    Py_XDECREF(filled);
+    Py_XDECREF(line);
+    return rc;
+}
+
+/* "NAME: TEXT. Default: REPR." for an attribute (dflt given), "NAME:
+ * TEXT." for an input */
+static int
+doc_arg(PyObject *parts, int op, PyObject *name, const char *input_text,
+        PyObject *dflt)
+{
+    const char *text = input_text;
+    PyObject *line, *own = PyUnicode_FromFormat("%s.%U", tg_ops[op].name,
+                                                name);
+    if (own == NULL) {
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0;
+             !text && i < sizeof(arg_texts) / sizeof(arg_texts[0]); i++) {
+            if (PyUnicode_CompareWithASCIIString(pass ? name : own,
+                                                 arg_texts[i].name) == 0) {
+                text = arg_texts[i].text;
+            }
+        }
+    }
+    Py_DECREF(own);
+    if (dflt == NULL) {
+        line = PyUnicode_FromFormat("%U: %s.", name, text ? text : "required");
+    }
+    else if (text != NULL) {
+        line = PyUnicode_FromFormat("%U: %s. Default: %R.", name, text, dflt);
+    }
+    else {
+        line = PyUnicode_FromFormat("%U: default %R.", name, dflt);
+    }
+    int rc = line ? doc_par(parts, line, "  ") : -1;
+    Py_XDECREF(line);
+    return rc;
+}
+
+static const char *
+doc_dtype_rule(int flags)
+{
+    if (flags & TG_INT_OK) {
+        if (flags & TG_BOOL_OK) {
+            return (flags & TG_SAME_DTYPE)
+                       ? "Dtypes: floating, integer or bool tensors; the "
+                         "inputs share one dtype (a Python number takes "
+                         "its neighbour's)."
+                       : "Dtypes: floating, integer or bool tensors.";
+        }
+        return (flags & TG_SAME_DTYPE)
+                   ? "Dtypes: floating or integer tensors (not bool); the "
+                     "inputs share one dtype (a Python number takes its "
+                     "neighbour's)."
+                   : "Dtypes: floating or integer tensors (not bool).";
+    }
+    return (flags & TG_BOOL_OK)
+               ? "Dtypes: floating or bool tensors."
+               : "Dtypes: floating tensors only (float16, float32, "
+                 "float64); integer and bool inputs are refused.";
+}
+
+static const char *
+doc_gradient(int flags)
+{
+    if (flags & TG_NONDIFF) {
+        return "Gradient: none. The op is never recorded: a tape treats its "
+               "result as a constant, and gradients through it are None.";
+    }
+    if (flags & TG_FIRST_ORDER_ONLY) {
+        return "Gradient: first order only (its gradient is not "
+               "differentiable again).";
+    }
+    if (flags & TG_COMPOSITE) {
+        return "Gradient: that of the recorded ops it is computed with; "
+               "it differentiates again, to any order.";
+    }
+    if (flags & TG_LINEAR) {
+        return "Gradient: defined (the op is linear: the gradient applies "
+               "its transpose), recorded, so it differentiates again, to "
+               "any order.";
+    }
+    if (flags & TG_KINK) {
+        return "Gradient: defined, and recorded, so it differentiates "
+               "again, to any order; at a kink it takes TF's one-sided "
+               "value.";
+    }
+    return "Gradient: defined, and recorded, so it differentiates again, "
+           "to any order.";
+}
+
+/* Row `op`'s docstring: its text signature, its TG_DOC summary, Args:
+ * from INPUTS and ATTRS, the dtype rule and the Gradient: sentence from
+ * FLAGS, and its example (ops.def's header). */
+static PyObject *
+compose_docstring(int op)
+{
+    const tg_opdef *d = &tg_ops[op];
+    const tg_opsig *sig = &tg_st->sig[op];
+    PyObject *parts = PyList_New(0), *inames = input_names(op);
+    PyObject *r = NULL, *sep = NULL, *has_name = NULL;
+    if (parts == NULL || inames == NULL) {
+        goto done;
+    }
+    PyObject *head = PyUnicode_FromString(d->doc);
+    PyObject *summary = PyUnicode_FromString(d->docs->summary);
+    PyObject *args_hdr = PyUnicode_FromString("\nArgs:\n");
+    int ok = head && summary && args_hdr && PyList_Append(parts, head) == 0 &&
+             doc_par(parts, summary, "") == 0 &&
+             PyList_Append(parts, args_hdr) == 0;
+    Py_XDECREF(head);
+    Py_XDECREF(summary);
+    Py_XDECREF(args_hdr);
+    if (!ok) {
+        goto done;
+    }
+    int attr_first = (d->flags & TG_ATTR_FIRST) != 0;
+    if (attr_first &&
+        doc_arg(parts, op, PyTuple_GET_ITEM(sig->attr_names, 0), NULL,
+                NULL) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = attr_first; i < PyTuple_GET_SIZE(inames); i++) {
+        const char *text =
+            attr_first ? "the tensors (or convertible values) it names"
+            : (d->flags & TG_VARIADIC)
+                ? "a list or tuple of tensors (or values convertible to "
+                  "them)"
+                : "a tensor, or a value convertible to one (a Python "
+                  "number or list, a NumPy array, a Variable)";
+        if (doc_arg(parts, op, PyTuple_GET_ITEM(inames, i), text,
+                    NULL) < 0) {
+            goto done;
+        }
+    }
+    has_name = PyUnicode_FromString("name");
+    if (has_name == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = attr_first; i < PyTuple_GET_SIZE(sig->attr_names);
+         i++) {
+        if (doc_arg(parts, op, PyTuple_GET_ITEM(sig->attr_names, i), NULL,
+                    (sig->required & (1u << i))
+                        ? NULL
+                        : PyTuple_GET_ITEM(sig->attr_defaults, i)) < 0) {
+            goto done;
+        }
+    }
+    if (!(d->flags & TG_NAME_ATTR) &&
+        doc_arg(parts, op, has_name, NULL, Py_None) < 0) {
+        goto done;
+    }
+    PyObject *rule = PyUnicode_FromFormat(
+        "%s%s", doc_dtype_rule(d->flags),
+        (d->flags & TG_DTYPE_INPUTS)
+            ? " Python values given as inputs are converted to `dtype`."
+            : "");
+    PyObject *grad = PyUnicode_FromString(doc_gradient(d->flags));
+    PyObject *blank = PyUnicode_FromString("\n");
+    ok = rule && grad && blank && PyList_Append(parts, blank) == 0 &&
+         doc_par(parts, rule, "") == 0 && PyList_Append(parts, blank) == 0 &&
+         doc_par(parts, grad, "") == 0;
+    Py_XDECREF(rule);
+    Py_XDECREF(grad);
+    Py_XDECREF(blank);
+    if (!ok) {
+        goto done;
+    }
+    if (d->docs->example[0]) {
+        /* doctest's form, indented by 4, the output's lines too */
+        PyObject *out = PyUnicode_FromString(d->docs->output);
+        PyObject *nl = PyUnicode_FromString("\n");
+        PyObject *nl4 = PyUnicode_FromString("\n    ");
+        PyObject *indented = (out && nl && nl4)
+                                 ? PyUnicode_Replace(out, nl, nl4, -1)
+                                 : NULL;
+        PyObject *ex = indented ? PyUnicode_FromFormat(
+                                      "\nExample:\n    >>> %s\n    %U\n",
+                                      d->docs->example, indented)
+                                : NULL;
+        Py_XDECREF(out);
+        Py_XDECREF(nl);
+        Py_XDECREF(nl4);
+        Py_XDECREF(indented);
+        if (ex == NULL || PyList_Append(parts, ex) < 0) {
+            Py_XDECREF(ex);
+            goto done;
+        }
+        Py_DECREF(ex);
+    }
+    sep = PyUnicode_FromString("");
+    r = sep ? PyUnicode_Join(sep, parts) : NULL;
+done:
+    Py_XDECREF(parts);
+    Py_XDECREF(inames);
+    Py_XDECREF(sep);
+    Py_XDECREF(has_name);
+    return r;
+}
+
+static int add_op_functions_wrapped(PyObject *m);
+
+/* the op functions, their docstrings filled by textwrap */
 static int
 add_op_functions(PyObject *m)
+{
+    textwrap_mod = PyImport_ImportModule("textwrap");
+    if (textwrap_mod == NULL) {
+        return -1;
+    }
+    int rc = add_op_functions_wrapped(m);
+    Py_CLEAR(textwrap_mod);
+    return rc;
+}
+
+static int
+add_op_functions_wrapped(PyObject *m)
 {
     for (int op = 0; op < TG_NOPS; op++) {
         const tg_opdef *d = &tg_ops[op];
@@ -395,7 +731,14 @@ add_op_functions(PyObject *m)
         op_defs[op].ml_name = d->name;
         op_defs[op].ml_meth = (PyCFunction)(void (*)(void))op_entries[op];
         op_defs[op].ml_flags = METH_FASTCALL | METH_KEYWORDS;
-        op_defs[op].ml_doc = d->doc;
+        if (op_docstrings[op] == NULL &&
+            (op_docstrings[op] = compose_docstring(op)) == NULL) {
+            return -1;
+        }
+        op_defs[op].ml_doc = PyUnicode_AsUTF8(op_docstrings[op]);
+        if (op_defs[op].ml_doc == NULL) {
+            return -1;
+        }
         PyObject *modname = PyModule_GetNameObject(m);
         PyObject *f = modname ? PyCFunction_NewEx(&op_defs[op], m, modname)
                               : NULL;
@@ -616,11 +959,13 @@ mod_ops(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
             "none", "direct", "linear", "elementwise", "reduction",
             "transposed"};
         row = Py_BuildValue(
-            "{sssNsssisssssssdsdsNss}", "name", d->name, "api",
+            "{sssNsssisssssssdsdsNssssssss}", "name", d->name, "api",
             d->api[0] ? PyUnicode_FromString(d->api) : Py_NewRef(Py_None),
             "tf_name", d->tf_name, "nin", tg_st->sig[op].nin, "numpy", d->ref,
             "shapes", d->shapes, "cases", d->cases, "lo", d->lo, "hi", d->hi,
-            "flags", flags, "jvp", jvp_kinds[*d->jvp_kind]);
+            "flags", flags, "jvp", jvp_kinds[*d->jvp_kind], "summary",
+            d->docs->summary, "example", d->docs->example, "output",
+            d->docs->output);
         if (row == NULL || PyList_Append(list, row) < 0) {
             Py_XDECREF(row);
             Py_DECREF(list);
@@ -855,12 +1200,16 @@ static PyMethodDef module_methods[] = {
      "Convert a value to a Tensor (Variables are read)."},
     {"ones", (PyCFunction)(void (*)(void))mod_ones,
      METH_VARARGS | METH_KEYWORDS,
-     "ones(shape, dtype=tapegrad.float32, name=None)\n--\n\n"
-     "A tensor of ones."},
+     "ones(shape, dtype='float32', name=None)\n--\n\n"
+     "A tensor of ones of the given shape (a list, tuple, TensorShape or\n"
+     "1-D integer tensor) and dtype (a DType or its name; float32, TF's\n"
+     "default, unless given)."},
     {"zeros", (PyCFunction)(void (*)(void))mod_zeros,
      METH_VARARGS | METH_KEYWORDS,
-     "zeros(shape, dtype=tapegrad.float32, name=None)\n--\n\n"
-     "A tensor of zeros."},
+     "zeros(shape, dtype='float32', name=None)\n--\n\n"
+     "A tensor of zeros of the given shape (a list, tuple, TensorShape or\n"
+     "1-D integer tensor) and dtype (a DType or its name; float32, TF's\n"
+     "default, unless given)."},
     {"ones_like", (PyCFunction)(void (*)(void))mod_ones_like,
      METH_VARARGS | METH_KEYWORDS,
      "ones_like(input, dtype=None, name=None)\n--\n\n"

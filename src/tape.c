@@ -1350,13 +1350,13 @@ static PyMethodDef tape_methods[] = {
     {"gradient", (PyCFunction)(void (*)(void))tape_gradient_method,
      METH_VARARGS | METH_KEYWORDS,
      "gradient($self, /, target, sources, output_gradients=None, "
-     "unconnected_gradients=UnconnectedGradients.NONE)\n--\n\n"
+     "unconnected_gradients=tapegrad.UnconnectedGradients.NONE)\n--\n\n"
      "Gradient of the sum of `target` with respect to each of `sources`,\n"
      "returned in the structure of `sources`."},
     {"jacobian", (PyCFunction)(void (*)(void))tape_jacobian_method,
      METH_VARARGS | METH_KEYWORDS,
      "jacobian($self, /, target, sources, "
-     "unconnected_gradients=UnconnectedGradients.NONE, "
+     "unconnected_gradients=tapegrad.UnconnectedGradients.NONE, "
      "parallel_iterations=None, experimental_use_pfor=True)\n--\n\n"
      "The Jacobian of `target` with respect to each of `sources`: shape\n"
      "target.shape + source.shape, in the structure of `sources`.  One\n"
@@ -1367,7 +1367,7 @@ static PyMethodDef tape_methods[] = {
     {"batch_jacobian", (PyCFunction)(void (*)(void))tape_batch_jacobian_method,
      METH_VARARGS | METH_KEYWORDS,
      "batch_jacobian($self, /, target, source, "
-     "unconnected_gradients=UnconnectedGradients.NONE, "
+     "unconnected_gradients=tapegrad.UnconnectedGradients.NONE, "
      "parallel_iterations=None, experimental_use_pfor=True)\n--\n\n"
      "Per-example Jacobians: target [b, y...] and source [b, x...] give\n"
      "[b, y..., x...], assuming target[i] depends on source[i] only (not\n"
@@ -1376,7 +1376,7 @@ static PyMethodDef tape_methods[] = {
      (PyCFunction)(void (*)(void))tape_gradient_batched_method,
      METH_VARARGS | METH_KEYWORDS,
      "_gradient_batched($self, /, target, sources, output_gradients, "
-     "unconnected_gradients=UnconnectedGradients.NONE)\n--\n\n"
+     "unconnected_gradients=tapegrad.UnconnectedGradients.NONE)\n--\n\n"
      "gradient for a batch of output gradients (a leading dimension on\n"
      "each): one sweep, results with the same leading dimension."},
     {NULL, NULL, 0, NULL},

@@ -251,6 +251,13 @@ enum {
 #define TG_SAVE_OUT 0x400
 #define TG_SAVE_INS 0x800       /* every input (variadic ops) */
 
+/* A row's TG_DOC line (ops.def): its docstring's summary and example. */
+typedef struct {
+    const char *summary;
+    const char *example;       /* Python, "" for internal rows */
+    const char *output;        /* what the example prints */
+} tg_opdoc;
+
 typedef struct {
     const char *name;          /* row name: multiply */
     const char *api;           /* public dotted path, "" if internal */
@@ -261,7 +268,10 @@ typedef struct {
     const char *ref;           /* test reference */
     double lo, hi;
     const char *shapes, *cases;
-    const char *doc;           /* "multiply(x, y, name=None)\n--\n\n" */
+    const char *doc;           /* "multiply(x, y, name=None)\n--\n\n": the
+                                  text signature module.c's docstring
+                                  starts with */
+    const tg_opdoc *docs;      /* the row's TG_DOC */
     tg_forward_fn forward;
     tg_vjp_fn vjp;
     tg_jvp_fn jvp;
@@ -272,7 +282,9 @@ typedef struct {
 typedef struct {
     int nin;
     PyObject *attr_names;      /* tuple of str */
-    PyObject *attr_defaults;   /* tuple */
+    PyObject *attr_defaults;   /* tuple (None for a required one) */
+    unsigned required;         /* bit i: attribute i has no default
+                                  (ATTRS "axis, "): calls must pass it */
     int dtype_attr;            /* index of `dtype` / `out_type` /
                                   `output_type` among the attributes, or
                                   -1: the dtype the row's result takes */

@@ -678,9 +678,14 @@ static PyType_Slot variable_slots[] = {
     {Py_mp_subscript, variable_getitem},
     {Py_mp_length, variable_length},
     {Py_tp_doc,
-     "Variable(initial_value, trainable=True, name=None, dtype=None)\n--\n\n"
+     /* the name before "(" is the type's, so that inspect finds it */
+     "ResourceVariable(initial_value=None, trainable=None, name=None, "
+     "dtype=None, validate_shape=True, caching_device=None, shape=None)"
+     "\n--\n\n"
      "A mutable tensor-valued state: model parameters.  Reads while a\n"
-     "GradientTape records are watched automatically (if trainable)."},
+     "GradientTape records are watched automatically (if trainable:\n"
+     "trainable=None means True).  validate_shape, caching_device and\n"
+     "shape are accepted for TF's sake and ignored: the shape is fixed."},
     {0, NULL},
 };
 

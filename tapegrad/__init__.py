@@ -42,8 +42,12 @@ __version__ = "0.1.0"
 newaxis = None
 
 
-class UnconnectedGradients(_enum.Enum):
-    """What ``gradient`` returns for a source the target does not reach."""
+class UnconnectedGradients(str, _enum.Enum):
+    """What ``gradient`` returns for a source the target does not reach.
+
+    A str enum, so that C signatures can name ``UnconnectedGradients.NONE``
+    as a default inspect.signature can evaluate; ``'none'``/``'zero'``
+    strings work wherever a member does."""
 
     NONE = "none"
     ZERO = "zero"

@@ -80,10 +80,14 @@ def segment_sum(data, segment_ids, name=None):
 
 
 def segment_mean(data, segment_ids, name=None):
+    """Mean of the rows of `data` per segment id; the ids are sorted (0, 0, 1,
+    ...), as TF's SegmentMean requires."""
     ids, n = _sorted_ids(segment_ids, "SegmentMean")
     return unsorted_segment_mean(data, ids, n)
 
 
 def segment_max(data, segment_ids, name=None):
+    """Maximum of the rows of `data` per segment id; the ids are sorted (0, 0,
+    1, ...), as TF's SegmentMax requires."""
     ids, n = _sorted_ids(segment_ids, "SegmentMax")
     return C.unsorted_segment_max(data, ids, n)

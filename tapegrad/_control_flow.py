@@ -375,6 +375,7 @@ class TensorArray:
         return TensorShape(self._element_shape)
 
     def size(self, name=None):
+        """The number of elements written so far, a scalar int32 tensor."""
         return C.constant(len(self._items), dtype=C.int32)
 
     def _index(self, index, what):
@@ -386,6 +387,8 @@ class TensorArray:
         return i
 
     def write(self, index, value, name=None):
+        """Store `value` at `index` (converted to the array's dtype) and return
+        the array, so that calls chain as in TF."""
         i = self._index(index, "write to")
         if not isinstance(value, (C.Tensor, C.Variable)):
             value = C.convert_to_tensor(value, dtype=self._dtype)
@@ -429,6 +432,8 @@ class TensorArray:
         return C.zeros(self._element_shape, dtype=self._dtype)
 
     def read(self, index, name=None):
+        """The tensor stored at `index`; reading an index never written raises
+        InvalidArgumentError."""
         i = self._index(index, "read from")
         if i >= len(self._items):
             raise C.InvalidArgumentError(
@@ -450,11 +455,14 @@ class TensorArray:
         return v
 
     def gather(self, indices, name=None):
+        """The elements at `indices`, stacked along a new first axis."""
         idx = np.asarray(C.convert_to_tensor(indices).numpy()).reshape(-1)
         return C.stack([self.read(int(i)) for i in idx]) if len(idx) else \
             C.zeros((0,) + (self._element_shape or ()), dtype=self._dtype)
 
     def stack(self, name=None):
+        """Every element, stacked along a new first axis (recorded, so
+        gradients flow to what was written)."""
         if not self._items:
             if self._element_shape is not None and None not in \
                     self._element_shape:
@@ -463,11 +471,14 @@ class TensorArray:
         return C.stack([self.read(i) for i in range(len(self._items))])
 
     def concat(self, name=None):
+        """Every element, joined along their first axis."""
         if not self._items:
             return C.zeros((0,), dtype=self._dtype)
         return C.concat([self.read(i) for i in range(len(self._items))], 0)
 
     def unstack(self, value, name=None):
+        """Write the slices of `value` along its first axis as elements 0, 1,
+        ...; returns the array."""
         value = C.convert_to_tensor(value, dtype=self._dtype) if not \
             isinstance(value, (C.Tensor, C.Variable)) else value
         n = value.shape[0] if value.shape else None
@@ -482,12 +493,16 @@ class TensorArray:
         return self
 
     def scatter(self, indices, value, name=None):
+        """Write the slices of `value` along its first axis at `indices`;
+        returns the array."""
         idx = np.asarray(C.convert_to_tensor(indices).numpy()).reshape(-1)
         for i, piece in zip(idx, C.unstack(value)):
             self.write(int(i), piece)
         return self
 
     def split(self, value, lengths, name=None):
+        """Split `value` along its first axis into pieces of the given
+        `lengths` and write them as elements 0, 1, ...; returns the array."""
         lengths = [int(x) for x in np.asarray(
             C.convert_to_tensor(lengths).numpy()).reshape(-1)]
         for i, piece in enumerate(C.split(value, lengths)):
@@ -495,12 +510,17 @@ class TensorArray:
         return self
 
     def identity(self):
+        """The array itself (TF's graph-mode identity has nothing to do
+        eagerly)."""
         return self
 
     def grad(self, source, flow=None, name=None):
+        """Not supported: TF's graph-mode gradient arrays; the tape
+        differentiates reads and stack() directly."""
         raise NotImplementedError(
             "TensorArray.grad is graph-mode machinery; in tapegrad the tape "
             "differentiates reads and stack() directly")
 
     def close(self, name=None):
+        """Drop every element."""
         self._items = []

@@ -316,6 +316,10 @@ class NoneGradientWarning(UserWarning):
     """tapegrad.debugging.enable_none_gradient_warnings(): a gradient came
     back None; the message is tape.explain's paragraph for that source."""
 
+    def __init__(self, message):
+        # a Python signature (UserWarning's C one has none for inspect)
+        super().__init__(message)
+
 
 def warn_none(tape, args, kwargs, result):
     """Called by GradientTape.gradient, only while the warnings are on:

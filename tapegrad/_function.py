@@ -22,6 +22,8 @@ def run_functions_eagerly(run_eagerly):
 
 
 def functions_run_eagerly():
+    """Whether tf.function runs its functions eagerly: always in effect in
+    tapegrad; this reports the flag run_functions_eagerly set."""
     return _run_eagerly[0]
 
 

@@ -227,29 +227,41 @@ def avg_pool(input, ksize, strides, padding, data_format=None,  # noqa: A002
 
 def max_pool1d(input, ksize, strides, padding,  # noqa: A002
                data_format="NWC", name=None):
+    """Max pooling over one spatial axis of a 3-D input (NWC, or NCW): the
+    largest value of each window."""
     return _fixed("max", 1, input, ksize, strides, padding, data_format)
 
 
 def max_pool2d(input, ksize, strides, padding,  # noqa: A002
                data_format="NHWC", name=None):
+    """Max pooling over two spatial axes of a 4-D input (NHWC, or NCHW): the
+    largest value of each window."""
     return _fixed("max", 2, input, ksize, strides, padding, data_format)
 
 
 def max_pool3d(input, ksize, strides, padding,  # noqa: A002
                data_format="NDHWC", name=None):
+    """Max pooling over three spatial axes of a 5-D input (NDHWC, or NCDHW):
+    the largest value of each window."""
     return _fixed("max", 3, input, ksize, strides, padding, data_format)
 
 
 def avg_pool1d(input, ksize, strides, padding,  # noqa: A002
                data_format="NWC", name=None):
+    """Average pooling over one spatial axis of a 3-D input (NWC, or NCW): the
+    mean of each window."""
     return _fixed("avg", 1, input, ksize, strides, padding, data_format)
 
 
 def avg_pool2d(input, ksize, strides, padding,  # noqa: A002
                data_format="NHWC", name=None):
+    """Average pooling over two spatial axes of a 4-D input (NHWC, or NCHW):
+    the mean of each window."""
     return _fixed("avg", 2, input, ksize, strides, padding, data_format)
 
 
 def avg_pool3d(input, ksize, strides, padding,  # noqa: A002
                data_format="NDHWC", name=None):
+    """Average pooling over three spatial axes of a 5-D input (NDHWC, or
+    NCDHW): the mean of each window."""
     return _fixed("avg", 3, input, ksize, strides, padding, data_format)

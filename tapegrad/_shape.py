@@ -66,6 +66,7 @@ class TensorShape(tuple):
         return list(self)
 
     def as_list(self):
+        """The dimensions as a list (None for unknown ones)."""
         return list(self)
 
     def num_elements(self):
@@ -78,13 +79,17 @@ class TensorShape(tuple):
         return n
 
     def is_fully_defined(self):
+        """Whether every dimension is known."""
         return None not in self
 
     def assert_is_fully_defined(self):
+        """Raise ValueError unless every dimension is known."""
         if not TensorShape.is_fully_defined(self):
             raise ValueError("Shape %s is not fully defined" % self)
 
     def is_compatible_with(self, other):
+        """Whether the two shapes could describe the same tensor: same rank,
+        and equal dimensions wherever both are known."""
         other = TensorShape(other)
         if other.rank is None:
             return True
@@ -92,11 +97,14 @@ class TensorShape(tuple):
             a is None or b is None or a == b for a, b in zip(self, other))
 
     def assert_is_compatible_with(self, other):
+        """Raise ValueError unless the shapes are compatible."""
         if not TensorShape.is_compatible_with(self, other):
             raise ValueError("Shapes %s and %s are incompatible"
                              % (self, TensorShape(other)))
 
     def merge_with(self, other):
+        """The shape combining what both know; ValueError if they are
+        incompatible."""
         other = TensorShape(other)
         if other.rank is None:
             return self
@@ -105,23 +113,27 @@ class TensorShape(tuple):
                             for a, b in zip(self, other)])
 
     def concatenate(self, other):
+        """This shape's dimensions followed by `other`'s."""
         other = TensorShape(other)
         if other.rank is None:
             return TensorShape(None)
         return TensorShape(tuple(self) + tuple(other))
 
     def with_rank(self, rank):
+        """This shape, if its rank is `rank`; ValueError otherwise."""
         if len(self) != rank:
             raise ValueError("Shape %s must have rank %d" % (self, rank))
         return self
 
     def with_rank_at_least(self, rank):
+        """This shape, if its rank is at least `rank`; ValueError otherwise."""
         if len(self) < rank:
             raise ValueError("Shape %s must have rank at least %d"
                              % (self, rank))
         return self
 
     def with_rank_at_most(self, rank):
+        """This shape, if its rank is at most `rank`; ValueError otherwise."""
         if len(self) > rank:
             raise ValueError("Shape %s must have rank at most %d"
                              % (self, rank))

@@ -272,30 +272,40 @@ class Generator:
 
     @classmethod
     def from_seed(cls, seed, alg=None):
+        """A generator whose draws are determined by `seed`."""
         return cls(state=_seed(seed, "Generator.from_seed"))
 
     @classmethod
     def from_non_deterministic_state(cls, alg=None):
+        """A generator seeded from the operating system's entropy."""
         return cls()
 
     def reset_from_seed(self, seed):
+        """Restart the generator's stream from `seed`."""
         self._rng = _np.random.default_rng(_seed(seed, "reset_from_seed"))
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32, name=None):
+        """Draws from a normal distribution, advancing this generator's
+        state."""
         return _normal(lambda: self._rng, "StatefulStandardNormalV2", shape,
                        mean, stddev, dtype)
 
     def uniform(self, shape, minval=0, maxval=None, dtype=_float32,
                 name=None):
+        """Draws uniform in [minval, maxval) (maxval 1 for floats; required for
+        integers), advancing this generator's state."""
         return _uniform(lambda: self._rng, "StatefulUniform", shape, minval,
                         maxval, dtype)
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype=_float32,
                          name=None):
+        """Draws from a normal distribution truncated to two standard
+        deviations, advancing this generator's state."""
         return _truncated_normal(lambda: self._rng, "StatefulTruncatedNormal",
                                  shape, mean, stddev, dtype)
 
     def split(self, count=1):
+        """`count` new, independent generators, derived from this one."""
         count = _operator.index(count)
         if not 0 <= count <= 1 << 20:
             raise ValueError("Generator.split: count must be in [0, 2**20], "
@@ -313,12 +323,15 @@ _global_generator = [None]
 
 
 def get_global_generator():
+    """The generator tapegrad.random's stateful draws use, created on first
+    use."""
     if _global_generator[0] is None:
         _global_generator[0] = Generator.from_non_deterministic_state()
     return _global_generator[0]
 
 
 def set_global_generator(generator):
+    """Make `generator` the global generator."""
     if not isinstance(generator, Generator):
         raise TypeError("set_global_generator: expected a Generator, got %r"
                         % (generator,))

@@ -116,6 +116,8 @@ class InputLayer(Layer):
         self.built = True
 
     def call(self):
+        """An input layer computes nothing: the model feeds its inputs in
+        directly."""
         return None
 
     @property

@@ -73,6 +73,8 @@ class KerasTensor:
         raise ValueError(_SYMBOLIC_MESSAGE)
 
     def numpy(self):
+        """Raises ValueError: a symbolic KerasTensor has no value until the
+        model is called on real data."""
         raise ValueError(_SYMBOLIC_MESSAGE)
 
 

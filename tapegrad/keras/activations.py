@@ -4,14 +4,18 @@ from .. import nn as _nn
 
 
 def linear(x):
+    """The identity activation: returns x unchanged."""
     return x
 
 
 def exponential(x):
+    """The exponential activation, exp(x)."""
     return _math.exp(x)
 
 
 def hard_sigmoid(x):
+    """Keras 3's piecewise-linear sigmoid, relu6(x + 3) / 6: 0 below -3, 1
+    above 3."""
     # Keras 3: relu6(x + 3) / 6
     return _nn.relu6(x + 3.0) / 6.0
 
@@ -50,6 +54,8 @@ def get(identifier):
 
 
 def serialize(fn):
+    """The name an activation is known by (its registered name, else its
+    __name__)."""
     for name, f in _BY_NAME.items():
         if f is fn:
             return name

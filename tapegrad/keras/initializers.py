@@ -28,6 +28,8 @@ class Initializer:
             "__call__(shape, dtype)" % type(self).__name__)
 
     def get_config(self):
+        """The initializer's constructor arguments, as a dict (from_config
+        rebuilds it)."""
         return {}
 
 
@@ -106,26 +108,36 @@ class VarianceScaling(Initializer):
 
 
 def GlorotUniform(seed=None):
+    """Glorot (Xavier) uniform initializer: variance 1 / mean(fan_in,
+    fan_out)."""
     return VarianceScaling(1.0, "fan_avg", "uniform", seed)
 
 
 def GlorotNormal(seed=None):
+    """Glorot (Xavier) normal initializer, truncated: variance 1 / mean(fan_in,
+    fan_out)."""
     return VarianceScaling(1.0, "fan_avg", "truncated_normal", seed)
 
 
 def HeNormal(seed=None):
+    """He normal initializer, truncated: variance 2 / fan_in (for relu
+    layers)."""
     return VarianceScaling(2.0, "fan_in", "truncated_normal", seed)
 
 
 def HeUniform(seed=None):
+    """He uniform initializer: variance 2 / fan_in (for relu layers)."""
     return VarianceScaling(2.0, "fan_in", "uniform", seed)
 
 
 def LecunNormal(seed=None):
+    """LeCun normal initializer, truncated: variance 1 / fan_in (for selu
+    layers)."""
     return VarianceScaling(1.0, "fan_in", "truncated_normal", seed)
 
 
 def LecunUniform(seed=None):
+    """LeCun uniform initializer: variance 1 / fan_in."""
     return VarianceScaling(1.0, "fan_in", "uniform", seed)
 
 

@@ -333,9 +333,13 @@ class Layer(Module):
         return self._dtype.name
 
     def build(self, input_shape):
+        """Create the layer's weights for inputs of `input_shape`; the first
+        call does it. The base marks the layer built."""
         self.built = True
 
     def call(self, inputs, *args, **kwargs):
+        """The layer's computation on `inputs`, which a subclass defines;
+        calling the layer builds it first and then calls this."""
         raise NotImplementedError(
             "%s has no call(): a Layer subclass defines call(inputs)"
             % type(self).__name__)
@@ -471,6 +475,8 @@ class Layer(Module):
         return v
 
     def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape`, without running the
+        layer."""
         raise NotImplementedError(
             "Method `compute_output_shape()` of layer %s is not implemented."
             % type(self).__name__)
@@ -495,6 +501,7 @@ class Layer(Module):
 
     @classmethod
     def from_config(cls, config):
+        """A new layer from the dict get_config() returned."""
         return cls(**config)
 
     def get_build_config(self):
@@ -605,9 +612,13 @@ class Layer(Module):
         return self.non_trainable_variables
 
     def get_weights(self):
+        """The values of the layer's variables, as NumPy arrays in `variables`
+        order."""
         return [v.numpy() for v in self.variables]
 
     def set_weights(self, weights):
+        """Assign the given arrays to the layer's variables, in `variables`
+        order."""
         for v, w in zip(self.variables, weights):
             v.assign(w)
 
@@ -1562,6 +1573,8 @@ class Embedding(Layer):
                                         self.input_dim, e)) from None
 
     def compute_mask(self, inputs, mask=None):
+        """The mask of the output: where the input differs from 0, when
+        mask_zero is set; None otherwise."""
         if not self.mask_zero:
             return None
         return C.not_equal(inputs, 0)

@@ -204,15 +204,20 @@ class Loss:
         return self.call(y_true, y_pred), None
 
     def call(self, y_true, y_pred):
+        """The per-example loss of `y_pred` against `y_true`, before reduction
+        and sample weights; a subclass defines it."""
         raise NotImplementedError(
             "%s is abstract: a Loss subclass defines call(y_true, y_pred)"
             % type(self).__name__)
 
     def get_config(self):
+        """The loss's constructor arguments, as a dict (from_config rebuilds
+        it)."""
         return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
     def from_config(cls, config):
+        """A new loss from the dict get_config() returned."""
         return cls(**config)
 
 
@@ -535,6 +540,8 @@ def serialize(loss):
 
 
 def deserialize(name, custom_objects=None):
+    """A loss from its name or its {"class_name", "config"} dict (the
+    inverse of serialize); `custom_objects` adds classes by name."""
     objects = dict(ALL_OBJECTS_DICT)
     objects.update(custom_objects or {})
     return _deserialize(name, objects, "loss")

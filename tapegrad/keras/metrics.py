@@ -58,6 +58,7 @@ class Metric:
         return v
 
     def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """A state Variable of the metric (Keras 3's name for add_variable)."""
         return self.add_variable(shape, initializer, dtype=dtype, name=name)
 
     @property
@@ -71,15 +72,20 @@ class Metric:
         return out
 
     def reset_state(self):
+        """Set every state variable back to zero."""
         for v in self.variables:
             v.assign(C.zeros(v.shape, dtype=v.dtype))
 
     def update_state(self, *args, **kwargs):
+        """Accumulate a batch into the metric's state; a subclass defines
+        it."""
         raise NotImplementedError(
             "%s is abstract: a Metric subclass defines update_state()"
             % type(self).__name__)
 
     def result(self):
+        """The metric's value from its state, a scalar tensor; a subclass
+        defines it."""
         raise NotImplementedError(
             "%s is abstract: a Metric subclass defines result()"
             % type(self).__name__)
@@ -90,10 +96,13 @@ class Metric:
         return self.result()
 
     def get_config(self):
+        """The metric's constructor arguments, as a dict (from_config rebuilds
+        it)."""
         return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config):
+        """A new metric from the dict get_config() returned."""
         return cls(**config)
 
     def __repr__(self):
@@ -317,6 +326,8 @@ def serialize(metric):
 
 
 def deserialize(config, custom_objects=None):
+    """A metric from its name or its {"class_name", "config"} dict (the
+    inverse of serialize); `custom_objects` adds classes by name."""
     objects = dict(ALL_OBJECTS_DICT)
     objects.update(custom_objects or {})
     return _losses._deserialize(config, objects, "metric")

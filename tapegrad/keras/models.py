@@ -320,6 +320,8 @@ class Model(Layer):
         self._cache_variables = False
 
     def call(self, inputs, training=None):
+        """The model's forward pass on `inputs`; a subclassed model defines
+        it."""
         raise NotImplementedError(
             "Model %r has no call(): subclass Model and define call(inputs, "
             "training=None), or use tf.keras.Sequential" % self.name)
@@ -440,6 +442,8 @@ class Model(Layer):
                              for m in self._metric_ids]
 
     def reset_metrics(self):
+        """Reset the state of the compiled metrics (and of the loss
+        tracker)."""
         for m in self.metrics:
             m.reset_state()
 
@@ -483,6 +487,8 @@ class Model(Layer):
         return loss
 
     def test_step(self, x, y, sample_weight=None):
+        """One evaluation step on a batch (x, y[, sample_weight]): the loss and
+        metrics, updated and returned as a dict."""
         y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sample_weight,
                                  training=False)
@@ -672,6 +678,7 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
+        """The model's predictions for one batch, as NumPy arrays."""
         return _nest_map(_as_array, self(_nest_map(_to_tensor, x),
                                          training=False))
 
@@ -851,6 +858,8 @@ class Sequential(Model):
             self._maybe_rebuild()
 
     def add(self, layer, rebuild=True):
+        """Append a layer (or a keras.Input, which sets the input shape) to the
+        stack."""
         if not self._layers and \
                 getattr(layer, "_input_shape_arg", None) is not None:
             self.add(InputLayer(shape=layer._input_shape_arg), rebuild=False)
@@ -893,6 +902,7 @@ class Sequential(Model):
             self.built = True
 
     def pop(self, rebuild=True):
+        """Remove the last layer and return it."""
         if not self.layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
@@ -932,6 +942,7 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """A new Sequential model from the dict get_config() returned."""
         from .saving import deserialize_keras_object
         config = dict(config)
         layers = [deserialize_keras_object(c, custom_objects=custom_objects)
@@ -940,6 +951,7 @@ class Sequential(Model):
         return cls(layers=layers, **config)
 
     def call(self, inputs, training=None):
+        """Run the layers in order on `inputs`."""
         x = inputs
         for layer in self._layers:
             if isinstance(layer, InputLayer):
@@ -1004,10 +1016,14 @@ class Functional(Model):
             if isinstance(inputs, (list, tuple, dict)) else next(it)
 
     def call(self, inputs, training=None):
+        """Replay the recorded layer calls on `inputs` (structured as the
+        model's inputs)."""
         return _functional.run_graph(self._nodes, self._inputs_struct,
                                      self._outputs_struct, inputs, training)
 
     def compute_output_shape(self, input_shape):
+        """The output shapes for inputs of `input_shape`, from the recorded
+        graph of layers."""
         return self.output_shape
 
     def get_build_config(self):
@@ -1022,6 +1038,8 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """A new functional model from the dict get_config() returned (layers
+        and the connections between them)."""
         from .saving import deserialize_keras_object
         inputs, outputs, rest = _functional.graph_from_config(
             config, lambda c: deserialize_keras_object(

@@ -307,6 +307,8 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """A new optimizer from the dict get_config() returned (a learning-rate
+        schedule's config is rebuilt too)."""
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             from ..saving import deserialize_keras_object

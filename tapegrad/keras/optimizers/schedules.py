@@ -23,6 +23,8 @@ class LearningRateSchedule:
             "step)`." % type(self).__name__)
 
     def get_config(self):
+        """The schedule's constructor arguments, as a dict (from_config
+        rebuilds it); a subclass defines it."""
         raise NotImplementedError(
             "Learning rate schedule '%s' must override `get_config()`."
             % type(self).__name__)
