@@ -160,6 +160,10 @@ def draw(tape, target=None):
     watched tensor) to the ops that read what it made."""
     import shutil
     import subprocess
+    from . import _tapegrad
+    if not isinstance(tape, _tapegrad.GradientTape):
+        raise TypeError("draw_tape expects a GradientTape, got %s"
+                        % type(tape).__name__)
     exe = shutil.which("dot")
     if exe is not None:
         done = subprocess.run([exe, "-Tsvg"], input=to_dot(tape, target)

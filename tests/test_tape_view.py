@@ -111,3 +111,10 @@ def test_draw_tape_uses_dot_when_installed(tmp_path, monkeypatch):
     tape, (w, b, x, h, y, z), _ = _model_tape()
     svg = tf.debugging.draw_tape(tape, y)
     assert svg._repr_svg_() == svg.data == "<svg><!-- 15 edges --></svg>\n"
+
+
+def test_draw_tape_wants_a_tape():
+    # found by fuzz_ops: a tensor where the tape goes was an AttributeError
+    with pytest.raises(TypeError, match="draw_tape expects a GradientTape, "
+                                        "got EagerTensor"):
+        tf.debugging.draw_tape(tf.constant(1.0))
