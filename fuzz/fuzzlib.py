@@ -16,6 +16,7 @@
   message is an expected outcome; SystemError, an exception with an empty
   message, or any other type is a finding and is re-raised.
 """
+import enum
 import gc
 import inspect
 import math
@@ -857,6 +858,10 @@ SKIP = {q: _FILE_API for q in (
     "tapegrad.train.load_variable",
     "tapegrad.keras.models.load_model", "tapegrad.keras.models.save_model",
     "tapegrad.keras.saving.load_model", "tapegrad.keras.saving.save_model")}
+# (methods() takes only an Enum's own methods, not those it inherits
+# from the standard library's enum: EnumType(...) or Enum.__new__ called
+# on junk raises whatever that code meets, which is Python's behaviour,
+# not tapegrad's; tapegrad.UnconnectedGradients is an Enum, as TF's is)
 # the Keras models' file methods, on every Model class (Sequential,
 # Functional, users' subclasses), for the same reason
 SKIP_METHODS = {"save_weights": _FILE_API, "load_weights": _FILE_API,
@@ -964,7 +969,16 @@ def methods(cls):
             if (not n.startswith("_") or n.startswith("__"))
             and _callable_attr(cls, n)
             and "%s.%s.%s" % (cls.__module__, cls.__name__, n) not in SKIP
-            and n not in SKIP_METHODS]
+            and n not in SKIP_METHODS
+            and not (issubclass(cls, enum.Enum) and not _own(cls, n))]
+
+
+def _own(cls, name):
+    """`name` is defined on `cls` by tapegrad's code (not by the standard
+    library's enum, which fills an Enum's class dict too)"""
+    f = vars(cls).get(name)
+    f = getattr(f, "__func__", f)
+    return getattr(f, "__module__", "").startswith("tapegrad")
 
 
 def attributes(cls):

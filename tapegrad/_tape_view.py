@@ -22,9 +22,15 @@ class RecordedOp(collections.namedtuple(
     __slots__ = ()
 
     def __repr__(self):
+        def spec(s):
+            if isinstance(s, TensorSpec):
+                return "%s%s" % (s.dtype.name, list(s.shape))
+            return repr(s)      # a RecordedOp made by hand holds anything
+
         def specs(ss):
-            return ", ".join("%s%s" % (s.dtype.name, list(s.shape))
-                             for s in ss)
+            if not isinstance(ss, (tuple, list)):
+                return repr(ss)
+            return ", ".join(spec(s) for s in ss)
         where = " at %s" % self.location if self.location else ""
         return "<RecordedOp %s(%s) -> (%s)%s>" % (
             self.type, specs(self.inputs), specs(self.outputs), where)
