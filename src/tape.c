@@ -1135,11 +1135,32 @@ tape_watched_variables(TapeObject *t, PyObject *Py_UNUSED(ignored))
     return tup;
 }
 
+/* a gradient result that may hold a None: None itself, or a structure
+ * other than a flat list or tuple of tensors (checked here, so the
+ * warnings' Python code runs only when there may be something to say) */
+static int
+may_hold_none(PyObject *r)
+{
+    if (Tensor_Check(r)) {
+        return 0;
+    }
+    if (PyList_CheckExact(r) || PyTuple_CheckExact(r)) {
+        PyObject **items = PySequence_Fast_ITEMS(r);
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(r); i++) {
+            if (!Tensor_Check(items[i])) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *
 tape_gradient_method(TapeObject *t, PyObject *args, PyObject *kw)
 {
     PyObject *r = tg_tape_gradient(t, args, kw), *mod, *w;
-    if (r == NULL || !tg_none_gradient_warnings) {
+    if (r == NULL || !tg_none_gradient_warnings || !may_hold_none(r)) {
         return r;
     }
     /* tapegrad.debugging.enable_none_gradient_warnings(): a None in the
