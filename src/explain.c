@@ -30,40 +30,72 @@
 
 #define NOTES_MAX 256   /* a long persistent record keeps the first ones */
 
-/* the package directory with a trailing separator: frames whose file is
- * under it are tapegrad's own, never "the user's line" */
-static PyObject *package_prefix = NULL;
+/* the package directories (with a trailing separator) of tapegrad and of
+ * NumPy: frames whose file is under one are library code, never "the
+ * user's line" (np.mean(tensor) converts inside NumPy's Python code) */
+static PyObject *package_prefix = NULL, *numpy_prefix = NULL;
+
+/* dirname(file) + "/", or NULL with an exception */
+static PyObject *
+dir_prefix(PyObject *file)
+{
+    PyObject *os = PyImport_ImportModule("os.path"), *dir = NULL;
+    PyObject *prefix = NULL;
+    dir = os ? PyObject_CallMethod(os, "dirname", "O", file) : NULL;
+    if (dir != NULL) {
+        prefix = PyUnicode_FromFormat("%U/", dir);
+    }
+    Py_XDECREF(dir);
+    Py_XDECREF(os);
+    return prefix;
+}
 
 int
 tg_explain_init(PyObject *module)
 {
-    PyObject *file = PyModule_GetFilenameObject(module), *os = NULL;
-    PyObject *dir = NULL;
+    PyObject *file = PyModule_GetFilenameObject(module), *np_file;
     if (file == NULL) {
         PyErr_Clear();   /* no file (embedded): every frame is the user's */
+    }
+    else {
+        package_prefix = dir_prefix(file);
+        Py_DECREF(file);
+        if (package_prefix == NULL) {
+            return -1;
+        }
+    }
+    np_file = PyObject_GetAttrString(tg_st->numpy, "__file__");
+    if (np_file == NULL) {
+        PyErr_Clear();
         return 0;
     }
-    os = PyImport_ImportModule("os.path");
-    dir = os ? PyObject_CallMethod(os, "dirname", "O", file) : NULL;
-    if (dir != NULL) {
-        package_prefix = PyUnicode_FromFormat("%U/", dir);
-    }
-    Py_XDECREF(dir);
-    Py_XDECREF(os);
-    Py_DECREF(file);
-    return package_prefix == NULL ? -1 : 0;
+    numpy_prefix = dir_prefix(np_file);
+    Py_DECREF(np_file);
+    return numpy_prefix == NULL ? -1 : 0;
+}
+
+static int
+under(PyObject *filename, PyObject *prefix)
+{
+    return prefix != NULL && PyUnicode_Tailmatch(filename, prefix, 0,
+                                                 PY_SSIZE_T_MAX, -1) == 1;
 }
 
 static int
 inside_package(PyCodeObject *code)
 {
-    return package_prefix != NULL &&
-           PyUnicode_Tailmatch(code->co_filename, package_prefix, 0,
-                               PY_SSIZE_T_MAX, -1) == 1;
+    return under(code->co_filename, package_prefix);
 }
 
-/* (file, line) of the innermost Python frame outside tapegrad, or None
- * (a new reference; NULL only on error) */
+static int
+inside_library(PyCodeObject *code)
+{
+    return under(code->co_filename, package_prefix) ||
+           under(code->co_filename, numpy_prefix);
+}
+
+/* (file, line) of the innermost Python frame outside tapegrad and NumPy,
+ * or None (a new reference; NULL only on error) */
 PyObject *
 tg_user_location(void)
 {
@@ -72,7 +104,7 @@ tg_user_location(void)
     while (f != NULL) {
         PyCodeObject *code = PyFrame_GetCode(f);
         PyFrameObject *back;
-        if (!inside_package(code)) {
+        if (!inside_library(code)) {
             PyObject *where = Py_BuildValue("(Oi)", code->co_filename,
                                             PyFrame_GetLineNumber(f));
             Py_DECREF(code);

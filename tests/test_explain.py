@@ -278,3 +278,15 @@ def test_explain_checks_its_arguments():
     assert "not a Tensor or Variable" in tape.explain(y, "x")
     with pytest.raises(TypeError):
         tape.explain(y)
+
+
+def test_a_numpy_python_function_reports_the_users_line():
+    # np.mean is Python code inside NumPy: the line reported is the
+    # caller's, never a frame inside NumPy (or tapegrad)
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = v * v
+        line = _next_line()
+        z = tf.constant(np.mean(y)) * 2
+    assert tape.gradient(z, v) is None
+    assert "left tapegrad at %s" % _at(line) in tape.explain(z, v)
