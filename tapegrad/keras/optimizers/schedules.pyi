@@ -1,0 +1,68 @@
+from _typeshed import Incomplete
+__all__ = ['LearningRateSchedule', 'ExponentialDecay', 'PiecewiseConstantDecay', 'InverseTimeDecay', 'CosineDecay']
+
+class LearningRateSchedule:
+
+    def __call__(self, step: Incomplete) -> None:
+        ...
+
+    def get_config(self) -> None:
+        ...
+
+class _StepDecay(LearningRateSchedule):
+    initial_learning_rate: Incomplete
+    decay_steps: Incomplete
+    decay_rate: Incomplete
+    staircase: Incomplete
+    name: Incomplete
+
+    def __init__(self, initial_learning_rate: Incomplete, decay_steps: Incomplete, decay_rate: Incomplete, staircase: Incomplete, name: Incomplete) -> None:
+        ...
+
+    def get_config(self) -> Incomplete:
+        ...
+
+class ExponentialDecay(_StepDecay):
+
+    def __init__(self, initial_learning_rate: Incomplete, decay_steps: Incomplete, decay_rate: Incomplete, staircase: bool=False, name: str='ExponentialDecay') -> None:
+        ...
+
+    def __call__(self, step: Incomplete) -> Incomplete:
+        ...
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    boundaries: Incomplete
+    values: Incomplete
+    name: Incomplete
+
+    def __init__(self, boundaries: Incomplete, values: Incomplete, name: str='PiecewiseConstant') -> None:
+        ...
+
+    def __call__(self, step: Incomplete) -> Incomplete:
+        ...
+
+    def get_config(self) -> Incomplete:
+        ...
+
+class InverseTimeDecay(_StepDecay):
+
+    def __init__(self, initial_learning_rate: Incomplete, decay_steps: Incomplete, decay_rate: Incomplete, staircase: bool=False, name: str='InverseTimeDecay') -> None:
+        ...
+
+    def __call__(self, step: Incomplete) -> Incomplete:
+        ...
+
+class CosineDecay(LearningRateSchedule):
+    initial_learning_rate: Incomplete
+    decay_steps: Incomplete
+    alpha: Incomplete
+    name: Incomplete
+
+    def __init__(self, initial_learning_rate: Incomplete, decay_steps: Incomplete, alpha: float=0.0, name: str='CosineDecay', warmup_target: Incomplete=None, warmup_steps: int=0) -> None:
+        ...
+
+    def __call__(self, step: Incomplete) -> Incomplete:
+        ...
+
+    def get_config(self) -> Incomplete:
+        ...

@@ -1,0 +1,97 @@
+from _typeshed import Incomplete
+__all__ = ['polygamma', 'add', 'subtract', 'multiply', 'divide', 'pow', 'negative', 'sin', 'cos', 'exp', 'log', 'sigmoid', 'softplus', 'reduce_sum', 'reduce_mean', 'less', 'less_equal', 'greater', 'greater_equal', 'equal', 'not_equal', 'abs', 'sign', 'square', 'sqrt', 'rsqrt', 'reciprocal', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh', 'expm1', 'log1p', 'log_sigmoid', 'erf', 'erfc', 'erfinv', 'lgamma', 'digamma', 'floor', 'ceil', 'round', 'is_nan', 'is_finite', 'is_inf', 'softsign', 'maximum', 'minimum', 'squared_difference', 'atan2', 'truediv', 'divide_no_nan', 'xlogy', 'xdivy', 'floordiv', 'floormod', 'mod', 'add_n', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'unsorted_segment_sum', 'unsorted_segment_max', 'reduce_max', 'reduce_min', 'reduce_prod', 'reduce_logsumexp', 'reduce_variance', 'reduce_std', 'reduce_all', 'reduce_any', 'argmax', 'argmin', 'cumsum', 'cumprod', 'top_k', 'softmax', 'log_softmax', 'l2_normalize', 'unsorted_segment_mean', 'segment_sum', 'segment_mean', 'segment_max']
+
+def polygamma(a: Incomplete, x: Incomplete, name: Incomplete=None) -> Incomplete:
+    ...
+
+# --- generated ops: tools/make_stubs.py writes what follows; do not edit ---
+from tapegrad._composite_ops import segment_max as segment_max
+from tapegrad._composite_ops import segment_mean as segment_mean
+from tapegrad._composite_ops import segment_sum as segment_sum
+from tapegrad._composite_ops import unsorted_segment_mean as unsorted_segment_mean
+from tapegrad._tapegrad import abs as abs
+from tapegrad._tapegrad import acos as acos
+from tapegrad._tapegrad import acosh as acosh
+from tapegrad._tapegrad import add as add
+from tapegrad._tapegrad import add_n as add_n
+from tapegrad._tapegrad import argmax as argmax
+from tapegrad._tapegrad import argmin as argmin
+from tapegrad._tapegrad import asin as asin
+from tapegrad._tapegrad import asinh as asinh
+from tapegrad._tapegrad import atan as atan
+from tapegrad._tapegrad import atan2 as atan2
+from tapegrad._tapegrad import atanh as atanh
+from tapegrad._tapegrad import ceil as ceil
+from tapegrad._tapegrad import cos as cos
+from tapegrad._tapegrad import cosh as cosh
+from tapegrad._tapegrad import cumprod as cumprod
+from tapegrad._tapegrad import cumsum as cumsum
+from tapegrad._tapegrad import digamma as digamma
+from tapegrad._tapegrad import divide as divide
+from tapegrad._tapegrad import divide_no_nan as divide_no_nan
+from tapegrad._tapegrad import equal as equal
+from tapegrad._tapegrad import erf as erf
+from tapegrad._tapegrad import erfc as erfc
+from tapegrad._tapegrad import erfinv as erfinv
+from tapegrad._tapegrad import exp as exp
+from tapegrad._tapegrad import expm1 as expm1
+from tapegrad._tapegrad import floor as floor
+from tapegrad._tapegrad import floordiv as floordiv
+from tapegrad._tapegrad import floormod as floormod
+from tapegrad._tapegrad import floormod as mod
+from tapegrad._tapegrad import greater as greater
+from tapegrad._tapegrad import greater_equal as greater_equal
+from tapegrad._tapegrad import is_finite as is_finite
+from tapegrad._tapegrad import is_inf as is_inf
+from tapegrad._tapegrad import is_nan as is_nan
+from tapegrad._tapegrad import l2_normalize as l2_normalize
+from tapegrad._tapegrad import less as less
+from tapegrad._tapegrad import less_equal as less_equal
+from tapegrad._tapegrad import lgamma as lgamma
+from tapegrad._tapegrad import log as log
+from tapegrad._tapegrad import log1p as log1p
+from tapegrad._tapegrad import log_sigmoid as log_sigmoid
+from tapegrad._tapegrad import log_softmax as log_softmax
+from tapegrad._tapegrad import logical_and as logical_and
+from tapegrad._tapegrad import logical_not as logical_not
+from tapegrad._tapegrad import logical_or as logical_or
+from tapegrad._tapegrad import logical_xor as logical_xor
+from tapegrad._tapegrad import maximum as maximum
+from tapegrad._tapegrad import minimum as minimum
+from tapegrad._tapegrad import multiply as multiply
+from tapegrad._tapegrad import negative as negative
+from tapegrad._tapegrad import not_equal as not_equal
+from tapegrad._tapegrad import pow as pow
+from tapegrad._tapegrad import reciprocal as reciprocal
+from tapegrad._tapegrad import reduce_all as reduce_all
+from tapegrad._tapegrad import reduce_any as reduce_any
+from tapegrad._tapegrad import reduce_logsumexp as reduce_logsumexp
+from tapegrad._tapegrad import reduce_max as reduce_max
+from tapegrad._tapegrad import reduce_mean as reduce_mean
+from tapegrad._tapegrad import reduce_min as reduce_min
+from tapegrad._tapegrad import reduce_prod as reduce_prod
+from tapegrad._tapegrad import reduce_std as reduce_std
+from tapegrad._tapegrad import reduce_sum as reduce_sum
+from tapegrad._tapegrad import reduce_variance as reduce_variance
+from tapegrad._tapegrad import round as round
+from tapegrad._tapegrad import rsqrt as rsqrt
+from tapegrad._tapegrad import sigmoid as sigmoid
+from tapegrad._tapegrad import sign as sign
+from tapegrad._tapegrad import sin as sin
+from tapegrad._tapegrad import sinh as sinh
+from tapegrad._tapegrad import softmax as softmax
+from tapegrad._tapegrad import softplus as softplus
+from tapegrad._tapegrad import softsign as softsign
+from tapegrad._tapegrad import sqrt as sqrt
+from tapegrad._tapegrad import square as square
+from tapegrad._tapegrad import squared_difference as squared_difference
+from tapegrad._tapegrad import subtract as subtract
+from tapegrad._tapegrad import tan as tan
+from tapegrad._tapegrad import tanh as tanh
+from tapegrad._tapegrad import top_k as top_k
+from tapegrad._tapegrad import truediv as truediv
+from tapegrad._tapegrad import unsorted_segment_max as unsorted_segment_max
+from tapegrad._tapegrad import unsorted_segment_sum as unsorted_segment_sum
+from tapegrad._tapegrad import xdivy as xdivy
+from tapegrad._tapegrad import xlogy as xlogy
+# --- end of generated ops ---
