@@ -1,32 +1,33 @@
+from tapegrad._tapegrad import Tensor, TensorLike
 from _typeshed import Incomplete
 __all__ = ['conv1d', 'conv2d', 'conv3d', 'convolution', 'conv2d_transpose', 'conv1d_transpose', 'conv3d_transpose', 'conv_transpose', 'depthwise_conv2d', 'bias_add']
 
-def conv2d(input: Incomplete, filters: Incomplete, strides: Incomplete, padding: Incomplete, data_format: str='NHWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv2d(input: TensorLike, filters: TensorLike, strides: Incomplete, padding: Incomplete, data_format: str='NHWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv1d(input: Incomplete, filters: Incomplete, stride: Incomplete, padding: Incomplete, data_format: str='NWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv1d(input: TensorLike, filters: TensorLike, stride: Incomplete, padding: Incomplete, data_format: str='NWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv3d(input: Incomplete, filters: Incomplete, strides: Incomplete, padding: Incomplete, data_format: str='NDHWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv3d(input: TensorLike, filters: TensorLike, strides: Incomplete, padding: Incomplete, data_format: str='NDHWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def convolution(input: Incomplete, filters: Incomplete, strides: Incomplete=None, padding: str='VALID', data_format: Incomplete=None, dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def convolution(input: TensorLike, filters: TensorLike, strides: Incomplete=None, padding: str='VALID', data_format: Incomplete=None, dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv_transpose(input: Incomplete, filters: Incomplete, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: Incomplete=None, dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv_transpose(input: TensorLike, filters: TensorLike, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: Incomplete=None, dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv2d_transpose(input: Incomplete, filters: Incomplete, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NHWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv2d_transpose(input: TensorLike, filters: TensorLike, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NHWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv1d_transpose(input: Incomplete, filters: Incomplete, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv1d_transpose(input: TensorLike, filters: TensorLike, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def conv3d_transpose(input: Incomplete, filters: Incomplete, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NDHWC', dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def conv3d_transpose(input: TensorLike, filters: TensorLike, output_shape: Incomplete, strides: Incomplete, padding: str='SAME', data_format: str='NDHWC', dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def depthwise_conv2d(input: Incomplete, filter: Incomplete, strides: Incomplete, padding: Incomplete, data_format: Incomplete=None, dilations: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def depthwise_conv2d(input: TensorLike, filter: TensorLike, strides: Incomplete, padding: Incomplete, data_format: Incomplete=None, dilations: Incomplete=None, name: str | None=None) -> Tensor:
     ...
 
-def bias_add(value: Incomplete, bias: Incomplete, data_format: Incomplete=None, name: Incomplete=None) -> Incomplete:
+def bias_add(value: TensorLike, bias: TensorLike, data_format: Incomplete=None, name: str | None=None) -> Tensor:
     ...

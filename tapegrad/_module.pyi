@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+from tapegrad._tapegrad import Variable
 import types
 from _typeshed import Incomplete
 __all__ = ['Module']
@@ -20,7 +22,7 @@ class Module:
         ...
 
     @property
-    def name(self) -> Incomplete:
+    def name(self) -> str:
         ...
 
     @property
@@ -28,19 +30,19 @@ class Module:
         ...
 
     @property
-    def variables(self) -> Incomplete:
+    def variables(self) -> Sequence[Variable]:
         ...
 
     @property
-    def trainable_variables(self) -> Incomplete:
+    def trainable_variables(self) -> Sequence[Variable]:
         ...
 
     @property
-    def non_trainable_variables(self) -> Incomplete:
+    def non_trainable_variables(self) -> Sequence[Variable]:
         ...
 
     @property
-    def submodules(self) -> Incomplete:
+    def submodules(self) -> Sequence[Module]:
         ...
 
     @classmethod

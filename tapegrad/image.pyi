@@ -1,8 +1,9 @@
+from tapegrad._tapegrad import Tensor, TensorLike
 from _typeshed import Incomplete
 from ._custom_gradient import custom_gradient as custom_gradient
 from .errors import InvalidArgumentError as InvalidArgumentError
 
-def adjust_contrast(images: Incomplete, contrast_factor: Incomplete) -> Incomplete:
+def adjust_contrast(images: TensorLike, contrast_factor: TensorLike) -> Tensor:
     ...
 
 class ResizeMethod:
@@ -15,5 +16,5 @@ class ResizeMethod:
     GAUSSIAN: str
     MITCHELLCUBIC: str
 
-def resize(images: Incomplete, size: Incomplete, method: Incomplete=..., preserve_aspect_ratio: bool=False, antialias: bool=False, name: Incomplete=None) -> Incomplete:
+def resize(images: TensorLike, size: Incomplete, method: Incomplete=..., preserve_aspect_ratio: bool=False, antialias: bool=False, name: str | None=None) -> Tensor:
     ...

@@ -1,3 +1,4 @@
+from ._keras_tensor import KerasTensor
 from .layers import Layer
 from _typeshed import Incomplete
 __all__ = ['Input', 'InputLayer', 'Node', 'symbolic_call']
@@ -37,7 +38,7 @@ class InputLayer(Layer):
     def get_config(self) -> Incomplete:
         ...
 
-def Input(shape: Incomplete=None, batch_size: Incomplete=None, dtype: Incomplete=None, sparse: Incomplete=None, ragged: Incomplete=None, batch_shape: Incomplete=None, name: Incomplete=None, tensor: Incomplete=None, optional: bool=False) -> Incomplete:
+def Input(shape: Incomplete=None, batch_size: Incomplete=None, dtype: Incomplete=None, sparse: Incomplete=None, ragged: Incomplete=None, batch_shape: Incomplete=None, name: Incomplete=None, tensor: Incomplete=None, optional: bool=False) -> KerasTensor:
     ...
 
 def symbolic_call(layer: Incomplete, inputs: Incomplete, args: Incomplete, kwargs: Incomplete) -> Incomplete:

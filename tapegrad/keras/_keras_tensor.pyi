@@ -6,7 +6,7 @@ class KerasTensor:
     ragged: bool
     name: Incomplete
 
-    def __init__(self, shape: Incomplete, dtype: str='float32', sparse: bool=False, ragged: bool=False, name: Incomplete=None) -> None:
+    def __init__(self, shape: Incomplete, dtype: Incomplete='float32', sparse: bool=False, ragged: bool=False, name: Incomplete=None) -> None:
         ...
 
     @property

@@ -21,7 +21,7 @@ class Ones(Initializer):
 class Constant(Initializer):
     value: Incomplete
 
-    def __init__(self, value: float=0.0) -> None:
+    def __init__(self, value: Incomplete=0.0) -> None:
         ...
 
     def __call__(self, shape: Incomplete, dtype: Incomplete=None) -> Incomplete:
@@ -29,7 +29,7 @@ class Constant(Initializer):
 
 class RandomNormal(Initializer):
 
-    def __init__(self, mean: float=0.0, stddev: float=0.05, seed: Incomplete=None) -> None:
+    def __init__(self, mean: Incomplete=0.0, stddev: Incomplete=0.05, seed: Incomplete=None) -> None:
         ...
 
     def __call__(self, shape: Incomplete, dtype: Incomplete=None) -> Incomplete:
@@ -37,7 +37,7 @@ class RandomNormal(Initializer):
 
 class RandomUniform(Initializer):
 
-    def __init__(self, minval: float=-0.05, maxval: float=0.05, seed: Incomplete=None) -> None:
+    def __init__(self, minval: Incomplete=-0.05, maxval: Incomplete=0.05, seed: Incomplete=None) -> None:
         ...
 
     def __call__(self, shape: Incomplete, dtype: Incomplete=None) -> Incomplete:
@@ -45,7 +45,7 @@ class RandomUniform(Initializer):
 
 class TruncatedNormal(Initializer):
 
-    def __init__(self, mean: float=0.0, stddev: float=0.05, seed: Incomplete=None) -> None:
+    def __init__(self, mean: Incomplete=0.0, stddev: Incomplete=0.05, seed: Incomplete=None) -> None:
         ...
 
     def __call__(self, shape: Incomplete, dtype: Incomplete=None) -> Incomplete:

@@ -1,3 +1,5 @@
+from typing_extensions import Self
+from tapegrad._tapegrad import Variable
 from .._module import Module
 from ._functional import Input as Input, InputLayer as InputLayer
 from _typeshed import Incomplete
@@ -5,7 +7,7 @@ __all__ = ['Layer', 'Input', 'InputLayer', 'Dense', 'Conv1D', 'Conv2D', 'Conv3D'
 
 class Layer(Module):
 
-    def __new__(cls, *args: Incomplete, **kwargs: Incomplete) -> Incomplete:
+    def __new__(cls, *args: Incomplete, **kwargs: Incomplete) -> Self:
         ...
     built: bool
     trainable: Incomplete
@@ -29,13 +31,15 @@ class Layer(Module):
     def build(self, input_shape: Incomplete) -> None:
         ...
 
-    def call(self, inputs: Incomplete, *args: Incomplete, **kwargs: Incomplete) -> None:
+    # Keras' contract, so that a subclass's call may take its own
+    # arguments (training=, mask=, more inputs); see the stubtest allowlist
+    def call(self, inputs: Incomplete, /) -> Incomplete:
         ...
 
     def __call__(self, inputs: Incomplete, *args: Incomplete, **kwargs: Incomplete) -> Incomplete:
         ...
 
-    def add_weight(self, *args: Incomplete, shape: Incomplete=None, initializer: Incomplete=None, dtype: Incomplete=None, trainable: bool=True, autocast: bool=True, regularizer: Incomplete=None, constraint: Incomplete=None, aggregation: str='none', overwrite_with_gradient: bool=False, name: Incomplete=None) -> Incomplete:
+    def add_weight(self, *args: Incomplete, shape: Incomplete=None, initializer: Incomplete=None, dtype: Incomplete=None, trainable: bool=True, autocast: bool=True, regularizer: Incomplete=None, constraint: Incomplete=None, aggregation: str='none', overwrite_with_gradient: bool=False, name: Incomplete=None) -> Variable:
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> None:
@@ -58,27 +62,27 @@ class Layer(Module):
         ...
 
     @property
-    def variables(self) -> Incomplete:
+    def variables(self) -> list[Variable]:
         ...
 
     @property
-    def trainable_variables(self) -> Incomplete:
+    def trainable_variables(self) -> list[Variable]:
         ...
 
     @property
-    def non_trainable_variables(self) -> Incomplete:
+    def non_trainable_variables(self) -> list[Variable]:
         ...
 
     @property
-    def weights(self) -> Incomplete:
+    def weights(self) -> list[Variable]:
         ...
 
     @property
-    def trainable_weights(self) -> Incomplete:
+    def trainable_weights(self) -> list[Variable]:
         ...
 
     @property
-    def non_trainable_weights(self) -> Incomplete:
+    def non_trainable_weights(self) -> list[Variable]:
         ...
 
     def get_weights(self) -> Incomplete:
@@ -96,7 +100,7 @@ class Dense(Layer):
     kernel: Incomplete
     bias: Incomplete
 
-    def __init__(self, units: Incomplete, activation: Incomplete=None, use_bias: bool=True, kernel_initializer: str='glorot_uniform', bias_initializer: str='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, units: Incomplete, activation: Incomplete=None, use_bias: bool=True, kernel_initializer: Incomplete='glorot_uniform', bias_initializer: Incomplete='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
     built: bool
 
@@ -140,7 +144,7 @@ class _Conv(_ConvBase):
     filters: Incomplete
     groups: Incomplete
 
-    def __init__(self, filters: Incomplete, kernel_size: Incomplete, strides: int=1, padding: str='valid', data_format: Incomplete=None, dilation_rate: int=1, groups: int=1, activation: Incomplete=None, use_bias: bool=True, kernel_initializer: str='glorot_uniform', bias_initializer: str='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, filters: Incomplete, kernel_size: Incomplete, strides: Incomplete=1, padding: str='valid', data_format: Incomplete=None, dilation_rate: Incomplete=1, groups: int=1, activation: Incomplete=None, use_bias: bool=True, kernel_initializer: Incomplete='glorot_uniform', bias_initializer: Incomplete='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
     def call(self, inputs: Incomplete) -> Incomplete:
@@ -172,7 +176,7 @@ class Conv2DTranspose(_ConvBase):
     filters: Incomplete
     output_padding: Incomplete
 
-    def __init__(self, filters: Incomplete, kernel_size: Incomplete, strides: Incomplete=(1, 1), padding: str='valid', output_padding: Incomplete=None, data_format: Incomplete=None, dilation_rate: Incomplete=(1, 1), activation: Incomplete=None, use_bias: bool=True, kernel_initializer: str='glorot_uniform', bias_initializer: str='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, filters: Incomplete, kernel_size: Incomplete, strides: Incomplete=(1, 1), padding: str='valid', output_padding: Incomplete=None, data_format: Incomplete=None, dilation_rate: Incomplete=(1, 1), activation: Incomplete=None, use_bias: bool=True, kernel_initializer: Incomplete='glorot_uniform', bias_initializer: Incomplete='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
     def call(self, inputs: Incomplete) -> Incomplete:
@@ -188,7 +192,7 @@ class DepthwiseConv2D(_ConvBase):
     rank: int
     depth_multiplier: Incomplete
 
-    def __init__(self, kernel_size: Incomplete, strides: Incomplete=(1, 1), padding: str='valid', depth_multiplier: int=1, data_format: Incomplete=None, dilation_rate: Incomplete=(1, 1), activation: Incomplete=None, use_bias: bool=True, depthwise_initializer: str='glorot_uniform', bias_initializer: str='zeros', depthwise_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, depthwise_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, kernel_size: Incomplete, strides: Incomplete=(1, 1), padding: str='valid', depth_multiplier: int=1, data_format: Incomplete=None, dilation_rate: Incomplete=(1, 1), activation: Incomplete=None, use_bias: bool=True, depthwise_initializer: Incomplete='glorot_uniform', bias_initializer: Incomplete='zeros', depthwise_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, depthwise_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
     @property
@@ -213,7 +217,7 @@ class BatchNormalization(Layer):
     gamma: Incomplete
     moving_mean: Incomplete
 
-    def __init__(self, axis: int=-1, momentum: float=0.99, epsilon: float=0.001, center: bool=True, scale: bool=True, beta_initializer: str='zeros', gamma_initializer: str='ones', moving_mean_initializer: str='zeros', moving_variance_initializer: str='ones', name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, axis: Incomplete=-1, momentum: float=0.99, epsilon: float=0.001, center: bool=True, scale: bool=True, beta_initializer: Incomplete='zeros', gamma_initializer: Incomplete='ones', moving_mean_initializer: Incomplete='zeros', moving_variance_initializer: Incomplete='ones', name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
     beta: Incomplete
     moving_variance: Incomplete
@@ -241,7 +245,7 @@ class LayerNormalization(Layer):
     gamma_initializer: Incomplete
     gamma: Incomplete
 
-    def __init__(self, axis: int=-1, epsilon: float=0.001, center: bool=True, scale: bool=True, rms_scaling: bool=False, beta_initializer: str='zeros', gamma_initializer: str='ones', beta_regularizer: Incomplete=None, gamma_regularizer: Incomplete=None, beta_constraint: Incomplete=None, gamma_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, axis: Incomplete=-1, epsilon: float=0.001, center: bool=True, scale: bool=True, rms_scaling: bool=False, beta_initializer: Incomplete='zeros', gamma_initializer: Incomplete='ones', beta_regularizer: Incomplete=None, gamma_regularizer: Incomplete=None, beta_constraint: Incomplete=None, gamma_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
     beta: Incomplete
     built: bool
@@ -283,7 +287,7 @@ class Embedding(Layer):
     mask_zero: Incomplete
     embeddings: Incomplete
 
-    def __init__(self, input_dim: Incomplete, output_dim: Incomplete, embeddings_initializer: str='uniform', embeddings_regularizer: Incomplete=None, embeddings_constraint: Incomplete=None, mask_zero: bool=False, weights: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, input_dim: Incomplete, output_dim: Incomplete, embeddings_initializer: Incomplete='uniform', embeddings_regularizer: Incomplete=None, embeddings_constraint: Incomplete=None, mask_zero: bool=False, weights: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
     built: bool
 
@@ -355,7 +359,7 @@ class Softmax(Layer):
     axis: Incomplete
     built: bool
 
-    def __init__(self, axis: int=-1, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, axis: Incomplete=-1, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
     def call(self, inputs: Incomplete, mask: Incomplete=None) -> Incomplete:
@@ -388,7 +392,7 @@ class _Pooling(Layer):
 
 class MaxPooling1D(_Pooling):
 
-    def __init__(self, pool_size: int=2, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
+    def __init__(self, pool_size: Incomplete=2, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
 class MaxPooling2D(_Pooling):

@@ -1,3 +1,4 @@
+from tapegrad._tapegrad import Tensor
 from _typeshed import Incomplete
 __all__ = ['Loss', 'MeanSquaredError', 'MeanAbsoluteError', 'Huber', 'BinaryCrossentropy', 'CategoricalCrossentropy', 'SparseCategoricalCrossentropy', 'mean_squared_error', 'mse', 'MSE', 'mean_absolute_error', 'mae', 'MAE', 'huber', 'binary_crossentropy', 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'get', 'deserialize', 'serialize']
 
@@ -12,10 +13,10 @@ class Loss:
     def dtype(self) -> Incomplete:
         ...
 
-    def __call__(self, y_true: Incomplete, y_pred: Incomplete, sample_weight: Incomplete=None) -> Incomplete:
+    def __call__(self, y_true: Incomplete, y_pred: Incomplete, sample_weight: Incomplete=None) -> Tensor:
         ...
 
-    def call(self, y_true: Incomplete, y_pred: Incomplete) -> None:
+    def call(self, y_true: Incomplete, y_pred: Incomplete) -> Incomplete:
         ...
 
     def get_config(self) -> Incomplete:
@@ -50,13 +51,13 @@ MAE = mean_absolute_error
 def huber(y_true: Incomplete, y_pred: Incomplete, delta: float=1.0) -> Incomplete:
     ...
 
-def binary_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, label_smoothing: float=0.0, axis: int=-1) -> Incomplete:
+def binary_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, label_smoothing: float=0.0, axis: Incomplete=-1) -> Incomplete:
     ...
 
-def categorical_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, label_smoothing: float=0.0, axis: int=-1) -> Incomplete:
+def categorical_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, label_smoothing: float=0.0, axis: Incomplete=-1) -> Incomplete:
     ...
 
-def sparse_categorical_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, ignore_class: Incomplete=None, axis: int=-1) -> Incomplete:
+def sparse_categorical_crossentropy(y_true: Incomplete, y_pred: Incomplete, from_logits: bool=False, ignore_class: Incomplete=None, axis: Incomplete=-1) -> Incomplete:
     ...
 
 class MeanSquaredError(LossFunctionWrapper):
@@ -79,7 +80,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
     label_smoothing: Incomplete
     axis: Incomplete
 
-    def __init__(self, from_logits: bool=False, label_smoothing: float=0.0, axis: int=-1, reduction: str='sum_over_batch_size', name: str='binary_crossentropy', dtype: Incomplete=None) -> None:
+    def __init__(self, from_logits: bool=False, label_smoothing: float=0.0, axis: Incomplete=-1, reduction: str='sum_over_batch_size', name: str='binary_crossentropy', dtype: Incomplete=None) -> None:
         ...
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -87,12 +88,12 @@ class CategoricalCrossentropy(LossFunctionWrapper):
     label_smoothing: Incomplete
     axis: Incomplete
 
-    def __init__(self, from_logits: bool=False, label_smoothing: float=0.0, axis: int=-1, reduction: str='sum_over_batch_size', name: str='categorical_crossentropy', dtype: Incomplete=None) -> None:
+    def __init__(self, from_logits: bool=False, label_smoothing: float=0.0, axis: Incomplete=-1, reduction: str='sum_over_batch_size', name: str='categorical_crossentropy', dtype: Incomplete=None) -> None:
         ...
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
-    def __init__(self, from_logits: bool=False, ignore_class: Incomplete=None, reduction: str='sum_over_batch_size', axis: int=-1, name: str='sparse_categorical_crossentropy', dtype: Incomplete=None) -> None:
+    def __init__(self, from_logits: bool=False, ignore_class: Incomplete=None, reduction: str='sum_over_batch_size', axis: Incomplete=-1, name: str='sparse_categorical_crossentropy', dtype: Incomplete=None) -> None:
         ...
 
 def serialize(loss: Incomplete) -> Incomplete:

@@ -1,3 +1,4 @@
+from tapegrad._tapegrad import Variable
 from .losses import MAE as MAE, MSE as MSE, binary_crossentropy as binary_crossentropy, categorical_crossentropy as categorical_crossentropy, huber as huber, mae as mae, mean_absolute_error as mean_absolute_error, mean_squared_error as mean_squared_error, mse as mse, sparse_categorical_crossentropy as sparse_categorical_crossentropy
 from _typeshed import Incomplete
 __all__ = ['Metric', 'Mean', 'Sum', 'MeanMetricWrapper', 'Accuracy', 'BinaryAccuracy', 'CategoricalAccuracy', 'SparseCategoricalAccuracy', 'MeanSquaredError', 'MeanAbsoluteError', 'binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy', 'mean_squared_error', 'mse', 'MSE', 'mean_absolute_error', 'mae', 'MAE', 'binary_crossentropy', 'categorical_crossentropy', 'sparse_categorical_crossentropy', 'huber', 'get', 'deserialize', 'serialize']
@@ -12,10 +13,10 @@ class Metric:
     def dtype(self) -> Incomplete:
         ...
 
-    def add_variable(self, shape: Incomplete, initializer: Incomplete, dtype: Incomplete=None, aggregation: str='sum', name: Incomplete=None) -> Incomplete:
+    def add_variable(self, shape: Incomplete, initializer: Incomplete, dtype: Incomplete=None, aggregation: str='sum', name: Incomplete=None) -> Variable:
         ...
 
-    def add_weight(self, shape: Incomplete=(), initializer: Incomplete=None, dtype: Incomplete=None, name: Incomplete=None) -> Incomplete:
+    def add_weight(self, shape: Incomplete=(), initializer: Incomplete=None, dtype: Incomplete=None, name: Incomplete=None) -> Variable:
         ...
 
     @property

@@ -1,3 +1,5 @@
+from typing import Any
+from typing_extensions import Self
 from .layers import Layer
 from _typeshed import Incomplete
 __all__ = ['Model', 'Sequential', 'Functional', 'load_model', 'save_model']
@@ -53,17 +55,17 @@ class _Progbar:
         ...
 
 class History:
-    model: Incomplete
-    params: Incomplete
-    epoch: Incomplete
-    history: Incomplete
+    model: Model
+    params: dict[str, Any]
+    epoch: list[int]
+    history: dict[str, list[float]]
 
     def __init__(self, model: Incomplete, params: Incomplete) -> None:
         ...
 
 class Model(Layer):
 
-    def __new__(cls, *args: Incomplete, **kwargs: Incomplete) -> Incomplete:
+    def __new__(cls, *args: Incomplete, **kwargs: Incomplete) -> Self:
         ...
     optimizer: Incomplete
     loss: Incomplete
@@ -74,7 +76,7 @@ class Model(Layer):
     def __init__(self, *args: Incomplete, name: Incomplete=None, trainable: bool=True, **kwargs: Incomplete) -> None:
         ...
 
-    def call(self, inputs: Incomplete, training: Incomplete=None) -> None:
+    def call(self, inputs: Incomplete, /) -> Incomplete:
         ...
     built: bool
 
@@ -90,7 +92,7 @@ class Model(Layer):
     def save(self, filepath: Incomplete, overwrite: bool=True, zipped: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
 
-    def compile(self, optimizer: str='rmsprop', loss: Incomplete=None, loss_weights: Incomplete=None, metrics: Incomplete=None, weighted_metrics: Incomplete=None, run_eagerly: bool=False, steps_per_execution: int=1, jit_compile: str='auto', **kwargs: Incomplete) -> None:
+    def compile(self, optimizer: Incomplete='rmsprop', loss: Incomplete=None, loss_weights: Incomplete=None, metrics: Incomplete=None, weighted_metrics: Incomplete=None, run_eagerly: bool=False, steps_per_execution: int=1, jit_compile: Incomplete='auto', **kwargs: Incomplete) -> None:
         ...
 
     def get_compile_config(self) -> Incomplete:
@@ -119,13 +121,13 @@ class Model(Layer):
     def test_step(self, x: Incomplete, y: Incomplete, sample_weight: Incomplete=None) -> Incomplete:
         ...
 
-    def fit(self, x: Incomplete=None, y: Incomplete=None, batch_size: Incomplete=None, epochs: int=1, verbose: str='auto', callbacks: Incomplete=None, validation_split: float=0.0, validation_data: Incomplete=None, shuffle: bool=True, class_weight: Incomplete=None, sample_weight: Incomplete=None, initial_epoch: int=0, steps_per_epoch: Incomplete=None, validation_steps: Incomplete=None, validation_batch_size: Incomplete=None, validation_freq: int=1) -> Incomplete:
+    def fit(self, x: Incomplete=None, y: Incomplete=None, batch_size: Incomplete=None, epochs: int=1, verbose: Incomplete='auto', callbacks: Incomplete=None, validation_split: float=0.0, validation_data: Incomplete=None, shuffle: bool=True, class_weight: Incomplete=None, sample_weight: Incomplete=None, initial_epoch: int=0, steps_per_epoch: Incomplete=None, validation_steps: Incomplete=None, validation_batch_size: Incomplete=None, validation_freq: int=1) -> History:
         ...
 
-    def evaluate(self, x: Incomplete=None, y: Incomplete=None, batch_size: Incomplete=None, verbose: str='auto', sample_weight: Incomplete=None, steps: Incomplete=None, callbacks: Incomplete=None, return_dict: bool=False) -> Incomplete:
+    def evaluate(self, x: Incomplete=None, y: Incomplete=None, batch_size: Incomplete=None, verbose: Incomplete='auto', sample_weight: Incomplete=None, steps: Incomplete=None, callbacks: Incomplete=None, return_dict: bool=False) -> Incomplete:
         ...
 
-    def predict(self, x: Incomplete, batch_size: Incomplete=None, verbose: str='auto', steps: Incomplete=None, callbacks: Incomplete=None) -> Incomplete:
+    def predict(self, x: Incomplete, batch_size: Incomplete=None, verbose: Incomplete='auto', steps: Incomplete=None, callbacks: Incomplete=None) -> Incomplete:
         ...
 
     def train_on_batch(self, x: Incomplete, y: Incomplete=None, sample_weight: Incomplete=None, class_weight: Incomplete=None, return_dict: bool=False) -> Incomplete:

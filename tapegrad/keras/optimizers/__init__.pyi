@@ -51,7 +51,7 @@ class SGD(Optimizer):
     momentum: Incomplete
     nesterov: Incomplete
 
-    def __init__(self, learning_rate: float=0.01, momentum: float=0.0, nesterov: bool=False, **kwargs: Incomplete) -> None:
+    def __init__(self, learning_rate: Incomplete=0.01, momentum: float=0.0, nesterov: bool=False, **kwargs: Incomplete) -> None:
         ...
 
     def get_config(self) -> Incomplete:
@@ -63,7 +63,7 @@ class Adam(Optimizer):
     epsilon: Incomplete
     amsgrad: Incomplete
 
-    def __init__(self, learning_rate: float=0.001, beta_1: float=0.9, beta_2: float=0.999, epsilon: float=1e-07, amsgrad: bool=False, **kwargs: Incomplete) -> None:
+    def __init__(self, learning_rate: Incomplete=0.001, beta_1: float=0.9, beta_2: float=0.999, epsilon: float=1e-07, amsgrad: bool=False, **kwargs: Incomplete) -> None:
         ...
 
     def get_config(self) -> Incomplete:
@@ -71,7 +71,7 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
 
-    def __init__(self, learning_rate: float=0.001, weight_decay: float=0.004, beta_1: float=0.9, beta_2: float=0.999, epsilon: float=1e-07, amsgrad: bool=False, **kwargs: Incomplete) -> None:
+    def __init__(self, learning_rate: Incomplete=0.001, weight_decay: float=0.004, beta_1: float=0.9, beta_2: float=0.999, epsilon: float=1e-07, amsgrad: bool=False, **kwargs: Incomplete) -> None:
         ...
 
 class RMSprop(Optimizer):
@@ -80,7 +80,7 @@ class RMSprop(Optimizer):
     epsilon: Incomplete
     centered: Incomplete
 
-    def __init__(self, learning_rate: float=0.001, rho: float=0.9, momentum: float=0.0, epsilon: float=1e-07, centered: bool=False, **kwargs: Incomplete) -> None:
+    def __init__(self, learning_rate: Incomplete=0.001, rho: float=0.9, momentum: float=0.0, epsilon: float=1e-07, centered: bool=False, **kwargs: Incomplete) -> None:
         ...
 
     def get_config(self) -> Incomplete:
@@ -90,7 +90,7 @@ class Adagrad(Optimizer):
     initial_accumulator_value: Incomplete
     epsilon: Incomplete
 
-    def __init__(self, learning_rate: float=0.001, initial_accumulator_value: float=0.1, epsilon: float=1e-07, **kwargs: Incomplete) -> None:
+    def __init__(self, learning_rate: Incomplete=0.001, initial_accumulator_value: float=0.1, epsilon: float=1e-07, **kwargs: Incomplete) -> None:
         ...
 
     def get_config(self) -> Incomplete:
