@@ -73,4 +73,3 @@ class _UnknownShape(TensorShape):
 
     def __ne__(self, other: Incomplete) -> Incomplete:
         ...
-    __hash__: Incomplete

@@ -23,9 +23,7 @@ class _Iterator:
         ...
 
 class _NumpyIterator(_Iterator):
-
-    def __next__(self) -> Incomplete:
-        ...
+    ...
 
 class Dataset:
 

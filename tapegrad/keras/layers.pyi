@@ -102,18 +102,11 @@ class Dense(Layer):
 
     def __init__(self, units: Incomplete, activation: Incomplete=None, use_bias: bool=True, kernel_initializer: Incomplete='glorot_uniform', bias_initializer: Incomplete='zeros', kernel_regularizer: Incomplete=None, bias_regularizer: Incomplete=None, activity_regularizer: Incomplete=None, kernel_constraint: Incomplete=None, bias_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
-    built: bool
-
-    def build(self, input_shape: Incomplete) -> None:
-        ...
 
     def call(self, inputs: Incomplete) -> Incomplete:
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class _ConvBase(Layer):
@@ -132,13 +125,6 @@ class _ConvBase(Layer):
 
     def __init__(self, kernel_size: Incomplete, strides: Incomplete, padding: Incomplete, data_format: Incomplete, dilation_rate: Incomplete, activation: Incomplete, use_bias: Incomplete, kernel_initializer: Incomplete, bias_initializer: Incomplete, activity_regularizer: Incomplete, name: Incomplete, refused: Incomplete, kwargs: Incomplete) -> None:
         ...
-    built: bool
-
-    def build(self, input_shape: Incomplete) -> None:
-        ...
-
-    def get_config(self) -> Incomplete:
-        ...
 
 class _Conv(_ConvBase):
     filters: Incomplete
@@ -151,9 +137,6 @@ class _Conv(_ConvBase):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class Conv1D(_Conv):
@@ -185,9 +168,6 @@ class Conv2DTranspose(_ConvBase):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class DepthwiseConv2D(_ConvBase):
     rank: int
     depth_multiplier: Incomplete
@@ -205,9 +185,6 @@ class DepthwiseConv2D(_ConvBase):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class BatchNormalization(Layer):
     axis: Incomplete
     momentum: Incomplete
@@ -221,18 +198,11 @@ class BatchNormalization(Layer):
         ...
     beta: Incomplete
     moving_variance: Incomplete
-    built: bool
-
-    def build(self, input_shape: Incomplete) -> None:
-        ...
 
     def call(self, inputs: Incomplete, training: Incomplete=None) -> Incomplete:
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class LayerNormalization(Layer):
@@ -248,10 +218,6 @@ class LayerNormalization(Layer):
     def __init__(self, axis: Incomplete=-1, epsilon: float=0.001, center: bool=True, scale: bool=True, rms_scaling: bool=False, beta_initializer: Incomplete='zeros', gamma_initializer: Incomplete='ones', beta_regularizer: Incomplete=None, gamma_regularizer: Incomplete=None, beta_constraint: Incomplete=None, gamma_constraint: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
     beta: Incomplete
-    built: bool
-
-    def build(self, input_shape: Incomplete) -> None:
-        ...
 
     def call(self, inputs: Incomplete) -> Incomplete:
         ...
@@ -259,14 +225,10 @@ class LayerNormalization(Layer):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class Dropout(Layer):
     rate: Incomplete
     noise_shape: Incomplete
     seed: Incomplete
-    built: bool
 
     def __init__(self, rate: Incomplete, noise_shape: Incomplete=None, seed: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -275,9 +237,6 @@ class Dropout(Layer):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class Embedding(Layer):
@@ -289,7 +248,6 @@ class Embedding(Layer):
 
     def __init__(self, input_dim: Incomplete, output_dim: Incomplete, embeddings_initializer: Incomplete='uniform', embeddings_regularizer: Incomplete=None, embeddings_constraint: Incomplete=None, mask_zero: bool=False, weights: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
-    built: bool
 
     def build(self, input_shape: Incomplete=None) -> None:
         ...
@@ -301,9 +259,6 @@ class Embedding(Layer):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class Flatten(Layer):
@@ -318,12 +273,8 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class Activation(Layer):
     activation: Incomplete
-    built: bool
 
     def __init__(self, activation: Incomplete, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -334,14 +285,10 @@ class Activation(Layer):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class ReLU(Layer):
     max_value: Incomplete
     negative_slope: Incomplete
     threshold: Incomplete
-    built: bool
 
     def __init__(self, max_value: Incomplete=None, negative_slope: float=0.0, threshold: float=0.0, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -352,12 +299,8 @@ class ReLU(Layer):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class Softmax(Layer):
     axis: Incomplete
-    built: bool
 
     def __init__(self, axis: Incomplete=-1, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -368,15 +311,11 @@ class Softmax(Layer):
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class _Pooling(Layer):
     pool_size: Incomplete
     strides: Incomplete
     padding: Incomplete
     data_format: Incomplete
-    built: bool
 
     def __init__(self, pool_size: Incomplete, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -385,9 +324,6 @@ class _Pooling(Layer):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class MaxPooling1D(_Pooling):
@@ -406,24 +342,17 @@ class MaxPooling3D(_Pooling):
         ...
 
 class AveragePooling1D(_Pooling):
-
-    def __init__(self, pool_size: Incomplete, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
-        ...
+    ...
 
 class AveragePooling2D(_Pooling):
-
-    def __init__(self, pool_size: Incomplete, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
-        ...
+    ...
 
 class AveragePooling3D(_Pooling):
-
-    def __init__(self, pool_size: Incomplete, strides: Incomplete=None, padding: str='valid', data_format: Incomplete=None, name: Incomplete=None, **kwargs: Incomplete) -> None:
-        ...
+    ...
 
 class _GlobalPooling(Layer):
     data_format: Incomplete
     keepdims: Incomplete
-    built: bool
 
     def __init__(self, data_format: Incomplete=None, keepdims: bool=False, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -432,9 +361,6 @@ class _GlobalPooling(Layer):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class GlobalAveragePooling1D(_GlobalPooling):
@@ -459,7 +385,6 @@ class GlobalMaxPooling3D(_GlobalPooling):
 
 class Reshape(Layer):
     target_shape: Incomplete
-    built: bool
 
     def __init__(self, target_shape: Incomplete, name: Incomplete=None, **kwargs: Incomplete) -> None:
         ...
@@ -468,9 +393,6 @@ class Reshape(Layer):
         ...
 
     def compute_output_shape(self, input_shape: Incomplete) -> Incomplete:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 MaxPool1D: Incomplete
 MaxPool2D: Incomplete

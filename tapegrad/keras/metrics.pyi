@@ -51,9 +51,6 @@ class Sum(Metric):
     def update_state(self, values: Incomplete, sample_weight: Incomplete=None) -> None:
         ...
 
-    def reset_state(self) -> None:
-        ...
-
     def result(self) -> Incomplete:
         ...
 
@@ -67,9 +64,6 @@ class Mean(Metric):
     def update_state(self, values: Incomplete, sample_weight: Incomplete=None) -> None:
         ...
 
-    def reset_state(self) -> None:
-        ...
-
     def result(self) -> Incomplete:
         ...
 
@@ -79,9 +73,6 @@ class MeanMetricWrapper(Mean):
         ...
 
     def update_state(self, y_true: Incomplete, y_pred: Incomplete, sample_weight: Incomplete=None) -> Incomplete:  # type: ignore[override]
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 def binary_accuracy(y_true: Incomplete, y_pred: Incomplete, threshold: float=0.5) -> Incomplete:

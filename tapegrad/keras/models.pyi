@@ -160,21 +160,11 @@ class Sequential(Model):
 
     def __init__(self, layers: Incomplete=None, trainable: bool=True, name: Incomplete=None) -> None:
         ...
-    built: bool
 
     def add(self, layer: Incomplete, rebuild: bool=True) -> None:
         ...
 
     def pop(self, rebuild: bool=True) -> Incomplete:
-        ...
-
-    def build(self, input_shape: Incomplete=None) -> None:
-        ...
-
-    def build_from_config(self, config: Incomplete) -> None:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
     @classmethod
@@ -185,7 +175,6 @@ class Sequential(Model):
         ...
 
 class Functional(Model):
-    built: bool
 
     def __init__(self, inputs: Incomplete, outputs: Incomplete, name: Incomplete=None, trainable: bool=True, **kwargs: Incomplete) -> None:
         ...
@@ -213,9 +202,6 @@ class Functional(Model):
         ...
 
     def get_build_config(self) -> None:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
     @classmethod

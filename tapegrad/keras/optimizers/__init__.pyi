@@ -54,9 +54,6 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: Incomplete=0.01, momentum: float=0.0, nesterov: bool=False, **kwargs: Incomplete) -> None:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class Adam(Optimizer):
     beta_1: Incomplete
     beta_2: Incomplete
@@ -64,9 +61,6 @@ class Adam(Optimizer):
     amsgrad: Incomplete
 
     def __init__(self, learning_rate: Incomplete=0.001, beta_1: float=0.9, beta_2: float=0.999, epsilon: float=1e-07, amsgrad: bool=False, **kwargs: Incomplete) -> None:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 class AdamW(Adam):
@@ -83,17 +77,11 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: Incomplete=0.001, rho: float=0.9, momentum: float=0.0, epsilon: float=1e-07, centered: bool=False, **kwargs: Incomplete) -> None:
         ...
 
-    def get_config(self) -> Incomplete:
-        ...
-
 class Adagrad(Optimizer):
     initial_accumulator_value: Incomplete
     epsilon: Incomplete
 
     def __init__(self, learning_rate: Incomplete=0.001, initial_accumulator_value: float=0.1, epsilon: float=1e-07, **kwargs: Incomplete) -> None:
-        ...
-
-    def get_config(self) -> Incomplete:
         ...
 
 def get(identifier: Incomplete) -> Incomplete:
