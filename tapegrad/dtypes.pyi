@@ -4,5 +4,4 @@ __all__ = ['DType', 'as_dtype', 'bool', 'float16', 'float32', 'float64', 'int8',
 half = float16
 double = float64
 
-def as_dtype(type_value: Incomplete) -> Incomplete:
-    ...
+def as_dtype(type_value: Incomplete) -> Incomplete: ...

@@ -3,8 +3,7 @@ from _typeshed import Incomplete
 from ._custom_gradient import custom_gradient as custom_gradient
 from .errors import InvalidArgumentError as InvalidArgumentError
 
-def adjust_contrast(images: TensorLike, contrast_factor: TensorLike) -> Tensor:
-    ...
+def adjust_contrast(images: TensorLike, contrast_factor: TensorLike) -> Tensor: ...
 
 class ResizeMethod:
     BILINEAR: str
@@ -16,5 +15,4 @@ class ResizeMethod:
     GAUSSIAN: str
     MITCHELLCUBIC: str
 
-def resize(images: TensorLike, size: Incomplete, method: Incomplete=..., preserve_aspect_ratio: bool=False, antialias: bool=False, name: str | None=None) -> Tensor:
-    ...
+def resize(images: TensorLike, size: Incomplete, method: Incomplete=..., preserve_aspect_ratio: bool=False, antialias: bool=False, name: str | None=None) -> Tensor: ...

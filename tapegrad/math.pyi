@@ -1,8 +1,7 @@
 from _typeshed import Incomplete
 __all__ = ['polygamma', 'add', 'subtract', 'multiply', 'divide', 'pow', 'negative', 'sin', 'cos', 'exp', 'log', 'sigmoid', 'softplus', 'reduce_sum', 'reduce_mean', 'less', 'less_equal', 'greater', 'greater_equal', 'equal', 'not_equal', 'abs', 'sign', 'square', 'sqrt', 'rsqrt', 'reciprocal', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh', 'expm1', 'log1p', 'log_sigmoid', 'erf', 'erfc', 'erfinv', 'lgamma', 'digamma', 'floor', 'ceil', 'round', 'is_nan', 'is_finite', 'is_inf', 'softsign', 'maximum', 'minimum', 'squared_difference', 'atan2', 'truediv', 'divide_no_nan', 'xlogy', 'xdivy', 'floordiv', 'floormod', 'mod', 'add_n', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'unsorted_segment_sum', 'unsorted_segment_max', 'reduce_max', 'reduce_min', 'reduce_prod', 'reduce_logsumexp', 'reduce_variance', 'reduce_std', 'reduce_all', 'reduce_any', 'argmax', 'argmin', 'cumsum', 'cumprod', 'top_k', 'softmax', 'log_softmax', 'l2_normalize', 'unsorted_segment_mean', 'segment_sum', 'segment_mean', 'segment_max']
 
-def polygamma(a: Incomplete, x: Incomplete, name: Incomplete=None) -> Incomplete:
-    ...
+def polygamma(a: Incomplete, x: Incomplete, name: Incomplete=None) -> Incomplete: ...
 
 # --- generated ops: tools/make_stubs.py writes what follows; do not edit ---
 from tapegrad._composite_ops import segment_max as segment_max
