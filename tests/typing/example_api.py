@@ -23,6 +23,10 @@ class Scale(keras.layers.Layer):
              ) -> tf.Tensor:
         return inputs * self.w
 
+    def compute_output_shape(self, input_shape: tuple[int, ...]
+                             ) -> tuple[int, ...]:
+        return input_shape
+
 
 class Affine(tf.Module):
     def __init__(self) -> None:
