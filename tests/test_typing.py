@@ -7,7 +7,7 @@ against a typed user.
   module it describes (names, signatures, defaults, positional-only
   parameters), with the documented exceptions of
   tools/stubtest_allowlist.txt;
-- `mypy --strict` on the stubs and on tests/typing/example_api.py, a
+- `mypy --strict` on the stubs and on tests/typed_example/example_api.py, a
   typed script over the main API (tensors, variables, GradientTape,
   gradient, a Keras Sequential with Dense, fit on NumPy arrays), which
   also runs; and a snippet with deliberate type errors that mypy must
@@ -28,7 +28,7 @@ import pytest
 mypy = pytest.importorskip("mypy", reason="pip install mypy (the test extra)")
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "tests" / "typing" / "example_api.py"
+EXAMPLE = ROOT / "tests" / "typed_example" / "example_api.py"
 CACHE = ROOT / "build" / ".mypy_cache"
 
 pytestmark = [
