@@ -1,0 +1,2 @@
+from . import dlpack as dlpack
+__all__ = ['dlpack']
