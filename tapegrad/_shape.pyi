@@ -1,4 +1,4 @@
-from typing import NoReturn
+from typing import NoReturn, SupportsIndex, overload
 from typing_extensions import Self
 from _typeshed import Incomplete
 __all__ = ['TensorShape']
@@ -32,6 +32,19 @@ class TensorShape(tuple[int | None, ...]):
     __hash__: Incomplete
     def __bool__(self) -> bool: ...
     def __reduce__(self) -> Incomplete: ...
+
+# What a Tensor's or Variable's `.shape` is typed as (stub-only): an eager
+# tensor's shape is always fully known, so its dims are ints, rank an int
+class _KnownShape(TensorShape):
+    @overload
+    def __getitem__(self, key: SupportsIndex, /) -> int: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> TensorShape: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def ndims(self) -> int: ...
+    def num_elements(self) -> int: ...
 
 class _UnknownShape(TensorShape):
     @property

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias, final, overload
 import numpy as np
 import numpy.typing as npt
 
-from ._shape import TensorShape
+from ._shape import TensorShape, _KnownShape
 from ._tape_view import RecordedOp
 from . import UnconnectedGradients
 
@@ -58,7 +58,7 @@ class DType:
 # base at runtime)
 class _TensorBase:
     @property
-    def shape(self) -> TensorShape: ...
+    def shape(self) -> _KnownShape: ...
     @property
     def dtype(self) -> DType: ...
     @property
@@ -114,7 +114,6 @@ class _TensorBase:
     def __gt__(self, value: TensorLike, /) -> Tensor: ...
     def __ge__(self, value: TensorLike, /) -> Tensor: ...
 
-@final
 class EagerTensor(_TensorBase):
     """An immutable tensor (``tapegrad.Tensor``)."""
     # only a slice of a Variable (v[1:]) can be assigned to
@@ -132,8 +131,13 @@ class EagerTensor(_TensorBase):
 
 Tensor = EagerTensor
 
+# A Variable is typed as a kind of Tensor (typeshed's TensorFlow stubs
+# make the same choice): every op and operator takes one where a Tensor
+# goes, and code that rebinds a name from a Tensor to a Variable (the
+# tutorials do) type-checks.  At runtime the two C types are unrelated,
+# as in TF (isinstance(v, tf.Tensor) is False): tools/stubtest_allowlist.txt
 @final
-class ResourceVariable(_TensorBase):
+class ResourceVariable(EagerTensor):
     """A mutable tensor of fixed shape and dtype (``tapegrad.Variable``)."""
     def __new__(cls, initial_value: TensorLike | Callable[[], TensorLike]
                 | None = ..., trainable: _bool | None = ...,
@@ -146,15 +150,15 @@ class ResourceVariable(_TensorBase):
     def trainable(self) -> _bool: ...
     def value(self) -> Tensor: ...
     def read_value(self) -> Tensor: ...
-    def assign(self, value: TensorLike, use_locking: _bool = ...,
+    def assign(self, value: TensorLike, use_locking: _bool | None = ...,
                name: str | None = ..., read_value: _bool = ...) -> Any: ...
-    def assign_add(self, delta: TensorLike, use_locking: _bool = ...,
+    def assign_add(self, delta: TensorLike, use_locking: _bool | None = ...,
                    name: str | None = ..., read_value: _bool = ...) -> Any: ...
-    def assign_sub(self, delta: TensorLike, use_locking: _bool = ...,
+    def assign_sub(self, delta: TensorLike, use_locking: _bool | None = ...,
                    name: str | None = ..., read_value: _bool = ...) -> Any: ...
     def __copy__(self) -> ResourceVariable: ...
     def __deepcopy__(self, memo: Any, /) -> ResourceVariable: ...
-    def __hash__(self) -> int: ...
+    def __hash__(self) -> int: ...  # type: ignore[override]
 
 Variable = ResourceVariable
 
@@ -174,14 +178,16 @@ class GradientTape:
     def __exit__(self, *exc_info: object) -> None: ...
     def __reduce_ex__(self, protocol: Any, /) -> Any: ...
     def watch(self, tensor: Any, /) -> None: ...
-    # one Tensor or Variable source gives its gradient (None when the
-    # target does not reach it); a list, tuple or dict of sources gives
-    # the same structure of gradients
+    # One Tensor or Variable source gives its gradient, a list, tuple or
+    # dict of sources the same structure of gradients.  The gradient is
+    # typed Tensor, not Tensor | None, as typeshed's TensorFlow stubs type
+    # it: the tutorials' `tape.gradient(y, x).numpy()` is everyday code,
+    # and a None (an unconnected source) is what tape.explain is for.
     @overload
-    def gradient(self, target: Any, sources: Tensor | Variable,
+    def gradient(self, target: Any, sources: Tensor,
                  output_gradients: Any = ...,
                  unconnected_gradients: _Unconnected = ...
-                 ) -> Tensor | None: ...
+                 ) -> Tensor: ...
     @overload
     def gradient(self, target: Any, sources: Any,
                  output_gradients: Any = ...,
@@ -194,7 +200,7 @@ class GradientTape:
                        unconnected_gradients: _Unconnected = ...,
                        parallel_iterations: int | None = ...,
                        experimental_use_pfor: _bool = ...
-                       ) -> Tensor | None: ...
+                       ) -> Tensor: ...
     def watched_variables(self) -> tuple[Variable, ...]: ...
     def stop_recording(self) -> _StopRecording: ...
     def reset(self) -> None: ...
