@@ -72,6 +72,26 @@ plane_dims(const geo *g, Py_ssize_t *H)
     }
 }
 
+/* Offset of the plane row output row (o0, o1) reads under kernel offset
+ * (k0, k1), in plane `index` (image * channels + channel) of planes sized
+ * H: the one address the three kernels below compute, in element units. */
+static inline Py_ssize_t
+plane_row(const geo *g, const Py_ssize_t *H, Py_ssize_t index, Py_ssize_t o0,
+          Py_ssize_t o1, Py_ssize_t k0, Py_ssize_t k1)
+{
+    return index * H[0] * H[1] * H[2] +
+           ((o0 * g->s[0] + k0 * g->d[0]) * H[1] + o1 * g->s[1] +
+            k1 * g->d[1]) * H[2];
+}
+
+/* what each kernel below reads of the geometry: the vector width in
+ * elements, the channels, the output row's length and its full blocks */
+#define KERNEL_SIZES(T, VT)                                                  \
+    const Py_ssize_t V = sizeof(VT) / sizeof(T);                             \
+    const Py_ssize_t cin = g->cin, cout = g->cout, ow = g->out[2];           \
+    const Py_ssize_t full = ow - ow % V, P = g->P;                           \
+    (void)P
+
 #define DEFINE_SMALL(T, VT)                                                  \
     /* channels-last src (n, in[3], c) -> planes dst (n, cp, H[3]) at      \
      * offset `before`; dst is zeroed first (padding, channels past c) */   \
@@ -115,10 +135,8 @@ plane_dims(const geo *g, Py_ssize_t *H)
     forward_##T(const geo *g, const T *xp, const Py_ssize_t *H,             \
                 const T *wp, Py_ssize_t cp, T *y)                            \
     {                                                                        \
-        const Py_ssize_t V = sizeof(VT) / sizeof(T);                         \
-        const Py_ssize_t plane = H[0] * H[1] * H[2], W2 = H[2];             \
-        const Py_ssize_t cin = g->cin, cout = g->cout, ow = g->out[2];       \
-        const Py_ssize_t full = ow - ow % V, d2 = g->d[2];                   \
+        KERNEL_SIZES(T, VT);                                                 \
+        const Py_ssize_t d2 = g->d[2];                                       \
         for (Py_ssize_t b = 0; b < g->n; b++)                                \
         for (Py_ssize_t o0 = 0; o0 < g->out[0]; o0++)                        \
         for (Py_ssize_t o1 = 0; o1 < g->out[1]; o1++) {                      \
@@ -132,9 +150,8 @@ plane_dims(const geo *g, Py_ssize_t *H)
                     for (Py_ssize_t k0 = 0; k0 < g->k[0]; k0++)              \
                     for (Py_ssize_t k1 = 0; k1 < g->k[1]; k1++)              \
                     for (Py_ssize_t ci = 0; ci < cin; ci++) {                \
-                        const T *r = xp + (b * cin + ci) * plane +           \
-                            ((o0 * g->s[0] + k0 * g->d[0]) * H[1] +          \
-                             o1 * g->s[1] + k1 * g->d[1]) * W2 + x0;         \
+                        const T *r = xp + x0 + plane_row(g, H, b * cin + ci, \
+                                                         o0, o1, k0, k1);    \
                         const T *w = wp + ((k0 * g->k[1] + k1) * g->k[2] *   \
                                            cin + ci) * cp + cb;              \
                         for (Py_ssize_t k2 = 0; k2 < g->k[2]; k2++) {        \
@@ -160,9 +177,8 @@ plane_dims(const geo *g, Py_ssize_t *H)
                             for (Py_ssize_t k0 = 0; k0 < g->k[0]; k0++)      \
                             for (Py_ssize_t k1 = 0; k1 < g->k[1]; k1++)      \
                             for (Py_ssize_t ci = 0; ci < cin; ci++) {        \
-                                const T *r = xp + (b * cin + ci) * plane +   \
-                                    ((o0 * g->s[0] + k0 * g->d[0]) * H[1] +  \
-                                     o1 * g->s[1] + k1 * g->d[1]) * W2 + p;  \
+                                const T *r = xp + p + plane_row(             \
+                                    g, H, b * cin + ci, o0, o1, k0, k1);     \
                                 const T *w = wp + ((k0 * g->k[1] + k1) *     \
                                                    g->k[2] * cin + ci) *     \
                                                       cp + cb + j;           \
@@ -185,10 +201,7 @@ plane_dims(const geo *g, Py_ssize_t *H)
     filter_grad_##T(const geo *g, const T *xp, const Py_ssize_t *H,         \
                     const T *gp, Py_ssize_t cp, T *dw)                       \
     {                                                                        \
-        const Py_ssize_t V = sizeof(VT) / sizeof(T);                         \
-        const Py_ssize_t plane = H[0] * H[1] * H[2], W2 = H[2];             \
-        const Py_ssize_t cin = g->cin, cout = g->cout, ow = g->out[2];       \
-        const Py_ssize_t full = ow - ow % V, P = g->P;                       \
+        KERNEL_SIZES(T, VT);                                                 \
         memset(dw, 0, (size_t)(g->K * cout) * sizeof(T));                    \
         for (Py_ssize_t b = 0; b < g->n; b++)                                \
         for (Py_ssize_t k0 = 0; k0 < g->k[0]; k0++)                          \
@@ -205,9 +218,8 @@ plane_dims(const geo *g, Py_ssize_t *H)
                 memset(sacc, 0, sizeof(sacc));                               \
                 for (Py_ssize_t o0 = 0; o0 < g->out[0]; o0++)                \
                 for (Py_ssize_t o1 = 0; o1 < g->out[1]; o1++) {              \
-                    const T *r = xp + (b * cin + ci) * plane +               \
-                        ((o0 * g->s[0] + k0 * g->d[0]) * H[1] +              \
-                         o1 * g->s[1] + k1 * g->d[1]) * W2 + k2 * g->d[2];   \
+                    const T *r = xp + k2 * g->d[2] +                         \
+                        plane_row(g, H, b * cin + ci, o0, o1, k0, k1);       \
                     const T *gr = gp + (b * cp + cb) * P +                   \
                                   (o0 * g->out[1] + o1) * ow;                \
                     for (Py_ssize_t x0 = 0; x0 < full; x0 += V) {            \
@@ -242,19 +254,14 @@ plane_dims(const geo *g, Py_ssize_t *H)
     input_grad_##T(const geo *g, const T *gp, Py_ssize_t cp, const T *wp,    \
                    const Py_ssize_t *H, T *dxp)                              \
     {                                                                        \
-        const Py_ssize_t V = sizeof(VT) / sizeof(T);                         \
-        const Py_ssize_t plane = H[0] * H[1] * H[2], W2 = H[2];             \
-        const Py_ssize_t cin = g->cin, cout = g->cout, ow = g->out[2];       \
-        const Py_ssize_t full = ow - ow % V, P = g->P;                       \
+        KERNEL_SIZES(T, VT);                                                 \
         for (Py_ssize_t b = 0; b < g->n; b++)                                \
         for (Py_ssize_t ci = 0; ci < cin; ci++)                              \
         for (Py_ssize_t o0 = 0; o0 < g->out[0]; o0++)                        \
         for (Py_ssize_t o1 = 0; o1 < g->out[1]; o1++)                        \
         for (Py_ssize_t k0 = 0; k0 < g->k[0]; k0++)                          \
         for (Py_ssize_t k1 = 0; k1 < g->k[1]; k1++) {                        \
-            T *trow = dxp + (b * cin + ci) * plane +                         \
-                ((o0 * g->s[0] + k0 * g->d[0]) * H[1] + o1 * g->s[1] +       \
-                 k1 * g->d[1]) * W2;                                         \
+            T *trow = dxp + plane_row(g, H, b * cin + ci, o0, o1, k0, k1);   \
             const T *gr = gp + b * cp * P + (o0 * g->out[1] + o1) * ow;      \
             for (Py_ssize_t k2 = 0; k2 < g->k[2]; k2++) {                    \
                 T *t = trow + k2 * g->d[2];                                  \
