@@ -611,16 +611,24 @@ done:
 PyObject *
 tg_from_dlpack(PyObject *Py_UNUSED(module), PyObject *obj)
 {
-    PyObject *cap, *t;
+    PyObject *cap, *t, *meth;
     if (PyCapsule_CheckExact(obj)) {
         return import_capsule(obj);
     }
-    if (!PyObject_HasAttrString(obj, "__dlpack__")) {
-        PyErr_Format(PyExc_TypeError,
-                     "from_dlpack: expected a DLPack capsule or an object "
-                     "with __dlpack__, got %.200s", Py_TYPE(obj)->tp_name);
+    /* not PyObject_HasAttrString: it would turn a MemoryError (or any
+     * error of the lookup) into "no __dlpack__" */
+    meth = PyObject_GetAttrString(obj, "__dlpack__");
+    if (meth == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "from_dlpack: expected a DLPack capsule or an "
+                         "object with __dlpack__, got %.200s",
+                         Py_TYPE(obj)->tp_name);
+        }
         return NULL;
     }
+    Py_DECREF(meth);
     if (check_device(obj) < 0) {
         return NULL;
     }

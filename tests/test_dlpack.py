@@ -447,3 +447,20 @@ def test_imported_tensors_differentiate():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(v ** 2)
     np.testing.assert_allclose(tape.gradient(loss, v).numpy(), [4.0, -2.0])
+
+
+def test_from_dlpack_passes_on_a_failing_attribute_lookup():
+    # found by the allocation-failure tool: the lookup of __dlpack__ may
+    # fail for reasons other than its absence (a MemoryError there was
+    # reported as "expected a DLPack capsule"); only AttributeError means
+    # "not a producer"
+    class Broken:
+        @property
+        def __dlpack__(self):
+            raise RuntimeError("lookup failed")
+
+    with pytest.raises(RuntimeError, match="lookup failed"):
+        tf.experimental.dlpack.from_dlpack(Broken())
+    with pytest.raises(TypeError, match="expected a DLPack capsule or an "
+                                        "object with __dlpack__, got int"):
+        tf.experimental.dlpack.from_dlpack(3)

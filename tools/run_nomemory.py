@@ -403,7 +403,11 @@ def _cases():
                 w = v * 3.0
             u = w * y
         g = t.gradient(u, v)
-        return g, t.explain(z, [v, w]), t.explain(u, v)
+        # operations() and to_dot() name tensors by id, which differs
+        # from run to run: compared by what does not
+        return (g, t.explain(z, [v, w]), t.explain(u, v),
+                [(op.type, op.inputs, op.outputs) for op in t.operations()],
+                t.to_dot(u).count("#d62728"))
 
     # an optimizer step: copy on write and the in-place kernel
     @case("optimizer_adam_step")
@@ -456,6 +460,17 @@ def _cases():
     def _():
         w = copy.deepcopy(v)
         return w.numpy(), w.name, w.trainable, copy.copy(v) is v
+
+    # DLPack both ways (src/dlpack.c): an export NumPy consumes, TF's
+    # capsule round trip, and an import that keeps its producer alive
+    @case("dlpack_exchange")
+    def _():
+        t = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+        a = np.from_dlpack(t)
+        back = tf.experimental.dlpack.from_dlpack(
+            tf.experimental.dlpack.to_dlpack(t))
+        imported = tf.experimental.dlpack.from_dlpack(np.arange(6.0))
+        return a.tolist(), back.numpy(), imported.numpy()
 
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
