@@ -17,7 +17,8 @@ notebook and the whole expectations file.
 """
 from __future__ import annotations
 
-from training_notebook import _summary_table, build_from
+from training_notebook import (_TIMING_TABLE, _summary_table, _timing_head,
+                               build_from)
 
 NAME = "cnn"
 
@@ -149,25 +150,7 @@ CELLS = [
      "images, in tapegrad and, where installed, in PyTorch with the same "
      "layers and thread count (PyTorch's images are channels-first).  The "
      "numbers are this machine's.",
-     "xb, yb = x_train[:64], y_train[:64]\n\n"
-     "def best_time(step, n=50, repeat=5):\n"
-     "    step()\n"
-     "    runs = []\n"
-     "    for _ in range(repeat):\n"
-     "        start = time.perf_counter()\n"
-     "        for _ in range(n):\n"
-     "            step()\n"
-     "        runs.append((time.perf_counter() - start) / n)\n"
-     "    return min(runs) * 1e6\n\n"
-     "xt, yt = tf.constant(xb), tf.constant(yb)\n"
-     "loss_fn = model.loss\n"
-     "params = model.trainable_variables\n\n"
-     "def tapegrad_step():\n"
-     "    with tf.GradientTape() as tape:\n"
-     "        loss = loss_fn(yt, model(xt, training=True))\n"
-     "    grads = tape.gradient(loss, params)\n"
-     "    model.optimizer.apply_gradients(zip(grads, params))\n\n"
-     "timings = {\"tapegrad\": best_time(tapegrad_step)}\n\n"
+     _timing_head(64, 50) +
      "try:\n"
      "    import torch\n"
      "    torch.set_num_threads(len(os.sched_getaffinity(0)))\n"
@@ -185,11 +168,7 @@ CELLS = [
      "        opt.step()\n"
      "    timings[\"PyTorch \" + torch.__version__] = best_time(torch_step)\n"
      "except ImportError:\n"
-     "    pass\n\n"
-     "base = timings[\"tapegrad\"]\n"
-     "print(f\"{'library':<28}{'us/step':>10}{'vs tapegrad':>14}\")\n"
-     "for name, us in timings.items():\n"
-     "    print(f\"{name:<28}{us:>10.1f}{us / base:>13.1f}x\")",
+     "    pass\n\n" + _TIMING_TABLE,
      ("regex",
       r"library +us/step +vs tapegrad\ntapegrad +\d+\.\d +1\.0x"
       r"(\nPyTorch \S+ +\d+\.\d +\d+\.\dx)?",

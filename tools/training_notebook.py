@@ -52,6 +52,41 @@ def _summary_table(rows, total):
     return "\n".join(out)
 
 
+def _timing_head(batch, n):
+    """The start of a notebook's speed cell (the CNN notebook's too): the
+    first `batch` training rows, `best_time` (microseconds per call, best
+    of 5 runs of `n`) and the tapegrad step, timed into `timings`."""
+    return (
+        "xb, yb = x_train[:%d], y_train[:%d]\n\n"
+        "def best_time(step, n=%d, repeat=5):\n"
+        "    step()\n"
+        "    runs = []\n"
+        "    for _ in range(repeat):\n"
+        "        start = time.perf_counter()\n"
+        "        for _ in range(n):\n"
+        "            step()\n"
+        "        runs.append((time.perf_counter() - start) / n)\n"
+        "    return min(runs) * 1e6\n\n"
+        "xt, yt = tf.constant(xb), tf.constant(yb)\n"
+        "loss_fn = model.loss\n"
+        "params = model.trainable_variables\n\n"
+        "def tapegrad_step():\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        loss = loss_fn(yt, model(xt, training=True))\n"
+        "    grads = tape.gradient(loss, params)\n"
+        "    model.optimizer.apply_gradients(zip(grads, params))\n\n"
+        "timings = {\"tapegrad\": best_time(tapegrad_step)}\n\n"
+        % (batch, batch, n))
+
+
+# ...and its end: the table of every library timed, against tapegrad
+_TIMING_TABLE = (
+    "base = timings[\"tapegrad\"]\n"
+    "print(f\"{'library':<28}{'us/step':>10}{'vs tapegrad':>14}\")\n"
+    "for name, us in timings.items():\n"
+    "    print(f\"{name:<28}{us:>10.1f}{us / base:>13.1f}x\")")
+
+
 _SUMMARY = _summary_table([("dense", "Dense", "(None, 32)", 96),
                            ("dense_1", "Dense", "(None, 32)", 1056),
                            ("dense_2", "Dense", "(None, 2)", 66)], 1218)
@@ -186,25 +221,7 @@ CELLS = [
      "TensorFlow, with the same architecture and the same thread count.  On "
      "a model this small the step is almost all per-operation overhead, "
      "which is what tapegrad keeps small.  The numbers are this machine's.",
-     "xb, yb = x_train[:32], y_train[:32]\n\n"
-     "def best_time(step, n=300, repeat=5):\n"
-     "    step()\n"
-     "    runs = []\n"
-     "    for _ in range(repeat):\n"
-     "        start = time.perf_counter()\n"
-     "        for _ in range(n):\n"
-     "            step()\n"
-     "        runs.append((time.perf_counter() - start) / n)\n"
-     "    return min(runs) * 1e6\n\n"
-     "xt, yt = tf.constant(xb), tf.constant(yb)\n"
-     "loss_fn = model.loss\n"
-     "params = model.trainable_variables\n\n"
-     "def tapegrad_step():\n"
-     "    with tf.GradientTape() as tape:\n"
-     "        loss = loss_fn(yt, model(xt, training=True))\n"
-     "    grads = tape.gradient(loss, params)\n"
-     "    model.optimizer.apply_gradients(zip(grads, params))\n\n"
-     "timings = {\"tapegrad\": best_time(tapegrad_step)}\n\n"
+     _timing_head(32, 300) +
      "try:\n"
      "    import torch\n"
      "    torch.set_num_threads(len(os.sched_getaffinity(0)))\n"
@@ -240,10 +257,7 @@ CELLS = [
      "    timings[\"TensorFlow \" + real_tf.__version__] = best_time(tf_step)\n"
      "except ImportError:\n"
      "    pass\n\n"
-     "base = timings[\"tapegrad\"]\n"
-     "print(f\"{'library':<28}{'us/step':>10}{'vs tapegrad':>14}\")\n"
-     "for name, us in timings.items():\n"
-     "    print(f\"{name:<28}{us:>10.1f}{us / base:>13.1f}x\")",
+     + _TIMING_TABLE,
      ("regex",
       r"library +us/step +vs tapegrad\ntapegrad +\d+\.\d +1\.0x"
       r"(\n(PyTorch|TensorFlow) \S+ +\d+\.\d +\d+\.\dx){0,2}",
