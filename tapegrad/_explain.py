@@ -243,7 +243,7 @@ def _unread_variable(r, targets):
             "outside the with block, or not at all")
 
 
-def _source_paragraph(r, tape, targets, k, s, total):
+def _source_paragraph(r, targets, k, s, total):
     head = ("Source %d of %d, %s: " % (k + 1, total, _describe(s))
             if total > 1 else "Source, %s: " % _describe(s))
     if not isinstance(s, (_C.Tensor, _C.Variable)):
@@ -304,7 +304,7 @@ def explain(tape, target, sources):
     r = _Record(tape._explain_record())
     targets = _flatten(target)
     srcs = _flatten(sources)
-    paragraphs = [_source_paragraph(r, tape, targets, k, s, len(srcs))
+    paragraphs = [_source_paragraph(r, targets, k, s, len(srcs))
                   for k, s in enumerate(srcs)]
     if r.rec["used"] and not r.entries and not r.watched:
         paragraphs.append("(The tape's record was used up by gradient() "
@@ -337,6 +337,6 @@ def warn_none(tape, args, kwargs, result):
     r = _Record(tape._explain_record())
     for k, (s, g) in enumerate(zip(srcs, grads)):
         if g is None:
-            text = _source_paragraph(r, tape, targets, k, s, len(srcs))
+            text = _source_paragraph(r, targets, k, s, len(srcs))
             warnings.warn("GradientTape.gradient returned None. " + text,
                           NoneGradientWarning, stacklevel=2)

@@ -88,6 +88,19 @@ def _cone(entries, producer, watched, targets):
     return ids, ops
 
 
+def _graph(tape, target):
+    """What to_dot and the figure both draw: the record (as _explain's
+    lookups), watched Variables' names by id, the targets' ids, and the
+    tensor ids and entries of their gradient's cone"""
+    from ._explain import _flatten, _Record
+    r = _Record(tape._explain_record())
+    names = {v._id: v.name for v in tape.watched_variables()}
+    targets = [t._id for t in _flatten(target) if hasattr(t, "_id")] \
+        if target is not None else []
+    cone_ids, cone_ops = _cone(r.entries, r.producer, r.watched, targets)
+    return r, names, targets, cone_ids, cone_ops
+
+
 def to_dot(tape, target=None):
     """The record as Graphviz DOT: one box per op (its TF name, and its
     file:line when known), one node per tensor (dtype and shape; watched
@@ -96,21 +109,15 @@ def to_dot(tape, target=None):
     `target` (a tensor or a nested structure of them), the ops and
     tensors its gradient flows through are drawn in red, the targets with
     a double border."""
-    from ._explain import _flatten, location_text
-    rec = tape._explain_record()
-    entries = rec["entries"]
-    names = {v._id: v.name for v in tape.watched_variables()}
-    producer, tensors = {}, {}
-    for i, (_, ins, outs, _) in enumerate(entries):
+    from ._explain import location_text
+    r, names, targets, cone_ids, cone_ops = _graph(tape, target)
+    entries = r.entries
+    tensors = {}
+    for _, ins, outs, _ in entries:
         for slot in ins + outs:
             tensors.setdefault(slot[0], slot)
-        for slot in outs:
-            producer[slot[0]] = i
-    for tid in rec["watched"]:
+    for tid in r.watched:
         tensors.setdefault(tid, (tid, None, None))
-    targets = [t._id for t in _flatten(target) if hasattr(t, "_id")] \
-        if target is not None else []
-    cone_ids, cone_ops = _cone(entries, producer, rec["watched"], targets)
     hot = ' color="#d62728", fontcolor="#d62728", penwidth=2'
     hot_edge = ' [color="#d62728", penwidth=2]'
     lines = ["digraph tape {",
@@ -120,7 +127,7 @@ def to_dot(tape, target=None):
         _, dtype, shape = tensors[tid]
         label = "%s %s" % (dtype, list(shape)) if dtype else "tensor"
         attrs = "shape=ellipse"
-        if tid in rec["watched"]:
+        if tid in r.watched:
             label = "%s\n%s" % (names.get(tid, "watched"), label)
             attrs += ', style=filled, fillcolor="#dbeafe"'
         if tid in cone_ids:
@@ -181,21 +188,13 @@ def draw(tape, target=None):
 
 def _figure(tape, target):
     from matplotlib.figure import Figure
-    from ._explain import _flatten, location_text
-    rec = tape._explain_record()
-    entries = rec["entries"]
-    names = {v._id: v.name for v in tape.watched_variables()}
-    producer = {}
-    for i, (_, _, outs, _) in enumerate(entries):
-        for tid, _, _ in outs:
-            producer[tid] = i
-    targets = [t._id for t in _flatten(target) if hasattr(t, "_id")] \
-        if target is not None else []
-    cone_ids, cone_ops = _cone(entries, producer, rec["watched"], targets)
+    from ._explain import location_text
+    r, names, _, cone_ids, cone_ops = _graph(tape, target)
+    entries, producer = r.entries, r.producer
     # nodes: ("w", id) for watched tensors read by some op, ("op", i)
     depth, nodes = {}, []
-    for tid in sorted(rec["watched"]):
-        if any(tid == t for _, ins, _, _ in entries for t, _, _ in ins):
+    for tid in sorted(r.watched):
+        if r.readers.get(tid):
             depth[("w", tid)] = 0
             nodes.append(("w", tid))
     edges = []
