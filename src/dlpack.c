@@ -143,6 +143,10 @@ export_capsule(TensorObject *t, int versioned, int copy)
     PyObject *owner, *cap;
     export_block *e;
     DLTensor *dl;
+    /* known ones may be a view of the buffer every sweep's broadcast
+     * seed shares (tg_ones_view): a consumer that writes through an
+     * export, as an unversioned capsule allows, must not reach it */
+    copy = copy || t->all_ones;
     owner = copy ? (PyObject *)tensor_copy(t) : Py_NewRef(t);
     if (owner == NULL) {
         return NULL;

@@ -999,6 +999,7 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
     if (!PyArg_ParseTuple(args, "|p:_release_blocks", &close)) {
         return NULL;
     }
+    tg_ones_cache_clear();
     tg_tensor_blocks_free(close);
     Py_RETURN_NONE;
 }
@@ -1255,6 +1256,7 @@ static PyMethodDef module_methods[] = {
 static void
 module_free(void *Py_UNUSED(m))
 {
+    tg_ones_cache_clear();
     tg_tensor_blocks_free(1);
 }
 

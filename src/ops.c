@@ -163,7 +163,55 @@ JVP_ELEMENTWISE(divide)
  *                                           dy = g * z * log(x), 0 where
  *                                                x <= 0 (TF's choice)
  */
-BINARY_FORWARD(pow)
+/* A constant exponent of 2, 1 or -1 (x**2 everywhere, and the 2 - 1 = 1
+ * that x**2's own vjp raises x to) takes square, a view or reciprocal
+ * instead of NumPy's general power loop, about 3.5x slower than a square.
+ * Each is exactly what pow gives: the correctly rounded x*x, x, 1/x. */
+static int
+pow_by_constant(tg_fwd *f)
+{
+    TensorObject *x = f->in[0], *y = f->in[1];
+    double e;
+    if (y->size != 1 || y->ndim > x->ndim || x->dtype != y->dtype) {
+        return 0;
+    }
+    if (x->dtype == TG_FLOAT32) {
+        e = *(float *)y->data;
+    }
+    else if (x->dtype == TG_FLOAT64) {
+        e = *(double *)y->data;
+    }
+    else {
+        return 0;
+    }
+    if (e == 1.0) {
+        f->out[0] = tg_tensor_view(x, x->ndim, x->shape, 0);
+        return f->out[0] ? 1 : -1;
+    }
+    if (e != 2.0 && e != -1.0) {
+        return 0;
+    }
+    f->out[0] = tg_tensor_new(x->dtype, x->ndim, x->shape);
+    if (f->out[0] == NULL) {
+        return -1;
+    }
+    int rc = tg_unary_numpy_loop(e == 2.0 ? "square" : "reciprocal", x,
+                                 f->out[0]);
+    if (rc <= 0) {
+        Py_CLEAR(f->out[0]);
+    }
+    return rc;
+}
+
+int
+pow_forward(tg_fwd *f)
+{
+    int r = pow_by_constant(f);
+    if (r != 0) {
+        return r < 0 ? -1 : 0;
+    }
+    return tg_binary_forward(TG_OP_pow, f->in, &f->out[0]);
+}
 int
 pow_vjp(tg_vjp_ctx *c)
 {
@@ -957,11 +1005,18 @@ broadcast_to_forward(tg_fwd *f)
                            "of shape %U [Op:%s]", "BroadcastTo", x, nd,
                            shape);
     }
+    if (x->all_ones) {                /* reduce_sum's vjp of a seed */
+        int r = tg_ones_view(x->dtype, nd, shape, out);
+        if (r != 0) {
+            return r < 0 ? -1 : 0;
+        }
+    }
     *out = tg_tensor_new(x->dtype, nd, shape);
     if (*out == NULL) {
         return -1;
     }
     tg_broadcast_copy(x, *out);
+    (*out)->all_ones = x->all_ones;
     return 0;
 }
 

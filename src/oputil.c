@@ -17,6 +17,7 @@ tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape, double value)
         memset(t->data, 0, (size_t)t->size * (size_t)tg_dtype_size[dtype]);
         return t; /* all-zero bytes are 0 in every dtype */
     }
+    t->all_ones = value == 1.0;
     one = tg_tensor_scalar(dtype, value);
     if (one == NULL) {
         Py_DECREF(t);
@@ -39,6 +40,60 @@ tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape, double value)
 #undef FILL
     Py_DECREF(one);
     return t;
+}
+
+/* ---- shared ones ---------------------------------------------------------------
+ * reduce_sum's vjp broadcasts a sweep's all-ones seed to the input's shape,
+ * and what reads it next is mostly multiply, which returns the other factor
+ * (all_ones) without reading it.  Filling those bytes was a full write pass
+ * (4% of the elementwise 1e6 benchmark).  Up to ONES_CACHE_BYTES such
+ * broadcasts are instead views of one immutable buffer of ones per dtype,
+ * kept for the next sweep (so at most that much memory stays held).  Like
+ * the data block cache, a cached buffer is not a live tensor for
+ * _live_counts, and _release_blocks gives it back. */
+#define ONES_CACHE_BYTES (8 << 20)
+static TensorObject *ones_cache[TG_NDTYPES];
+
+void
+tg_ones_cache_clear(void)
+{
+    for (int i = 0; i < TG_NDTYPES; i++) {
+        if (ones_cache[i] != NULL) {
+            tg_live_tensors++;
+            Py_CLEAR(ones_cache[i]);
+        }
+    }
+}
+
+/* 1 with *out a view of ones of `shape`, 0 if the dtype is not a float or
+ * the size is over the cache's bound, -1 on error. */
+int
+tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape, TensorObject **out)
+{
+    Py_ssize_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        n *= shape[i];
+    }
+    if (!tg_is_float(dtype) || n == 0 ||
+        n > ONES_CACHE_BYTES / tg_dtype_size[dtype]) {
+        return 0;
+    }
+    TensorObject *c = ones_cache[dtype];
+    if (c == NULL || c->size < n) {
+        Py_ssize_t size[1] = {n};
+        TensorObject *fresh = tg_fill_like(dtype, 1, size, 1.0);
+        if (fresh == NULL) {
+            return -1;
+        }
+        if (c != NULL) {
+            tg_live_tensors++;
+            Py_CLEAR(ones_cache[dtype]);
+        }
+        tg_live_tensors--;   /* the cache's, not the program's */
+        ones_cache[dtype] = c = fresh;
+    }
+    *out = tg_tensor_view(c, ndim, shape, 0);
+    return *out ? 1 : -1;
 }
 
 /* ---- integer arguments ---------------------------------------------------

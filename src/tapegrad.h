@@ -113,6 +113,11 @@ typedef struct {
     int from_variable;         /* made by an op called on a Variable
                                   (tape.explain: "x = x + 1 replaced the
                                   Variable with a Tensor") */
+    int all_ones;              /* every element is 1 (a sweep's seed, a fill
+                                  or broadcast of ones, a view of one):
+                                  multiply by it is a view of the other
+                                  factor.  Cleared by whatever writes
+                                  bytes in place (tg_variable_writable) */
     Py_ssize_t size;           /* number of elements */
     Py_ssize_t *shape;         /* points into the inline storage */
     char *data;                /* inline storage, or inside `base` */
@@ -397,6 +402,9 @@ int tg_check_format_spec(const char *type, PyObject *spec); /* str only */
 PyObject *tg_normalize_key(PyObject *key);
 PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
+int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
+                 TensorObject **out);   /* shared immutable ones */
+void tg_ones_cache_clear(void);
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
 void tg_tensor_blocks_free(int close); /* empty the data block cache */

@@ -67,6 +67,8 @@ tg_variable_writable(VariableObject *v)
     PyObject *base = val->base;
     if (Py_REFCNT(val) == 1 && base != NULL && Tensor_Check(base) &&
         ((TensorObject *)base)->base == NULL && Py_REFCNT(base) == 1) {
+        /* the caller writes these bytes: they stop being known ones */
+        val->all_ones = ((TensorObject *)base)->all_ones = 0;
         return val;
     }
     fresh = tg_tensor_new(val->dtype, val->ndim, val->shape);
