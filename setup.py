@@ -4,6 +4,8 @@ Environment switches:
   TAPEGRAD_WERROR=1  turn warnings into errors (CI)
   TAPEGRAD_DEBUG=1   -O0 -g3 and keep assert()s
   TAPEGRAD_ASAN=1    AddressSanitizer + UBSan instrumentation
+  TAPEGRAD_TSAN=1    ThreadSanitizer instrumentation (tools/run_tsan.sh
+                     preloads the runtime)
   TAPEGRAD_FUZZ=1    libFuzzer coverage instrumentation (clang only:
                      CC=clang LDSHARED="clang -shared"); the runtime is
                      preloaded by tools/run_fuzz.sh, never linked in
@@ -34,6 +36,10 @@ else:
     compile_args += ["-O3"]
 if os.environ.get("TAPEGRAD_ASAN") == "1":
     flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
+    compile_args += flags
+    link_args += flags
+if os.environ.get("TAPEGRAD_TSAN") == "1":
+    flags = ["-fsanitize=thread", "-fno-omit-frame-pointer", "-g"]
     compile_args += flags
     link_args += flags
 if os.environ.get("TAPEGRAD_FUZZ") == "1":

@@ -372,7 +372,12 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
     char *args[2] = {x->data, out->data};
     npy_intp dims[1] = {out->size};
     npy_intp steps[2] = {tg_dtype_size[x->dtype], tg_dtype_size[out->dtype]};
+    /* NumPy's float loops never call into Python (errors are FP flags);
+     * integer loops may set an exception, so they keep the GIL */
+    PyThreadState *ts = tg_is_float(x->dtype) ? tg_nogil_begin(out->size)
+                                              : NULL;
     e->fn(args, dims, steps, e->data);
+    tg_nogil_end(ts);
     npy_clear_floatstatus_barrier((char *)dims);
     return PyErr_Occurred() ? -1 : 1;
 }
@@ -410,7 +415,7 @@ odometer_next(int last, const Py_ssize_t *shape, Py_ssize_t *idx,
 static int
 binary_row_tiled(const loop_entry *e, TensorObject *a, TensorObject *b,
                  TensorObject *out, const Py_ssize_t *shp,
-                 const Py_ssize_t *sa, const Py_ssize_t *sb)
+                 const Py_ssize_t *sa, const Py_ssize_t *sb, int nogil)
 {
     Py_ssize_t rows = shp[0], c = shp[1];
     int a_full = sa[0] == c && sa[1] == 1 && sb[0] == 0 && sb[1] == 1;
@@ -439,7 +444,7 @@ binary_row_tiled(const loop_entry *e, TensorObject *a, TensorObject *b,
         npy_intp dims[1] = {nr * c};
         npy_intp steps[3] = {a_full ? fs : vs, a_full ? vs : fs, os};
         e->fn(args, dims, steps, e->data);
-        if (PyErr_Occurred()) {
+        if (!nogil && PyErr_Occurred()) {
             break;
         }
     }
@@ -467,6 +472,10 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
     int nd = out->ndim;
     npy_intp ia = tg_dtype_size[a->dtype], ib = tg_dtype_size[b->dtype];
     npy_intp io = tg_dtype_size[out->dtype];
+    /* float loops never call into Python (see tg_unary_numpy_loop) */
+    int nogil = tg_is_float(a->dtype) && tg_is_float(b->dtype) &&
+                out->size >= TG_NOGIL_MIN;
+    PyThreadState *ts = NULL;
     if (nd == 0 || (a->size == out->size && b->size == out->size) ||
         (a->size == 1 && b->size == out->size) ||
         (b->size == 1 && a->size == out->size)) {
@@ -474,7 +483,9 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         npy_intp dims[1] = {out->size};
         npy_intp steps[3] = {a->size == 1 ? 0 : ia, b->size == 1 ? 0 : ib,
                              io};
+        ts = nogil ? PyEval_SaveThread() : NULL;
         e->fn(args, dims, steps, e->data);
+        tg_nogil_end(ts);
     }
     else {
         Py_ssize_t sa[TG_MAXDIMS], sb[TG_MAXDIMS], idx[TG_MAXDIMS];
@@ -483,8 +494,10 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         broadcast_strides(b, nd, out->shape, sb);
         memcpy(shp, out->shape, (size_t)nd * sizeof(Py_ssize_t));
         nd = coalesce(nd, shp, sa, sb);
+        ts = nogil ? PyEval_SaveThread() : NULL;
         if (nd == 2 && shp[1] <= TILE_ROW_MAX &&
-            binary_row_tiled(e, a, b, out, shp, sa, sb)) {
+            binary_row_tiled(e, a, b, out, shp, sa, sb, nogil)) {
+            tg_nogil_end(ts);
             goto done;
         }
         memset(idx, 0, sizeof(idx));
@@ -495,7 +508,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
         for (;;) {
             char *args[3] = {a->data + pa * ia, b->data + pb * ib, po};
             e->fn(args, dims, steps, e->data);
-            if (PyErr_Occurred()) {
+            if (!nogil && PyErr_Occurred()) {
                 break;
             }
             po += dims[0] * io;
@@ -503,6 +516,7 @@ tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                 break;
             }
         }
+        tg_nogil_end(ts);
     }
 done:
     npy_clear_floatstatus_barrier((char *)&nd);

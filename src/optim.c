@@ -269,15 +269,25 @@ make_writable(VariableObject *v, PyObject *slots)
     return 0;
 }
 
+/* One variable's update, as raw tensors: taken (with references) while
+ * the GIL is held, so that the arithmetic can run without it even if
+ * another thread assigns the variable meanwhile (it then replaces the
+ * value; these bytes stay alive until the update is done). */
+typedef struct {
+    TensorObject *p;           /* the variable's value, writable */
+    TensorObject *g;
+    TensorObject *s[4];        /* slot values, writable */
+    int ns;
+} update_job;
+
 static void
-apply_one(int kind, const hyper_t *hp, VariableObject *v, TensorObject *g,
-          PyObject *slots)
+apply_one(int kind, const hyper_t *hp, const update_job *j)
 {
-    int ns = (int)PyTuple_GET_SIZE(slots);
+    int ns = j->ns;
     void *s[4] = {NULL, NULL, NULL, NULL};
-    TensorObject *p = v->value;     /* writable: make_writable ran */
+    TensorObject *p = j->p, *g = j->g;
     for (int k = 0; k < ns; k++) {
-        s[k] = ((VariableObject *)PyTuple_GET_ITEM(slots, k))->value->data;
+        s[k] = j->s[k]->data;
     }
     Py_ssize_t n = p->size;
     double lr = hp->h[0], wd = hp->h[n_hyper[kind] - 1];
@@ -307,6 +317,53 @@ apply_one(int kind, const hyper_t *hp, VariableObject *v, TensorObject *g,
             default: adagrad_double(pd, gd, sd, ns, n, hp); break;
         }
     }
+}
+
+static void
+jobs_free(update_job *jobs, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_XDECREF(jobs[i].p);
+        Py_XDECREF(jobs[i].g);
+        for (int k = 0; k < jobs[i].ns; k++) {
+            Py_XDECREF(jobs[i].s[k]);
+        }
+    }
+    PyMem_Free(jobs);
+}
+
+/* Run every update; without the GIL when there are enough elements for
+ * another thread to use the time (a model step of its own). */
+static int
+apply_all(int kind, const hyper_t *hp, PyObject *vars, PyObject *grads,
+          PyObject *slots)
+{
+    Py_ssize_t n = PyList_GET_SIZE(vars), total = 0;
+    update_job *jobs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*jobs));
+    if (jobs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        VariableObject *v = (VariableObject *)PyList_GET_ITEM(vars, i);
+        PyObject *st = PyList_GET_ITEM(slots, i);
+        update_job *j = &jobs[i];
+        j->p = (TensorObject *)Py_NewRef(v->value); /* make_writable ran */
+        j->g = (TensorObject *)Py_NewRef(PyList_GET_ITEM(grads, i));
+        j->ns = (int)PyTuple_GET_SIZE(st);
+        for (int k = 0; k < j->ns; k++) {
+            j->s[k] = (TensorObject *)Py_NewRef(
+                ((VariableObject *)PyTuple_GET_ITEM(st, k))->value);
+        }
+        total += j->p->size;
+    }
+    PyThreadState *ts = tg_nogil_begin(total);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        apply_one(kind, hp, &jobs[i]);
+    }
+    tg_nogil_end(ts);
+    jobs_free(jobs, n);
+    return 0;
 }
 
 PyObject *
@@ -366,10 +423,8 @@ tg_optimizer_apply(PyObject *Py_UNUSED(module), PyObject *args)
     if (count == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        apply_one(kind, &hp, (VariableObject *)PyList_GET_ITEM(vars, i),
-                  (TensorObject *)PyList_GET_ITEM(grads, i),
-                  PyList_GET_ITEM(slots, i));
+    if (apply_all(kind, &hp, vars, grads, slots) < 0) {
+        return NULL;
     }
     *(int64_t *)count->data += 1;   /* iterations, after the update */
     Py_RETURN_NONE;

@@ -208,3 +208,142 @@ def test_concurrent_gradients_on_a_shared_persistent_tape_are_consistent(fast_sw
     for g in got:
         np.testing.assert_array_equal(g, expected)
     del tape
+
+
+# ---- kernels without the GIL (issue 15) -------------------------------------
+# Kernels over TG_NOGIL_MIN (16384) elements release the GIL.  A helper
+# thread that sleeps between counts can then only count while this thread
+# is inside such a kernel: with a switch interval of 100 s the interpreter
+# never takes the GIL from a thread running Python code.
+
+NOGIL_MIN = 16384
+
+
+@pytest.fixture
+def slow_switching():
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    yield
+    sys.setswitchinterval(old)
+
+
+def _counts_while(fn, budget):
+    """Run fn until the sleeping counter thread has counted (or `budget`
+    seconds are up: a kernel that keeps the GIL never lets it count);
+    how many times it counted meanwhile.  The budget only bounds the
+    wait: the counter may need the scheduler to find it a core first."""
+    import time
+    count = [0]
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            count[0] += 1
+            time.sleep(1e-4)
+
+    fn()                                   # warm up (lookups, caches)
+    th = threading.Thread(target=counter)
+    th.start()
+    time.sleep(0.01)                       # the counter is looping
+    before = count[0]
+    deadline = time.monotonic() + budget
+    while count[0] == before and time.monotonic() < deadline:
+        fn()
+    during = count[0] - before
+    stop.set()
+    th.join(timeout=60)
+    assert not th.is_alive()
+    return during
+
+
+def _kernels(n):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal(n).astype(np.float32))
+    y = tf.constant(rng.standard_normal(n).astype(np.float32))
+    rows = tf.constant(rng.standard_normal((n // 8, 8)).astype(np.float32))
+    bias = tf.constant(rng.standard_normal(8).astype(np.float32))
+    v = tf.Variable(rng.standard_normal(n).astype(np.float32))
+    opt = tf.keras.optimizers.Adam(1e-3)
+    g = tf.ones([n])
+
+    def grad():
+        with tf.GradientTape() as t:
+            t.watch(x)
+            s = tf.reduce_sum(tf.sin(x) * y)
+        return t.gradient(s, x)
+
+    return {
+        "multiply": lambda: x * y,
+        "sin": lambda: tf.sin(x),
+        "bias rows": lambda: rows + bias,
+        "adam update": lambda: opt.apply_gradients([(g, v)]),
+        "gradient": grad,
+    }
+
+
+@pytest.mark.parametrize("name", ["multiply", "sin", "bias rows",
+                                  "adam update", "gradient"])
+def test_big_kernels_let_other_threads_run(name, slow_switching):
+    big = _kernels(64 * NOGIL_MIN)[name]
+    small = _kernels(64)[name]
+    assert _counts_while(big, budget=10.0) > 0
+    # the control: below the threshold the GIL is kept, and the counter
+    # indeed cannot run (the method can tell the two apart)
+    assert _counts_while(small, budget=0.3) == 0
+
+
+def test_big_matmul_lets_other_threads_run(slow_switching):
+    a = tf.constant(np.ones((256, 256), np.float32))
+    assert _counts_while(lambda: a @ a, budget=10.0) > 0
+
+
+def _train(seed, steps=3, batch=256):
+    rng = np.random.default_rng(seed)
+    w1 = tf.Variable(rng.standard_normal((784, 256)).astype(np.float32)
+                     * 0.05)
+    b1 = tf.Variable(np.zeros(256, np.float32))
+    w2 = tf.Variable(rng.standard_normal((256, 10)).astype(np.float32) * 0.05)
+    b2 = tf.Variable(np.zeros(10, np.float32))
+    x = tf.constant(rng.standard_normal((batch, 784)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 10, batch))
+    opt = tf.keras.optimizers.Adam(1e-3)
+    variables = [w1, b1, w2, b2]
+    losses = []
+    for _ in range(steps):
+        with tf.GradientTape() as t:
+            h = tf.nn.relu(x @ w1 + b1)
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(y, h @ w2 + b2))
+        opt.apply_gradients(zip(t.gradient(loss, variables), variables))
+        losses.append(loss.numpy())
+    return losses, [v.numpy() for v in variables]
+
+
+def test_threads_training_their_own_models_match_one_thread(fast_switching):
+    # the MLP step at batch 256, every kernel of it big enough to run
+    # without the GIL, in 3 threads at once: bit for bit the results of
+    # running them one after another
+    expected = [_train(seed) for seed in range(3)]
+    results = [None] * 3
+    errors = []
+    barrier = threading.Barrier(3)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = _train(i)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=300)
+    assert not any(th.is_alive() for th in threads)
+    assert errors == []
+    for (losses, values), (want_losses, want_values) in zip(results,
+                                                             expected):
+        np.testing.assert_array_equal(losses, want_losses)
+        for a, b in zip(values, want_values):
+            np.testing.assert_array_equal(a, b)
