@@ -154,12 +154,9 @@ coalesce(int nd, Py_ssize_t *shape, Py_ssize_t *sa, Py_ssize_t *sb)
         }                                                                    \
     } while (0)
 
-void
-tg_broadcast_copy(TensorObject *x, TensorObject *out)
+static void
+broadcast_copy(TensorObject *x, TensorObject *out)
 {
-    if (out->size == 0) {
-        return;
-    }
     if (x->size == out->size) {
         memcpy(out->data, x->data,
                (size_t)out->size * (size_t)tg_dtype_size[x->dtype]);
@@ -172,6 +169,18 @@ tg_broadcast_copy(TensorObject *x, TensorObject *out)
         case 4: BCAST_LOOP(uint32_t); break;
         default: BCAST_LOOP(uint64_t); break;
     }
+}
+
+/* Called with the GIL held; big copies run without it. */
+void
+tg_broadcast_copy(TensorObject *x, TensorObject *out)
+{
+    if (out->size == 0) {
+        return;
+    }
+    PyThreadState *ts = tg_nogil_begin(out->size);
+    broadcast_copy(x, out);
+    tg_nogil_end(ts);
 }
 #undef BCAST_LOOP
 
@@ -831,12 +840,18 @@ tg_binary_kernel(int op, TensorObject *a, TensorObject *b, TensorObject *out)
 
 #define UN_DISPATCH(EF, ED)                                                  \
     switch (x->dtype) {                                                      \
-        case TG_FLOAT32:                                                     \
+        case TG_FLOAT32: {                                                   \
+            PyThreadState *ts_ = tg_nogil_begin(x->size);                    \
             UN_LOOP(float, EF);                                              \
+            tg_nogil_end(ts_);                                               \
             return 0;                                                        \
-        case TG_FLOAT64:                                                     \
+        }                                                                    \
+        case TG_FLOAT64: {                                                   \
+            PyThreadState *ts_ = tg_nogil_begin(x->size);                    \
             UN_LOOP(double, ED);                                             \
+            tg_nogil_end(ts_);                                               \
             return 0;                                                        \
+        }                                                                    \
         default:                                                             \
             break;                                                           \
     }
@@ -1313,7 +1328,9 @@ tg_sum_all(TensorObject *x, TensorObject *out)
                     char *args[3] = {(char *)&acc, x->data, (char *)&acc};
                     npy_intp dims[1] = {n};
                     npy_intp steps[3] = {0, 4, 0};
+                    PyThreadState *ts = tg_nogil_begin(n);
                     e->fn(args, dims, steps, e->data);
+                    tg_nogil_end(ts);
                     npy_clear_floatstatus_barrier((char *)dims);
                     *(float *)out->data = acc;
                     return 0;

@@ -478,31 +478,159 @@ static const struct {
 static PyObject *op_docstrings[TG_NOPS]; /* alive as long as the process:
                                             the functions' ml_doc */
 
-static PyObject *textwrap_mod; /* textwrap, while the docstrings are made */
+/* ---- filling paragraphs ----------------------------------------------------
+ * What textwrap.fill(text, 72, initial_indent, subsequent_indent,
+ * break_on_hyphens=False) gives, in C: calling textwrap for the ~900
+ * paragraphs of the op docstrings was most of the module's import time.
+ * Greedy, as textwrap: words and runs of whitespace (each whitespace
+ * character a space) are laid on a line while they fit; a line drops the
+ * whitespace it would start (but the first) or end with; a word longer
+ * than a line is cut.  Widths count code points (the text is UTF-8).
+ * tests/test_signatures.py compares every docstring with textwrap's. */
+#define DOC_WIDTH 72
 
-/* `text` filled to 72 columns with textwrap (indent for the first line,
- * an Args: entry's continuation lines 2 more), appended to `parts` with a
+static int
+is_doc_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+           c == '\r';
+}
+
+/* code points in s[0..n) */
+static Py_ssize_t
+utf8_len(const char *s, Py_ssize_t n)
+{
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        k += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return k;
+}
+
+/* bytes of the first `cps` code points of s[0..n) */
+static Py_ssize_t
+utf8_prefix(const char *s, Py_ssize_t n, Py_ssize_t cps)
+{
+    Py_ssize_t i = 0;
+    while (i < n && cps > 0) {
+        i++;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) {
+            i++;
+        }
+        cps--;
+    }
+    return i;
+}
+
+typedef struct {
+    const char *p;             /* into the text (spaces: any whitespace) */
+    Py_ssize_t n;              /* bytes */
+    int space;
+} doc_chunk;
+
+static PyObject *
+fill_paragraph(const char *text, const char *indent, const char *more)
+{
+    Py_ssize_t len = (Py_ssize_t)strlen(text), nchunks = 0, i = 0, k = 0;
+    doc_chunk *chunks = PyMem_Malloc((size_t)(len + 1) * sizeof(*chunks));
+    PyObject *out = NULL;
+    char *buf = NULL;
+    Py_ssize_t cap = 2 * len + 64, used = 0, nlines = 0;
+    if (chunks == NULL || (buf = PyMem_Malloc((size_t)cap)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    while (i < len) {          /* tabs never occur in the op table's text */
+        Py_ssize_t j = i;
+        int sp = is_doc_space(text[i]);
+        while (j < len && is_doc_space(text[j]) == sp) {
+            j++;
+        }
+        chunks[nchunks++] = (doc_chunk){text + i, j - i, sp};
+        i = j;
+    }
+    while (k < nchunks) {
+        const char *ind = nlines ? more : indent;
+        Py_ssize_t width = DOC_WIDTH - (Py_ssize_t)strlen(ind), cur = 0;
+        Py_ssize_t first = k, last;
+        Py_ssize_t cut = 0;    /* bytes of chunks[k] taken by a cut word */
+        if (nlines && chunks[k].space) {
+            k++;
+            first = k;
+        }
+        while (k < nchunks) {
+            Py_ssize_t l = utf8_len(chunks[k].p, chunks[k].n);
+            if (cur + l > width) {
+                break;
+            }
+            cur += l;
+            k++;
+        }
+        if (k < nchunks && utf8_len(chunks[k].p, chunks[k].n) > width) {
+            Py_ssize_t left = width < 1 ? 1 : width - cur;
+            cut = utf8_prefix(chunks[k].p, chunks[k].n, left);
+        }
+        last = k;              /* whole chunks [first, last), then cut */
+        if (cut == 0 && last > first && chunks[last - 1].space) {
+            last--;
+        }
+        if (last == first && cut == 0) {
+            continue;          /* nothing on this line: textwrap adds none */
+        }
+        Py_ssize_t need = used + (Py_ssize_t)strlen(ind) + 2;
+        for (Py_ssize_t c = first; c < last; c++) {
+            need += chunks[c].n;
+        }
+        need += cut;
+        if (need > cap) {
+            char *nb = PyMem_Realloc(buf, (size_t)(cap = 2 * need));
+            if (nb == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            buf = nb;
+        }
+        if (nlines) {
+            buf[used++] = '\n';
+        }
+        memcpy(buf + used, ind, strlen(ind));
+        used += (Py_ssize_t)strlen(ind);
+        for (Py_ssize_t c = first; c < last; c++) {
+            if (chunks[c].space) {
+                memset(buf + used, ' ', (size_t)chunks[c].n);
+            }
+            else {
+                memcpy(buf + used, chunks[c].p, (size_t)chunks[c].n);
+            }
+            used += chunks[c].n;
+        }
+        if (cut) {
+            memcpy(buf + used, chunks[k].p, (size_t)cut);
+            used += cut;
+            chunks[k].p += cut;
+            chunks[k].n -= cut;
+        }
+        nlines++;
+    }
+    out = PyUnicode_DecodeUTF8(buf, used, "strict");
+done:
+    PyMem_Free(chunks);
+    PyMem_Free(buf);
+    return out;
+}
+
+/* `text` filled to 72 columns (indent for the first line, an Args:
+ * entry's continuation lines 2 more), appended to `parts` with a
  * newline */
 static int
 doc_par(PyObject *parts, PyObject *text, const char *indent)
 {
-    PyObject *more = PyUnicode_FromFormat("%s%s", indent,
-                                          indent[0] ? "  " : "");
-    PyObject *kw = more ? Py_BuildValue("{sisssOsO}", "width", 72,
-                                        "initial_indent", indent,
-                                        "subsequent_indent", more,
-                                        "break_on_hyphens", Py_False)
-                        : NULL;
-    PyObject *fill = PyObject_GetAttrString(textwrap_mod, "fill");
-    PyObject *args = text ? PyTuple_Pack(1, text) : NULL;
-    PyObject *filled = (kw && fill && args) ? PyObject_Call(fill, args, kw)
-                                            : NULL;
+    char more[64];
+    const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+    PyOS_snprintf(more, sizeof(more), "%s%s", indent, indent[0] ? "  " : "");
+    PyObject *filled = utf8 ? fill_paragraph(utf8, indent, more) : NULL;
     PyObject *line = filled ? PyUnicode_FromFormat("%U\n", filled) : NULL;
     int rc = line ? PyList_Append(parts, line) : -1;
-    Py_XDECREF(more);
-    Py_XDECREF(kw);
-    Py_XDECREF(fill);
-    Py_XDECREF(args);
     Py_XDECREF(filled);
     Py_XDECREF(line);
     return rc;
@@ -705,23 +833,9 @@ done:
     return r;
 }
 
-static int add_op_functions_wrapped(PyObject *m);
-
-/* the op functions, their docstrings filled by textwrap */
+/* the op functions, with their docstrings */
 static int
 add_op_functions(PyObject *m)
-{
-    textwrap_mod = PyImport_ImportModule("textwrap");
-    if (textwrap_mod == NULL) {
-        return -1;
-    }
-    int rc = add_op_functions_wrapped(m);
-    Py_CLEAR(textwrap_mod);
-    return rc;
-}
-
-static int
-add_op_functions_wrapped(PyObject *m)
 {
     for (int op = 0; op < TG_NOPS; op++) {
         const tg_opdef *d = &tg_ops[op];
@@ -992,6 +1106,18 @@ mod_block_cache(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(nn)", n, bytes);
 }
 
+/* _fill(text, indent, subsequent_indent): the docstrings' paragraph
+ * filler, for tests/test_signatures.py to hold against textwrap.fill */
+static PyObject *
+mod_fill(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    const char *text, *indent, *more;
+    if (!PyArg_ParseTuple(args, "sss:_fill", &text, &indent, &more)) {
+        return NULL;
+    }
+    return fill_paragraph(text, indent, more);
+}
+
 static PyObject *
 mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
 {
@@ -1244,6 +1370,11 @@ static PyMethodDef module_methods[] = {
      "_adopt($module, array, /)\n--\n\n"
      "A Tensor over a fresh ndarray's bytes, no copy (private: the array "
      "is given up).\n"},
+    {"_fill", (PyCFunction)mod_fill, METH_VARARGS,
+     "_fill($module, text, indent, subsequent_indent, /)\n--\n\nWhat "
+     "textwrap.fill(text, 72, initial_indent=indent, subsequent_indent="
+     "subsequent_indent, break_on_hyphens=False) gives (the op "
+     "docstrings' filler)."},
     {"_release_blocks", (PyCFunction)mod_release_blocks, METH_VARARGS,
      "_release_blocks($module, close=False, /)\n--\n\n"
      "Free the cached data blocks (close: and cache no more; run at exit)."},
