@@ -213,6 +213,10 @@ def autograd_cases(autograd):
             "nested": lambda: nested(1.0)}
 
 
+PEER_CASES = {"torch": torch_cases, "jax": jax_cases, "tensorflow": tf_cases,
+              "autograd": autograd_cases}
+
+
 # ---- harness -------------------------------------------------------------------
 
 def best_us(fn, repeat, number):
@@ -228,18 +232,10 @@ def main():
     repeat, number = (3, 20) if args.quick else (7, 200)
 
     peers = {}
-    torch = _try("torch")
-    if torch is not None:
-        peers["torch"] = torch_cases(torch)
-    jax = _try("jax")
-    if jax is not None:
-        peers["jax"] = jax_cases(jax)
-    real_tf = _try("tensorflow")
-    if real_tf is not None:
-        peers["tensorflow"] = tf_cases(real_tf)
-    autograd = _try("autograd")
-    if autograd is not None:
-        peers["autograd"] = autograd_cases(autograd)
+    for name, cases in PEER_CASES.items():
+        mod = _try(name)
+        if mod is not None:
+            peers[name] = cases(mod)
 
     rows = [
         ("200-op chain y=y*x+1, fwd+grad", tg_chain, 200,

@@ -181,6 +181,8 @@ def fmt(value, unit):
     if value is None:
         return "-"
     if unit == "s":
+        if value < 1e-6:
+            return "%.0f ns" % (value * 1e9)
         if value < 1e-3:
             return "%.1f us" % (value * 1e6)
         if value < 1:
@@ -218,42 +220,38 @@ class Ctx:
         return Result(name, "s", values, floor_name, targets, notes)
 
 
-def _core_peer_cases(ctx):
+def _core(ctx, key, name, floor_name, targets, notes=()):
+    """A bench_core row: tapegrad's case, each peer's case `key`, a floor."""
     import bench_core as bc
-    makers = {"torch": bc.torch_cases, "jax": bc.jax_cases,
-              "tensorflow": bc.tf_cases, "autograd": bc.autograd_cases}
-    return bc, {p: makers[p](ctx.peer(p)) for p in PEERS if ctx.peer(p)}
+    tg_fn, floor = {"chain": (bc.tg_chain, bc.py_chain_grad),
+                    "basic": (bc.tg_seed_basic, bc.np_seed_basic),
+                    "nested": (bc.tg_seed_nested, bc.py_nested)}[key]
+    cases = {"tapegrad": tg_fn}
+    for p, make in bc.PEER_CASES.items():
+        if ctx.peer(p):
+            cases[p] = make(ctx.peer(p))[key]
+    return ctx.time(name, cases, floor_name, floor, targets, notes)
 
 
 def w_chain(ctx):
-    bc, peer = _core_peer_cases(ctx)
-    cases = {"tapegrad": bc.tg_chain}
-    cases.update({p: c["chain"] for p, c in peer.items()})
-    return ctx.time(
-        "scalar chain (200 ops, grad)", cases, "Python floats, hand grad",
-        bc.py_chain_grad,
+    return _core(
+        ctx, "chain", "scalar chain (200 ops, grad)",
+        "Python floats, hand grad",
         [Target("<= 3x Python floats", "tapegrad", "floor", "<=", 3.0),
          Target(">= 40x faster than torch", "torch", "tapegrad", ">=", 40.0)],
-        ["jax eager (jax.grad, no jit): per-op dispatch, as the others"])
+        ["chain, seed, second order: jax eager (jax.grad, no jit): per-op "
+         "dispatch, as the others"])
 
 
 def w_seed(ctx):
-    bc, peer = _core_peer_cases(ctx)
-    cases = {"tapegrad": bc.tg_seed_basic}
-    cases.update({p: c["basic"] for p, c in peer.items()})
-    return ctx.time(
-        "seed cell (sum, square, grad)", cases, "NumPy by hand",
-        bc.np_seed_basic,
+    return _core(
+        ctx, "basic", "seed cell (sum, square, grad)", "NumPy by hand",
         [Target(">= 30x faster than torch", "torch", "tapegrad", ">=", 30.0)])
 
 
 def w_second_order(ctx):
-    bc, peer = _core_peer_cases(ctx)
-    cases = {"tapegrad": bc.tg_seed_nested}
-    cases.update({p: c["nested"] for p, c in peer.items()})
-    return ctx.time(
-        "second order (d2/dx2 x**3)", cases, "Python float, by hand",
-        bc.py_nested,
+    return _core(
+        ctx, "nested", "second order (d2/dx2 x**3)", "Python float, by hand",
         [Target(">= 40x faster than torch", "torch", "tapegrad", ">=", 40.0)])
 
 
