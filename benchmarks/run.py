@@ -463,6 +463,9 @@ def w_threads(ctx):
         values[k] = two / one
         notes.append("threads: %s %.0f steps/s on 1 thread, %.0f on 2"
                      % (k, one, two))
+    notes.append("threads: NumPy by hand spends its step in BLAS calls that "
+                 "release the GIL, so its figure is about what this machine "
+                 "gives two threads at all (other load, shared cores)")
     return Result("2 threads, MLP step batch 256", "x", values,
                   "NumPy by hand",
                   [Target(">= 1.6x on 2 threads", "tapegrad", None, ">=",
