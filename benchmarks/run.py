@@ -691,6 +691,11 @@ def environment(ctx):
     return lines
 
 
+def fmt_ratio(r):
+    # three digits near the targets (1.02 vs 1.022 decides one of them)
+    return "%.3fx" % r if r < 10 else "%.1fx" % r
+
+
 def table_rows(results):
     head = ["workload"] + list(COLUMNS) + ["floor", "ratio", "target",
                                            "met?"]
@@ -705,7 +710,7 @@ def table_rows(results):
                                               res.unit), res.floor_name))
             else:
                 cells += [""] * (len(COLUMNS) + 1)
-            cells += ["-" if r is None else "%.2fx" % r, tgt.text,
+            cells += ["-" if r is None else fmt_ratio(r), tgt.text,
                       "-" if r is None else ("yes" if tgt.met(r) else "NO")]
             rows.append(cells)
     return head, rows
@@ -720,6 +725,10 @@ def print_table(head, rows):
         print(" | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
 
 
+TABLE_BEGIN = "<!-- run.py --markdown: table begins -->"
+TABLE_END = "<!-- run.py --markdown: table ends -->"
+
+
 def markdown(path, env, head, rows, notes, command):
     out = ["```", *env, "```", "", "`%s`" % command, "",
            "| " + " | ".join(head) + " |",
@@ -729,8 +738,20 @@ def markdown(path, env, head, rows, notes, command):
         out.append("| " + " | ".join(str(c).replace("|", "\\|")
                                      for c in r) + " |")
     out += [""] + ["- " + n for n in notes]
+    text = "\n".join(out) + "\n"
+    try:
+        with open(path) as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        old = ""
+    if TABLE_BEGIN in old and TABLE_END in old:
+        # a page that holds the table between the markers (our README):
+        # only the table is replaced
+        head_, rest = old.split(TABLE_BEGIN, 1)
+        text = (head_ + TABLE_BEGIN + "\n" + text
+                + TABLE_END + rest.split(TABLE_END, 1)[1])
     with open(path, "w") as fh:
-        fh.write("\n".join(out) + "\n")
+        fh.write(text)
 
 
 def plot(path, results):
@@ -745,7 +766,8 @@ def plot(path, results):
                 continue
             labels.append("%s\n%s" % (res.name, tgt.text))
             margins.append(tgt.margin(r))
-            texts.append("%.2fx (target %s %g)" % (r, tgt.op, tgt.bound))
+            texts.append("%s (target %s %g)" % (fmt_ratio(r), tgt.op,
+                                                 tgt.bound))
     fig, ax = plt.subplots(figsize=(9, 0.55 * len(labels) + 1.5))
     ys = range(len(labels))[::-1]
     ax.barh(list(ys), margins, color=["tab:green" if m >= 1 else "tab:red"
@@ -758,7 +780,7 @@ def plot(path, results):
     ax.set_xlabel("how far from target (>= 1: met; log scale)")
     ax.set_title("tapegrad against the issue-15 targets")
     lo, hi = min(margins + [1.0]), max(margins + [1.0])
-    ax.set_xlim(lo / 2, hi * 20)
+    ax.set_xlim(lo / 2, hi * 6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -773,7 +795,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="threads for every library (default 1)")
     ap.add_argument("--peers", default=",".join(PEERS),
-                    help="comma-separated peers to try (default all)")
+                    help="comma-separated peers to try (default all; "
+                         "none: tapegrad and the floors only)")
     ap.add_argument("--markdown", metavar="PATH")
     ap.add_argument("--plot", metavar="PATH")
     ap.add_argument("--_peak", help=argparse.SUPPRESS)
