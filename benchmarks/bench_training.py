@@ -212,6 +212,9 @@ def main():
     rows = [("NumPy by hand", numpy_step), ("tapegrad", tapegrad_step)]
     try:
         import torch
+        # torch.optim loads torch._dynamo and triton, whose native library
+        # segfaults when TensorFlow's was loaded first: load it before TF
+        import torch._dynamo  # noqa: F401
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         rows.append(("PyTorch %s eager" % torch.__version__, torch_step))
     except ImportError:
