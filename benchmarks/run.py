@@ -206,9 +206,17 @@ class Ctx:
         m = self.peers.get(name)
         return None if isinstance(m, str) else m
 
-    def time(self, name, cases, floor_name, floor, targets, notes=()):
+    def time(self, name, cases, floor_name, floor, targets, notes=(),
+             check=True):
         runnable = {k: f for k, f in cases.items() if f is not None}
         runnable["floor"] = floor
+        notes = list(notes)
+        if check:                           # every framework, the same answer
+            want = _arrays(floor())
+            for k in COLUMNS:
+                if k in runnable and not _same(_arrays(runnable[k]()), want):
+                    notes.append("%s: %s's result differs from the floor's"
+                                 % (name, k))
         t = interleaved(runnable, self.rounds, self.budget)
         values = {}
         for col in COLUMNS:
@@ -218,6 +226,31 @@ class Ctx:
                 values[col] = missing(self.peers, col)
         values.update({k: v for k, v in t.items() if k not in values})
         return Result(name, "s", values, floor_name, targets, notes)
+
+
+def _arrays(out):
+    """A case's result (tensors, arrays, floats, nested in tuples or lists)
+    as a flat list of NumPy arrays."""
+    import numpy as np
+    if isinstance(out, (tuple, list)):
+        return [a for o in out for a in _arrays(o)]
+    if hasattr(out, "detach"):             # a torch tensor
+        out = out.detach()
+    return [np.asarray(out, dtype=np.float64)]
+
+
+def _same(got, want):
+    import numpy as np
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if g.size != w.size:
+            return False
+        scale = max(1.0, float(np.abs(w).max()) if w.size else 1.0)
+        if not np.allclose(g.reshape(w.shape), w, rtol=1e-3,
+                           atol=1e-4 * scale):
+            return False
+    return True
 
 
 def _core(ctx, key, name, floor_name, targets, notes=()):
@@ -270,7 +303,8 @@ def w_mlp(ctx):
         "MLP step 64x784x256x10, Adam", cases, "NumPy by hand",
         bt.numpy_step(*arrays),
         [Target("<= 0.95x NumPy by hand", "tapegrad", "floor", "<=", 0.95)],
-        ["MLP: jax is one jitted step (its idiom); autograd not written"])
+        ["MLP: jax is one jitted step (its idiom); autograd not written"],
+        check=False)                        # steps return nothing
 
 
 def tape_elementwise(tf, x):
