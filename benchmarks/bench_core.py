@@ -24,9 +24,12 @@ CHAIN_STEPS = 100  # y = y * x + 1.0 per step: 2 ops, so 200 ops in all
 
 # ---- the computations, per framework -------------------------------------
 
-def tg_chain():
-    x = tg.constant(0.5)
-    with tg.GradientTape() as t:
+# The tape-API cases take the module as `tf`: tapegrad by default, and
+# real TensorFlow runs the very same code (benchmarks/run.py passes it).
+
+def tg_chain(tf=tg):
+    x = tf.constant(0.5)
+    with tf.GradientTape() as t:
         t.watch(x)
         y = x
         for _ in range(CHAIN_STEPS):
@@ -50,6 +53,12 @@ def py_chain():
     return y
 
 
+def py_nested():
+    # d2/dx2 of x**3 by hand: 6x
+    x = 1.0
+    return 6.0 * x
+
+
 def py_chain_grad():
     # hand-written forward and reverse sweep with Python floats
     x = 0.5
@@ -65,12 +74,12 @@ def py_chain_grad():
     return gx + g
 
 
-def tg_seed_basic():
-    x = tg.ones((2, 2))
-    with tg.GradientTape() as t:
+def tg_seed_basic(tf=tg):
+    x = tf.ones((2, 2))
+    with tf.GradientTape() as t:
         t.watch(x)
-        y = tg.reduce_sum(x)
-        z = tg.multiply(y, y)
+        y = tf.reduce_sum(x)
+        z = tf.multiply(y, y)
     return t.gradient(z, x)
 
 
@@ -89,10 +98,10 @@ def tg_seed_persistent():
     return t.gradient(z, x), t.gradient(y, x)
 
 
-def tg_seed_nested():
-    x = tg.Variable(1.0)
-    with tg.GradientTape() as t:
-        with tg.GradientTape() as t2:
+def tg_seed_nested(tf=tg):
+    x = tf.Variable(1.0)
+    with tf.GradientTape() as t:
+        with tf.GradientTape() as t2:
             y = x * x * x
         dy_dx = t2.gradient(y, x)
     return t.gradient(dy_dx, x)
@@ -174,7 +183,38 @@ def jax_cases(jax):
         return y
 
     g = jax.grad(f)  # eager (no jit): per-op dispatch, as tapegrad
-    return {"chain": lambda: g(0.5)}
+    ones = jnp.ones((2, 2))
+    basic = jax.grad(lambda x: jnp.sum(x) * jnp.sum(x))
+    nested = jax.grad(jax.grad(lambda x: x * x * x))
+    return {"chain": lambda: g(0.5), "basic": lambda: basic(ones),
+            "nested": lambda: nested(1.0)}
+
+
+def tf_cases(tf):
+    # real TensorFlow runs tapegrad's own cases (the same API)
+    return {"chain": lambda: tg_chain(tf), "basic": lambda: tg_seed_basic(tf),
+            "nested": lambda: tg_seed_nested(tf)}
+
+
+def autograd_cases(autograd):
+    import autograd.numpy as anp
+
+    def f(x):
+        y = x
+        for _ in range(CHAIN_STEPS):
+            y = y * x + 1.0
+        return y
+
+    g = autograd.grad(f)
+    ones = np.ones((2, 2), np.float32)
+    basic = autograd.grad(lambda x: anp.sum(x) * anp.sum(x))
+    nested = autograd.grad(autograd.grad(lambda x: x * x * x))
+    return {"chain": lambda: g(0.5), "basic": lambda: basic(ones),
+            "nested": lambda: nested(1.0)}
+
+
+PEER_CASES = {"torch": torch_cases, "jax": jax_cases, "tensorflow": tf_cases,
+              "autograd": autograd_cases}
 
 
 # ---- harness -------------------------------------------------------------------
@@ -192,12 +232,10 @@ def main():
     repeat, number = (3, 20) if args.quick else (7, 200)
 
     peers = {}
-    torch = _try("torch")
-    if torch is not None:
-        peers["torch"] = torch_cases(torch)
-    jax = _try("jax")
-    if jax is not None:
-        peers["jax"] = jax_cases(jax)
+    for name, cases in PEER_CASES.items():
+        mod = _try(name)
+        if mod is not None:
+            peers[name] = cases(mod)
 
     rows = [
         ("200-op chain y=y*x+1, fwd+grad", tg_chain, 200,
@@ -207,7 +245,8 @@ def main():
         ("seed: reduce_sum, multiply, grad", tg_seed_basic, 3,
          {"numpy (hand grad)": np_seed_basic}, "basic"),
         ("seed: persistent, two grads", tg_seed_persistent, 2, {}, None),
-        ("seed: nested tapes, 2nd order", tg_seed_nested, 3, {}, "nested"),
+        ("seed: nested tapes, 2nd order", tg_seed_nested, 3,
+         {"python floats (hand)": py_nested}, "nested"),
         ("seed: x @ w + b, mean(y**2), grad", tg_seed_linear, 4,
          {"numpy (hand grad)": np_seed_linear}, None),
         ("seed: sin + softplus, dict grad", tg_seed_sin_softplus, 3, {}, None),

@@ -30,7 +30,9 @@ def make(rng):
     return w, x
 
 
-def tapegrad_cases(w, x):
+def tapegrad_cases(w, x, tf=tg):
+    # tf: the module; real TensorFlow runs the same code (benchmarks/run.py)
+    tg = tf
     W = tg.constant(w)
     X = tg.constant(x)
 
@@ -64,13 +66,13 @@ def tapegrad_cases(w, x):
             "tapegrad jacobian (no pfor)": jacobian_no_pfor}
 
 
-def torch_cases(w, x):
+def torch_cases(w, x, threads=1):
     try:
         import torch
         from torch.func import jacrev
     except ImportError:
         return {}
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     W = torch.tensor(w)
     X = torch.tensor(x)
 

@@ -34,9 +34,9 @@ def best_of(step, n, repeat):
     return min(times) * 1e6
 
 
-def data(rng):
-    x = rng.standard_normal((B, D_IN)).astype(np.float32)
-    labels = rng.integers(0, D_OUT, B)
+def data(rng, batch=B):
+    x = rng.standard_normal((batch, D_IN)).astype(np.float32)
+    labels = rng.integers(0, D_OUT, batch)
     w1 = (rng.standard_normal((D_IN, H)) * 0.05).astype(np.float32)
     w2 = (rng.standard_normal((H, D_OUT)) * 0.05).astype(np.float32)
     return x, labels, w1, w2
@@ -78,7 +78,7 @@ def numpy_step(x, labels, w1, w2):
         z = logits - logits.max(1, keepdims=True)
         e = np.exp(z)
         sm = e / e.sum(1, keepdims=True)
-        g_logits = (sm - onehot) * np.float32(1.0 / B)
+        g_logits = (sm - onehot) * np.float32(1.0 / len(x))
         g = [None, None, h.T @ g_logits, g_logits.sum(0)]
         g_h = g_logits @ p[2].T
         g_h *= h_pre > 0
@@ -109,6 +109,38 @@ def torch_step(x, labels, w1, w2):
         loss = torch.nn.functional.cross_entropy(h @ W2 + b2, yt)
         loss.backward()
         opt.step()
+    return step
+
+
+# ---- JAX: one jitted step (its idiom), Adam written out as above --------------------
+def jax_step(x, labels, w1, w2):
+    import jax
+    import jax.numpy as jnp
+    p = [jnp.asarray(w1), jnp.zeros(H, jnp.float32), jnp.asarray(w2),
+         jnp.zeros(D_OUT, jnp.float32)]
+    state = [p, [jnp.zeros_like(a) for a in p], [jnp.zeros_like(a) for a in p],
+             jnp.float32(0)]
+    xj, yj = jnp.asarray(x), jnp.asarray(labels)
+
+    def loss_fn(p, xb, yb):
+        h = jax.nn.relu(xb @ p[0] + p[1])
+        logp = jax.nn.log_softmax(h @ p[2] + p[3])
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], 1))
+
+    @jax.jit
+    def update(p, m, v, t, xb, yb):
+        g = jax.grad(loss_fn)(p, xb, yb)
+        t = t + 1
+        alpha = LR * jnp.sqrt(1 - B2 ** t) / (1 - B1 ** t)
+        m = [ma + (ga - ma) * (1 - B1) for ma, ga in zip(m, g)]
+        v = [va + (ga * ga - va) * (1 - B2) for va, ga in zip(v, g)]
+        p = [a - alpha * ma / (jnp.sqrt(va) + EPS)
+             for a, ma, va in zip(p, m, v)]
+        return p, m, v, t
+
+    def step():
+        state[:] = update(*state, xj, yj)
+        jax.block_until_ready(state[0])
     return step
 
 
@@ -180,6 +212,9 @@ def main():
     rows = [("NumPy by hand", numpy_step), ("tapegrad", tapegrad_step)]
     try:
         import torch
+        # torch.optim loads torch._dynamo and triton, whose native library
+        # segfaults when TensorFlow's was loaded first: load it before TF
+        import torch._dynamo  # noqa: F401
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         rows.append(("PyTorch %s eager" % torch.__version__, torch_step))
     except ImportError:
