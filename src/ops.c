@@ -217,7 +217,7 @@ pow_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
     if (NEEDS(0)) {
-        SET(0, MUL(G, MUL(X(1), POW(X(0), SUB(X(1), CONST(1.0, X(1)))))));
+        SET(0, MUL(G, LAST(MUL(X(1), POW(X(0), SUB(X(1), CONST(1.0, X(1))))))));
     }
     if (NEEDS(1)) {
         /* m = (x > 0); log(x*m + (1-m)) * m is log(x) where x > 0 and 0
@@ -429,7 +429,7 @@ int
 sin_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, UNARY(cos, X(0))));
+    SET(0, MUL(G, LAST(UNARY(cos, X(0)))));
     VJP_END;
 }
 JVP_ELEMENTWISE(sin)
@@ -439,7 +439,7 @@ int
 cos_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, NEG(MUL(G, UNARY(sin, X(0)))));
+    SET(0, NEG(MUL(G, LAST(UNARY(sin, X(0))))));
     VJP_END;
 }
 JVP_ELEMENTWISE(cos)
@@ -474,7 +474,7 @@ int
 sigmoid_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, MUL(Y, SUB(CONST(1.0, Y), Y))));
+    SET(0, MUL(G, LAST(MUL(Y, LAST(SUB(CONST(1.0, Y), Y))))));
     VJP_END;
 }
 JVP_ELEMENTWISE(sigmoid)
@@ -484,7 +484,7 @@ int
 softplus_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, UNARY(sigmoid, X(0))));
+    SET(0, MUL(G, LAST(UNARY(sigmoid, X(0)))));
     VJP_END;
 }
 JVP_ELEMENTWISE(softplus)

@@ -417,7 +417,7 @@ int
 square_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, MUL(CONST(2.0, X(0)), X(0))));
+    SET(0, MUL(G, LAST(MUL(CONST(2.0, X(0)), X(0)))));
     VJP_END;
 }
 JVP_ELEMENTWISE(square)
@@ -558,7 +558,7 @@ int
 tanh_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, SUB(ONE(Y), MUL(Y, Y))));
+    SET(0, MUL(G, LAST(SUB(ONE(Y), LAST(MUL(Y, Y))))));
     VJP_END;
 }
 JVP_ELEMENTWISE(tanh)

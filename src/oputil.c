@@ -650,6 +650,63 @@ tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs)
     return tg_call_tensors(op, 2, in, attrs);
 }
 
+/* Nothing records what this thread computes now: no tape on its stack
+ * (a transposed jvp's private tape is one), no forward accumulator. */
+int
+tg_unrecorded(void)
+{
+    PyObject *accs;
+    return tg_active_stack() == NULL &&
+           ((accs = tg_accumulator_list(0)) == NULL ||
+            PyList_GET_SIZE(accs) == 0);
+}
+
+/* A tensor only its one holder (a vjp's scope, the sweep's gradient
+ * table) refers to, owning its bytes: safe to overwrite (no tape saved
+ * it, no view shares its bytes, no caller has it).  Known ones are never
+ * overwritten: a view could share the flag. */
+int
+tg_exclusive(PyObject *t)
+{
+    TensorObject *x = (TensorObject *)t;
+    return Py_REFCNT(t) == 1 && Tensor_Check(t) && x->base == NULL &&
+           !x->all_ones && tg_is_float(x->dtype);
+}
+
+/* add, subtract, multiply or divide of a and b written over `last` (one
+ * of them: see LAST in vjp.h) when nothing records it, `last` is
+ * exclusive and the result has its shape and dtype.  A new reference to
+ * `last`, or NULL with no exception when the op must run as usual. */
+PyObject *
+tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
+{
+    TensorObject *ta = (TensorObject *)a, *tb = (TensorObject *)b;
+    TensorObject *t = (TensorObject *)last;
+    Py_ssize_t shape[TG_MAXDIMS];
+    int nd;
+    if ((op != TG_OP_add && op != TG_OP_subtract && op != TG_OP_multiply &&
+         op != TG_OP_divide) ||
+        !Tensor_Check(a) || !Tensor_Check(b) || !tg_exclusive(last) ||
+        ta->dtype != t->dtype || tb->dtype != t->dtype || !tg_unrecorded()) {
+        return NULL;
+    }
+    if (tg_broadcast_shapes(tg_ops[op].tf_name, ta, tb, &nd, shape) < 0) {
+        PyErr_Clear();         /* the usual path reports it */
+        return NULL;
+    }
+    if (nd != t->ndim ||
+        memcmp(shape, t->shape, (size_t)nd * sizeof(Py_ssize_t))) {
+        return NULL;
+    }
+    if (op == TG_OP_multiply && (ta->all_ones || tb->all_ones)) {
+        return Py_NewRef(last);    /* t * 1 is t */
+    }
+    if (tg_binary_kernel(op, ta, tb, t) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(last);
+}
+
 PyObject *
 tg_shape_attrs(int ndim, const Py_ssize_t *shape)
 {

@@ -209,28 +209,6 @@ grad_slot(grad_table *g, int64_t id)
     return &g->grads[g->n++];
 }
 
-/* Nothing records what this thread computes now: no tape on its stack,
- * no forward accumulator. */
-static int
-unrecorded(void)
-{
-    PyObject *accs;
-    return tg_active_stack() == NULL &&
-           ((accs = tg_accumulator_list(0)) == NULL ||
-            PyList_GET_SIZE(accs) == 0);
-}
-
-/* A gradient tensor only the grad table holds, owning its bytes: safe to
- * overwrite (no tape saved it, no view shares its bytes, no caller has
- * it).  Known ones are never overwritten: a view could share the flag. */
-static int
-exclusive(PyObject *t)
-{
-    TensorObject *x = (TensorObject *)t;
-    return Py_REFCNT(t) == 1 && Tensor_Check(t) && x->base == NULL &&
-           !x->all_ones && tg_is_float(x->dtype);
-}
-
 /* grads[id] += g (steals g).  The add is recorded like any op.  When
  * nothing records the sweep, a sum of two same-shaped gradients is
  * written over one of them that only the table holds, as NumPy's `+=`
@@ -254,8 +232,8 @@ accumulate(grad_table *gt, int64_t id, PyObject *g)
         in[0]->dtype == in[1]->dtype && in[0]->ndim == in[1]->ndim &&
         !memcmp(in[0]->shape, in[1]->shape,
                 (size_t)in[0]->ndim * sizeof(Py_ssize_t)) &&
-        (exclusive(*slot) || exclusive(g)) && unrecorded()) {
-        TensorObject *into = exclusive(*slot) ? in[0] : in[1];
+        (tg_exclusive(*slot) || tg_exclusive(g)) && tg_unrecorded()) {
+        TensorObject *into = tg_exclusive(*slot) ? in[0] : in[1];
         if (tg_binary_kernel(TG_OP_add, in[0], in[1], into) < 0) {
             Py_DECREF(g);
             return -1;

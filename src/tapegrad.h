@@ -402,6 +402,9 @@ int tg_check_format_spec(const char *type, PyObject *spec); /* str only */
 PyObject *tg_normalize_key(PyObject *key);
 PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
+int tg_unrecorded(void);          /* no tape or accumulator sees ops now */
+int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
+PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
                  TensorObject **out);   /* shared immutable ones */
 void tg_ones_cache_clear(void);

@@ -67,6 +67,7 @@ attr_flag(PyObject *attrs, Py_ssize_t i, const char *tfname,
 typedef struct {
     PyObject *tmp[48];
     int n;
+    PyObject *last;            /* LAST(t): the next op may write over t */
 } scope;
 
 static inline PyObject *
@@ -109,6 +110,41 @@ scope_release(scope *S, PyObject *x)
     }
 }
 
+/* LAST(t): this formula reads scope temporary t no more after the op it
+ * is an argument of.  When nothing records the sweep, that op (add,
+ * subtract, multiply, divide) may then write its result over t's bytes
+ * (tg_op2_over: only if t is the scope's alone) instead of allocating
+ * another result-sized tensor: tanh's g * (1 - y*y) needs one buffer, not
+ * three.  Same operations, same order: the values are the recorded
+ * path's, bit for bit.  Only the op consuming the mark may use it: an
+ * op2 evaluated meanwhile clears it, taking it only if t is its operand
+ * (so never mark a temporary that is read again). */
+static inline PyObject *
+scope_last(scope *S, PyObject *t)
+{
+    S->last = t;
+    return t;
+}
+
+static inline PyObject *
+op2_scoped(scope *S, int op, PyObject *a, PyObject *b)
+{
+    PyObject *last = S->last;
+    S->last = NULL;
+    if (last != NULL && a != NULL && b != NULL &&
+        (a == last || b == last)) {
+        PyObject *r = tg_op2_over(op, a, b, last);
+        if (r != NULL) {
+            scope_release(S, last);   /* r is it: the scope keeps r */
+            return r;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    return tg_op2(op, a, b, NULL);
+}
+
 static inline PyObject *
 scalar_like(PyObject *like, double v)
 {
@@ -122,10 +158,11 @@ scalar_like(PyObject *like, double v)
 
 #define VJP_BEGIN scope S_ = {.n = 0}, *S = &S_
 #define VJP_END return vjp_end(S)
-#define ADD(a, b) keep(S, tg_op2(TG_OP_add, (a), (b), NULL))
-#define SUB(a, b) keep(S, tg_op2(TG_OP_subtract, (a), (b), NULL))
-#define MUL(a, b) keep(S, tg_op2(TG_OP_multiply, (a), (b), NULL))
-#define DIV(a, b) keep(S, tg_op2(TG_OP_divide, (a), (b), NULL))
+#define ADD(a, b) keep(S, op2_scoped(S, TG_OP_add, (a), (b)))
+#define SUB(a, b) keep(S, op2_scoped(S, TG_OP_subtract, (a), (b)))
+#define MUL(a, b) keep(S, op2_scoped(S, TG_OP_multiply, (a), (b)))
+#define DIV(a, b) keep(S, op2_scoped(S, TG_OP_divide, (a), (b)))
+#define LAST(t) scope_last(S, (t))
 #define POW(a, b) keep(S, tg_op2(TG_OP_pow, (a), (b), NULL))
 #define NEG(a) keep(S, tg_op1(TG_OP_negative, (a), NULL))
 #define UNARY(OP, a) keep(S, tg_op1(TG_OP_##OP, (a), NULL))

@@ -459,3 +459,42 @@ def test_zero_size_inputs(row, shapes, rng):
         if a.size and expected.size == 0:
             # a non-empty input that only feeds an empty output: zero gradient
             np.testing.assert_array_equal(g.numpy(), np.zeros(a.shape))
+
+
+# ---- the unrecorded sweep's shortcuts --------------------------------------------
+# With no tape recording it, a sweep sums gradient contributions in place,
+# lets a rule's LAST temporary take the next result, and views known ones
+# (README, Choices).  Under an outer tape every formula runs as written:
+# the two must give the same gradients, with the default seed (ones, through
+# reduce_sum) and with a drawn output gradient.
+@pytest.mark.parametrize("row,case", _cases(diff, has_f))
+def test_unrecorded_sweep_matches_the_recorded_formulas(row, case, rng):
+    attrs, fn, arrays = _setup(row, case, rng)
+    xs = consts(arrays)
+    v = None
+
+    def grads(recorded):
+        nonlocal v
+        outer = tapegrad.GradientTape(persistent=True)
+        with outer:
+            outer.watch(xs)
+            with tapegrad.GradientTape(persistent=True) as tape:
+                tape.watch(xs)
+                y = fn(*xs, **attrs)
+                y = y[0] if isinstance(y, (list, tuple)) else y
+                total = tapegrad.reduce_sum(y * y) + tapegrad.reduce_sum(y)
+            if v is None:
+                v = tapegrad.constant(rng.standard_normal(y.shape),
+                                      dtype=y.dtype)
+            if recorded:
+                a = tape.gradient(total, xs)
+                b = tape.gradient(y, xs, output_gradients=v)
+        if not recorded:
+            a = tape.gradient(total, xs)
+            b = tape.gradient(y, xs, output_gradients=v)
+        return [None if g is None else g.numpy() for g in a + b]
+
+    for got, want in zip(grads(False), grads(True)):
+        assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)

@@ -472,6 +472,19 @@ def _cases():
         imported = tf.experimental.dlpack.from_dlpack(np.arange(6.0))
         return a.tolist(), back.numpy(), imported.numpy()
 
+    @case("elementwise_fast_paths")
+    def _():
+        # issue 15's shortcuts at a size that takes them: pow by 2, 1, -1;
+        # reduce_sum's vjp as a view of the shared ones; multiply by known
+        # ones; contributions summed in place; the GIL released
+        xs = tf.constant(np.linspace(0.5, 2.0, 20000, dtype=np.float32))
+        with tf.GradientTape() as t:
+            t.watch(xs)
+            s = tf.reduce_sum(tf.sin(xs) * xs + xs ** 2 + xs ** -1.0)
+        g = t.gradient(s, xs)
+        return g.numpy()[:3], (xs ** 1.0).numpy()[:3], tf._tapegrad._fill(
+            "a few words to fill " * 8, "  ", "    ")
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)
