@@ -522,7 +522,10 @@ def tape_chain(tf, x):
 
 
 def peak_case(name, threads):
-    """(fn taking a NumPy array, returning the gradient) for one framework."""
+    """(convert, fn) for one framework: convert(NumPy array) is its input
+    (made before the baseline: the input is not counted, whatever the
+    framework's conversion copies), fn(input) the gradient; or a str
+    saying why the framework is skipped."""
     import numpy as np
     if name == "floor":
         def numpy_by_hand(x):
@@ -541,25 +544,25 @@ def peak_case(name, threads):
                 if saved:
                     g *= 1.5
             return g
-        return numpy_by_hand
+        return (lambda x: x), numpy_by_hand
     if name == "tapegrad":
         import tapegrad as tg
-        return lambda x: tape_chain(tg, tg.constant(x))
+        return tg.constant, lambda x: tape_chain(tg, x)
     mod = import_peer(name, threads)
     if isinstance(mod, str):
         return mod
     if name == "tensorflow":
-        return lambda x: tape_chain(mod, mod.constant(x))
+        return mod.constant, lambda x: tape_chain(mod, x)
     if name == "torch":
         torch = mod
 
-        def torch_case(x):
-            xt = torch.from_numpy(x).requires_grad_(True)
+        def torch_case(xt):
             y = xt
             for _ in range(MEM_OPS // 2):
                 y = torch.tanh(y) * 1.5
             return torch.autograd.grad(y.sum(), xt)[0]
-        return torch_case
+        return (lambda x: torch.from_numpy(x).requires_grad_(True)), \
+            torch_case
     if name == "jax":
         jnp = mod.numpy
 
@@ -568,7 +571,7 @@ def peak_case(name, threads):
                 v = jnp.tanh(v) * 1.5
             return jnp.sum(v)
         g = mod.jit(mod.grad(f))
-        return lambda x: mod.block_until_ready(g(jnp.asarray(x)))
+        return jnp.asarray, lambda x: mod.block_until_ready(g(x))
     if name == "autograd":
         import autograd.numpy as anp
 
@@ -576,7 +579,7 @@ def peak_case(name, threads):
             for _ in range(MEM_OPS // 2):
                 v = anp.tanh(v) * 1.5
             return anp.sum(v)
-        return mod.grad(f)
+        return (lambda x: x), mod.grad(f)
     raise ValueError(name)
 
 
@@ -591,12 +594,14 @@ def _status_kb(field):
 def peak_child(name, n, threads):
     """Runs in the subprocess: prints {"mb": peak over the baseline}."""
     import numpy as np
-    fn = peak_case(name, threads)
-    if isinstance(fn, str):
-        print(json.dumps({"skip": fn}))
+    case = peak_case(name, threads)
+    if isinstance(case, str):
+        print(json.dumps({"skip": case}))
         return
+    convert, fn = case
     x = np.random.default_rng(0).uniform(-1, 1, n).astype(np.float32)
-    fn(x[:1000].copy())                     # warm up: JIT, lazy init
+    fn(convert(x[:1000].copy()))            # warm up: JIT, lazy init
+    x = convert(x)                          # the input: not counted
     import gc
     gc.collect()
     with open("/proc/self/clear_refs", "w") as fh:
@@ -631,7 +636,8 @@ def w_memory(ctx):
             continue
         values[name] = res.get("mb", res.get("skip"))
     notes.append("memory: peak resident growth during one forward+gradient "
-                 "(the %d MB input excluded), a fresh process each, after a "
+                 "(the %d MB input, and each framework's conversion of it, "
+                 "made before the baseline), a fresh process each, after a "
                  "warm-up on 1000 elements; glibc's mmap threshold fixed at "
                  "128 KiB so that freed arrays leave the resident set"
                  % (n * 4 // 10 ** 6))

@@ -130,11 +130,14 @@ int
 multiply_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
+    /* G read once (one input needs it): an unrecorded sweep may write the
+     * product over it (LAST, tg_op2_over), as the chain's steps do */
+    PyObject *g = NEEDS(0) && NEEDS(1) ? G : LAST(G);
     if (NEEDS(0)) {
-        SET(0, MUL(G, X(1)));
+        SET(0, MUL(g, X(1)));
     }
     if (NEEDS(1)) {
-        SET(1, MUL(G, X(0)));
+        SET(1, MUL(g, X(0)));
     }
     VJP_END;
 }
@@ -474,7 +477,11 @@ int
 sigmoid_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, LAST(MUL(Y, LAST(SUB(CONST(1.0, Y), Y))))));
+    PyObject *fused = KEEP(tg_fused_grad(TG_FUSED_SIGMOID, G, Y));
+    if (fused == NULL && !PyErr_Occurred()) {
+        fused = MUL(G, LAST(MUL(Y, LAST(SUB(CONST(1.0, Y), Y)))));
+    }
+    SET(0, fused);
     VJP_END;
 }
 JVP_ELEMENTWISE(sigmoid)

@@ -558,7 +558,11 @@ int
 tanh_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, LAST(SUB(ONE(Y), LAST(MUL(Y, Y))))));
+    PyObject *fused = KEEP(tg_fused_grad(TG_FUSED_TANH, G, Y));
+    if (fused == NULL && !PyErr_Occurred()) {
+        fused = MUL(G, LAST(SUB(ONE(Y), LAST(MUL(Y, Y)))));
+    }
+    SET(0, fused);
     VJP_END;
 }
 JVP_ELEMENTWISE(tanh)

@@ -662,15 +662,16 @@ tg_unrecorded(void)
 }
 
 /* A tensor only its one holder (a vjp's scope, the sweep's gradient
- * table) refers to, owning its bytes: safe to overwrite (no tape saved
- * it, no view shares its bytes, no caller has it).  Known ones are never
- * overwritten: a view could share the flag. */
+ * table, the upstream gradient a vjp was handed) refers to, owning its
+ * bytes: safe to overwrite (no tape saved it, no view shares its bytes:
+ * a view would hold a reference to it, no caller has it).  Whoever
+ * overwrites it clears all_ones. */
 int
 tg_exclusive(PyObject *t)
 {
     TensorObject *x = (TensorObject *)t;
     return Py_REFCNT(t) == 1 && Tensor_Check(t) && x->base == NULL &&
-           !x->all_ones && tg_is_float(x->dtype);
+           tg_is_float(x->dtype);
 }
 
 /* add, subtract, multiply or divide of a and b written over `last` (one
@@ -698,14 +699,75 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
         memcmp(shape, t->shape, (size_t)nd * sizeof(Py_ssize_t))) {
         return NULL;
     }
-    if (op == TG_OP_multiply && (ta->all_ones || tb->all_ones)) {
+    TensorObject *other = last == a ? tb : ta;
+    if (op == TG_OP_multiply && other->all_ones) {
         return Py_NewRef(last);    /* t * 1 is t */
     }
     if (tg_binary_kernel(op, ta, tb, t) < 0) {
         return NULL;
     }
+    t->all_ones = 0;
     return Py_NewRef(last);
 }
+
+/* ---- fused first-order rules ------------------------------------------------
+ * tanh's g * (1 - y*y) and sigmoid's g * (y * (1 - y)) as one pass (the
+ * formula makes three), written over g when only the vjp holds it, when
+ * nothing records the sweep (so no tape needs the formula's ops).  The
+ * same operations in the same order as the formula: the same values
+ * (tests/test_ops_table.py compares every row's unrecorded gradients with
+ * its recorded formulas).  NULL with no exception: run the formula. */
+#define FUSED_LOOP(T, EXPR)                                                  \
+    do {                                                                     \
+        const T *pg = (const T *)tg->data, *py = (const T *)ty->data;        \
+        T *po = (T *)out->data;                                              \
+        for (Py_ssize_t i = 0; i < n; i++) {                                 \
+            T gv = pg[i], yv = py[i];                                        \
+            po[i] = (EXPR);                                                  \
+        }                                                                    \
+    } while (0)
+
+PyObject *
+tg_fused_grad(int kind, PyObject *g, PyObject *y)
+{
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y, *out;
+    if (g == NULL || y == NULL || !Tensor_Check(g) || !Tensor_Check(y) ||
+        tg->dtype != ty->dtype ||
+        (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
+        tg->ndim != ty->ndim ||
+        memcmp(tg->shape, ty->shape, (size_t)tg->ndim * sizeof(Py_ssize_t)) ||
+        !tg_unrecorded()) {
+        return NULL;
+    }
+    if (tg_exclusive(g)) {
+        out = (TensorObject *)Py_NewRef(g);
+        out->all_ones = 0;
+    }
+    else if ((out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape)) == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = tg->size;
+    PyThreadState *ts = tg_nogil_begin(n);
+    if (kind == TG_FUSED_TANH) {
+        if (tg->dtype == TG_FLOAT32) {
+            FUSED_LOOP(float, gv * (1.0f - yv * yv));
+        }
+        else {
+            FUSED_LOOP(double, gv * (1.0 - yv * yv));
+        }
+    }
+    else {
+        if (tg->dtype == TG_FLOAT32) {
+            FUSED_LOOP(float, gv * (yv * (1.0f - yv)));
+        }
+        else {
+            FUSED_LOOP(double, gv * (yv * (1.0 - yv)));
+        }
+    }
+    tg_nogil_end(ts);
+    return (PyObject *)out;
+}
+#undef FUSED_LOOP
 
 PyObject *
 tg_shape_attrs(int ndim, const Py_ssize_t *shape)

@@ -238,6 +238,7 @@ accumulate(grad_table *gt, int64_t id, PyObject *g)
             Py_DECREF(g);
             return -1;
         }
+        into->all_ones = 0;
         if (into == in[1]) {
             Py_SETREF(*slot, g);
         }

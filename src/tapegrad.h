@@ -405,6 +405,8 @@ int tg_convertible(PyObject *o);
 int tg_unrecorded(void);          /* no tape or accumulator sees ops now */
 int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
 PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
+enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
+PyObject *tg_fused_grad(int kind, PyObject *g, PyObject *y);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
                  TensorObject **out);   /* shared immutable ones */
 void tg_ones_cache_clear(void);
