@@ -80,7 +80,10 @@ PYTHON_LEVEL_CASES = {"custom_gradient_second_order", "porting_surface",
                       "image_adjust_contrast",
                       "layers_and_control_flow", "keras_loss_metric_step",
                       "checkpoint_write", "checkpoint_read",
-                      "checkpoint_manager_save"}
+                      "checkpoint_manager_save",
+                      # Keras' optimizer runs Python (apply_gradients,
+                      # build) around its C update
+                      "optimizer_adam_step"}
 # Cases whose 'from' sweep fails a burst of FROM_WINDOW allocations from
 # `start` on, not every later one: Python code with try/except/finally and
 # with blocks (zipfile's, NumPy's npz code, tapegrad.train's) cannot run

@@ -129,9 +129,9 @@ class Optimizer:
                     "float32 and float64 variables"
                     % (type(self).__name__, var.name, var.dtype.name))
             base = var.name.split(":")[0].replace("/", "_")
-            slots = tuple(_zeros_like_var(var, "%s_%s" % (base, suffix),
-                                          value)
-                          for suffix, value in self._slot_values(var))
+            slots = tuple([_zeros_like_var(var, "%s_%s" % (base, suffix),
+                                           value)
+                           for suffix, value in self._slot_values(var)])
             self._slots[id(var)] = (var, slots)
             self._trainable.append(var)
 
@@ -235,11 +235,16 @@ class Optimizer:
                 self.clipvalue is not None:
             grads = self._clip(grads)
         table = self._slots
-        try:
-            slots = [table[id(v)][1] for v in variables]
-        except KeyError:
-            self.build(variables)
-            slots = [table[id(v)][1] for v in variables]
+        # a loop, not try/except KeyError nor any(generator): under
+        # allocation failure CPython 3.11 can loop forever entering an
+        # except handler (it allocates the handler's saved offset, fails
+        # and retries), and a generator that fails is left unfinalized,
+        # holding what its frame held (tools/run_nomemory.py found both)
+        for v in variables:
+            if id(v) not in table:
+                self.build(variables)
+                break
+        slots = [table[id(v)][1] for v in variables]
         if self._kind is None:          # a subclass's Python update_step
             lr = self._current_lr()
             for g, v in zip(grads, variables):
