@@ -4,11 +4,7 @@
 # build is left alone.  Usage: tools/run_asan.sh [pytest args...]
 # Any sanitizer report stops the run (halt_on_error) and fails it.
 set -euo pipefail
-src="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-git -C "$src" ls-files -z | (cd "$src" && xargs -0 cp --parents -t "$work")
-cd "$work"
+. "$(dirname "$0")/scratch_tree.sh"
 TAPEGRAD_ASAN=1 TAPEGRAD_DEBUG=1 python setup.py -q build_ext --inplace
 # PYTHONMALLOC=malloc: pymalloc's arenas would hide out-of-bounds accesses;
 # a small quarantine keeps the RSS-based memory tests meaningful.

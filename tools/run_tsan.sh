@@ -11,11 +11,7 @@
 # and OpenBLAS are not instrumented: a race inside them would not be seen
 # (their own thread tests cover them).  Any report fails the run.
 set -euo pipefail
-src="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-git -C "$src" ls-files -z | (cd "$src" && xargs -0 cp --parents -t "$work")
-cd "$work"
+. "$(dirname "$0")/scratch_tree.sh"
 TAPEGRAD_TSAN=1 python setup.py -q build_ext --inplace
 # the interpreter itself: `python` may be a wrapper script (pyenv's shim),
 # and the TSan runtime preloaded into bash crashes it
