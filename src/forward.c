@@ -301,18 +301,11 @@ scratch_free(jvp_scratch *s, int nin)
     }
 }
 
-static int
-same_shape(const TensorObject *a, const TensorObject *b)
-{
-    return a->ndim == b->ndim &&
-           !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(Py_ssize_t));
-}
-
 /* x broadcast to like's shape (recorded), or x itself; new reference */
 static PyObject *
 broadcast_like(PyObject *x, const TensorObject *like)
 {
-    if (x == NULL || same_shape((TensorObject *)x, like)) {
+    if (x == NULL || tg_same_shape((TensorObject *)x, like)) {
         return Py_XNewRef(x);
     }
     return tg_op_to_dims(TG_OP_broadcast_to, x, like->ndim, like->shape);
@@ -587,7 +580,7 @@ check_tangent(int op, PyObject *t, TensorObject *out)
 {
     TensorObject *tt = (TensorObject *)t;
     PyObject *a, *b;
-    if (Tensor_Check(t) && tt->dtype == out->dtype && same_shape(tt, out)) {
+    if (Tensor_Check(t) && tt->dtype == out->dtype && tg_same_shape(tt, out)) {
         return 0;
     }
     if (!Tensor_Check(t)) {
@@ -749,7 +742,7 @@ acc_watch_one(AccObject *a, PyObject *primal, PyObject *tangent)
                      tg_dtype_names[value->dtype]);
         goto done;
     }
-    if (!same_shape(t, value)) {
+    if (!tg_same_shape(t, value)) {
         PyObject *ps = tg_shape_tuple(value->ndim, value->shape);
         PyObject *ts = ps ? tg_shape_tuple(t->ndim, t->shape) : NULL;
         if (ts != NULL) {

@@ -488,6 +488,10 @@ static PyObject *op_docstrings[TG_NOPS]; /* alive as long as the process:
  * than a line is cut.  Widths count code points (the text is UTF-8).
  * tests/test_signatures.py compares every docstring with textwrap's. */
 #define DOC_WIDTH 72
+/* the indents it is held to textwrap for: an indent near the width leaves
+ * lines of a character or two, where textwrap's corner cases were not
+ * copied (the filler still ends and stays in bounds there) */
+#define FILL_INDENT_MAX 36
 
 static int
 is_doc_space(char c)
@@ -554,9 +558,15 @@ fill_paragraph(const char *text, const char *indent, const char *more)
         Py_ssize_t width = DOC_WIDTH - (Py_ssize_t)strlen(ind), cur = 0;
         Py_ssize_t first = k, last;
         Py_ssize_t cut = 0;    /* bytes of chunks[k] taken by a cut word */
-        if (nlines && chunks[k].space) {
+        /* a line drops the whitespace it starts with, and the empty rest
+         * of a word cut to the end (textwrap: `chunks[-1].strip() == ''`;
+         * only an indent of 72 columns or more cuts a word to its end) */
+        if (nlines && (chunks[k].space || chunks[k].n == 0)) {
             k++;
             first = k;
+            if (k == nchunks) {
+                break;
+            }
         }
         while (k < nchunks) {
             Py_ssize_t l = utf8_len(chunks[k].p, chunks[k].n);
@@ -566,12 +576,17 @@ fill_paragraph(const char *text, const char *indent, const char *more)
             cur += l;
             k++;
         }
-        if (k < nchunks && utf8_len(chunks[k].p, chunks[k].n) > width) {
+        int long_word = k < nchunks &&
+                        utf8_len(chunks[k].p, chunks[k].n) > width;
+        if (long_word) {
             Py_ssize_t left = width < 1 ? 1 : width - cur;
             cut = utf8_prefix(chunks[k].p, chunks[k].n, left);
         }
         last = k;              /* whole chunks [first, last), then cut */
-        if (cut == 0 && last > first && chunks[last - 1].space) {
+        /* textwrap drops a line's last chunk if it is whitespace; after
+         * cutting a long word that chunk is the cut piece, empty when the
+         * line was already full, so the whitespace before it stays */
+        if (!long_word && last > first && chunks[last - 1].space) {
             last--;
         }
         if (last == first && cut == 0) {
@@ -1114,6 +1129,11 @@ mod_fill(PyObject *Py_UNUSED(m), PyObject *args)
 {
     const char *text, *indent, *more;
     if (!PyArg_ParseTuple(args, "sss:_fill", &text, &indent, &more)) {
+        return NULL;
+    }
+    if (strlen(indent) > FILL_INDENT_MAX || strlen(more) > FILL_INDENT_MAX) {
+        PyErr_Format(PyExc_ValueError, "_fill: indents of at most %d "
+                     "columns (the docstrings use 4)", FILL_INDENT_MAX);
         return NULL;
     }
     return fill_paragraph(text, indent, more);

@@ -90,9 +90,10 @@ JVP_LINEAR(subtract)
 
 /* ---- multiply -------------------------------------------------------------------------
  * z = x * y                                 dx = g * y, dy = g * x
- * A factor that is a sweep's all-ones seed (tg_known_ones) gives the other
- * factor's values: a view of it under a new id, no pass over the data
- * (1 * t is t for every value but a signaling NaN, which it would quiet).
+ * A factor known to be all ones (all_ones: a sweep's seed, a fill of
+ * ones, reduce_sum's vjp of a seed) gives the other factor's values: a
+ * view of it under a new id, no pass over the data (1 * t is t for every
+ * value but a signaling NaN, which it would quiet).
  * Still recorded as a multiply, so higher orders see the product.
  */
 #define ONES_VIEW_MIN 1024  /* smaller: not worth the check */
@@ -103,11 +104,10 @@ static __attribute__((noinline)) int
 ones_product(tg_fwd *f)
 {
     TensorObject *a = f->in[0], *b = f->in[1];
-    if (a->size != b->size || a->ndim != b->ndim || !tg_is_float(a->dtype) ||
-        memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(Py_ssize_t))) {
+    if (!tg_is_float(a->dtype) || !tg_same_shape(a, b)) {
         return 0;
     }
-    TensorObject *t = tg_known_ones(a) ? b : tg_known_ones(b) ? a : NULL;
+    TensorObject *t = a->all_ones ? b : b->all_ones ? a : NULL;
     if (t == NULL) {
         return 0;
     }

@@ -169,19 +169,6 @@ slots_needed(int kind, const hyper_t *hp)
     }
 }
 
-static int
-same_shape(const TensorObject *a, const TensorObject *b)
-{
-    if (a->ndim != b->ndim) {
-        return 0;
-    }
-    for (int k = 0; k < a->ndim; k++) {
-        if (a->shape[k] != b->shape[k]) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* TF's wording: what does not match, naming the variable and both */
 static int
@@ -226,7 +213,7 @@ check_one(int kind, const hyper_t *hp, PyObject *var, PyObject *grad,
         return -1;
     }
     TensorObject *g = (TensorObject *)grad;
-    if (g->dtype != v->value->dtype || !same_shape(g, v->value)) {
+    if (g->dtype != v->value->dtype || !tg_same_shape(g, v->value)) {
         return mismatch(opt, v, "gradient", g);
     }
     int want = slots_needed(kind, hp);
@@ -243,7 +230,7 @@ check_one(int kind, const hyper_t *hp, PyObject *var, PyObject *grad,
             return -1;
         }
         TensorObject *sv = ((VariableObject *)so)->value;
-        if (sv->dtype != v->value->dtype || !same_shape(sv, v->value)) {
+        if (sv->dtype != v->value->dtype || !tg_same_shape(sv, v->value)) {
             return mismatch(opt, v, "slot variable", sv);
         }
     }

@@ -734,9 +734,7 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
     if (g == NULL || y == NULL || !Tensor_Check(g) || !Tensor_Check(y) ||
         tg->dtype != ty->dtype ||
         (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
-        tg->ndim != ty->ndim ||
-        memcmp(tg->shape, ty->shape, (size_t)tg->ndim * sizeof(Py_ssize_t)) ||
-        !tg_unrecorded()) {
+        !tg_same_shape(tg, ty) || !tg_unrecorded()) {
         return NULL;
     }
     if (tg_exclusive(g)) {

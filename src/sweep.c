@@ -228,10 +228,8 @@ accumulate(grad_table *gt, int64_t id, PyObject *g)
         return 0;
     }
     TensorObject *in[2] = {(TensorObject *)*slot, (TensorObject *)g};
-    if (in[0]->size > 1 && Tensor_Check(*slot) && Tensor_Check(g) &&
-        in[0]->dtype == in[1]->dtype && in[0]->ndim == in[1]->ndim &&
-        !memcmp(in[0]->shape, in[1]->shape,
-                (size_t)in[0]->ndim * sizeof(Py_ssize_t)) &&
+    if (Tensor_Check(*slot) && Tensor_Check(g) && in[0]->size > 1 &&
+        in[0]->dtype == in[1]->dtype && tg_same_shape(in[0], in[1]) &&
         (tg_exclusive(*slot) || tg_exclusive(g)) && tg_unrecorded()) {
         TensorObject *into = tg_exclusive(*slot) ? in[0] : in[1];
         if (tg_binary_kernel(TG_OP_add, in[0], in[1], into) < 0) {
@@ -675,19 +673,6 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
         }
     }
     return 0;
-}
-
-/* ---- known ones ---------------------------------------------------------------
- * The ones a sweep seeds its targets with are mostly multiplied by
- * something at once (the first vjp: g * y, g * cos(x), ...), or broadcast
- * first (reduce_sum's vjp) and then multiplied.  Such tensors carry
- * all_ones (tg_fill_like sets it; views and broadcast_to keep it), so
- * multiply can return the other factor's values as a view instead of a
- * full pass of 1 * t. */
-int
-tg_known_ones(const TensorObject *t)
-{
-    return t->all_ones;
 }
 
 /* The output gradient for target `v` (converted, checked), or ones.  In a

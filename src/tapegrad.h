@@ -125,6 +125,14 @@ typedef struct {
     PyObject *weakreflist;
 } TensorObject;
 
+/* a and b have the same shape (dims, not dtype) */
+static inline int
+tg_same_shape(const TensorObject *a, const TensorObject *b)
+{
+    return a->ndim == b->ndim &&
+           !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(Py_ssize_t));
+}
+
 typedef struct {
     PyObject_HEAD
     int code;
@@ -519,7 +527,6 @@ PyObject *tg_tape_batch_jacobian(TapeObject *tape, PyObject *args,
                                  PyObject *kw);
 PyObject *tg_tape_gradient_batched(TapeObject *tape, PyObject *args,
                                    PyObject *kw);
-int tg_known_ones(const TensorObject *t); /* a sweep's all-ones seed */
 
 /* ---- kernels.c ------------------------------------------------------------ */
 int tg_broadcast_shapes(const char *opname, TensorObject *a, TensorObject *b,

@@ -18,8 +18,6 @@
  * producer holds is opaque to any collector.)
  */
 #include "tapegrad.h"
-
-#include <sys/mman.h>
 #include "structmember.h"
 #include <stddef.h>
 
@@ -133,23 +131,7 @@ block_get(size_t nbytes, block *b)
     }
     b->cap = nbytes;
     b->raw = PyMem_RawMalloc(nbytes + ALIGN_PAD);
-    if (b->raw == NULL) {
-        return -1;
-    }
-#ifdef MADV_HUGEPAGE
-    /* as NumPy does for its arrays of 4 MB and more: where transparent
-     * huge pages are on request only (the usual 'madvise' setting), a
-     * 4 MB buffer is otherwise 1024 small pages to fault in and to miss
-     * in the TLB on every pass */
-    if (nbytes >= ((size_t)4 << 20)) {
-        uintptr_t lo = ((uintptr_t)b->raw + 4095) & ~(uintptr_t)4095;
-        uintptr_t hi = ((uintptr_t)b->raw + nbytes) & ~(uintptr_t)4095;
-        if (hi > lo) {
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-        }
-    }
-#endif
-    return 0;
+    return b->raw != NULL ? 0 : -1;
 }
 
 static void

@@ -293,6 +293,9 @@ FILL_TEXTS = [
     "short " + "y" * 150,
     "non-ASCII counts by code point: \u2264 \u00d7 \u03c3 " * 6,
     "line\nbreaks\tand tabs-like whitespace\r\nbecome spaces " * 3,
+    # a line filled exactly before a word too long for any line: textwrap
+    # keeps that line's trailing space
+    "x" * 71 + " " + "w" * 90,
 ]
 
 
@@ -306,3 +309,29 @@ def test_docstring_filler_is_textwraps(text, indent):
     want = textwrap.fill(text, 72, initial_indent=indent,
                          subsequent_indent=more, break_on_hyphens=False)
     assert tf._tapegrad._fill(text, indent, more) == want
+
+
+@pytest.mark.no_refleak_check(reason="hypothesis drives many examples")
+def test_docstring_filler_is_textwraps_on_any_text():
+    import textwrap
+    from hypothesis import given, settings, strategies as st
+
+    words = st.one_of(st.sampled_from([" ", "  ", "\n", " \u2264 "]),
+                      st.text("abc\u00d7", min_size=1, max_size=90))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(words, max_size=40),
+           st.sampled_from(["", "  ", "    ", " " * 17, " " * 34]))
+    def check(parts, indent):
+        text = "".join(parts)
+        more = indent + "  " if indent else ""
+        want = textwrap.fill(text, 72, initial_indent=indent,
+                             subsequent_indent=more, break_on_hyphens=False)
+        assert tf._tapegrad._fill(text, indent, more) == want
+
+    check()
+
+
+def test_docstring_filler_refuses_indents_it_is_not_held_to():
+    with pytest.raises(ValueError, match="indents of at most 36"):
+        tf._tapegrad._fill("text", " " * 40, " " * 42)

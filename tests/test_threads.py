@@ -115,28 +115,37 @@ def _workload(w, xs):
     return out
 
 
-def test_eight_threads_with_own_tapes_match_single_thread(rng, fast_switching):
-    w = tf.Variable(rng.standard_normal((4, 3)), trainable=True)   # shared, read-only
-    inputs = [[rng.standard_normal((5, 4)) for _ in range(100)] for _ in range(8)]
-    expected = [_workload(w, xs) for xs in inputs]
-    results = [None] * 8
+def _all_at_once(fns, timeout=120):
+    """Run each of fns in its own thread, all released together by a
+    barrier; their results in order (any exception is re-raised)."""
+    results = [None] * len(fns)
     errors = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(len(fns))
 
     def run(i):
         try:
             barrier.wait()
-            results[i] = _workload(w, inputs[i])
+            results[i] = fns[i]()
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=run, args=(i,))
+               for i in range(len(fns))]
     for th in threads:
         th.start()
     for th in threads:
-        th.join(timeout=120)
+        th.join(timeout=timeout)
     assert not any(th.is_alive() for th in threads)
-    assert errors == []
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_eight_threads_with_own_tapes_match_single_thread(rng, fast_switching):
+    w = tf.Variable(rng.standard_normal((4, 3)), trainable=True)   # shared, read-only
+    inputs = [[rng.standard_normal((5, 4)) for _ in range(100)] for _ in range(8)]
+    expected = [_workload(w, xs) for xs in inputs]
+    results = _all_at_once([lambda xs=xs: _workload(w, xs) for xs in inputs])
     for i in range(8):
         assert len(results[i]) == len(expected[i])
         for got, exp in zip(results[i], expected[i]):
@@ -324,24 +333,8 @@ def test_threads_training_their_own_models_match_one_thread(fast_switching):
     # without the GIL, in 3 threads at once: bit for bit the results of
     # running them one after another
     expected = [_train(seed) for seed in range(3)]
-    results = [None] * 3
-    errors = []
-    barrier = threading.Barrier(3)
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = _train(i)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=300)
-    assert not any(th.is_alive() for th in threads)
-    assert errors == []
+    results = _all_at_once([lambda seed=seed: _train(seed)
+                            for seed in range(3)], timeout=300)
     for (losses, values), (want_losses, want_values) in zip(results,
                                                              expected):
         np.testing.assert_array_equal(losses, want_losses)
