@@ -152,9 +152,34 @@ block_put(block b)
     cache_bytes += b.cap;
 }
 
-/* Give every cached block back.  With `close` (interpreter exit, module
- * teardown) the cache stays off: tensors freed later free their blocks
- * directly. */
+/* ---- small tensors: a free list ------------------------------------------
+ * A scalar chain makes and drops a tensor object per op and per gradient
+ * step; pymalloc and the GC's bookkeeping were 20% of its time.  Tensors
+ * whose shape and bytes fit SMALL_EXTRA (rank <= 2, <= 32 bytes: scalars,
+ * short vectors, 2x2) all get that much inline storage, so any freed one
+ * can be reused for the next.  An entry is a dead object: refcount 0, never
+ * GC-tracked, still holding its type (3.11's PyObject_GC_Del reads it). */
+#define SMALL_EXTRA \
+    (TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) + 16 + 32)
+#define FREE_MAX 512
+
+static TensorObject *free_small[FREE_MAX];
+static int free_n = 0;
+
+static void
+free_small_release(void)
+{
+    while (free_n > 0) {
+        TensorObject *t = free_small[--free_n];
+        PyTypeObject *tp = Py_TYPE(t);
+        PyObject_GC_Del(t);
+        Py_DECREF(tp);
+    }
+}
+
+/* Give every cached block and free tensor object back.  With `close`
+ * (interpreter exit, module teardown) the caches stay off: tensors freed
+ * later free their blocks and themselves directly. */
 void
 tg_tensor_blocks_free(int close)
 {
@@ -164,6 +189,7 @@ tg_tensor_blocks_free(int close)
     cache_n = 0;
     cache_bytes = 0;
     cache_closed |= close;
+    free_small_release();
 }
 
 /* (blocks, bytes) held by the cache right now */
@@ -245,8 +271,18 @@ tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
     Py_ssize_t sbytes = shape_bytes(ndim);
     Py_ssize_t extra = TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) +
                        sbytes + inline_bytes;
-    TensorObject *t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
-                                         extra);
+    TensorObject *t;
+    if (extra <= SMALL_EXTRA && free_n > 0) {
+        t = free_small[--free_n];
+        PyTypeObject *was = Py_TYPE(t);
+        /* a new reference to the type, refcount 1 (as GC_NewVar) */
+        PyObject_InitVar((PyVarObject *)t, tg_st->tensor_type, SMALL_EXTRA);
+        Py_DECREF(was);
+    }
+    else {
+        t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
+                               extra <= SMALL_EXTRA ? SMALL_EXTRA : extra);
+    }
     if (t == NULL) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
             PyErr_Clear();
@@ -571,6 +607,10 @@ tensor_dealloc(TensorObject *self)
     }
     Py_CLEAR(self->base);
     tg_live_tensors--;
+    if (Py_SIZE(self) == SMALL_EXTRA && free_n < FREE_MAX && !cache_closed) {
+        free_small[free_n++] = self;   /* keeps its type reference */
+        return;
+    }
     PyObject_GC_Del(self);
     Py_DECREF(tp);
 }
