@@ -1139,6 +1139,61 @@ mod_fill(PyObject *Py_UNUSED(m), PyObject *args)
     return fill_paragraph(text, indent, more);
 }
 
+/* The id map (idmap.c) driven from Python, for its tests: puts the
+ * (key, value) pairs in order, then looks up each probe key (None when
+ * absent) and the keys mapped to -1. */
+static PyObject *
+mod_idmap_replay(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *puts, *probes, *found = NULL, *minus = NULL, *r = NULL;
+    tg_idmap *map = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!:_idmap_replay", &PyList_Type, &puts,
+                          &PyList_Type, &probes)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(puts); i++) {
+        long long k, v;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(puts, i), "LL:_idmap_replay",
+                              &k, &v)) {
+            goto done;
+        }
+        if (v == INT64_MIN) {
+            PyErr_SetString(PyExc_ValueError, "INT64_MIN is not a value");
+            goto done;
+        }
+        if (tg_idmap_put(&map, k, v) < 0) {
+            goto done;
+        }
+    }
+    if ((found = PyList_New(0)) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(probes); i++) {
+        long long k = PyLong_AsLongLong(PyList_GET_ITEM(probes, i));
+        int64_t v;
+        PyObject *item;
+        if (k == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        item = tg_idmap_get(map, k, &v) ? PyLong_FromLongLong(v)
+                                        : Py_NewRef(Py_None);
+        if (item == NULL || PyList_Append(found, item) < 0) {
+            Py_XDECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+    }
+    if ((minus = tg_idmap_keys_with(map, -1)) == NULL) {
+        goto done;
+    }
+    r = PyTuple_Pack(2, found, minus);
+done:
+    tg_idmap_free(map);
+    Py_XDECREF(found);
+    Py_XDECREF(minus);
+    return r;
+}
+
 static PyObject *
 mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
 {
@@ -1396,6 +1451,10 @@ static PyMethodDef module_methods[] = {
      "textwrap.fill(text, 72, initial_indent=indent, subsequent_indent="
      "subsequent_indent, break_on_hyphens=False) gives (the op "
      "docstrings' filler)."},
+    {"_idmap_replay", (PyCFunction)mod_idmap_replay, METH_VARARGS,
+     "_idmap_replay($module, puts, probes, /)\n--\n\n"
+     "Put (key, value) pairs into a fresh id map, then look up each probe: "
+     "([value or None], {keys mapped to -1}) (private: the map's tests)."},
     {"_release_blocks", (PyCFunction)mod_release_blocks, METH_VARARGS,
      "_release_blocks($module, close=False, /)\n--\n\n"
      "Free the cached data blocks (close: and cache no more; run at exit)."},

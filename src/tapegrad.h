@@ -167,7 +167,8 @@ typedef struct {
     tg_slot *slots;            /* nin inputs, then nout outputs */
 } tg_entry;
 
-typedef struct tg_idmap tg_idmap; /* int64 -> int64 open-addressing map */
+typedef struct tg_idmap tg_idmap; /* int64 -> int64: a dense window of ids
+                                     and a hash (idmap.c) */
 
 typedef struct {
     PyObject_HEAD

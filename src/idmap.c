@@ -1,0 +1,330 @@
+/* idmap.c -- the int64 -> int64 map every tape, sweep and accumulator
+ * keeps tensor ids in.
+ *
+ * Tensor ids come from one counter, so the ids a tape records, or a sweep
+ * gives gradients to, are mostly consecutive: a dense window (an array
+ * indexed by id - lo) holds them with one load per lookup and no hashing.
+ * Ids far from the window (a tensor made long before the tape started, a
+ * Variable's handle) go to a small open-addressing hash.  A key is in the
+ * window exactly when lo <= key < lo + span; growing the window moves any
+ * hashed keys it now covers into it, so a lookup never checks both.
+ *
+ * The window only grows while it stays at least about a quarter full
+ * (WINDOW_SLACK), so memory is bounded by a small multiple of the number of
+ * keys whatever ids arrive.  No deletion: a map lives as long as one
+ * record or one sweep.
+ */
+#include "tapegrad.h"
+
+#define EMPTY_KEY INT64_MIN    /* a free hash slot */
+#define EMPTY_VAL INT64_MIN    /* an unused window position (no value is) */
+#define WINDOW_MIN 32
+#define WINDOW_SLACK(used) (4 * ((used) + 1) + 64)
+#define WINDOW_KEY_MAX ((int64_t)1 << 62)  /* ids: a counter from 1 */
+#define WINDOW_RESTART 4       /* a window with this few keys moves to the
+                                  hash when a far key would stretch it */
+
+struct tg_idmap {
+    int64_t lo;                /* window: keys lo .. lo + span - 1 */
+    Py_ssize_t span, wused;
+    int64_t *window;           /* span values, EMPTY_VAL where absent */
+    Py_ssize_t cap, used;      /* hash: cap a power of two, or 0 */
+    int64_t *keys, *vals;
+    Py_ssize_t hint;           /* the hash's first capacity */
+};
+
+tg_idmap *
+tg_idmap_new(Py_ssize_t cap)
+{
+    tg_idmap *m = PyMem_Calloc(1, sizeof(tg_idmap));
+    if (m == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    m->hint = cap;
+    return m;
+}
+
+void
+tg_idmap_free(tg_idmap *m)
+{
+    if (m != NULL) {
+        PyMem_Free(m->window);
+        PyMem_Free(m->keys);
+        PyMem_Free(m->vals);
+        PyMem_Free(m);
+    }
+}
+
+/* ---- the hash part ---------------------------------------------------- */
+
+static inline Py_ssize_t
+hash_slot(const tg_idmap *m, int64_t key)
+{
+    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
+    Py_ssize_t i = (Py_ssize_t)(h >> 32) & (m->cap - 1);
+    while (m->keys[i] != key && m->keys[i] != EMPTY_KEY) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    return i;
+}
+
+/* Replace m's hash by one with room for `n` keys, holding m's hashed keys
+ * outside [lo, lo + span) (span 0: all of them).  -1 with MemoryError. */
+static int
+hash_rebuild(tg_idmap *m, Py_ssize_t n, int64_t lo, Py_ssize_t span)
+{
+    Py_ssize_t c = 16;
+    while (c < n * 2) {
+        c *= 2;
+    }
+    int64_t *keys = PyMem_Malloc((size_t)c * sizeof(int64_t));
+    int64_t *vals = PyMem_Malloc((size_t)c * sizeof(int64_t));
+    if (keys == NULL || vals == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(vals);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < c; i++) {
+        keys[i] = EMPTY_KEY;
+    }
+    tg_idmap old = *m;
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = c;
+    m->used = 0;
+    for (Py_ssize_t i = 0; i < old.cap; i++) {
+        int64_t k = old.keys[i];
+        /* keys inside [lo, lo + span) now live in the window */
+        if (k != EMPTY_KEY &&
+            (uint64_t)k - (uint64_t)lo >= (uint64_t)span) {
+            Py_ssize_t j = hash_slot(m, k);
+            keys[j] = k;
+            vals[j] = old.vals[i];
+            m->used++;
+        }
+    }
+    PyMem_Free(old.keys);
+    PyMem_Free(old.vals);
+    return 0;
+}
+
+static int
+hash_put(tg_idmap *m, int64_t key, int64_t value)
+{
+    if ((m->used + 1) * 2 > m->cap &&
+        hash_rebuild(m, m->cap ? m->cap : (m->hint > 8 ? m->hint : 8), 0,
+                     0) < 0) {
+        return -1;
+    }
+    Py_ssize_t i = hash_slot(m, key);
+    if (m->keys[i] == EMPTY_KEY) {
+        m->keys[i] = key;
+        m->used++;
+    }
+    m->vals[i] = value;
+    return 0;
+}
+
+/* ---- the window ------------------------------------------------------- */
+
+/* Make the window [lo, lo + span), keeping its values and moving in the
+ * hashed keys it now covers. */
+static int
+window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
+{
+    int64_t *w = PyMem_Malloc((size_t)span * sizeof(int64_t));
+    if (w == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < span; i++) {
+        w[i] = EMPTY_VAL;
+    }
+    if (m->wused > 0) {
+        memcpy(w + (m->lo - lo), m->window, (size_t)m->span * sizeof(int64_t));
+    }
+    Py_ssize_t moved = 0;
+    for (Py_ssize_t i = 0; i < m->cap; i++) {
+        uint64_t off = (uint64_t)m->keys[i] - (uint64_t)lo;
+        if (m->keys[i] != EMPTY_KEY && off < (uint64_t)span) {
+            w[off] = m->vals[i];
+            moved++;
+        }
+    }
+    if (moved > 0 && hash_rebuild(m, m->used - moved, lo, span) < 0) {
+        PyMem_Free(w);
+        return -1;
+    }
+    PyMem_Free(m->window);
+    m->window = w;
+    m->lo = lo;
+    m->span = span;
+    m->wused += moved;
+    return 0;
+}
+
+/* Put a key outside the window: stretch the window over it if the window
+ * stays dense; else start the window there if it holds almost nothing;
+ * else hash the key. */
+static int
+put_outside(tg_idmap *m, int64_t key, int64_t value)
+{
+    if (key < -WINDOW_KEY_MAX || key > WINDOW_KEY_MAX) {
+        return hash_put(m, key, value);   /* window arithmetic can't wrap */
+    }
+    int64_t hi = m->lo + m->span;
+    int64_t need_lo = key < m->lo ? key : m->lo;
+    int64_t need_hi = key >= hi ? key + 1 : hi;
+    uint64_t need = (uint64_t)need_hi - (uint64_t)need_lo;
+    if (m->span > 0 && need <= (uint64_t)WINDOW_SLACK(m->wused)) {
+        Py_ssize_t span = (Py_ssize_t)need;
+        if (span < 2 * m->span) {
+            span = 2 * m->span;
+        }
+        if (window_cover(m, key < m->lo ? hi - span : m->lo, span) < 0) {
+            return -1;
+        }
+    }
+    else if (m->wused <= WINDOW_RESTART) {
+        /* the window's few keys move to the hash and a fresh window
+         * starts at key (a tape that watched an old tensor, then records
+         * new ones); centred, since a sweep's ids come in descending */
+        for (Py_ssize_t i = 0; i < m->span; i++) {
+            if (m->window[i] != EMPTY_VAL &&
+                hash_put(m, m->lo + i, m->window[i]) < 0) {
+                return -1;
+            }
+        }
+        m->wused = 0;
+        m->span = 0;
+        if (window_cover(m, key - WINDOW_MIN / 2, WINDOW_MIN) < 0) {
+            return -1;
+        }
+    }
+    else {
+        return hash_put(m, key, value);
+    }
+    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
+    if (m->window[off] == EMPTY_VAL) {
+        m->wused++;
+    }
+    m->window[off] = value;
+    return 0;
+}
+
+/* ---- the interface ---------------------------------------------------- */
+
+int
+tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value)
+{
+    if (m == NULL) {
+        return 0;
+    }
+    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
+    int64_t v;
+    if (off < (uint64_t)m->span) {
+        v = m->window[off];
+        if (v == EMPTY_VAL) {
+            return 0;
+        }
+    }
+    else {
+        if (m->used == 0) {
+            return 0;
+        }
+        Py_ssize_t i = hash_slot(m, key);
+        if (m->keys[i] == EMPTY_KEY) {
+            return 0;
+        }
+        v = m->vals[i];
+    }
+    if (value) {
+        *value = v;
+    }
+    return 1;
+}
+
+/* Change the value of a key already in the map; 0 if it is not there.
+ * Never allocates (a tensor's dealloc calls it). */
+int
+tg_idmap_update(tg_idmap *m, int64_t key, int64_t value)
+{
+    if (m == NULL) {
+        return 0;
+    }
+    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
+    if (off < (uint64_t)m->span) {
+        if (m->window[off] == EMPTY_VAL) {
+            return 0;
+        }
+        m->window[off] = value;
+        return 1;
+    }
+    if (m->used == 0) {
+        return 0;
+    }
+    Py_ssize_t i = hash_slot(m, key);
+    if (m->keys[i] == EMPTY_KEY) {
+        return 0;
+    }
+    m->vals[i] = value;
+    return 1;
+}
+
+int
+tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
+{
+    tg_idmap *m = *mp;
+    if (m == NULL && (m = *mp = tg_idmap_new(8)) == NULL) {
+        return -1;
+    }
+    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
+    if (off < (uint64_t)m->span) {
+        if (m->window[off] == EMPTY_VAL) {
+            m->wused++;
+        }
+        m->window[off] = value;
+        return 0;
+    }
+    if (m->used > 0 && m->keys[hash_slot(m, key)] == key) {
+        return hash_put(m, key, value);    /* already hashed: update */
+    }
+    return put_outside(m, key, value);
+}
+
+/* the keys mapped to `value` (a new set): -1 gives the watched ids */
+PyObject *
+tg_idmap_keys_with(const tg_idmap *m, int64_t value)
+{
+    PyObject *out = PySet_New(NULL);
+    Py_ssize_t n = m == NULL ? 0 : m->cap + m->span;
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        int64_t k, v;
+        if (i < m->cap) {
+            k = m->keys[i];
+            v = m->vals[i];
+            if (k == EMPTY_KEY) {
+                continue;
+            }
+        }
+        else {
+            k = m->lo + (i - m->cap);
+            v = m->window[i - m->cap];
+            if (v == EMPTY_VAL) {
+                continue;
+            }
+        }
+        if (v == value) {
+            PyObject *key = PyLong_FromLongLong(k);
+            if (key == NULL || PySet_Add(out, key) < 0) {
+                Py_XDECREF(key);
+                Py_CLEAR(out);
+                break;
+            }
+            Py_DECREF(key);
+        }
+    }
+    return out;
+}

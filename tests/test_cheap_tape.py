@@ -1,0 +1,183 @@
+"""The cheaper tape of issue 15 keeps its answers:
+
+- the id map (src/idmap.c) every tape, sweep and accumulator keeps tensor
+  ids in is a dense window of consecutive ids plus a hash for far ones; it
+  answers as a dict does whatever order and spread the keys come in
+  (ascending as a tape records, descending as a sweep, an old watched id
+  first, ids far apart, keys put twice);
+- small tensors (rank <= 2, <= 32 bytes) reuse freed tensor objects: a
+  reused object is a fresh tensor (new id, its own value, no weakref or
+  base left over from the last one), and tapes and gradients that make
+  thousands of them give the values they gave before.
+"""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+from tapegrad import _tapegrad
+
+replay = _tapegrad._idmap_replay
+
+
+def dict_model(puts, probes):
+    d = {}
+    for k, v in puts:
+        d[k] = v
+    return [d.get(k) for k in probes], {k for k, v in d.items() if v == -1}
+
+
+def check(puts, probes=None):
+    if probes is None:
+        keys = {k for k, _ in puts}
+        probes = sorted(keys | {k + 1 for k in keys} | {k - 1 for k in keys})
+    assert replay(list(puts), list(probes)) == dict_model(puts, probes)
+
+
+def test_an_empty_map_finds_nothing():
+    assert replay([], [0, 1, -1, 2 ** 62]) == ([None] * 4, set())
+
+
+def test_a_tape_pattern_old_watched_id_then_new_ones():
+    # watch(x) of an old tensor, then 1000 recorded outputs, a Variable
+    # read in the middle (another old id)
+    puts = [(7, -1)] + [(10 ** 6 + i, i) for i in range(500)]
+    puts += [(12, -1)] + [(10 ** 6 + i, i) for i in range(500, 1000)]
+    check(puts)
+
+
+def test_a_sweep_pattern_descending_ids():
+    check([(10 ** 5 - 3 * i, i) for i in range(2000)])
+
+
+def test_every_other_id_and_sparse_ids():
+    check([(2 * i, i) for i in range(3000)])
+    check([(1000 * i, i) for i in range(500)])      # too sparse: hashed
+
+
+def test_far_keys_between_dense_runs_and_keys_put_twice():
+    puts = [(i, i) for i in range(100)]
+    puts += [(10 ** 9 + i, -1) for i in range(50)]   # far: hashed
+    puts += [(i, -i - 5) for i in range(0, 100, 7)]  # updates
+    puts += [(100 + i, i) for i in range(200)]       # the window grows
+    puts += [(10 ** 9 + i, 3) for i in range(0, 50, 2)]
+    check(puts)
+
+
+def test_hashed_keys_the_window_later_covers_move_into_it():
+    # 300 and 310 are hashed while the window is [0, 100); growing it to
+    # cover them must keep their values, and find them once only
+    puts = [(i, i) for i in range(100)]
+    puts += [(5000, 1), (300, -1), (310, 2)]
+    puts += [(i, i) for i in range(100, 400)]
+    puts += [(300, 9)]
+    check(puts)
+
+
+def test_extreme_keys():
+    big = 2 ** 63 - 1
+    check([(big, 1), (-big, -1), (0, 2), (big - 1, 3), (1, -1)],
+          [big, -big, 0, big - 1, 1, 2, big - 2])
+
+
+@pytest.mark.no_refleak_check(reason="hypothesis drives many examples")
+def test_matches_a_dict_on_random_key_streams():
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings, strategies as st
+
+    key = st.one_of(st.integers(0, 300), st.integers(10 ** 6, 10 ** 6 + 60),
+                    st.integers(-(2 ** 62), 2 ** 62))
+    value = st.one_of(st.just(-1), st.integers(0, 10 ** 9))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(key, value), max_size=400),
+           st.lists(key, max_size=50))
+    def run(puts, probes):
+        probes = probes + [k for k, _ in puts[::3]]
+        assert replay(puts, probes) == dict_model(puts, probes)
+
+    run()
+
+
+def test_the_replay_refuses_the_empty_marker():
+    with pytest.raises(ValueError, match="INT64_MIN"):
+        replay([(1, -(2 ** 63))], [])
+
+
+# ---- small tensors reuse freed objects -----------------------------------
+
+def test_a_reused_tensor_object_is_a_fresh_tensor():
+    a = tf.constant([1.0, 2.0])
+    r = weakref.ref(a)
+    ids = {a._id}
+    del a
+    gc.collect()
+    assert r() is None
+    made = [tf.constant([3.0, 4.0]) for _ in range(4)]
+    for t in made:
+        np.testing.assert_array_equal(t.numpy(), [3.0, 4.0])
+        assert weakref.getweakrefcount(t) == 0
+        ids.add(t._id)
+    assert len(ids) == 5             # every tensor its own id
+
+
+def test_views_and_small_tensors_keep_their_values_through_reuse():
+    # views keep their base alive; freed objects come back as new tensors
+    keep = []
+    for i in range(3000):
+        x = tf.constant([[float(i), 1.0], [2.0, 3.0]])
+        v = tf.reshape(x, [4])
+        del x
+        if i % 7 == 0:
+            keep.append((i, v))
+        del v
+    for i, v in keep:
+        np.testing.assert_array_equal(v.numpy(), [float(i), 1.0, 2.0, 3.0])
+
+
+def test_a_long_scalar_chain_gives_the_hand_derivative():
+    # y <- y * x + 1, 200 times: dy/dx by the hand recurrence, in float64
+    x = tf.constant(0.5, dtype=tf.float64)
+    for _ in range(3):
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = x
+            for _ in range(200):
+                y = y * x + 1.0
+        g = t.gradient(y, x)
+        ys, yv = [0.5], 0.5
+        for _ in range(200):
+            yv = yv * 0.5 + 1.0
+            ys.append(yv)
+        gv, dx = 1.0, 0.0
+        for k in range(200, 0, -1):
+            dx += gv * ys[k - 1]
+            gv *= 0.5
+        assert float(y) == pytest.approx(yv, rel=1e-12)
+        assert float(g) == pytest.approx(dx + gv, rel=1e-12)
+
+
+def test_second_order_through_many_small_tensors():
+    x = tf.Variable(1.5, dtype=tf.float64)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x
+            for _ in range(50):
+                y = y * x * 0.5 + 0.25
+        dy = inner.gradient(y, x)
+    d2 = outer.gradient(dy, x)
+    # the same with central differences of the exact first derivative
+    def first(xv):
+        with tf.GradientTape() as t:
+            xx = tf.constant(xv, dtype=tf.float64)
+            t.watch(xx)
+            yy = xx
+            for _ in range(50):
+                yy = yy * xx * 0.5 + 0.25
+        return float(t.gradient(yy, xx))
+    h = 1e-6
+    assert float(dy) == pytest.approx(first(1.5), rel=1e-12)
+    assert float(d2) == pytest.approx((first(1.5 + h) - first(1.5 - h)) /
+                                      (2 * h), rel=1e-5)
