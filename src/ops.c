@@ -23,6 +23,31 @@ tg_binary_forward(int op, TensorObject **in, TensorObject **out)
     Py_ssize_t shape[TG_MAXDIMS];
     int ndim, dt = in[0]->dtype;
     int flags = tg_ops[op].flags;
+    /* two float scalars (a scalar chain, its sweep): no shapes to
+     * broadcast, no kernel to choose */
+    if (in[0]->ndim == 0 && in[1]->ndim == 0 && dt == in[1]->dtype &&
+        (dt == TG_FLOAT32 || dt == TG_FLOAT64) &&
+        (op == TG_OP_add || op == TG_OP_subtract || op == TG_OP_multiply ||
+         op == TG_OP_divide)) {
+        if ((*out = tg_tensor_new(dt, 0, NULL)) == NULL) {
+            return -1;
+        }
+        if (dt == TG_FLOAT32) {
+            float x = *(float *)in[0]->data, y = *(float *)in[1]->data;
+            *(float *)(*out)->data = op == TG_OP_add        ? x + y
+                                     : op == TG_OP_subtract ? x - y
+                                     : op == TG_OP_multiply ? x * y
+                                                            : x / y;
+        }
+        else {
+            double x = *(double *)in[0]->data, y = *(double *)in[1]->data;
+            *(double *)(*out)->data = op == TG_OP_add        ? x + y
+                                      : op == TG_OP_subtract ? x - y
+                                      : op == TG_OP_multiply ? x * y
+                                                             : x / y;
+        }
+        return 0;
+    }
     if (tg_broadcast_shapes(tg_ops[op].tf_name, in[0], in[1], &ndim, shape) <
         0) {
         return -1;
