@@ -301,6 +301,13 @@ tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
     tg_fwd f = {.in = in, .nin = nin, .attrs = attrs, .nout = 1};
     PyObject *result;
     int widen = 0;
+    /* one float32 or float64 dtype and no attributes (the sweep's
+     * arithmetic, a scalar chain): every row accepts it, none widens it */
+    if (attrs == NULL && nin >= 1 && nin <= 2 &&
+        (in[0]->dtype == TG_FLOAT32 || in[0]->dtype == TG_FLOAT64) &&
+        in[nin - 1]->dtype == in[0]->dtype) {
+        goto run;
+    }
     if ((d->flags & TG_SAME_DTYPE) && tg_check_same_dtype(op, nin, in) < 0) {
         return NULL;
     }
@@ -330,6 +337,7 @@ tg_apply(int op, int nin, TensorObject **in, PyObject *attrs)
         op != TG_OP_custom_gradient) {
         return apply_widened(op, nin, in, attrs);
     }
+run:
     if (d->forward(&f) < 0) {
         for (int i = 0; i < TG_MAX_OUT; i++) {
             Py_CLEAR(f.out[i]);

@@ -18,7 +18,7 @@
 
 #define EMPTY_KEY INT64_MIN    /* a free hash slot */
 #define EMPTY_VAL INT64_MIN    /* an unused window position (no value is) */
-#define WINDOW_MIN 32
+#define WINDOW_MIN 8
 #define WINDOW_SLACK(used) (4 * ((used) + 1) + 64)
 #define WINDOW_KEY_MAX ((int64_t)1 << 62)  /* ids: a counter from 1 */
 #define WINDOW_RESTART 4       /* a window with this few keys moves to the

@@ -1203,6 +1203,7 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
     }
     tg_ones_cache_clear();
     tg_tensor_blocks_free(close);
+    tg_tape_spare_free();
     Py_RETURN_NONE;
 }
 
@@ -1469,6 +1470,7 @@ module_free(void *Py_UNUSED(m))
 {
     tg_ones_cache_clear();
     tg_tensor_blocks_free(1);
+    tg_tape_spare_free();
 }
 
 /* atexit.register(_release_blocks, True): run while the interpreter is

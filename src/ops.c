@@ -694,7 +694,14 @@ reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
         g = DIV(g, CONST((double)count, G));
     }
     tg_slot kept_slot = {.ndim = x->ndim, .shape = kept};
-    g = GTO_SHAPE(reshape, g, &kept_slot);
+    /* a scalar g (every axis reduced) broadcasts as it is, and g already
+     * of the kept shape (keepdims) needs no reshape: one op fewer */
+    TensorObject *tg = (TensorObject *)g;
+    if (g != NULL && (c->batch || tg->ndim != 0) &&
+        !(!c->batch && tg->ndim == x->ndim &&
+          !memcmp(tg->shape, kept, (size_t)x->ndim * sizeof(*kept)))) {
+        g = GTO_SHAPE(reshape, g, &kept_slot);
+    }
     return GTO_SHAPE(broadcast_to, g, x);
 }
 

@@ -222,13 +222,44 @@ typedef struct arena_chunk {
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_HDR ((sizeof(arena_chunk) + 15) & ~(size_t)15)
 
+/* One freed standard chunk waits for the next tape: a tape per step
+ * (the seed cell, a training loop) would otherwise malloc and free 64 KB
+ * each time. */
+static arena_chunk *spare_chunk = NULL;
+
+static void
+chunk_free(arena_chunk *c)
+{
+    if (c->cap == ARENA_CHUNK && spare_chunk == NULL) {
+        spare_chunk = c;
+    }
+    else {
+        PyMem_Free(c);
+    }
+}
+
+/* the spare chunk, given back when the module's caches are released */
+void
+tg_tape_spare_free(void)
+{
+    PyMem_Free(spare_chunk);
+    spare_chunk = NULL;
+}
+
 static void *
 arena_alloc(TapeObject *t, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     if (t->arena == NULL || t->arena_used + n > t->arena_cap) {
         size_t cap = n + ARENA_HDR > ARENA_CHUNK ? n + ARENA_HDR : ARENA_CHUNK;
-        arena_chunk *c = PyMem_Malloc(cap);
+        arena_chunk *c;
+        if (cap == ARENA_CHUNK && spare_chunk != NULL) {
+            c = spare_chunk;
+            spare_chunk = NULL;
+        }
+        else {
+            c = PyMem_Malloc(cap);
+        }
         if (c == NULL) {
             PyErr_NoMemory();
             return NULL;
@@ -276,7 +307,7 @@ tape_free_entries(TapeObject *t)
     PyMem_Free(entries);
     while (c != NULL) {
         arena_chunk *next = c->next;
-        PyMem_Free(c);
+        chunk_free(c);
         c = next;
     }
     tg_idmap_free(ids);
@@ -296,7 +327,7 @@ tape_free_past(TapeObject *t)
     t->past_arena = NULL;
     while (c != NULL) {
         arena_chunk *next = c->next;
-        PyMem_Free(c);
+        chunk_free(c);
         c = next;
     }
     tg_idmap_free(t->past_ids);

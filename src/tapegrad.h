@@ -422,6 +422,7 @@ void tg_ones_cache_clear(void);
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
 void tg_tensor_blocks_free(int close); /* empty the data block cache */
+void tg_tape_spare_free(void);     /* the spare tape arena chunk */
 void tg_tensor_blocks_held(Py_ssize_t *n, Py_ssize_t *bytes);
 #define Tensor_Check(op) Py_IS_TYPE((op), tg_st->tensor_type)
 #define Variable_Check(op) Py_IS_TYPE((op), tg_st->variable_type)
