@@ -161,9 +161,20 @@ block_put(block b)
  * GC-tracked, still holding its type (3.11's PyObject_GC_Del reads it). */
 #define SMALL_EXTRA \
     (TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) + 16 + 32)
+/* Under AddressSanitizer or ThreadSanitizer every freed tensor is freed:
+ * a reused object would hide a use after free from them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FREE_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FREE_MAX 0
+#endif
+#endif
+#ifndef FREE_MAX
 #define FREE_MAX 512
+#endif
 
-static TensorObject *free_small[FREE_MAX];
+static TensorObject *free_small[FREE_MAX > 0 ? FREE_MAX : 1];
 static int free_n = 0;
 
 static void
