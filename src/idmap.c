@@ -19,6 +19,7 @@
 #define EMPTY_KEY INT64_MIN    /* a free hash slot */
 #define EMPTY_VAL INT64_MIN    /* an unused window position (no value is) */
 #define WINDOW_MIN 8
+#define WINDOW_SMALL 16        /* slots kept inside the map itself */
 #define WINDOW_SLACK(used) (4 * ((used) + 1) + 64)
 #define WINDOW_KEY_MAX ((int64_t)1 << 62)  /* ids: a counter from 1 */
 #define WINDOW_RESTART 4       /* a window with this few keys moves to the
@@ -31,28 +32,65 @@ struct tg_idmap {
     Py_ssize_t cap, used;      /* hash: cap a power of two, or 0 */
     int64_t *keys, *vals;
     Py_ssize_t hint;           /* the hash's first capacity */
+    int64_t small[WINDOW_SMALL];   /* the window while it is this small */
 };
+
+/* A gradient makes three maps and a tape one, most holding a few ids:
+ * freed maps wait here for the next (their window inline, their hash
+ * given back). */
+#define SPARE_MAPS 8
+static tg_idmap *spare_maps[SPARE_MAPS];
+static int nspare = 0;
 
 tg_idmap *
 tg_idmap_new(Py_ssize_t cap)
 {
-    tg_idmap *m = PyMem_Calloc(1, sizeof(tg_idmap));
+    tg_idmap *m = nspare > 0 ? spare_maps[--nspare]
+                             : PyMem_Malloc(sizeof(tg_idmap));
     if (m == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
+    m->lo = 0;
+    m->span = m->wused = 0;
+    m->window = NULL;
+    m->cap = m->used = 0;
+    m->keys = m->vals = NULL;
     m->hint = cap;
     return m;
+}
+
+static void
+window_free(tg_idmap *m)
+{
+    if (m->window != m->small) {
+        PyMem_Free(m->window);
+    }
+    m->window = NULL;
 }
 
 void
 tg_idmap_free(tg_idmap *m)
 {
     if (m != NULL) {
-        PyMem_Free(m->window);
+        window_free(m);
         PyMem_Free(m->keys);
         PyMem_Free(m->vals);
-        PyMem_Free(m);
+        if (nspare < SPARE_MAPS) {
+            spare_maps[nspare++] = m;
+        }
+        else {
+            PyMem_Free(m);
+        }
+    }
+}
+
+/* the spare maps, given back when the module's caches are released */
+void
+tg_idmap_spare_free(void)
+{
+    while (nspare > 0) {
+        PyMem_Free(spare_maps[--nspare]);
     }
 }
 
@@ -134,7 +172,11 @@ hash_put(tg_idmap *m, int64_t key, int64_t value)
 static int
 window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
 {
-    int64_t *w = PyMem_Malloc((size_t)span * sizeof(int64_t));
+    /* the inline window only while the map has none: growing copies
+     * from the old one */
+    int64_t *w = span <= WINDOW_SMALL && m->window == NULL
+                     ? m->small
+                     : PyMem_Malloc((size_t)span * sizeof(int64_t));
     if (w == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -154,10 +196,12 @@ window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
         }
     }
     if (moved > 0 && hash_rebuild(m, m->used - moved, lo, span) < 0) {
-        PyMem_Free(w);
+        if (w != m->small) {
+            PyMem_Free(w);
+        }
         return -1;
     }
-    PyMem_Free(m->window);
+    window_free(m);
     m->window = w;
     m->lo = lo;
     m->span = span;
@@ -199,6 +243,7 @@ put_outside(tg_idmap *m, int64_t key, int64_t value)
         }
         m->wused = 0;
         m->span = 0;
+        window_free(m);
         if (window_cover(m, key - WINDOW_MIN / 2, WINDOW_MIN) < 0) {
             return -1;
         }

@@ -1202,6 +1202,8 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
         return NULL;
     }
     tg_ones_cache_clear();
+    tg_shape_attrs_clear();
+    tg_idmap_spare_free();
     tg_tensor_blocks_free(close);
     tg_tape_spare_free();
     Py_RETURN_NONE;
@@ -1469,6 +1471,8 @@ static void
 module_free(void *Py_UNUSED(m))
 {
     tg_ones_cache_clear();
+    tg_shape_attrs_clear();
+    tg_idmap_spare_free();
     tg_tensor_blocks_free(1);
     tg_tape_spare_free();
 }

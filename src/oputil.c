@@ -360,6 +360,24 @@ tg_int_list(const char *tfname, const char *param, PyObject *obj, int *n,
 {
     PyObject *seq = NULL;
     Py_ssize_t len;
+    /* the common case first: a tuple of Python ints (a shape, the axes a
+     * vjp passes), read as the loop below would, without its type tests */
+    if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) <= TG_MAXDIMS) {
+        Py_ssize_t i, k = PyTuple_GET_SIZE(obj);
+        for (i = 0; i < k && PyLong_CheckExact(PyTuple_GET_ITEM(obj, i));
+             i++) {
+        }
+        if (i == k) {
+            for (i = 0; i < k; i++) {
+                if (int_from_long(tfname, param, PyTuple_GET_ITEM(obj, i),
+                                  &out[i]) < 0) {
+                    return -1;
+                }
+            }
+            *n = (int)k;
+            return 0;
+        }
+    }
     int rank = 0, rc = int_scalar(tfname, param, obj, out, &rank);
     if (rc <= 0) {
         *n = 1;
@@ -767,12 +785,49 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
 }
 #undef FUSED_LOOP
 
+/* ---- shape attributes ----------------------------------------------------
+ * A vjp that reshapes or broadcasts a cotangent to an input's shape passes
+ * the shape as the op's attribute tuple, ((d0, d1, ...),).  A sweep asks
+ * for the same few shapes over and over, so the last ones are kept
+ * (immutable tuples of ints, safe to share with tapes that record them). */
+#define SHAPE_ATTRS_SLOTS 8
+static struct {
+    int ndim;
+    Py_ssize_t shape[TG_MAXDIMS];
+    PyObject *attrs;           /* ((d0, ...),), or NULL */
+} shape_attrs_cache[SHAPE_ATTRS_SLOTS];
+
+void
+tg_shape_attrs_clear(void)
+{
+    for (int i = 0; i < SHAPE_ATTRS_SLOTS; i++) {
+        Py_CLEAR(shape_attrs_cache[i].attrs);
+    }
+}
+
 PyObject *
 tg_shape_attrs(int ndim, const Py_ssize_t *shape)
 {
+    uint64_t h = (uint64_t)ndim;
+    for (int i = 0; i < ndim; i++) {
+        h = h * 1000003u + (uint64_t)shape[i];
+    }
+    int slot = (int)((h * 0x9E3779B97F4A7C15ull) >> 61);   /* 0..7 */
+    if (shape_attrs_cache[slot].attrs != NULL &&
+        shape_attrs_cache[slot].ndim == ndim &&
+        !memcmp(shape_attrs_cache[slot].shape, shape,
+                (size_t)ndim * sizeof(Py_ssize_t))) {
+        return Py_NewRef(shape_attrs_cache[slot].attrs);
+    }
     PyObject *s = tg_shape_tuple(ndim, shape);
     PyObject *a = s ? PyTuple_Pack(1, s) : NULL;
     Py_XDECREF(s);
+    if (a != NULL && ndim <= TG_MAXDIMS) {
+        Py_XSETREF(shape_attrs_cache[slot].attrs, Py_NewRef(a));
+        shape_attrs_cache[slot].ndim = ndim;
+        memcpy(shape_attrs_cache[slot].shape, shape,
+               (size_t)ndim * sizeof(Py_ssize_t));
+    }
     return a;
 }
 

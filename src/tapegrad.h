@@ -419,6 +419,7 @@ PyObject *tg_fused_grad(int kind, PyObject *g, PyObject *y);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
                  TensorObject **out);   /* shared immutable ones */
 void tg_ones_cache_clear(void);
+void tg_shape_attrs_clear(void);   /* the cached shape attributes */
 TensorObject *tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape,
                            double value);
 void tg_tensor_blocks_free(int close); /* empty the data block cache */
@@ -481,6 +482,7 @@ int tg_idmap_put(tg_idmap **m, int64_t key, int64_t value);
 int tg_idmap_update(tg_idmap *m, int64_t key, int64_t value);
 tg_idmap *tg_idmap_new(Py_ssize_t cap);
 void tg_idmap_free(tg_idmap *m);
+void tg_idmap_spare_free(void);   /* the freed maps kept for reuse */
 PyObject *tg_idmap_keys_with(const tg_idmap *m, int64_t value);
 void tg_tape_release_entry(tg_entry *e);
 
