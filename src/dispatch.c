@@ -360,7 +360,8 @@ run:
     }
     /* composite rows recorded their primitives already; tapes record,
      * then active accumulators compute the outputs' tangents */
-    if (!tg_no_record && !(d->flags & (TG_NONDIFF | TG_COMPOSITE)) &&
+    if ((tg_num_recording > 0 || tg_num_accumulating > 0) && !tg_no_record &&
+        !(d->flags & (TG_NONDIFF | TG_COMPOSITE)) &&
         (tg_tape_record(op, nin, in, f.nout, f.out, attrs) < 0 ||
          (tg_num_accumulating > 0 &&
           tg_forward_accumulate(op, nin, in, f.nout, f.out, attrs) < 0))) {

@@ -674,6 +674,9 @@ int
 tg_unrecorded(void)
 {
     PyObject *accs;
+    if (tg_num_recording == 0 && tg_num_accumulating == 0) {
+        return 1;                  /* no thread-local to read */
+    }
     return tg_active_stack() == NULL &&
            ((accs = tg_accumulator_list(0)) == NULL ||
             PyList_GET_SIZE(accs) == 0);

@@ -46,8 +46,9 @@ typedef struct {
 } StackObject;
 
 static _Thread_local StackObject *tls_stack = NULL; /* borrowed cache */
-/* Tapes recording in any thread: 0 lets every op skip the stack lookup. */
-static Py_ssize_t num_recording = 0;
+/* Tapes recording in any thread: 0 lets every op skip the stack lookup
+ * (dispatch.c reads it before any thread-local). */
+Py_ssize_t tg_num_recording = 0;
 /* Variable watchers open in any thread: 0 keeps variable reads at one
  * test of a global. */
 static Py_ssize_t num_watching = 0;
@@ -65,7 +66,7 @@ stack_dealloc(StackObject *self)
             TapeObject *t = (TapeObject *)PyList_GET_ITEM(self->tapes, i);
             t->recording = 0;
             t->stack = NULL;
-            num_recording--;
+            tg_num_recording--;
         }
     }
     Py_CLEAR(self->tapes);
@@ -131,7 +132,7 @@ tg_active_stack(void)
 {
     StackObject *s = tls_stack;
     if (s == NULL) {
-        if (num_recording == 0) {
+        if (tg_num_recording == 0) {
             return NULL;
         }
         s = thread_stack(0);
@@ -178,7 +179,7 @@ tape_push(TapeObject *t)
     t->recording = 1;
     t->stack = (PyObject *)s;
     t->nesting_id = tg_next_nesting_id();
-    num_recording++;
+    tg_num_recording++;
     return 0;
 }
 
@@ -194,7 +195,7 @@ tape_pop(TapeObject *t)
     if (!t->recording || s == NULL) {
         return 0;
     }
-    num_recording--;
+    tg_num_recording--;
     t->recording = 0;
     t->stack = NULL;
     t->exit_id = tg_last_id();

@@ -505,6 +505,7 @@ PyObject *tg_set_none_gradient_warnings(PyObject *m, PyObject *on);
 
 /* ---- forward.c ----------------------------------------------------------- */
 extern Py_ssize_t tg_num_accumulating;   /* accumulators active anywhere */
+extern Py_ssize_t tg_num_recording;      /* tapes recording anywhere */
 extern Py_ssize_t tg_num_live_accumulators; /* alive, active or not */
 void tg_forward_forget(int64_t id);  /* a tensor died: drop its tangents */
 extern _Thread_local int64_t tg_nesting_limit; /* see forward.c */

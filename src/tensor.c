@@ -350,8 +350,8 @@ tensor_alloc_big(int dtype, int ndim, const Py_ssize_t *shape,
 static TensorObject *
 tensor_alloc(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t nbytes)
 {
-    Py_ssize_t size;
-    if (tg_shape_size(ndim, shape, &size) < 0) {
+    Py_ssize_t size = 1;
+    if (ndim > 0 && tg_shape_size(ndim, shape, &size) < 0) {
         return NULL;
     }
     if (nbytes < 0) {
