@@ -36,6 +36,9 @@
 
 Py_ssize_t tg_num_accumulating = 0;
 _Thread_local int64_t tg_nesting_limit = INT64_MAX;
+/* jvp rules running in any thread: 0 means every thread's limit is
+ * INT64_MAX, so recording need not read the thread-local */
+Py_ssize_t tg_nesting_lowered = 0;
 static int64_t nesting_counter = 0;
 
 int64_t
@@ -644,10 +647,12 @@ tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,
         }
         int64_t saved = tg_nesting_limit;
         tg_nesting_limit = a->nesting_id;
+        tg_nesting_lowered++;
         tg_jvp_ctx c = {.op = op, .nin = nin, .nout = nout, .in = in,
                         .outs = out, .out = out[0], .attrs = attrs,
                         .t = tin, .tout = tout};
         rc = tg_ops[op].jvp(&c);
+        tg_nesting_lowered--;
         tg_nesting_limit = saved;
         for (int j = 0; j < nout; j++) {
             if (rc == 0 && tout[j] != NULL &&

@@ -407,8 +407,10 @@ tape_append(TapeObject *t, int op, int nin, TensorObject **in, int nout,
         s->dtype = x->dtype;
         s->ndim = x->ndim;
         s->shape = dims;
-        memcpy(dims, x->shape, (size_t)x->ndim * sizeof(Py_ssize_t));
-        dims += x->ndim;
+        if (x->ndim > 0) {
+            memcpy(dims, x->shape, (size_t)x->ndim * sizeof(Py_ssize_t));
+            dims += x->ndim;
+        }
         s->saved = save_flag(flags, i, nin) ? (TensorObject *)Py_NewRef(x)
                                             : NULL;
     }
@@ -509,7 +511,8 @@ tg_tape_record(int op, int nin, TensorObject **in, int nout,
     }
     for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(tapes); k++) {
         TapeObject *t = (TapeObject *)PyList_GET_ITEM(tapes, k);
-        if (t->nesting_id >= tg_nesting_limit && !t->sees_all) {
+        if (tg_nesting_lowered > 0 && t->nesting_id >= tg_nesting_limit &&
+            !t->sees_all) {
             continue; /* entered inside an accumulator computing a jvp */
         }
         for (int i = 0; i < nin; i++) {

@@ -509,6 +509,7 @@ extern Py_ssize_t tg_num_recording;      /* tapes recording anywhere */
 extern Py_ssize_t tg_num_live_accumulators; /* alive, active or not */
 void tg_forward_forget(int64_t id);  /* a tensor died: drop its tangents */
 extern _Thread_local int64_t tg_nesting_limit; /* see forward.c */
+extern Py_ssize_t tg_nesting_lowered;    /* see forward.c */
 int64_t tg_next_nesting_id(void);
 int tg_forward_accumulate(int op, int nin, TensorObject **in, int nout,
                           TensorObject **out, PyObject *attrs);
