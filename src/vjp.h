@@ -156,7 +156,16 @@ scalar_like(PyObject *like, double v)
 /* op(x) with extra attributes built from a format, e.g. ("(O)", dtype) */
 #define OP1A(OP, x, ...) keep(S, tg_op1_attrs(TG_OP_##OP, (x), __VA_ARGS__))
 
-#define VJP_BEGIN scope S_ = {.n = 0}, *S = &S_
+/* only n and last: zeroing all of tmp[] was a tenth of a scalar vjp */
+static inline scope *
+scope_open(scope *S)
+{
+    S->n = 0;
+    S->last = NULL;
+    return S;
+}
+
+#define VJP_BEGIN scope S_, *S = scope_open(&S_)
 #define VJP_END return vjp_end(S)
 #define ADD(a, b) keep(S, op2_scoped(S, TG_OP_add, (a), (b)))
 #define SUB(a, b) keep(S, op2_scoped(S, TG_OP_subtract, (a), (b)))
