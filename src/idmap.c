@@ -20,6 +20,7 @@
 #define EMPTY_VAL INT64_MIN    /* an unused window position (no value is) */
 #define WINDOW_MIN 8
 #define WINDOW_SMALL 16        /* slots kept inside the map itself */
+#define HASH_SMALL 16          /* hash slots kept inside it (7 far keys) */
 #define WINDOW_SLACK(used) (4 * ((used) + 1) + 64)
 #define WINDOW_KEY_MAX ((int64_t)1 << 62)  /* ids: a counter from 1 */
 #define WINDOW_RESTART 4       /* a window with this few keys moves to the
@@ -33,6 +34,7 @@ struct tg_idmap {
     int64_t *keys, *vals;
     Py_ssize_t hint;           /* the hash's first capacity */
     int64_t small[WINDOW_SMALL];   /* the window while it is this small */
+    int64_t hkeys[HASH_SMALL], hvals[HASH_SMALL];  /* the hash while it is */
 };
 
 /* A gradient makes three maps and a tape one, most holding a few ids:
@@ -74,8 +76,10 @@ tg_idmap_free(tg_idmap *m)
 {
     if (m != NULL) {
         window_free(m);
-        PyMem_Free(m->keys);
-        PyMem_Free(m->vals);
+        if (m->keys != m->hkeys) {
+            PyMem_Free(m->keys);
+            PyMem_Free(m->vals);
+        }
         if (nspare < SPARE_MAPS) {
             spare_maps[nspare++] = m;
         }
@@ -112,39 +116,59 @@ hash_slot(const tg_idmap *m, int64_t key)
 static int
 hash_rebuild(tg_idmap *m, Py_ssize_t n, int64_t lo, Py_ssize_t span)
 {
-    Py_ssize_t c = 16;
+    Py_ssize_t c = HASH_SMALL;
     while (c < n * 2) {
         c *= 2;
     }
-    int64_t *keys = PyMem_Malloc((size_t)c * sizeof(int64_t));
-    int64_t *vals = PyMem_Malloc((size_t)c * sizeof(int64_t));
-    if (keys == NULL || vals == NULL) {
-        PyMem_Free(keys);
-        PyMem_Free(vals);
-        PyErr_NoMemory();
-        return -1;
+    /* the old table, copied out first if it is the inline one, which
+     * the new table may reuse */
+    int old_inline = m->keys == m->hkeys;
+    int64_t copyk[HASH_SMALL], copyv[HASH_SMALL];
+    int64_t *okeys = m->keys, *ovals = m->vals;
+    Py_ssize_t ocap = m->cap;
+    if (old_inline) {
+        memcpy(copyk, okeys, (size_t)ocap * sizeof(int64_t));
+        memcpy(copyv, ovals, (size_t)ocap * sizeof(int64_t));
+        okeys = copyk;
+        ovals = copyv;
+    }
+    int64_t *keys, *vals;
+    if (c == HASH_SMALL) {
+        keys = m->hkeys;
+        vals = m->hvals;
+    }
+    else {
+        keys = PyMem_Malloc((size_t)c * sizeof(int64_t));
+        vals = PyMem_Malloc((size_t)c * sizeof(int64_t));
+        if (keys == NULL || vals == NULL) {
+            PyMem_Free(keys);
+            PyMem_Free(vals);
+            PyErr_NoMemory();
+            return -1;
+        }
     }
     for (Py_ssize_t i = 0; i < c; i++) {
         keys[i] = EMPTY_KEY;
     }
-    tg_idmap old = *m;
     m->keys = keys;
     m->vals = vals;
     m->cap = c;
     m->used = 0;
-    for (Py_ssize_t i = 0; i < old.cap; i++) {
-        int64_t k = old.keys[i];
+    for (Py_ssize_t i = 0; i < ocap; i++) {
+        int64_t k = okeys[i];
         /* keys inside [lo, lo + span) now live in the window */
         if (k != EMPTY_KEY &&
             (uint64_t)k - (uint64_t)lo >= (uint64_t)span) {
             Py_ssize_t j = hash_slot(m, k);
             keys[j] = k;
-            vals[j] = old.vals[i];
+            vals[j] = ovals[i];
             m->used++;
         }
     }
-    PyMem_Free(old.keys);
-    PyMem_Free(old.vals);
+    if (!old_inline) {
+        PyMem_Free(okeys);
+        PyMem_Free(ovals);
+    }
     return 0;
 }
 
