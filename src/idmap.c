@@ -212,7 +212,7 @@ window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
         memcpy(w + (m->lo - lo), m->window, (size_t)m->span * sizeof(int64_t));
     }
     Py_ssize_t moved = 0;
-    for (Py_ssize_t i = 0; i < m->cap; i++) {
+    for (Py_ssize_t i = 0; m->used > 0 && i < m->cap; i++) {
         uint64_t off = (uint64_t)m->keys[i] - (uint64_t)lo;
         if (m->keys[i] != EMPTY_KEY && off < (uint64_t)span) {
             w[off] = m->vals[i];
