@@ -181,3 +181,86 @@ def test_second_order_through_many_small_tensors():
     assert float(dy) == pytest.approx(first(1.5), rel=1e-12)
     assert float(d2) == pytest.approx((first(1.5 + h) - first(1.5 - h)) /
                                       (2 * h), rel=1e-5)
+
+
+# ---- the shortcuts scalar work takes -------------------------------------
+
+SPECIALS = [0.0, -0.0, 1.0, -1.5, 3.0e38, -3.0e38, 1.0e-40, np.inf,
+            -np.inf, np.nan, 7.25]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scalar_arithmetic_is_numpys_bit_for_bit(dtype):
+    # two rank-0 tensors of one float dtype compute without NumPy's loops
+    ops = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+           "divide": np.divide}
+    for name, ref in ops.items():
+        for a in SPECIALS:
+            for b in SPECIALS:
+                got = getattr(tf, name)(tf.constant(a, dtype=dtype),
+                                        tf.constant(b, dtype=dtype))
+                with np.errstate(all="ignore"):
+                    want = ref(dtype(a), dtype(b))
+                assert got.dtype.as_numpy_dtype == dtype
+                assert got.shape == ()
+                g = got.numpy()
+                assert (np.isnan(g) and np.isnan(want)) or (
+                    g == want and np.signbit(g) == np.signbit(want)), (
+                    name, a, b, g, want)
+
+
+def test_scalar_shortcut_keeps_the_dtype_rules():
+    # mixed or narrow dtypes still take the checked path
+    with pytest.raises(Exception, match="float|double|half"):
+        tf.add(tf.constant(1.0, dtype=tf.float32),
+               tf.constant(1.0, dtype=tf.float64))
+    h = tf.constant(1.5, dtype=tf.float16) * tf.constant(2.0,
+                                                         dtype=tf.float16)
+    assert h.dtype == tf.float16 and float(h) == 3.0
+    i = tf.constant(7) // tf.constant(2)
+    assert i.dtype == tf.int32 and int(i) == 3
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 0, 1, [0, 1], -1])
+@pytest.mark.parametrize("op", ["reduce_sum", "reduce_mean"])
+def test_reduction_gradients_to_second_order(op, axis, keepdims):
+    # d/dx of sum(reduce(x**3)) is 3x**2 / count; its own gradient 6x / count
+    xv = np.arange(1.0, 7.0).reshape(2, 3)
+    x = tf.Variable(xv)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            r = getattr(tf, op)(x ** 3, axis=axis, keepdims=keepdims)
+            s = tf.reduce_sum(r)
+        g = inner.gradient(s, x)
+    h = outer.gradient(g, x)
+    axes = {0, 1} if axis is None else set((np.atleast_1d(axis) % 2).tolist())
+    count = np.prod([xv.shape[a] for a in axes]) if op == "reduce_mean" else 1
+    np.testing.assert_allclose(g.numpy(), 3 * xv ** 2 / count, rtol=1e-12)
+    np.testing.assert_allclose(h.numpy(), 6 * xv / count, rtol=1e-12)
+
+
+def test_vjp_shapes_stay_right_across_many_shapes():
+    # the cached shape attributes are keyed by the whole shape: sweeps over
+    # many shapes in turn (more than the cache holds) get their own
+    for rep in range(2):
+        for shape in [(1,), (2,), (3, 1), (1, 3), (2, 3), (3, 2), (2, 1, 2),
+                      (4,), (2, 2), (1, 1), (5, 1), (1, 5)]:
+            x = tf.Variable(np.ones(shape))
+            with tf.GradientTape() as t:
+                y = tf.reduce_sum(x * tf.ones(shape[-1:], dtype=tf.float64),
+                                  axis=0)
+                s = tf.reduce_sum(y)
+            g = t.gradient(s, x)
+            assert g.shape == shape
+            np.testing.assert_array_equal(g.numpy(), np.ones(shape))
+
+
+def test_integer_tuples_read_as_before():
+    x = tf.reshape(tf.range(6), (2, 3))
+    assert x.shape == (2, 3)
+    with pytest.raises(Exception):
+        tf.reshape(tf.range(6), (2, True))
+    with pytest.raises(Exception):
+        tf.reshape(tf.range(6), (2, 2 ** 70))
+    assert tf.reshape(tf.range(6), (np.int64(3), 2)).shape == (3, 2)
