@@ -283,6 +283,7 @@ tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
     Py_ssize_t extra = TENSOR_HDR - (Py_ssize_t)sizeof(TensorObject) +
                        sbytes + inline_bytes;
     TensorObject *t;
+#if FREE_MAX > 0
     if (extra <= SMALL_EXTRA && free_n > 0) {
         t = free_small[--free_n];
         PyTypeObject *was = Py_TYPE(t);
@@ -290,7 +291,9 @@ tensor_obj(int dtype, int ndim, const Py_ssize_t *shape, Py_ssize_t size,
         PyObject_InitVar((PyVarObject *)t, tg_st->tensor_type, SMALL_EXTRA);
         Py_DECREF(was);
     }
-    else {
+    else
+#endif
+    {
         t = PyObject_GC_NewVar(TensorObject, tg_st->tensor_type,
                                extra <= SMALL_EXTRA ? SMALL_EXTRA : extra);
     }
@@ -618,10 +621,12 @@ tensor_dealloc(TensorObject *self)
     }
     Py_CLEAR(self->base);
     tg_live_tensors--;
+#if FREE_MAX > 0
     if (Py_SIZE(self) == SMALL_EXTRA && free_n < FREE_MAX && !cache_closed) {
         free_small[free_n++] = self;   /* keeps its type reference */
         return;
     }
+#endif
     PyObject_GC_Del(self);
     Py_DECREF(tp);
 }
