@@ -452,7 +452,15 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         if (want >= 0 && !Tensor_Check(args[n]) && !Variable_Check(args[n])) {
             hint = want;
         }
-        in[n] = tg_convert(args[n], hint, d->tf_name);
+        if (PyFloat_CheckExact(args[n]) &&
+            (hint == TG_FLOAT32 || hint == TG_FLOAT64) &&
+            (op == TG_OP_add || op == TG_OP_subtract ||
+             op == TG_OP_multiply || op == TG_OP_divide)) {
+            in[n] = tg_constant_scalar(hint, PyFloat_AS_DOUBLE(args[n]));
+        }
+        else {
+            in[n] = tg_convert(args[n], hint, d->tf_name);
+        }
         if (in[n] == NULL) {
             goto done;
         }

@@ -384,6 +384,9 @@ TensorObject *tg_tensor_from_array(PyArrayObject *arr, int dtype);
 TensorObject *tg_tensor_view(TensorObject *src, int ndim,
                              const Py_ssize_t *shape, int64_t id);
 TensorObject *tg_tensor_scalar(int dtype, double v);
+/* the same from a cache, for tg_call's float arguments of add, subtract,
+ * multiply and divide only (never handed to the user: tensor.c) */
+TensorObject *tg_constant_scalar(int dtype, double v);
 TensorObject *tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape,
                                  char *data, PyObject *base);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */

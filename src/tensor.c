@@ -177,6 +177,8 @@ block_put(block b)
 static TensorObject *free_small[FREE_MAX > 0 ? FREE_MAX : 1];
 static int free_n = 0;
 
+static void const_cache_clear(void);    /* below, with its cache */
+
 static void
 free_small_release(void)
 {
@@ -200,6 +202,7 @@ tg_tensor_blocks_free(int close)
     cache_n = 0;
     cache_bytes = 0;
     cache_closed |= close;
+    const_cache_clear();
     free_small_release();
 }
 
@@ -443,6 +446,54 @@ tg_tensor_scalar(int dtype, double v)
         }
     }
     return t;
+}
+
+/* ---- Python float constants of the arithmetic ops ------------------------
+ * `y * x + 1.0` converts 1.0 to a tensor at every step.  tg_call takes the
+ * Python floats of add, subtract, multiply and divide from this cache: a
+ * scalar per (dtype, bits) made once.  Those ops never return a view of
+ * an input of another shape or a rank-0 input, so a cached tensor is never
+ * handed to the user, and nothing writes into it (tapes and rules write
+ * only into tensors they alone hold; the cache holds one reference).  Like
+ * the other caches it is not counted by _live_counts. */
+#define CONST_SLOTS 16
+static struct {
+    uint64_t bits;
+    TensorObject *t;           /* rank 0, or NULL */
+} const_cache[CONST_SLOTS];
+
+TensorObject *
+tg_constant_scalar(int dtype, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    int slot = (int)(((bits ^ (uint64_t)dtype) * 0x9E3779B97F4A7C15ull) >> 60);
+    TensorObject *c = const_cache[slot].t;
+    if (c != NULL && c->dtype == dtype && const_cache[slot].bits == bits) {
+        return (TensorObject *)Py_NewRef(c);
+    }
+    TensorObject *t = tg_tensor_scalar(dtype, v);
+    if (t != NULL && !cache_closed) {
+        if (c != NULL) {
+            tg_live_tensors++;
+            Py_DECREF(c);
+        }
+        const_cache[slot].t = (TensorObject *)Py_NewRef(t);
+        const_cache[slot].bits = bits;
+        tg_live_tensors--;
+    }
+    return t;
+}
+
+static void
+const_cache_clear(void)
+{
+    for (int i = 0; i < CONST_SLOTS; i++) {
+        if (const_cache[i].t != NULL) {
+            tg_live_tensors++;
+            Py_CLEAR(const_cache[i].t);
+        }
+    }
 }
 
 /* Adopt a NumPy result.  out_dtype -1 keeps the array's dtype.  A fresh,

@@ -8,7 +8,11 @@
 - small tensors (rank <= 2, <= 32 bytes) reuse freed tensor objects: a
   reused object is a fresh tensor (new id, its own value, no weakref or
   base left over from the last one), and tapes and gradients that make
-  thousands of them give the values they gave before.
+  thousands of them give the values they gave before;
+- the shortcuts scalar work takes (rank-0 float arithmetic without
+  NumPy's loops, reductions' vjps without a reshape, integer tuples read
+  directly, cached shape attributes and Python float constants) give
+  the values the general paths give.
 """
 import gc
 import weakref
@@ -264,3 +268,61 @@ def test_integer_tuples_read_as_before():
     with pytest.raises(Exception):
         tf.reshape(tf.range(6), (2, 2 ** 70))
     assert tf.reshape(tf.range(6), (np.int64(3), 2)).shape == (3, 2)
+
+
+def test_python_float_constants_of_arithmetic_keep_their_values():
+    # add/subtract/multiply/divide take Python floats from a small cache of
+    # scalars keyed by dtype and bits: more constants than it holds, signed
+    # zeros, NaN and the same value in two dtypes stay apart
+    consts = [float(c) for c in np.linspace(-5, 5, 41)] + [
+        0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, 0.1]
+    for dtype, npdt in [(tf.float32, np.float32), (tf.float64, np.float64)]:
+        x = tf.constant(np.array([1.5, -2.0, 0.0], dtype=npdt))
+        for rep in range(2):
+            for c in consts:
+                with np.errstate(all="ignore"):
+                    want = {"add": x.numpy() + npdt(c),
+                            "sub": npdt(c) - x.numpy(),
+                            "mul": x.numpy() * npdt(c),
+                            "div": x.numpy() / npdt(c)}
+                got = {"add": x + c, "sub": c - x, "mul": x * c,
+                       "div": x / c}
+                for k in want:
+                    assert got[k].dtype == dtype
+                    np.testing.assert_array_equal(got[k].numpy(), want[k])
+                    assert np.array_equal(np.signbit(got[k].numpy()),
+                                          np.signbit(want[k]))
+
+
+def test_a_cached_constant_is_never_a_result():
+    # results of scalar arithmetic with a Python float are fresh tensors,
+    # so writing through one (DLPack, a NumPy view) changes nothing else
+    x = tf.constant(0.0)
+    a = x + 2.0
+    b = x + 2.0
+    assert a is not b and a._id != b._id
+    assert not np.from_dlpack(a).flags.writeable
+    a_view = a.numpy()
+    if a_view.flags.writeable:      # a NumPy view of a result's bytes
+        a_view[...] = 99.0
+    assert float(x + 2.0) == 2.0
+    y = tf.constant(1.0)
+    for op in (lambda t: t * 1.0, lambda t: 1.0 * t, lambda t: t + 0.0,
+               lambda t: t / 1.0, lambda t: t - 0.0):
+        r = op(y)
+        assert r is not y
+        assert float(r) == 1.0
+
+
+def test_constants_in_recorded_ops_give_the_gradients():
+    # the same cached 3.0 appears in many entries of one tape
+    x = tf.Variable(2.0, dtype=tf.float64)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * 3.0 + 3.0
+            y = y * 3.0 - 3.0 / x
+        g = inner.gradient(y, x)
+    h = outer.gradient(g, x)
+    # y = 9x + 9 - 3/x: y' = 9 + 3/x^2, y'' = -6/x^3
+    assert float(g) == pytest.approx(9 + 3 / 4.0, rel=1e-14)
+    assert float(h) == pytest.approx(-6 / 8.0, rel=1e-14)
