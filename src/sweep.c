@@ -914,9 +914,17 @@ gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
     Py_ssize_t nt, pos = 0, nb = -1;
     int mode, swept = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient", kwlist,
-                                     &target, &sources, &ograds,
-                                     &unconnected)) {
+    Py_ssize_t npos = PyTuple_GET_SIZE(args);
+    if ((kw == NULL || PyDict_GET_SIZE(kw) == 0) && npos >= 2 && npos <= 4) {
+        /* tape.gradient(y, x): positional only, the parser skipped */
+        target = PyTuple_GET_ITEM(args, 0);
+        sources = PyTuple_GET_ITEM(args, 1);
+        ograds = npos > 2 ? PyTuple_GET_ITEM(args, 2) : Py_None;
+        unconnected = npos > 3 ? PyTuple_GET_ITEM(args, 3) : Py_None;
+    }
+    else if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient",
+                                          kwlist, &target, &sources, &ograds,
+                                          &unconnected)) {
         return NULL;
     }
     if (sweep_usable(tape) < 0) {

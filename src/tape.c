@@ -725,7 +725,9 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"persistent", "watch_accessed_variables", NULL};
     int persistent = 0, watch_accessed = 1;
     TapeObject *t;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp:GradientTape", kwlist,
+    /* GradientTape() with no arguments, the usual call, skips the parser */
+    if ((PyTuple_GET_SIZE(args) > 0 || (kw != NULL && PyDict_GET_SIZE(kw))) &&
+        !PyArg_ParseTupleAndKeywords(args, kw, "|pp:GradientTape", kwlist,
                                      &persistent, &watch_accessed)) {
         return NULL;
     }

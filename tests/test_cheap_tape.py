@@ -326,3 +326,39 @@ def test_constants_in_recorded_ops_give_the_gradients():
     # y = 9x + 9 - 3/x: y' = 9 + 3/x^2, y'' = -6/x^3
     assert float(g) == pytest.approx(9 + 3 / 4.0, rel=1e-14)
     assert float(h) == pytest.approx(-6 / 8.0, rel=1e-14)
+
+
+def test_gradient_and_tape_arguments_positional_or_by_name():
+    # GradientTape() and tape.gradient(y, x, ...) given positionally skip
+    # the argument parser; every spelling gives the same answers and errors
+    x = tf.constant(3.0)
+    unused = tf.constant(1.0)
+
+    def grads(*args, **kw):
+        with tf.GradientTape(*args[:2], **kw.pop("tape", {})) as t:
+            t.watch([x, unused])
+            y = x * x
+        return t.gradient(y, *args[2:], **kw)
+
+    assert float(grads(True, True, [x][0])) == 6.0
+    assert float(grads(False, True, x)) == 6.0
+    assert float(grads(False, True, x, tf.constant(2.0))) == 12.0
+    g = grads(False, True, [x, unused], None, "zero")
+    assert [float(v) for v in g] == [6.0, 0.0]
+    g = grads(False, True, sources=[x, unused],
+              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    assert [float(v) for v in g] == [6.0, 0.0]
+    assert grads(tape={"persistent": True}, sources=unused) is None
+    with pytest.raises(TypeError):
+        grads(False, True, x, None, "zero", "extra")
+    with pytest.raises(TypeError):
+        grads(False, True, x, bogus=1)
+    with pytest.raises(TypeError):
+        tf.GradientTape(False, True, 3)
+    with pytest.raises(TypeError):
+        tf.GradientTape(persistant=True)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * x
+    with pytest.raises(TypeError):
+        t.gradient(y)
