@@ -537,24 +537,23 @@ done:
  * still is after elementwise vjps (tanh(W @ x): g * (1 - y^2)).  Then
  * out[r] = v[r][j] * op(a)[:, j], a scaled column, k times less work than
  * the product.  Exact where the product is: only taken when `a` is all
- * finite (0 * inf would be NaN in the product).  The scan stops at the
- * first row with two nonzeros, so dense batches pay one row.  1 if done
- * (out written), 0 otherwise (nothing written). */
+ * finite (0 * inf would be NaN in the product).  A dense batch pays one
+ * row: the first is checked before anything else.  Each row is read once,
+ * counting its nonzeros and summing their indices (with one nonzero, the
+ * sum is its index: no second search).  1 if done; 0 otherwise, `out`
+ * possibly part written (the caller's product then writes all of it). */
 #define ONEHOT_MATVEC(T, U, EXP)                                              \
     do {                                                                     \
         const T *pa = (const T *)a->data, *pb = (const T *)b->data;          \
         const U *bits = (const U *)a->data;                                  \
         T *po = (T *)out;                                                    \
         U bad = 0;                                                           \
-        for (Py_ssize_t r = 0; r < batch; r++) {                             \
-            const T *v = pb + r * k;                                         \
-            Py_ssize_t hits = 0;                                             \
-            for (Py_ssize_t j = 0; j < k; j++) {                             \
-                hits += v[j] != 0;                                           \
-            }                                                                \
-            if (hits > 1) {                                                  \
-                return 0;                                                    \
-            }                                                                \
+        Py_ssize_t hits = 0;                                                 \
+        for (Py_ssize_t j = 0; j < k; j++) {                                 \
+            hits += pb[j] != 0;                                              \
+        }                                                                    \
+        if (hits > 1) {                                                      \
+            return 0;                                                        \
         }                                                                    \
         /* inf and NaN: every exponent bit set (integer ops vectorize) */    \
         for (Py_ssize_t i = 0; i < m * k; i++) {                             \
@@ -566,24 +565,31 @@ done:
         for (Py_ssize_t r = 0; r < batch; r++) {                             \
             const T *v = pb + r * k;                                         \
             T *o = po + r * m;                                               \
-            Py_ssize_t j = 0;                                                \
-            while (j < k && v[j] == 0) {                                     \
-                j++;                                                         \
+            /* 32-bit masks and sums (k < 2**31 is checked): they        \
+             * vectorize where int64 multiplies do not */                    \
+            uint32_t count = 0, at = 0;                                      \
+            for (Py_ssize_t j = 0; j < k; j++) {                             \
+                uint32_t nz = 0u - (uint32_t)(v[j] != 0);                    \
+                count -= nz;                                                 \
+                at += (uint32_t)j & nz;                                      \
             }                                                                \
-            if (j == k) {                                                    \
+            if (count > 1) {                                                 \
+                return 0;                                                    \
+            }                                                                \
+            if (count == 0) {                                                \
                 memset(o, 0, (size_t)m * sizeof(T));                         \
                 continue;                                                    \
             }                                                                \
-            T s = v[j];                                                      \
+            T s = v[at];                                                     \
             if (ta) {           /* op(a)[:, j] = a[j, :], contiguous */      \
-                const T *col = pa + j * m;                                   \
+                const T *col = pa + at * m;                                  \
                 for (Py_ssize_t i = 0; i < m; i++) {                         \
                     o[i] = s * col[i];                                       \
                 }                                                            \
             }                                                                \
             else {              /* a[:, j], stride k */                      \
                 for (Py_ssize_t i = 0; i < m; i++) {                         \
-                    o[i] = s * pa[i * k + j];                                \
+                    o[i] = s * pa[i * k + at];                               \
                 }                                                            \
             }                                                                \
         }                                                                    \
@@ -594,6 +600,9 @@ static int
 onehot_matvec(TensorObject *a, TensorObject *b, int ta, Py_ssize_t batch,
               Py_ssize_t m, Py_ssize_t k, char *out)
 {
+    if (k >= INT32_MAX) {
+        return 0;
+    }
     switch (a->dtype) {
         case TG_FLOAT32: ONEHOT_MATVEC(float, uint32_t, 0x7f800000u);
         case TG_FLOAT64:

@@ -405,6 +405,32 @@ def test_one_matrix_times_a_batch_of_vectors(dt, ta, tb, rng):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+def test_one_hot_shortcut_gives_up_midway_correctly(dt, ta, rng):
+    """A batch whose first rows are one-hot and a later one is not: the
+    shortcut has written some rows when it finds out, and the product it
+    falls back to must still give every row; NaN counts as a nonzero."""
+    m, k, nb = 3, 6, 5
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+    opa = a.T if ta else a
+    for bad_row, bad in [(3, [1.0, 2.0]), (4, [np.nan, 0.5]), (0, [1, 1])]:
+        v = np.zeros((nb, k), dt)
+        v[np.arange(nb), [1, 0, 5, 2, 4]] = rng.standard_normal(nb)
+        v[bad_row, :2] = bad
+        got = tf.matmul(tf.constant(a), tf.constant(v.reshape(nb, k, 1)),
+                        transpose_a=ta).numpy()
+        want = np.stack([opa @ v[i].reshape(k, 1) for i in range(nb)])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # a NaN alone in a row is one nonzero: its column times NaN
+    v = np.zeros((2, k, 1), dt)
+    v[0, 2, 0] = np.nan
+    v[1, 5, 0] = 2.0
+    got = tf.matmul(tf.constant(a), tf.constant(v), transpose_a=ta).numpy()
+    assert np.isnan(got[0]).all()
+    np.testing.assert_allclose(got[1, :, 0], 2.0 * opa[:, 5], rtol=1e-6)
+
+
 def test_one_hot_shortcut_keeps_nan_from_infinite_entries():
     a = np.array([[1.0, np.inf], [2.0, 3.0]])
     v = np.zeros((2, 2, 1))
