@@ -422,6 +422,18 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
     Py_ssize_t reads = tg_variable_reads;
     int same = (d->flags & TG_SAME_DTYPE) != 0;
 
+    /* two tensors of one float dtype into arithmetic (`y * x`): nothing
+     * to convert, no Variable read to note */
+    if (nargs == 2 && attrs == NULL &&
+        (op == TG_OP_add || op == TG_OP_subtract || op == TG_OP_multiply ||
+         op == TG_OP_divide) &&
+        Tensor_Check(args[0]) && Tensor_Check(args[1]) &&
+        ((TensorObject *)args[0])->dtype ==
+            ((TensorObject *)args[1])->dtype) {
+        TensorObject *in2[2] = {(TensorObject *)args[0],
+                                (TensorObject *)args[1]};
+        return tg_apply(op, 2, in2, NULL);
+    }
     if ((d->flags & TG_DTYPE_INPUTS) && attrs != NULL &&
         PyTuple_GET_SIZE(attrs) > 0 &&
         tg_dtype_arg(PyTuple_GET_ITEM(attrs, PyTuple_GET_SIZE(attrs) - 1),
