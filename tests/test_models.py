@@ -221,6 +221,11 @@ def test_summary_counts_parameters(rng):
 
 
 def test_sequential_stacks_layers_and_passes_training(rng):
+    # seeded: the initial weights, dropout masks (tapegrad.random) and
+    # fit's shuffle (NumPy's global state, as Keras') decide whether 5
+    # noisy epochs lower the loss; unseeded, about 1 run in 100 did not
+    tf.random.set_seed(0)
+    np.random.seed(0)
     x, y = _data(rng)
     model = keras.Sequential([keras.layers.Dense(8, activation="relu"),
                               keras.layers.Dropout(0.5),
