@@ -422,11 +422,9 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
     Py_ssize_t reads = tg_variable_reads;
     int same = (d->flags & TG_SAME_DTYPE) != 0;
 
-    /* two tensors of one float dtype into arithmetic (`y * x`): nothing
-     * to convert, no Variable read to note */
-    if (nargs == 2 && attrs == NULL &&
-        (op == TG_OP_add || op == TG_OP_subtract || op == TG_OP_multiply ||
-         op == TG_OP_divide) &&
+    /* two tensors of one dtype into arithmetic (`y * x`): nothing to
+     * convert, no Variable read to note (tg_apply checks the dtype) */
+    if (nargs == 2 && attrs == NULL && tg_is_arithmetic(op) &&
         Tensor_Check(args[0]) && Tensor_Check(args[1]) &&
         ((TensorObject *)args[0])->dtype ==
             ((TensorObject *)args[1])->dtype) {
@@ -466,8 +464,7 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
         }
         if (PyFloat_CheckExact(args[n]) &&
             (hint == TG_FLOAT32 || hint == TG_FLOAT64) &&
-            (op == TG_OP_add || op == TG_OP_subtract ||
-             op == TG_OP_multiply || op == TG_OP_divide)) {
+            tg_is_arithmetic(op)) {
             in[n] = tg_constant_scalar(hint, PyFloat_AS_DOUBLE(args[n]));
         }
         else {

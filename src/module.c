@@ -1194,6 +1194,20 @@ done:
     return r;
 }
 
+/* Everything the module keeps for reuse: data blocks, free tensor
+ * objects and cached constants (tensor.c), shared ones and shape
+ * attributes (oputil.c), spare id maps and the spare tape arena chunk.
+ * With `close`, the tensor caches stay off afterwards. */
+static void
+release_caches(int close)
+{
+    tg_ones_cache_clear();
+    tg_shape_attrs_clear();
+    tg_idmap_spare_free();
+    tg_tensor_blocks_free(close);
+    tg_tape_spare_free();
+}
+
 static PyObject *
 mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
 {
@@ -1201,11 +1215,7 @@ mod_release_blocks(PyObject *Py_UNUSED(m), PyObject *args)
     if (!PyArg_ParseTuple(args, "|p:_release_blocks", &close)) {
         return NULL;
     }
-    tg_ones_cache_clear();
-    tg_shape_attrs_clear();
-    tg_idmap_spare_free();
-    tg_tensor_blocks_free(close);
-    tg_tape_spare_free();
+    release_caches(close);
     Py_RETURN_NONE;
 }
 
@@ -1470,11 +1480,7 @@ static PyMethodDef module_methods[] = {
 static void
 module_free(void *Py_UNUSED(m))
 {
-    tg_ones_cache_clear();
-    tg_shape_attrs_clear();
-    tg_idmap_spare_free();
-    tg_tensor_blocks_free(1);
-    tg_tape_spare_free();
+    release_caches(1);
 }
 
 /* atexit.register(_release_blocks, True): run while the interpreter is

@@ -26,9 +26,7 @@ tg_binary_forward(int op, TensorObject **in, TensorObject **out)
     /* two float scalars (a scalar chain, its sweep): no shapes to
      * broadcast, no kernel to choose */
     if (in[0]->ndim == 0 && in[1]->ndim == 0 && dt == in[1]->dtype &&
-        (dt == TG_FLOAT32 || dt == TG_FLOAT64) &&
-        (op == TG_OP_add || op == TG_OP_subtract || op == TG_OP_multiply ||
-         op == TG_OP_divide)) {
+        (dt == TG_FLOAT32 || dt == TG_FLOAT64) && tg_is_arithmetic(op)) {
         if ((*out = tg_tensor_new(dt, 0, NULL)) == NULL) {
             return -1;
         }
@@ -697,9 +695,11 @@ reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
     /* a scalar g (every axis reduced) broadcasts as it is, and g already
      * of the kept shape (keepdims) needs no reshape: one op fewer */
     TensorObject *tg = (TensorObject *)g;
-    if (g != NULL && (c->batch || tg->ndim != 0) &&
-        !(!c->batch && tg->ndim == x->ndim &&
-          !memcmp(tg->shape, kept, (size_t)x->ndim * sizeof(*kept)))) {
+    int as_is = g != NULL && !c->batch &&
+                (tg->ndim == 0 ||
+                 (tg->ndim == x->ndim &&
+                  !memcmp(tg->shape, kept, (size_t)x->ndim * sizeof(*kept))));
+    if (!as_is) {
         g = GTO_SHAPE(reshape, g, &kept_slot);
     }
     return GTO_SHAPE(broadcast_to, g, x);

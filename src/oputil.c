@@ -706,9 +706,7 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
     TensorObject *t = (TensorObject *)last;
     Py_ssize_t shape[TG_MAXDIMS];
     int nd;
-    if ((op != TG_OP_add && op != TG_OP_subtract && op != TG_OP_multiply &&
-         op != TG_OP_divide) ||
-        !Tensor_Check(a) || !Tensor_Check(b) || !tg_exclusive(last) ||
+    if (!tg_is_arithmetic(op) || !Tensor_Check(a) || !Tensor_Check(b) || !tg_exclusive(last) ||
         ta->dtype != t->dtype || tb->dtype != t->dtype || !tg_unrecorded()) {
         return NULL;
     }

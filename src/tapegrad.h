@@ -314,6 +314,15 @@ enum {
 };
 extern const tg_opdef tg_ops[TG_NOPS];
 
+/* add, subtract, multiply, divide: the rows the scalar shortcuts (rank-0
+ * kernels, cached float constants, results written in place) cover */
+static inline int
+tg_is_arithmetic(int op)
+{
+    return op == TG_OP_add || op == TG_OP_subtract ||
+           op == TG_OP_multiply || op == TG_OP_divide;
+}
+
 /* What a vjp sees.  Upstream gradients and results are Tensors. */
 struct tg_vjp_ctx {
     const tg_entry *e;
