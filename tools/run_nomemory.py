@@ -488,6 +488,23 @@ def _cases():
         return g.numpy()[:3], (xs ** 1.0).numpy()[:3], tf._tapegrad._fill(
             "a few words to fill " * 8, "  ", "    ")
 
+    @case("cheap_tape_paths")
+    def _():
+        # issue 15's per-op shortcuts: the id map's window, inline hash and
+        # its growth past both; rank-0 arithmetic, cached float constants,
+        # scalar gradients summed in place, a keepdims reduction's vjp
+        puts = [(7, -1)] + [(10 ** 6 + i, i) for i in range(300)]
+        puts += [(10 ** 9 + 37 * i, 1) for i in range(40)]
+        found = tf._tapegrad._idmap_replay(puts, [7, 10 ** 6 + 5, 3])
+        s0 = tf.constant(0.5, dtype=tf.float64)
+        with tf.GradientTape() as t:
+            t.watch(s0)
+            y = s0
+            for _ in range(20):
+                y = y * s0 + 1.0
+            r = tf.reduce_sum(tf.reshape(y, [1, 1]) * 2.0, keepdims=True)
+        return found, t.gradient(r, s0).numpy()
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)
