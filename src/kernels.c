@@ -391,6 +391,57 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
     return PyErr_Occurred() ? -1 : 1;
 }
 
+/* out = g * f(x), or -(g * f(x)) with `negate`: a vjp's product of its
+ * upstream gradient and a derivative NumPy's unary loop `name` computes
+ * (sin's g * cos(x)), a chunk at a time.  f of a chunk lands in a buffer
+ * on the stack, still in L1 when the product reads it: one pass over
+ * memory where the formula's two ops make two and write a temporary as
+ * large as x.  The loop is the one tg_unary_kernel runs for f and the
+ * product is IEEE's, so the values are the formula's.  g, x and out are
+ * contiguous, of one float dtype and size; out may be g.  1 if done, 0
+ * if NumPy has no such loop. */
+#define FUSED_CHUNK 1024
+int
+tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
+                      int negate, TensorObject *out)
+{
+    int npy = tg_dtype_npy[x->dtype];
+    const loop_entry *e = numpy_loop(name, 1, npy, 0, npy);
+    if (e == NULL || (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64)) {
+        return 0;
+    }
+    double buf[FUSED_CHUNK];   /* FUSED_CHUNK floats or doubles */
+    Py_ssize_t n = x->size, isz = tg_dtype_size[x->dtype];
+    npy_intp steps[2] = {isz, isz};
+    PyThreadState *ts = tg_nogil_begin(n);
+    for (Py_ssize_t start = 0; start < n; start += FUSED_CHUNK) {
+        npy_intp len = n - start < FUSED_CHUNK ? n - start : FUSED_CHUNK;
+        char *args[2] = {x->data + start * isz, (char *)buf};
+        e->fn(args, &len, steps, e->data);
+        if (x->dtype == TG_FLOAT32) {
+            const float *pg = (const float *)g->data + start;
+            const float *pf = (const float *)buf;
+            float *po = (float *)out->data + start;
+            for (npy_intp i = 0; i < len; i++) {
+                float p = pg[i] * pf[i];
+                po[i] = negate ? -p : p;
+            }
+        }
+        else {
+            const double *pg = (const double *)g->data + start;
+            double *po = (double *)out->data + start;
+            for (npy_intp i = 0; i < len; i++) {
+                double p = pg[i] * buf[i];
+                po[i] = negate ? -p : p;
+            }
+        }
+    }
+    tg_nogil_end(ts);
+    npy_clear_floatstatus_barrier((char *)steps);
+    return 1;
+}
+#undef FUSED_CHUNK
+
 /* Step an odometer over the outer dims 0..last of `shape` (the innermost
  * dim is the loop's own), moving two operands' offsets by their strides
  * (0 where an operand broadcasts).  0 once it wraps past dim 0: done. */

@@ -449,13 +449,19 @@ JVP_TRANSPOSED(custom_gradient)
 /* ---- sin, cos, exp, log -------------------------------------------------------------
  * sin: dx = g * cos(x)      cos: dx = -g * sin(x)
  * exp: dx = g * z           log: dx = g / x
+ * An unrecorded sweep runs sin's and cos's as one chunked pass
+ * (tg_fused_unary_grad): the formula's cos(x) temporary never exists.
  */
 UNARY_FORWARD(sin)
 int
 sin_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, MUL(G, LAST(UNARY(cos, X(0)))));
+    PyObject *fused = KEEP(tg_fused_unary_grad("cos", 0, G, X(0)));
+    if (fused == NULL && !PyErr_Occurred()) {
+        fused = MUL(G, LAST(UNARY(cos, X(0))));
+    }
+    SET(0, fused);
     VJP_END;
 }
 JVP_ELEMENTWISE(sin)
@@ -465,7 +471,11 @@ int
 cos_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    SET(0, NEG(MUL(G, LAST(UNARY(sin, X(0))))));
+    PyObject *fused = KEEP(tg_fused_unary_grad("sin", 1, G, X(0)));
+    if (fused == NULL && !PyErr_Occurred()) {
+        fused = NEG(MUL(G, LAST(UNARY(sin, X(0)))));
+    }
+    SET(0, fused);
     VJP_END;
 }
 JVP_ELEMENTWISE(cos)

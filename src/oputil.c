@@ -706,8 +706,9 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
     TensorObject *t = (TensorObject *)last;
     Py_ssize_t shape[TG_MAXDIMS];
     int nd;
-    if (!tg_is_arithmetic(op) || !Tensor_Check(a) || !Tensor_Check(b) || !tg_exclusive(last) ||
-        ta->dtype != t->dtype || tb->dtype != t->dtype || !tg_unrecorded()) {
+    if (!tg_is_arithmetic(op) || !Tensor_Check(a) || !Tensor_Check(b) ||
+        !tg_exclusive(last) || ta->dtype != t->dtype ||
+        tb->dtype != t->dtype || !tg_unrecorded()) {
         return NULL;
     }
     if (tg_broadcast_shapes(tg_ops[op].tf_name, ta, tb, &nd, shape) < 0) {
@@ -785,6 +786,34 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
     return (PyObject *)out;
 }
 #undef FUSED_LOOP
+
+/* g * f(x) (negated with `negate`) as one chunked pass, f a NumPy unary
+ * loop (sin's g * cos(x), cos's -(g * sin(x))), written over g when only
+ * the vjp holds it: tg_unary_times_kernel.  The same conditions and
+ * contract as tg_fused_grad. */
+PyObject *
+tg_fused_unary_grad(const char *f, int negate, PyObject *g, PyObject *x)
+{
+    TensorObject *tg = (TensorObject *)g, *tx = (TensorObject *)x, *out;
+    if (g == NULL || x == NULL || !Tensor_Check(g) || !Tensor_Check(x) ||
+        tg->dtype != tx->dtype ||
+        (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
+        !tg_same_shape(tg, tx) || !tg_unrecorded()) {
+        return NULL;
+    }
+    if (tg_exclusive(g)) {
+        out = (TensorObject *)Py_NewRef(g);
+    }
+    else if ((out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape)) == NULL) {
+        return NULL;
+    }
+    if (tg_unary_times_kernel(f, tg, tx, negate, out) == 0) {
+        Py_DECREF(out);        /* g is unchanged: the kernel wrote nothing */
+        return NULL;
+    }
+    out->all_ones = 0;
+    return (PyObject *)out;
+}
 
 /* ---- shape attributes ----------------------------------------------------
  * A vjp that reshapes or broadcasts a cotangent to an input's shape passes

@@ -428,6 +428,8 @@ int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
 PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
 enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
 PyObject *tg_fused_grad(int kind, PyObject *g, PyObject *y);
+PyObject *tg_fused_unary_grad(const char *f, int negate, PyObject *g,
+                              PyObject *x);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
                  TensorObject **out);   /* shared immutable ones */
 void tg_ones_cache_clear(void);
@@ -573,6 +575,8 @@ tg_nogil_end(PyThreadState *ts)
 
 int tg_unary_numpy_loop(const char *name, TensorObject *x,
                         TensorObject *out);
+int tg_unary_times_kernel(const char *name, TensorObject *g,
+                          TensorObject *x, int negate, TensorObject *out);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,

@@ -12,7 +12,12 @@
 - the shortcuts scalar work takes (rank-0 float arithmetic without
   NumPy's loops, reductions' vjps without a reshape, integer tuples read
   directly, cached shape attributes and Python float constants) give
-  the values the general paths give.
+  the values the general paths give;
+- sin's and cos's vjps, run by an unrecorded sweep as one chunked pass
+  (the derivative of a chunk on the stack, then the product), give the
+  formula's values bit for bit, at every size around the chunk's, over
+  an upstream gradient only the sweep holds (written in place) or one
+  the caller holds (left alone).
 """
 import gc
 import weakref
@@ -362,3 +367,48 @@ def test_gradient_and_tape_arguments_positional_or_by_name():
         y = x * x
     with pytest.raises(TypeError):
         t.gradient(y)
+
+
+# ---- fused sin/cos vjps (tg_fused_unary_grad) ------------------------------
+def _sin_cos_grads(f, inner, x, recorded):
+    """d sum(inner(f(x))) / dx; under an outer tape when `recorded` (the
+    formula's ops run then, as they must for the outer tape to see them)"""
+    outer = tf.GradientTape()
+    with outer:
+        with tf.GradientTape() as t:
+            t.watch(x)
+            loss = tf.reduce_sum(inner(f(x)))
+        if recorded:
+            return t.gradient(loss, x).numpy()
+    return t.gradient(loss, x).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 1023, 1024, 1025, 5000, 70001])
+@pytest.mark.parametrize("inner", ["sum", "tanh", "times_w"])
+@pytest.mark.parametrize("fname", ["sin", "cos"])
+def test_fused_sin_cos_vjps_give_the_formulas_values(fname, inner, n, dtype):
+    rng = np.random.default_rng(n)
+    xn = rng.uniform(-4, 4, n).astype(dtype)
+    wn = rng.uniform(-2, 2, n).astype(dtype)
+    x, w = tf.constant(xn), tf.constant(wn)
+    f = getattr(tf.math, fname)
+    # the upstream gradient of f: the shared ones (sum), a fresh array only
+    # the sweep holds (tanh's fused vjp: written over in place), a view of
+    # a tensor the caller holds (w: must be left as it was)
+    fn = {"sum": lambda v: v, "tanh": tf.math.tanh,
+          "times_w": lambda v: v * w}[inner]
+    got = _sin_cos_grads(f, fn, x, recorded=False)
+    want = _sin_cos_grads(f, fn, x, recorded=True)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(w.numpy(), wn)
+    np.testing.assert_array_equal(x.numpy(), xn)
+    # and the derivative itself, against NumPy in float64
+    x64 = xn.astype(np.float64)
+    g = {"sum": np.ones_like(x64), "tanh": 1 - np.tanh(np.sin(x64)
+                                                        if fname == "sin"
+                                                        else np.cos(x64)) ** 2,
+         "times_w": wn.astype(np.float64)}[inner]
+    d = np.cos(x64) if fname == "sin" else -np.sin(x64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, g * d, rtol=tol, atol=tol)
