@@ -179,34 +179,64 @@ tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
 
 /* ---- gradient bookkeeping --------------------------------------------------- */
 
+/* One tensor's gradient so far: a tensor (a new reference), nothing, or a
+ * rank-0 float kept unboxed (`unboxed`: value v of dtype dt, no tensor
+ * object; see scalar_vjp).  Boxed when anything but scalar_vjp reads it. */
 typedef struct {
-    tg_idmap *index;    /* tensor id -> position in grads */
-    PyObject **grads;   /* accumulated gradient tensors (new refs) or NULL */
+    PyObject *t;
+    double v;
+    int dt, unboxed;
+} grad_slot_t;
+
+typedef struct {
+    tg_idmap *index;    /* tensor id -> position in slots */
+    grad_slot_t *slots;
     Py_ssize_t n, cap;
 } grad_table;
 
-static PyObject **
+static grad_slot_t *
 grad_slot(grad_table *g, int64_t id)
 {
     int64_t pos;
     if (tg_idmap_get(g->index, id, &pos)) {
-        return &g->grads[pos];
+        return &g->slots[pos];
     }
     if (g->n == g->cap) {
         Py_ssize_t cap = g->cap ? g->cap * 2 : 64;
-        PyObject **p = PyMem_Realloc(g->grads, (size_t)cap * sizeof(*p));
+        grad_slot_t *p = PyMem_Realloc(g->slots, (size_t)cap * sizeof(*p));
         if (p == NULL) {
             PyErr_NoMemory();
             return NULL;
         }
-        g->grads = p;
+        g->slots = p;
         g->cap = cap;
     }
     if (tg_idmap_put(&g->index, id, g->n) < 0) {
         return NULL;
     }
-    g->grads[g->n] = NULL;
-    return &g->grads[g->n++];
+    g->slots[g->n].t = NULL;
+    g->slots[g->n].unboxed = 0;
+    return &g->slots[g->n++];
+}
+
+/* the slot at `id` if it holds a gradient, boxed; NULL if it holds none
+ * or boxing failed (then with an exception) */
+static grad_slot_t *
+filled_slot(grad_table *g, int64_t id)
+{
+    int64_t pos;
+    if (!tg_idmap_get(g->index, id, &pos)) {
+        return NULL;
+    }
+    grad_slot_t *s = &g->slots[pos];
+    if (s->unboxed) {
+        s->t = (PyObject *)tg_tensor_scalar(s->dt, s->v);
+        if (s->t == NULL) {
+            return NULL;
+        }
+        s->unboxed = 0;
+    }
+    return s->t != NULL ? s : NULL;
 }
 
 /* grads[id] += g (steals g).  The add is recorded like any op.  When
@@ -215,19 +245,20 @@ grad_slot(grad_table *g, int64_t id)
  * would: the same values (a + b is b + a in IEEE arithmetic), one buffer
  * fewer to allocate and fault in (two of the elementwise 1e6 benchmark's
  * three contributions to x's gradient), and for scalars one tensor object
- * fewer (the chain's 200 contributions to dy/dx). */
+ * fewer. */
 static int
 accumulate(grad_table *gt, int64_t id, PyObject *g)
 {
-    PyObject **slot = grad_slot(gt, id);
-    if (slot == NULL) {
+    grad_slot_t *s = grad_slot(gt, id);
+    if (s == NULL || (s->unboxed && filled_slot(gt, id) == NULL)) {
         Py_DECREF(g);
         return -1;
     }
-    if (*slot == NULL) {
-        *slot = g;
+    if (s->t == NULL) {
+        s->t = g;
         return 0;
     }
+    PyObject **slot = &s->t;
     TensorObject *in[2] = {(TensorObject *)*slot, (TensorObject *)g};
     if (Tensor_Check(*slot) && Tensor_Check(g) &&
         in[0]->dtype == in[1]->dtype && tg_same_shape(in[0], in[1]) &&
@@ -259,9 +290,9 @@ static void
 grad_table_free(grad_table *g)
 {
     for (Py_ssize_t i = 0; i < g->n; i++) {
-        Py_XDECREF(g->grads[i]);
+        Py_XDECREF(g->slots[i].t);
     }
-    PyMem_Free(g->grads);
+    PyMem_Free(g->slots);
     tg_idmap_free(g->index);
 }
 
@@ -619,15 +650,19 @@ take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
 {
     int found = 0;
     for (int j = 0; j < e->nout; j++) {
-        int64_t id = e->slots[e->nin + j].id, pos;
+        int64_t id = e->slots[e->nin + j].id;
+        grad_slot_t *s = filled_slot(gt, id);
         gs[j] = NULL;
-        if (tg_idmap_get(gt->index, id, &pos) && gt->grads[pos] != NULL) {
-            gs[j] = (TensorObject *)gt->grads[pos];
+        if (s == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        if (s != NULL) {
+            gs[j] = (TensorObject *)s->t;
             if (tg_idmap_get(source_ids, id, NULL)) {
                 Py_INCREF(gs[j]); /* a source keeps its gradient */
             }
             else {
-                gt->grads[pos] = NULL;
+                s->t = NULL;
             }
             found = 1;
         }
@@ -645,6 +680,149 @@ take_output_grads(tg_entry *e, grad_table *gt, tg_idmap *source_ids,
     return found;
 }
 
+/* ---- rank-0 arithmetic without tensor objects ---------------------------
+ * A scalar chain's sweep (`y = y * x + 1.0` a hundred times) is made of
+ * add, subtract, multiply and divide entries on rank-0 floats.  When
+ * nothing records the sweep, their rules run here on C floats and their
+ * gradients stay unboxed in the table, where the vjp would make a tensor
+ * object per product and per sum and dispatch each one.  Same operations
+ * in the same order and precision as the rows' formulas (float32 in
+ * float: each step rounds as the tensor op does; the build has no FMA
+ * contraction, x86-64's baseline has no FMA), so the same bits:
+ *   add  g, g          subtract  g, -g
+ *   multiply  g * y, g * x       divide  g / y, -((g * x) / (y * y))
+ * tests/test_cheap_tape.py compares them with the recorded formulas. */
+
+/* the entry is arithmetic on rank-0 floats of one dtype: its dtype, or
+ * -1 (then the row's vjp runs) */
+static int
+scalar_entry(const tg_entry *e)
+{
+    if (!tg_is_arithmetic(e->op) || e->nin != 2 || e->nout != 1) {
+        return -1;
+    }
+    int dt = e->slots[2].dtype;
+    if ((dt != TG_FLOAT32 && dt != TG_FLOAT64) || e->slots[0].ndim != 0 ||
+        e->slots[1].ndim != 0 || e->slots[2].ndim != 0 ||
+        e->slots[0].dtype != dt || e->slots[1].dtype != dt) {
+        return -1;
+    }
+    if (e->op == TG_OP_multiply || e->op == TG_OP_divide) {
+        /* their rules read the inputs the entry saved */
+        for (int i = 0; i < 2; i++) {
+            TensorObject *x = e->slots[i].saved;
+            if (x == NULL || x->ndim != 0 || x->dtype != dt) {
+                return -1;
+            }
+        }
+    }
+    return dt;
+}
+
+#define SCALAR_RULE(T, op, g, x, y, c)                                       \
+    do {                                                                     \
+        switch (op) {                                                        \
+            case TG_OP_add: c[0] = g; c[1] = g; break;                       \
+            case TG_OP_subtract: c[0] = g; c[1] = -g; break;                 \
+            case TG_OP_multiply: c[0] = g * y; c[1] = g * x; break;          \
+            default: {                                                       \
+                T gx = g * x, yy = y * y;                                    \
+                c[0] = g / y;                                                \
+                c[1] = -(gx / yy);                                           \
+            }                                                                \
+        }                                                                    \
+    } while (0)
+
+/* slot += v, both of dtype dt; the slot unboxed, or a rank-0 tensor only
+ * the table holds (written in place); anything else goes through
+ * accumulate with v boxed */
+static int
+scalar_accumulate(grad_table *gt, int64_t id, int dt, double v)
+{
+    grad_slot_t *s = grad_slot(gt, id);
+    if (s == NULL) {
+        return -1;
+    }
+    if (s->unboxed) {
+        s->v = dt == TG_FLOAT32 ? (double)((float)s->v + (float)v)
+                                : s->v + v;
+        return 0;
+    }
+    if (s->t == NULL) {
+        s->unboxed = 1;
+        s->dt = dt;
+        s->v = v;
+        return 0;
+    }
+    TensorObject *t = (TensorObject *)s->t;
+    if (t->ndim == 0 && t->dtype == dt && tg_exclusive(s->t)) {
+        if (dt == TG_FLOAT32) {
+            *(float *)t->data = *(float *)t->data + (float)v;
+        }
+        else {
+            *(double *)t->data = *(double *)t->data + v;
+        }
+        t->all_ones = 0;
+        return 0;
+    }
+    PyObject *b = (PyObject *)tg_tensor_scalar(dt, v);
+    return b == NULL ? -1 : accumulate(gt, id, b);
+}
+
+/* Entry e's rule on C floats (scalar_entry gave dt).  1 if it ran, 0 if
+ * its upstream gradient is not a rank-0 dt (run the row's vjp), -1 on
+ * error.  Nothing flowing in is "ran": there is nothing to do. */
+static int
+scalar_vjp(tg_entry *e, int dt, tg_idmap *relevant, grad_table *gt,
+           tg_idmap *source_ids)
+{
+    int64_t out_id = e->slots[2].id, pos;
+    double g, x = 0.0, y = 0.0, c[2];
+    if (!tg_idmap_get(gt->index, out_id, &pos)) {
+        return 1;
+    }
+    grad_slot_t *s = &gt->slots[pos];
+    if (s->unboxed) {
+        g = s->v;
+    }
+    else if (s->t == NULL) {
+        return 1;
+    }
+    else {
+        TensorObject *t = (TensorObject *)s->t;
+        if (!Tensor_Check(s->t) || t->ndim != 0 || t->dtype != dt) {
+            return 0;
+        }
+        g = dt == TG_FLOAT32 ? *(float *)t->data : *(double *)t->data;
+    }
+    if (!tg_idmap_get(source_ids, out_id, NULL)) {
+        Py_CLEAR(s->t);        /* taken: a source keeps its gradient */
+        s->unboxed = 0;
+    }
+    if (e->op == TG_OP_multiply || e->op == TG_OP_divide) {
+        TensorObject *a = e->slots[0].saved, *b = e->slots[1].saved;
+        x = dt == TG_FLOAT32 ? *(float *)a->data : *(double *)a->data;
+        y = dt == TG_FLOAT32 ? *(float *)b->data : *(double *)b->data;
+    }
+    if (dt == TG_FLOAT32) {
+        float gf = (float)g, xf = (float)x, yf = (float)y, cf[2];
+        SCALAR_RULE(float, e->op, gf, xf, yf, cf);
+        c[0] = cf[0];
+        c[1] = cf[1];
+    }
+    else {
+        SCALAR_RULE(double, e->op, g, x, y, c);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (tg_idmap_get(relevant, e->slots[i].id, NULL) &&
+            scalar_accumulate(gt, e->slots[i].id, dt, c[i]) < 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+#undef SCALAR_RULE
+
 static int
 run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
           grad_table *gt, tg_idmap *source_ids, Py_ssize_t nb)
@@ -658,6 +836,19 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
          * it off the per-op cost. */
         if ((k & 255) == 0 && PyErr_CheckSignals() < 0) {
             return -1;
+        }
+        int dt = nb < 0 ? scalar_entry(e) : -1;
+        if (dt >= 0 && tg_unrecorded()) {
+            rc = scalar_vjp(e, dt, relevant, gt, source_ids);
+            if (rc < 0) {
+                return -1;
+            }
+            if (rc > 0) {
+                if (!tape->persistent) {
+                    tg_tape_release_entry(e);
+                }
+                continue;
+            }
         }
         rc = take_output_grads(e, gt, source_ids, gs, nb);
         if (rc > 0) {
@@ -867,7 +1058,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         goto done;
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
-        int64_t id, gpos;
+        int64_t id;
         TensorObject *v;
         PyObject *r;
         if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
@@ -875,8 +1066,12 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
             Py_CLEAR(results);
             goto done;
         }
-        if (tg_idmap_get(gt.index, id, &gpos) && gt.grads[gpos] != NULL) {
-            r = Py_NewRef(gt.grads[gpos]);
+        grad_slot_t *gs = filled_slot(&gt, id);
+        if (gs != NULL) {
+            r = Py_NewRef(gs->t);
+        }
+        else if (PyErr_Occurred()) {
+            r = NULL;
         }
         else if (mode == 1) {
             Py_ssize_t shape[TG_MAXDIMS + 1];

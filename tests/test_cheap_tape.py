@@ -412,3 +412,138 @@ def test_fused_sin_cos_vjps_give_the_formulas_values(fname, inner, n, dtype):
     d = np.cos(x64) if fname == "sin" else -np.sin(x64)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, g * d, rtol=tol, atol=tol)
+
+
+# ---- rank-0 arithmetic swept on C floats (sweep.c, scalar_vjp) ------------
+def _bits(t):
+    a = np.asarray(t.numpy())
+    return a.view(np.int32 if a.dtype == np.float32 else np.int64)
+
+
+def _swept(build, sources, recorded, **kw):
+    """build() under a tape; its gradient wrt sources(), under an outer
+    tape when `recorded` (the rows' vjps run then, recorded)"""
+    with tf.GradientTape() as outer:
+        with tf.GradientTape(persistent=kw.pop("persistent", False)) as t:
+            srcs = sources()
+            for s in srcs:
+                t.watch(s)
+            target = build(*srcs)
+        if recorded:
+            return t.gradient(target, srcs, **kw), t
+    return t.gradient(target, srcs, **kw), t
+
+
+SPECIAL = [0.0, -0.0, 1.0, -2.5, 3e-39, 1e-310, 1e38, 1e308, np.inf,
+           -np.inf, np.nan, 0.1]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide"])
+def test_scalar_sweep_gives_the_formulas_bits(op, dtype):
+    fn = getattr(tf, op)
+    for a in SPECIAL:
+        for b in SPECIAL:
+            for g in (1.0, -0.0, 7.0, np.nan):
+                def sources():
+                    return [tf.constant(a, dtype=dtype),
+                            tf.constant(b, dtype=dtype)]
+                gv = tf.constant(g, dtype=dtype)
+                got, _ = _swept(fn, sources, False, output_gradients=gv)
+                want, _ = _swept(fn, sources, True, output_gradients=gv)
+                for u, w in zip(got, want):
+                    np.testing.assert_array_equal(_bits(u), _bits(w))
+                assert gv.numpy() == g or np.isnan(g)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scalar_sweep_through_mixed_chains(dtype):
+    # arithmetic entries alternate with rows that take the general path
+    # (sin, pow, tanh, reduce_sum of a vector), so gradients go from
+    # unboxed to tensors and back; x is used many times (x * x as well)
+    def build(x, w):
+        y = x * x
+        for k in range(30):
+            y = y * x + 1.5 / (w - 3.0)
+            if k % 7 == 3:
+                y = tf.math.sin(y) * 2.0
+            if k % 11 == 5:
+                y = tf.math.tanh(y) ** 2 - x
+        v = tf.stack([y, x, w]) * tf.constant([1.0, 2.0, 3.0], dtype=x.dtype)
+        return tf.reduce_sum(v) / w
+
+    def sources():
+        return [tf.constant(0.3, dtype=dtype), tf.constant(0.7, dtype=dtype)]
+    got, _ = _swept(build, sources, False)
+    want, _ = _swept(build, sources, True)
+    for u, w in zip(got, want):
+        np.testing.assert_array_equal(_bits(u), _bits(w))
+    # and the value, against a float64 finite difference
+    x0, w0 = 0.3, 0.7
+
+    def f(x, w):
+        return float(build(tf.constant(x, tf.float64),
+                           tf.constant(w, tf.float64)))
+    h = 1e-6
+    fd = (f(x0 + h, w0) - f(x0 - h, w0)) / (2 * h)
+    tol = 1e-3 if dtype == "float32" else 1e-6
+    assert abs(float(got[0]) - fd) <= tol * max(1.0, abs(fd))
+
+
+def test_scalar_sweep_sources_inside_the_chain_and_persistent_tapes():
+    # an intermediate asked for as a source keeps its gradient while the
+    # sweep goes on past it; a persistent tape gives the same twice
+    x = tf.constant(2.0)
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x * x            # dz/dy = 3, dy/dx = 2x = 4
+        z = y * 3.0 + x      # dz/dx = 3 * 4 + 1 = 13
+    for _ in range(2):
+        gy, gx = t.gradient(z, [y, x])
+        assert float(gy) == 3.0 and float(gx) == 13.0
+    assert float(t.gradient([z, y], x)) == 13.0 + 4.0
+    assert [float(g) for g in t.gradient(z, [x, x])] == [13.0, 13.0]
+
+
+def test_scalar_sweep_leaves_a_callers_output_gradient_alone():
+    # x is a target seeded with the caller's tensor and a source: the
+    # multiply's contributions add to that seed, which must not change
+    x = tf.constant(3.0)
+    seed = tf.constant(5.0)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * x
+    g = t.gradient([y, x], x, output_gradients=[tf.constant(2.0), seed])
+    assert float(g) == 2.0 * 6.0 + 5.0
+    assert float(seed) == 5.0
+    v = tf.Variable(1.5, dtype=tf.float64)
+    with tf.GradientTape() as t:
+        y = v * v - v / 3.0
+    assert float(t.gradient(y, v)) == pytest.approx(2 * 1.5 - 1 / 3.0,
+                                                    rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scalar_sweep_sums_in_the_dtypes_precision(dtype):
+    # x's gradient is the sum of 60 terms of mixed magnitude: rounded after
+    # each add in float32 it differs from a float64 sum rounded once
+    cs = [(-1.0) ** k * 10.0 ** ((k * 7) % 9 - 4) / 3.0 for k in range(60)]
+
+    def build(x):
+        total = x * cs[0]
+        for c in cs[1:]:
+            total = total + x * c
+        return total
+
+    def sources():
+        return [tf.constant(1.25, dtype=dtype)]
+    got, _ = _swept(build, sources, False)
+    want, _ = _swept(build, sources, True)
+    np.testing.assert_array_equal(_bits(got[0]), _bits(want[0]))
+    # the sweep adds the contributions last-recorded first
+    np_t = np.float32 if dtype == "float32" else np.float64
+    acc = None
+    for c in reversed(cs):
+        term = np_t(c)
+        acc = term if acc is None else np_t(acc + term)
+    assert _bits(got[0]) == np.asarray(acc).view(_bits(got[0]).dtype)
