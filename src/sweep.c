@@ -188,6 +188,10 @@ typedef struct {
     int dt, unboxed;
 } grad_slot_t;
 
+/* One slot per relevant tensor (a source, or one that depends on a
+ * source), made by the relevance pass: being in `index` is being
+ * relevant, and the position found is where the gradient goes, so a
+ * sweep asks one map once per input. */
 typedef struct {
     tg_idmap *index;    /* tensor id -> position in slots */
     grad_slot_t *slots;
@@ -590,8 +594,7 @@ done:
 /* Call entry `e`'s vjp with upstream gradients `gs` (one per output,
  * borrowed) and add the input gradients into `gt`. */
 static int
-entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
-          grad_table *gt, Py_ssize_t nb)
+entry_vjp(tg_entry *e, TensorObject **gs, grad_table *gt, Py_ssize_t nb)
 {
     const tg_opdef *d = &tg_ops[e->op];
     TensorObject *outs[TG_MAX_OUT];
@@ -603,7 +606,7 @@ entry_vjp(tg_entry *e, TensorObject **gs, tg_idmap *relevant,
     }
     for (int i = 0; i < e->nin; i++) {
         s.needs[i] = tg_is_float(e->slots[i].dtype) &&
-                     tg_idmap_get(relevant, e->slots[i].id, NULL);
+                     tg_idmap_get(gt->index, e->slots[i].id, NULL);
         any |= s.needs[i];
         s.in[i] = e->slots[i].saved;
     }
@@ -733,16 +736,13 @@ scalar_entry(const tg_entry *e)
         }                                                                    \
     } while (0)
 
-/* slot += v, both of dtype dt; the slot unboxed, or a rank-0 tensor only
- * the table holds (written in place); anything else goes through
+/* slot s (at id) += v, both of dtype dt; s unboxed, or a rank-0 tensor
+ * only the table holds (written in place); anything else goes through
  * accumulate with v boxed */
 static int
-scalar_accumulate(grad_table *gt, int64_t id, int dt, double v)
+scalar_accumulate(grad_table *gt, grad_slot_t *s, int64_t id, int dt,
+                  double v)
 {
-    grad_slot_t *s = grad_slot(gt, id);
-    if (s == NULL) {
-        return -1;
-    }
     if (s->unboxed) {
         s->v = dt == TG_FLOAT32 ? (double)((float)s->v + (float)v)
                                 : s->v + v;
@@ -773,8 +773,7 @@ scalar_accumulate(grad_table *gt, int64_t id, int dt, double v)
  * its upstream gradient is not a rank-0 dt (run the row's vjp), -1 on
  * error.  Nothing flowing in is "ran": there is nothing to do. */
 static int
-scalar_vjp(tg_entry *e, int dt, tg_idmap *relevant, grad_table *gt,
-           tg_idmap *source_ids)
+scalar_vjp(tg_entry *e, int dt, grad_table *gt, tg_idmap *source_ids)
 {
     int64_t out_id = e->slots[2].id, pos;
     double g, x = 0.0, y = 0.0, c[2];
@@ -814,8 +813,9 @@ scalar_vjp(tg_entry *e, int dt, tg_idmap *relevant, grad_table *gt,
         SCALAR_RULE(double, e->op, g, x, y, c);
     }
     for (int i = 0; i < 2; i++) {
-        if (tg_idmap_get(relevant, e->slots[i].id, NULL) &&
-            scalar_accumulate(gt, e->slots[i].id, dt, c[i]) < 0) {
+        int64_t id = e->slots[i].id;
+        if (tg_idmap_get(gt->index, id, &pos) &&    /* relevant */
+            scalar_accumulate(gt, &gt->slots[pos], id, dt, c[i]) < 0) {
             return -1;
         }
     }
@@ -824,8 +824,8 @@ scalar_vjp(tg_entry *e, int dt, tg_idmap *relevant, grad_table *gt,
 #undef SCALAR_RULE
 
 static int
-run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
-          grad_table *gt, tg_idmap *source_ids, Py_ssize_t nb)
+run_sweep(TapeObject *tape, Py_ssize_t nentries, grad_table *gt,
+          tg_idmap *source_ids, Py_ssize_t nb)
 {
     for (Py_ssize_t k = nentries - 1; k >= 0; k--) {
         tg_entry *e = tg_tape_entry(tape, k);
@@ -839,7 +839,7 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
         }
         int dt = nb < 0 ? scalar_entry(e) : -1;
         if (dt >= 0 && tg_unrecorded()) {
-            rc = scalar_vjp(e, dt, relevant, gt, source_ids);
+            rc = scalar_vjp(e, dt, gt, source_ids);
             if (rc < 0) {
                 return -1;
             }
@@ -852,7 +852,7 @@ run_sweep(TapeObject *tape, Py_ssize_t nentries, tg_idmap *relevant,
         }
         rc = take_output_grads(e, gt, source_ids, gs, nb);
         if (rc > 0) {
-            rc = entry_vjp(e, gs, relevant, gt, nb);
+            rc = entry_vjp(e, gs, gt, nb);
         }
         for (int j = 0; j < e->nout; j++) {
             Py_XDECREF(gs[j]);
@@ -989,7 +989,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
            PyObject *flat_o, PyObject *flat_s, int mode, Py_ssize_t nb,
            int *swept)
 {
-    tg_idmap *source_ids = NULL, *relevant = NULL;
+    tg_idmap *source_ids = NULL;
     grad_table gt = {0};
     PyObject *results = NULL;
     Py_ssize_t nentries, nt = PyList_GET_SIZE(flat_t);
@@ -1005,7 +1005,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         }
         Py_DECREF(v);
         if (tg_idmap_put(&source_ids, id, i) < 0 ||
-            tg_idmap_put(&relevant, id, 1) < 0) {
+            grad_slot(&gt, id) == NULL) {
             goto done;
         }
     }
@@ -1013,10 +1013,9 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
     for (Py_ssize_t k = 0; k < nentries; k++) {
         tg_entry *e = tg_tape_entry(tape, k);
         for (int i = 0; i < e->nin; i++) {
-            if (tg_idmap_get(relevant, e->slots[i].id, NULL)) {
+            if (tg_idmap_get(gt.index, e->slots[i].id, NULL)) {
                 for (int j = 0; j < e->nout; j++) {
-                    if (tg_idmap_put(&relevant, e->slots[e->nin + j].id, 1) <
-                        0) {
+                    if (grad_slot(&gt, e->slots[e->nin + j].id) == NULL) {
                         goto done;
                     }
                 }
@@ -1035,7 +1034,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
                     &v) < 0) {
             goto done;
         }
-        if (!tg_is_float(v->dtype) || !tg_idmap_get(relevant, id, NULL) ||
+        if (!tg_is_float(v->dtype) || !tg_idmap_get(gt.index, id, NULL) ||
             (!tg_idmap_get(tape->ids, id, NULL) &&
              !tg_idmap_get(source_ids, id, NULL))) {
             Py_DECREF(v);
@@ -1050,7 +1049,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
     }
 
     *swept = 1;
-    if (run_sweep(tape, nentries, relevant, &gt, source_ids, nb) < 0) {
+    if (run_sweep(tape, nentries, &gt, source_ids, nb) < 0) {
         goto done;
     }
 
@@ -1092,7 +1091,6 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
 done:
     grad_table_free(&gt);
     tg_idmap_free(source_ids);
-    tg_idmap_free(relevant);
     return results;
 }
 

@@ -279,6 +279,10 @@ arena_alloc(TapeObject *t, size_t n)
 void
 tg_tape_release_entry(tg_entry *e)
 {
+    if (!e->held) {
+        return;
+    }
+    e->held = 0;
     for (int i = 0; i < e->nin + e->nout; i++) {
         Py_CLEAR(e->slots[i].saved);
     }
@@ -381,6 +385,7 @@ tape_append(TapeObject *t, int op, int nin, TensorObject **in, int nout,
     e->op = op;
     e->nin = nin;
     e->nout = nout;
+    e->held = 1;
     e->attrs = Py_XNewRef(attrs);
     /* tape.operations()'s file:line: a frame walk per recorded op, so
      * only while switched on */

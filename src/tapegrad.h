@@ -160,6 +160,10 @@ typedef struct {
 typedef struct {
     int op;
     int nin, nout;
+    int held;                  /* may hold saved tensors or attrs: cleared
+                                  by tg_tape_release_entry, so a used-up
+                                  record the sweep released as it went is
+                                  not walked a second time */
     PyObject *attrs;           /* strong ref or NULL */
     PyObject *where;           /* (file, line) that ran it, or NULL: only
                                   while tapegrad.debugging's op locations
