@@ -174,6 +174,13 @@ run_op(int op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
     if (tg_ops[op].flags & TG_ATTR_FIRST) {
         return run_attr_first(op, args, nargs, kwnames);
     }
+    /* tf.multiply(x, y), tf.reduce_sum(x): the inputs alone, every
+     * attribute its default, so the defaults tuple itself is the attrs
+     * (the same items the loop below would copy) */
+    if (nkw == 0 && nargs == nin && sig->required == 0 &&
+        !(tg_ops[op].flags & TG_VARIADIC)) {
+        return tg_call(op, nin, args, nattr > 0 ? sig->attr_defaults : NULL);
+    }
     if (nin + nattr > 16) {
         PyErr_SetString(PyExc_SystemError, "tapegrad: too many parameters");
         return NULL;
@@ -973,9 +980,17 @@ fill(PyObject *args, PyObject *kw, double value, const char *fname,
     PyObject *shape_obj, *dtype_obj = NULL, *name = Py_None;
     Py_ssize_t shape[TG_MAXDIMS];
     int dtype, nd;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &shape_obj,
-                                     &dtype_obj, &name) ||
-        tg_dtype_arg(dtype_obj, &dtype) < 0) {
+    Py_ssize_t npos = PyTuple_GET_SIZE(args);
+    if ((kw == NULL || PyDict_GET_SIZE(kw) == 0) && npos >= 1 && npos <= 3) {
+        /* ones((2, 2)): positional only, the parser skipped */
+        shape_obj = PyTuple_GET_ITEM(args, 0);
+        dtype_obj = npos > 1 ? PyTuple_GET_ITEM(args, 1) : NULL;
+    }
+    else if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &shape_obj,
+                                          &dtype_obj, &name)) {
+        return NULL;
+    }
+    if (tg_dtype_arg(dtype_obj, &dtype) < 0) {
         return NULL;
     }
     if (dtype < 0) {

@@ -369,6 +369,43 @@ def test_gradient_and_tape_arguments_positional_or_by_name():
         t.gradient(y)
 
 
+
+def test_fill_and_op_arguments_positional_or_by_name():
+    # ones/zeros given positionally, and an op given only its inputs (its
+    # attributes all default), skip the argument parsing: same results
+    for fill, v in ((tf.ones, 1.0), (tf.zeros, 0.0)):
+        for t in (fill((2, 3)), fill(shape=(2, 3)), fill([2, 3], None),
+                  fill((2, 3), tf.float32, "n")):
+            assert t.shape == (2, 3) and t.dtype == tf.float32
+            np.testing.assert_array_equal(t.numpy(), np.full((2, 3), v))
+        for t in (fill((2,), tf.float64), fill((2,), "float64"),
+                  fill((2,), dtype=tf.float64), fill(2, tf.float64)):
+            assert t.dtype == tf.float64 and t.shape == (2,)
+        with pytest.raises(TypeError):
+            fill()
+        with pytest.raises(TypeError):
+            fill((2,), tf.float32, "n", "extra")
+        with pytest.raises(TypeError):
+            fill((2,), bogus=1)
+        with pytest.raises(TypeError):
+            fill((2,), "no such dtype")
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    assert float(tf.reduce_sum(x)) == 10.0
+    np.testing.assert_array_equal(tf.reduce_sum(x, 0).numpy(), [4.0, 6.0])
+    np.testing.assert_array_equal(tf.reduce_sum(x, axis=1).numpy(),
+                                  [3.0, 7.0])
+    assert tf.reduce_sum(x, None, True).shape == (1, 1)
+    np.testing.assert_array_equal(tf.multiply(x, 2.0).numpy(), x.numpy() * 2)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.reduce_mean(tf.multiply(x, x))
+    np.testing.assert_array_equal(t.gradient(y, x).numpy(), x.numpy() / 2)
+    with pytest.raises(TypeError):
+        tf.reduce_sum()
+    with pytest.raises(TypeError):
+        tf.multiply(x)
+
+
 # ---- fused sin/cos vjps (tg_fused_unary_grad) ------------------------------
 def _sin_cos_grads(f, inner, x, recorded):
     """d sum(inner(f(x))) / dx; under an outer tape when `recorded` (the
