@@ -192,11 +192,22 @@ typedef struct {
  * source), made by the relevance pass: being in `index` is being
  * relevant, and the position found is where the gradient goes, so a
  * sweep asks one map once per input. */
+#define GRAD_TABLE_INLINE 16     /* slots on the stack: a small sweep's */
 typedef struct {
     tg_idmap *index;    /* tensor id -> position in slots */
-    grad_slot_t *slots;
+    grad_slot_t *slots; /* `inline_slots` until there are more */
     Py_ssize_t n, cap;
+    grad_slot_t inline_slots[GRAD_TABLE_INLINE];
 } grad_table;
+
+static void
+grad_table_init(grad_table *g)
+{
+    g->index = NULL;
+    g->slots = g->inline_slots;
+    g->n = 0;
+    g->cap = GRAD_TABLE_INLINE;
+}
 
 static grad_slot_t *
 grad_slot(grad_table *g, int64_t id)
@@ -206,8 +217,17 @@ grad_slot(grad_table *g, int64_t id)
         return &g->slots[pos];
     }
     if (g->n == g->cap) {
-        Py_ssize_t cap = g->cap ? g->cap * 2 : 64;
-        grad_slot_t *p = PyMem_Realloc(g->slots, (size_t)cap * sizeof(*p));
+        Py_ssize_t cap = g->cap * 2;
+        grad_slot_t *p;
+        if (g->slots == g->inline_slots) {
+            p = PyMem_Malloc((size_t)cap * sizeof(*p));
+            if (p != NULL) {
+                memcpy(p, g->slots, (size_t)g->n * sizeof(*p));
+            }
+        }
+        else {
+            p = PyMem_Realloc(g->slots, (size_t)cap * sizeof(*p));
+        }
         if (p == NULL) {
             PyErr_NoMemory();
             return NULL;
@@ -296,7 +316,9 @@ grad_table_free(grad_table *g)
     for (Py_ssize_t i = 0; i < g->n; i++) {
         Py_XDECREF(g->slots[i].t);
     }
-    PyMem_Free(g->slots);
+    if (g->slots != g->inline_slots) {
+        PyMem_Free(g->slots);
+    }
     tg_idmap_free(g->index);
 }
 
@@ -990,7 +1012,8 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
            int *swept)
 {
     tg_idmap *source_ids = NULL;
-    grad_table gt = {0};
+    grad_table gt;
+    grad_table_init(&gt);
     PyObject *results = NULL;
     Py_ssize_t nentries, nt = PyList_GET_SIZE(flat_t);
     Py_ssize_t ns = PyList_GET_SIZE(flat_s);

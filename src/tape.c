@@ -223,28 +223,31 @@ typedef struct arena_chunk {
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_HDR ((sizeof(arena_chunk) + 15) & ~(size_t)15)
 
-/* One freed standard chunk waits for the next tape: a tape per step
- * (the seed cell, a training loop) would otherwise malloc and free 64 KB
- * each time. */
-static arena_chunk *spare_chunk = NULL;
+/* Freed standard chunks wait for the next tapes: a tape per step (the
+ * seed cell, a training loop) would otherwise malloc and free 64 KB each
+ * time, and nested tapes (second order) each want one. */
+#define SPARE_CHUNKS 4
+static arena_chunk *spare_chunks[SPARE_CHUNKS];
+static int nspare_chunks = 0;
 
 static void
 chunk_free(arena_chunk *c)
 {
-    if (c->cap == ARENA_CHUNK && spare_chunk == NULL) {
-        spare_chunk = c;
+    if (c->cap == ARENA_CHUNK && nspare_chunks < SPARE_CHUNKS) {
+        spare_chunks[nspare_chunks++] = c;
     }
     else {
         PyMem_Free(c);
     }
 }
 
-/* the spare chunk, given back when the module's caches are released */
+/* the spare chunks, given back when the module's caches are released */
 void
 tg_tape_spare_free(void)
 {
-    PyMem_Free(spare_chunk);
-    spare_chunk = NULL;
+    while (nspare_chunks > 0) {
+        PyMem_Free(spare_chunks[--nspare_chunks]);
+    }
 }
 
 static void *
@@ -254,9 +257,8 @@ arena_alloc(TapeObject *t, size_t n)
     if (t->arena == NULL || t->arena_used + n > t->arena_cap) {
         size_t cap = n + ARENA_HDR > ARENA_CHUNK ? n + ARENA_HDR : ARENA_CHUNK;
         arena_chunk *c;
-        if (cap == ARENA_CHUNK && spare_chunk != NULL) {
-            c = spare_chunk;
-            spare_chunk = NULL;
+        if (cap == ARENA_CHUNK && nspare_chunks > 0) {
+            c = spare_chunks[--nspare_chunks];
         }
         else {
             c = PyMem_Malloc(cap);
