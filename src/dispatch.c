@@ -432,6 +432,27 @@ tg_call(int op, int nargs, PyObject *const *args, PyObject *attrs)
                                 (TensorObject *)args[1]};
         return tg_apply(op, 2, in2, NULL);
     }
+    /* a float tensor and a Python float into arithmetic (`y * x + 1.0`):
+     * what the loop below does, the float taking the tensor's dtype from
+     * the constant cache, without its per-argument tests */
+    if (nargs == 2 && attrs == NULL && tg_is_arithmetic(op)) {
+        int k = Tensor_Check(args[0]) && PyFloat_CheckExact(args[1])   ? 0
+                : PyFloat_CheckExact(args[0]) && Tensor_Check(args[1]) ? 1
+                                                                       : -1;
+        int kdt = k >= 0 ? ((TensorObject *)args[k])->dtype : -1;
+        if (kdt == TG_FLOAT32 || kdt == TG_FLOAT64) {
+            TensorObject *in2[2];
+            in2[k] = (TensorObject *)args[k];
+            in2[1 - k] = tg_constant_scalar(kdt,
+                                            PyFloat_AS_DOUBLE(args[1 - k]));
+            if (in2[1 - k] == NULL) {
+                return NULL;
+            }
+            result = tg_apply(op, 2, in2, NULL);
+            Py_DECREF(in2[1 - k]);
+            return result;
+        }
+    }
     if ((d->flags & TG_DTYPE_INPUTS) && attrs != NULL &&
         PyTuple_GET_SIZE(attrs) > 0 &&
         tg_dtype_arg(PyTuple_GET_ITEM(attrs, PyTuple_GET_SIZE(attrs) - 1),
