@@ -17,7 +17,8 @@
 #include "tapegrad.h"
 
 #define EMPTY_KEY INT64_MIN    /* a free hash slot */
-#define EMPTY_VAL INT64_MIN    /* an unused window position (no value is) */
+#define EMPTY_VAL TG_IDMAP_ABSENT  /* an unused window position (no
+                                      value is) */
 #define WINDOW_MIN 8
 #define WINDOW_SMALL 16        /* slots kept inside the map itself */
 #define HASH_SMALL 16          /* hash slots kept inside it (7 far keys) */
@@ -27,17 +28,17 @@
                                   hash when a far key would stretch it */
 
 struct tg_idmap {
-    int64_t lo;                /* window: keys lo .. lo + span - 1 */
-    Py_ssize_t span, wused;
-    int64_t *window;           /* span values, EMPTY_VAL where absent */
-    Py_ssize_t cap, used;      /* hash: cap a power of two, or 0 */
+    tg_idmap_head h;           /* the window (lo, span, window, wused) and
+                                  the hash's count (hused): tapegrad.h's
+                                  inline lookups read these */
+    Py_ssize_t cap;            /* hash: cap a power of two, or 0 */
     int64_t *keys, *vals;
     Py_ssize_t hint;           /* the hash's first capacity */
     int64_t small[WINDOW_SMALL];   /* the window while it is this small */
     int64_t hkeys[HASH_SMALL], hvals[HASH_SMALL];  /* the hash while it is */
 };
 
-/* A gradient makes three maps and a tape one, most holding a few ids:
+/* A gradient makes two maps and a tape one, most holding a few ids:
  * freed maps wait here for the next (their window inline, their hash
  * given back). */
 #define SPARE_MAPS 8
@@ -53,10 +54,10 @@ tg_idmap_new(Py_ssize_t cap)
         PyErr_NoMemory();
         return NULL;
     }
-    m->lo = 0;
-    m->span = m->wused = 0;
-    m->window = NULL;
-    m->cap = m->used = 0;
+    m->h.lo = 0;
+    m->h.span = m->h.wused = 0;
+    m->h.window = NULL;
+    m->cap = m->h.hused = 0;
     m->keys = m->vals = NULL;
     m->hint = cap;
     return m;
@@ -65,10 +66,10 @@ tg_idmap_new(Py_ssize_t cap)
 static void
 window_free(tg_idmap *m)
 {
-    if (m->window != m->small) {
-        PyMem_Free(m->window);
+    if (m->h.window != m->small) {
+        PyMem_Free(m->h.window);
     }
-    m->window = NULL;
+    m->h.window = NULL;
 }
 
 void
@@ -153,7 +154,7 @@ hash_rebuild(tg_idmap *m, Py_ssize_t n, int64_t lo, Py_ssize_t span)
     m->keys = keys;
     m->vals = vals;
     m->cap = c;
-    m->used = 0;
+    m->h.hused = 0;
     for (Py_ssize_t i = 0; i < ocap; i++) {
         int64_t k = okeys[i];
         /* keys inside [lo, lo + span) now live in the window */
@@ -162,7 +163,7 @@ hash_rebuild(tg_idmap *m, Py_ssize_t n, int64_t lo, Py_ssize_t span)
             Py_ssize_t j = hash_slot(m, k);
             keys[j] = k;
             vals[j] = ovals[i];
-            m->used++;
+            m->h.hused++;
         }
     }
     if (!old_inline) {
@@ -175,7 +176,7 @@ hash_rebuild(tg_idmap *m, Py_ssize_t n, int64_t lo, Py_ssize_t span)
 static int
 hash_put(tg_idmap *m, int64_t key, int64_t value)
 {
-    if ((m->used + 1) * 2 > m->cap &&
+    if ((m->h.hused + 1) * 2 > m->cap &&
         hash_rebuild(m, m->cap ? m->cap : (m->hint > 8 ? m->hint : 8), 0,
                      0) < 0) {
         return -1;
@@ -183,7 +184,7 @@ hash_put(tg_idmap *m, int64_t key, int64_t value)
     Py_ssize_t i = hash_slot(m, key);
     if (m->keys[i] == EMPTY_KEY) {
         m->keys[i] = key;
-        m->used++;
+        m->h.hused++;
     }
     m->vals[i] = value;
     return 0;
@@ -198,7 +199,7 @@ window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
 {
     /* the inline window only while the map has none: growing copies
      * from the old one */
-    int64_t *w = span <= WINDOW_SMALL && m->window == NULL
+    int64_t *w = span <= WINDOW_SMALL && m->h.window == NULL
                      ? m->small
                      : PyMem_Malloc((size_t)span * sizeof(int64_t));
     if (w == NULL) {
@@ -208,28 +209,28 @@ window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
     for (Py_ssize_t i = 0; i < span; i++) {
         w[i] = EMPTY_VAL;
     }
-    if (m->wused > 0) {
-        memcpy(w + (m->lo - lo), m->window, (size_t)m->span * sizeof(int64_t));
+    if (m->h.wused > 0) {
+        memcpy(w + (m->h.lo - lo), m->h.window, (size_t)m->h.span * sizeof(int64_t));
     }
     Py_ssize_t moved = 0;
-    for (Py_ssize_t i = 0; m->used > 0 && i < m->cap; i++) {
+    for (Py_ssize_t i = 0; m->h.hused > 0 && i < m->cap; i++) {
         uint64_t off = (uint64_t)m->keys[i] - (uint64_t)lo;
         if (m->keys[i] != EMPTY_KEY && off < (uint64_t)span) {
             w[off] = m->vals[i];
             moved++;
         }
     }
-    if (moved > 0 && hash_rebuild(m, m->used - moved, lo, span) < 0) {
+    if (moved > 0 && hash_rebuild(m, m->h.hused - moved, lo, span) < 0) {
         if (w != m->small) {
             PyMem_Free(w);
         }
         return -1;
     }
     window_free(m);
-    m->window = w;
-    m->lo = lo;
-    m->span = span;
-    m->wused += moved;
+    m->h.window = w;
+    m->h.lo = lo;
+    m->h.span = span;
+    m->h.wused += moved;
     return 0;
 }
 
@@ -242,31 +243,31 @@ put_outside(tg_idmap *m, int64_t key, int64_t value)
     if (key < -WINDOW_KEY_MAX || key > WINDOW_KEY_MAX) {
         return hash_put(m, key, value);   /* window arithmetic can't wrap */
     }
-    int64_t hi = m->lo + m->span;
-    int64_t need_lo = key < m->lo ? key : m->lo;
+    int64_t hi = m->h.lo + m->h.span;
+    int64_t need_lo = key < m->h.lo ? key : m->h.lo;
     int64_t need_hi = key >= hi ? key + 1 : hi;
     uint64_t need = (uint64_t)need_hi - (uint64_t)need_lo;
-    if (m->span > 0 && need <= (uint64_t)WINDOW_SLACK(m->wused)) {
+    if (m->h.span > 0 && need <= (uint64_t)WINDOW_SLACK(m->h.wused)) {
         Py_ssize_t span = (Py_ssize_t)need;
-        if (span < 2 * m->span) {
-            span = 2 * m->span;
+        if (span < 2 * m->h.span) {
+            span = 2 * m->h.span;
         }
-        if (window_cover(m, key < m->lo ? hi - span : m->lo, span) < 0) {
+        if (window_cover(m, key < m->h.lo ? hi - span : m->h.lo, span) < 0) {
             return -1;
         }
     }
-    else if (m->wused <= WINDOW_RESTART) {
+    else if (m->h.wused <= WINDOW_RESTART) {
         /* the window's few keys move to the hash and a fresh window
          * starts at key (a tape that watched an old tensor, then records
          * new ones); centred, since a sweep's ids come in descending */
-        for (Py_ssize_t i = 0; i < m->span; i++) {
-            if (m->window[i] != EMPTY_VAL &&
-                hash_put(m, m->lo + i, m->window[i]) < 0) {
+        for (Py_ssize_t i = 0; i < m->h.span; i++) {
+            if (m->h.window[i] != EMPTY_VAL &&
+                hash_put(m, m->h.lo + i, m->h.window[i]) < 0) {
                 return -1;
             }
         }
-        m->wused = 0;
-        m->span = 0;
+        m->h.wused = 0;
+        m->h.span = 0;
         window_free(m);
         if (window_cover(m, key - WINDOW_MIN / 2, WINDOW_MIN) < 0) {
             return -1;
@@ -275,32 +276,34 @@ put_outside(tg_idmap *m, int64_t key, int64_t value)
     else {
         return hash_put(m, key, value);
     }
-    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
-    if (m->window[off] == EMPTY_VAL) {
-        m->wused++;
+    uint64_t off = (uint64_t)key - (uint64_t)m->h.lo;
+    if (m->h.window[off] == EMPTY_VAL) {
+        m->h.wused++;
     }
-    m->window[off] = value;
+    m->h.window[off] = value;
     return 0;
 }
 
 /* ---- the interface ---------------------------------------------------- */
 
+/* the whole lookup; tapegrad.h's tg_idmap_get calls it for keys outside
+ * the window when the hash holds any */
 int
-tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value)
+tg_idmap_get_far(tg_idmap *m, int64_t key, int64_t *value)
 {
     if (m == NULL) {
         return 0;
     }
-    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
+    uint64_t off = (uint64_t)key - (uint64_t)m->h.lo;
     int64_t v;
-    if (off < (uint64_t)m->span) {
-        v = m->window[off];
+    if (off < (uint64_t)m->h.span) {
+        v = m->h.window[off];
         if (v == EMPTY_VAL) {
             return 0;
         }
     }
     else {
-        if (m->used == 0) {
+        if (m->h.hused == 0) {
             return 0;
         }
         Py_ssize_t i = hash_slot(m, key);
@@ -323,15 +326,15 @@ tg_idmap_update(tg_idmap *m, int64_t key, int64_t value)
     if (m == NULL) {
         return 0;
     }
-    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
-    if (off < (uint64_t)m->span) {
-        if (m->window[off] == EMPTY_VAL) {
+    uint64_t off = (uint64_t)key - (uint64_t)m->h.lo;
+    if (off < (uint64_t)m->h.span) {
+        if (m->h.window[off] == EMPTY_VAL) {
             return 0;
         }
-        m->window[off] = value;
+        m->h.window[off] = value;
         return 1;
     }
-    if (m->used == 0) {
+    if (m->h.hused == 0) {
         return 0;
     }
     Py_ssize_t i = hash_slot(m, key);
@@ -342,22 +345,24 @@ tg_idmap_update(tg_idmap *m, int64_t key, int64_t value)
     return 1;
 }
 
+/* the whole put; tapegrad.h's tg_idmap_put calls it unless the key is in
+ * the window */
 int
-tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
+tg_idmap_put_far(tg_idmap **mp, int64_t key, int64_t value)
 {
     tg_idmap *m = *mp;
     if (m == NULL && (m = *mp = tg_idmap_new(8)) == NULL) {
         return -1;
     }
-    uint64_t off = (uint64_t)key - (uint64_t)m->lo;
-    if (off < (uint64_t)m->span) {
-        if (m->window[off] == EMPTY_VAL) {
-            m->wused++;
+    uint64_t off = (uint64_t)key - (uint64_t)m->h.lo;
+    if (off < (uint64_t)m->h.span) {
+        if (m->h.window[off] == EMPTY_VAL) {
+            m->h.wused++;
         }
-        m->window[off] = value;
+        m->h.window[off] = value;
         return 0;
     }
-    if (m->used > 0 && m->keys[hash_slot(m, key)] == key) {
+    if (m->h.hused > 0 && m->keys[hash_slot(m, key)] == key) {
         return hash_put(m, key, value);    /* already hashed: update */
     }
     return put_outside(m, key, value);
@@ -368,7 +373,7 @@ PyObject *
 tg_idmap_keys_with(const tg_idmap *m, int64_t value)
 {
     PyObject *out = PySet_New(NULL);
-    Py_ssize_t n = m == NULL ? 0 : m->cap + m->span;
+    Py_ssize_t n = m == NULL ? 0 : m->cap + m->h.span;
     for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
         int64_t k, v;
         if (i < m->cap) {
@@ -379,8 +384,8 @@ tg_idmap_keys_with(const tg_idmap *m, int64_t value)
             }
         }
         else {
-            k = m->lo + (i - m->cap);
-            v = m->window[i - m->cap];
+            k = m->h.lo + (i - m->cap);
+            v = m->h.window[i - m->cap];
             if (v == EMPTY_VAL) {
                 continue;
             }

@@ -495,8 +495,57 @@ PyObject *tg_watcher_push(void);   /* open a variable watcher: a list */
 void tg_watcher_pop(PyObject *w);  /* close it */
 int tg_tape_init_type(PyObject *module);
 tg_entry *tg_tape_entry(TapeObject *t, Py_ssize_t i);
-int tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value);
-int tg_idmap_put(tg_idmap **m, int64_t key, int64_t value);
+/* The window's fields, first in every tg_idmap: the lookups below test
+ * them inline (a sweep makes several per entry, a recording one per op;
+ * the out-of-line call's register saves cost as much as the lookup) and
+ * call idmap.c for the rest.  idmap.c alone writes them. */
+typedef struct {
+    int64_t lo;                /* window: keys lo .. lo + span - 1 */
+    Py_ssize_t span, wused;
+    int64_t *window;           /* span values, TG_IDMAP_ABSENT where none */
+    Py_ssize_t hused;          /* keys in the hash part */
+} tg_idmap_head;
+#define TG_IDMAP_ABSENT INT64_MIN
+int tg_idmap_get_far(tg_idmap *m, int64_t key, int64_t *value);
+int tg_idmap_put_far(tg_idmap **m, int64_t key, int64_t value);
+
+/* 1 with *value (if value) set when key is in m, else 0; m may be NULL */
+static inline int
+tg_idmap_get(tg_idmap *m, int64_t key, int64_t *value)
+{
+    const tg_idmap_head *h = (const tg_idmap_head *)m;
+    if (h == NULL) {
+        return 0;
+    }
+    uint64_t off = (uint64_t)key - (uint64_t)h->lo;
+    if (off < (uint64_t)h->span) {
+        int64_t v = h->window[off];
+        if (v == TG_IDMAP_ABSENT) {
+            return 0;
+        }
+        if (value) {
+            *value = v;
+        }
+        return 1;
+    }
+    return h->hused > 0 ? tg_idmap_get_far(m, key, value) : 0;
+}
+
+/* m[key] = value, making m if *mp is NULL; -1 with MemoryError */
+static inline int
+tg_idmap_put(tg_idmap **mp, int64_t key, int64_t value)
+{
+    tg_idmap_head *h = (tg_idmap_head *)*mp;
+    if (h != NULL) {
+        uint64_t off = (uint64_t)key - (uint64_t)h->lo;
+        if (off < (uint64_t)h->span) {
+            h->wused += h->window[off] == TG_IDMAP_ABSENT;
+            h->window[off] = value;
+            return 0;
+        }
+    }
+    return tg_idmap_put_far(mp, key, value);
+}
 int tg_idmap_update(tg_idmap *m, int64_t key, int64_t value);
 tg_idmap *tg_idmap_new(Py_ssize_t cap);
 void tg_idmap_free(tg_idmap *m);
