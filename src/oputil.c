@@ -668,15 +668,12 @@ tg_op2(int op, PyObject *a, PyObject *b, PyObject *attrs)
     return tg_call_tensors(op, 2, in, attrs);
 }
 
-/* Nothing records what this thread computes now: no tape on its stack
- * (a transposed jvp's private tape is one), no forward accumulator. */
+/* tg_unrecorded's thread-local part: no tape on this thread's stack (a
+ * transposed jvp's private tape is one), no forward accumulator. */
 int
-tg_unrecorded(void)
+tg_unrecorded_here(void)
 {
     PyObject *accs;
-    if (tg_num_recording == 0 && tg_num_accumulating == 0) {
-        return 1;                  /* no thread-local to read */
-    }
     return tg_active_stack() == NULL &&
            ((accs = tg_accumulator_list(0)) == NULL ||
             PyList_GET_SIZE(accs) == 0);

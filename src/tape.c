@@ -341,20 +341,27 @@ tape_free_past(TapeObject *t)
     t->past_ids = NULL;
 }
 
-tg_entry *
-tg_tape_entry(TapeObject *t, Py_ssize_t i)
+/* slots [first, first + n) of e from tensors x[0..n), with their shapes
+ * at *dims (advanced past them); x[i] saved when save_all, or when i is
+ * 0 and save0, or 1 and save1 */
+static inline void
+fill_slots(tg_entry *e, int first, int n, TensorObject **x,
+           Py_ssize_t **dims, int save_all, int save0, int save1)
 {
-    return t->entries[i];
-}
-
-static int
-save_flag(int flags, int slot, int nin)
-{
-    if (slot < nin) {
-        return (flags & TG_SAVE_INS) || (slot == 0 && (flags & TG_SAVE_IN0)) ||
-               (slot == 1 && (flags & TG_SAVE_IN1));
+    for (int i = 0; i < n; i++) {
+        tg_slot *s = &e->slots[first + i];
+        TensorObject *t = x[i];
+        s->id = t->id;
+        s->dtype = t->dtype;
+        s->ndim = t->ndim;
+        s->shape = *dims;
+        if (t->ndim > 0) {
+            memcpy(*dims, t->shape, (size_t)t->ndim * sizeof(Py_ssize_t));
+            *dims += t->ndim;
+        }
+        int save = save_all || (i == 0 && save0) || (i == 1 && save1);
+        s->saved = save ? (TensorObject *)Py_NewRef(t) : NULL;
     }
-    return (flags & TG_SAVE_OUTS) || ((flags & TG_SAVE_OUT) && slot == nin);
 }
 
 static int
@@ -407,20 +414,10 @@ tape_append(TapeObject *t, int op, int nin, TensorObject **in, int nout,
     }
     e->slots = (tg_slot *)(e + 1);
     Py_ssize_t *dims = (Py_ssize_t *)(e->slots + nslots);
-    for (int i = 0; i < nslots; i++) {
-        TensorObject *x = i < nin ? in[i] : out[i - nin];
-        tg_slot *s = &e->slots[i];
-        s->id = x->id;
-        s->dtype = x->dtype;
-        s->ndim = x->ndim;
-        s->shape = dims;
-        if (x->ndim > 0) {
-            memcpy(dims, x->shape, (size_t)x->ndim * sizeof(Py_ssize_t));
-            dims += x->ndim;
-        }
-        s->saved = save_flag(flags, i, nin) ? (TensorObject *)Py_NewRef(x)
-                                            : NULL;
-    }
+    fill_slots(e, 0, nin, in, &dims, flags & TG_SAVE_INS,
+               flags & TG_SAVE_IN0, flags & TG_SAVE_IN1);
+    fill_slots(e, nin, nout, out, &dims, flags & TG_SAVE_OUTS,
+               flags & TG_SAVE_OUT, 0);
     Py_ssize_t index = t->nentries;
     t->entries[t->nentries++] = e;
     tg_live_entries++;

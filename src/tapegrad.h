@@ -427,7 +427,6 @@ int tg_check_format_spec(const char *type, PyObject *spec); /* str only */
 PyObject *tg_normalize_key(PyObject *key);
 PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
-int tg_unrecorded(void);          /* no tape or accumulator sees ops now */
 int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
 PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
 enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
@@ -494,7 +493,11 @@ int tg_tape_variable_accessed(VariableObject *v);
 PyObject *tg_watcher_push(void);   /* open a variable watcher: a list */
 void tg_watcher_pop(PyObject *w);  /* close it */
 int tg_tape_init_type(PyObject *module);
-tg_entry *tg_tape_entry(TapeObject *t, Py_ssize_t i);
+static inline tg_entry *
+tg_tape_entry(TapeObject *t, Py_ssize_t i)
+{
+    return t->entries[i];
+}
 /* The window's fields, first in every tg_idmap: the lookups below test
  * them inline (a sweep makes several per entry, a recording one per op;
  * the out-of-line call's register saves cost as much as the lookup) and
@@ -573,6 +576,15 @@ PyObject *tg_set_none_gradient_warnings(PyObject *m, PyObject *on);
 /* ---- forward.c ----------------------------------------------------------- */
 extern Py_ssize_t tg_num_accumulating;   /* accumulators active anywhere */
 extern Py_ssize_t tg_num_recording;      /* tapes recording anywhere */
+int tg_unrecorded_here(void);
+/* no tape or accumulator sees the ops this thread runs now (the global
+ * counts first: while nothing records anywhere, no thread-local read) */
+static inline int
+tg_unrecorded(void)
+{
+    return (tg_num_recording == 0 && tg_num_accumulating == 0) ||
+           tg_unrecorded_here();
+}
 extern Py_ssize_t tg_num_live_accumulators; /* alive, active or not */
 void tg_forward_forget(int64_t id);  /* a tensor died: drop its tangents */
 extern _Thread_local int64_t tg_nesting_limit; /* see forward.c */
