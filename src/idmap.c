@@ -210,7 +210,8 @@ window_cover(tg_idmap *m, int64_t lo, Py_ssize_t span)
         w[i] = EMPTY_VAL;
     }
     if (m->h.wused > 0) {
-        memcpy(w + (m->h.lo - lo), m->h.window, (size_t)m->h.span * sizeof(int64_t));
+        memcpy(w + (m->h.lo - lo), m->h.window,
+               (size_t)m->h.span * sizeof(int64_t));
     }
     Py_ssize_t moved = 0;
     for (Py_ssize_t i = 0; m->h.hused > 0 && i < m->cap; i++) {

@@ -122,9 +122,14 @@ variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     PyObject *self = NULL, *full = NULL;
     TensorObject *t = NULL;
     int dtype, is_trainable;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOO:Variable", kwlist,
-                                     &init, &trainable, &name, &dtype_obj,
-                                     &ignore, &ignore, &ignore)) {
+    if ((kw == NULL || PyDict_GET_SIZE(kw) == 0) &&
+        PyTuple_GET_SIZE(args) == 1) {
+        init = PyTuple_GET_ITEM(args, 0);   /* Variable(1.0): no parser */
+    }
+    else if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOO:Variable",
+                                          kwlist, &init, &trainable, &name,
+                                          &dtype_obj, &ignore, &ignore,
+                                          &ignore)) {
         return NULL;
     }
     if (init == Py_None) {

@@ -404,6 +404,17 @@ def test_fill_and_op_arguments_positional_or_by_name():
         tf.reduce_sum()
     with pytest.raises(TypeError):
         tf.multiply(x)
+    # Variable(value) alone skips the parser too
+    for v in (tf.Variable(1.5), tf.Variable(initial_value=1.5),
+              tf.Variable(1.5, True, "v"), tf.Variable(lambda: 1.5)):
+        assert float(v) == 1.5 and v.dtype == tf.float32 and v.trainable
+    assert tf.Variable(2.0, name="w").name == "w:0"
+    assert tf.Variable(2.0, dtype=tf.float64).dtype == tf.float64
+    assert not tf.Variable(2.0, False).trainable
+    with pytest.raises(ValueError, match="initial value must be specified"):
+        tf.Variable()
+    with pytest.raises(TypeError):
+        tf.Variable(1.0, bogus=1)
 
 
 # ---- fused sin/cos vjps (tg_fused_unary_grad) ------------------------------
