@@ -505,6 +505,28 @@ def _cases():
             r = tf.reduce_sum(tf.reshape(y, [1, 1]) * 2.0, keepdims=True)
         return found, t.gradient(r, s0).numpy()
 
+    @case("scalar_and_fused_sweeps")
+    def _():
+        # this session's sweep shortcuts: rank-0 arithmetic on C floats
+        # with unboxed gradients (boxed again for sin, for a caller's
+        # output gradient and for the results), a gradient table past its
+        # 16 inline slots, a source inside the chain; sin's and cos's
+        # chunked vjps over several chunks
+        s0 = tf.constant(0.5)
+        v = tf.constant(np.linspace(-2, 2, 3000, dtype=np.float32))
+        with tf.GradientTape(persistent=True) as t:
+            t.watch([s0, v])
+            y = s0 * s0
+            mid = y
+            for k in range(24):
+                y = y * s0 + 1.0 / (s0 + 2.0) - 0.5
+                if k == 12:
+                    y = tf.math.sin(y)
+            w = tf.reduce_sum(tf.math.sin(v) * tf.math.cos(v))
+        g = t.gradient([y, s0], [s0, mid],
+                       output_gradients=[tf.constant(2.0), tf.constant(1.0)])
+        return [x.numpy() for x in g], t.gradient(w, v).numpy()
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)
