@@ -678,6 +678,19 @@ error:
     return -1;
 }
 
+#define REDUCE_FILL_MAX 4096  /* elements: see reduce_grad */
+
+/* elements of a slot's shape (its tensor was made: no overflow) */
+static Py_ssize_t
+slot_size(const tg_slot *s)
+{
+    Py_ssize_t n = 1;
+    for (int i = 0; i < s->ndim; i++) {
+        n *= s->shape[i];
+    }
+    return n;
+}
+
 /* g, reshaped to the input's rank with 1 on reduced dims, broadcast back;
  * with `mean`, divided by the count of reduced elements first (on the
  * small tensor: the same quotients, one pass fewer) */
@@ -702,9 +715,22 @@ reduce_grad(tg_vjp_ctx *c, scope *S, int mean)
         g = DIV(g, CONST((double)count, G));
     }
     tg_slot kept_slot = {.ndim = x->ndim, .shape = kept};
+    TensorObject *tg = (TensorObject *)g;
+    /* a scalar g over a small input, nothing recording the sweep: the
+     * broadcast is a fill with g's value (the same elements, and all_ones
+     * when g is 1, as broadcast_to's), without dispatching an op.  Larger
+     * inputs keep broadcast_to, which views shared ones for a ones seed. */
+    if (g != NULL && !c->batch && Tensor_Check(g) && tg->ndim == 0 &&
+        (tg->dtype == TG_FLOAT32 || tg->dtype == TG_FLOAT64) &&
+        x->dtype == tg->dtype && x->ndim > 0 &&
+        slot_size(x) <= REDUCE_FILL_MAX && tg_unrecorded()) {
+        double v = tg->dtype == TG_FLOAT32 ? *(float *)tg->data
+                                           : *(double *)tg->data;
+        return KEEP((PyObject *)tg_fill_like(tg->dtype, x->ndim, x->shape,
+                                             v));
+    }
     /* a scalar g (every axis reduced) broadcasts as it is, and g already
      * of the kept shape (keepdims) needs no reshape: one op fewer */
-    TensorObject *tg = (TensorObject *)g;
     int as_is = g != NULL && !c->batch &&
                 (tg->ndim == 0 ||
                  (tg->ndim == x->ndim &&

@@ -18,6 +18,22 @@ tg_fill_like(int dtype, int ndim, const Py_ssize_t *shape, double value)
         return t; /* all-zero bytes are 0 in every dtype */
     }
     t->all_ones = value == 1.0;
+    if (dtype == TG_FLOAT32 || dtype == TG_FLOAT64) {
+        /* the value in the dtype directly: no scalar tensor to copy from */
+        if (dtype == TG_FLOAT32) {
+            float v = (float)value, *p = (float *)t->data;
+            for (Py_ssize_t i = 0; i < t->size; i++) {
+                p[i] = v;
+            }
+        }
+        else {
+            double *p = (double *)t->data;
+            for (Py_ssize_t i = 0; i < t->size; i++) {
+                p[i] = value;
+            }
+        }
+        return t;
+    }
     one = tg_tensor_scalar(dtype, value);
     if (one == NULL) {
         Py_DECREF(t);

@@ -595,3 +595,33 @@ def test_scalar_sweep_sums_in_the_dtypes_precision(dtype):
         term = np_t(c)
         acc = term if acc is None else np_t(acc + term)
     assert _bits(got[0]) == np.asarray(acc).view(_bits(got[0]).dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3,), (2, 5), (64, 64), (65, 64)])
+def test_reduction_fills_give_the_broadcasts_values(shape, dtype):
+    # an unrecorded reduce_sum/reduce_mean vjp of a scalar over a small
+    # input (<= 4096 elements) fills instead of dispatching broadcast_to;
+    # larger ones keep it.  Both against the recorded formula, bit for
+    # bit, and through the multiply that reads a ones gradient as a view
+    xn = np.random.default_rng(1).uniform(-2, 2, shape).astype(dtype)
+
+    def build(x):
+        w = tf.constant(np.full(shape, 3.0, dtype))
+        return (tf.reduce_sum(x * w) + tf.reduce_mean(x) * 7.0
+                + tf.reduce_sum(tf.reduce_mean(x, axis=0, keepdims=True)))
+
+    def sources():
+        return [tf.constant(xn)]
+    got, _ = _swept(build, sources, False)
+    want, _ = _swept(build, sources, True)
+    np.testing.assert_array_equal(_bits(got[0]), _bits(want[0]))
+    expect = 3.0 + 7.0 / xn.size + 1.0 / shape[0]
+    np.testing.assert_allclose(got[0].numpy(), np.full(shape, expect),
+                               rtol=1e-6)
+    # a seed of ones through reduce_sum: 1 * w is w's values
+    x = tf.constant(xn)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.reduce_sum(x * x)
+    np.testing.assert_array_equal(t.gradient(y, x).numpy(), 2 * xn)
