@@ -1117,6 +1117,25 @@ done:
     return results;
 }
 
+/* obj flattened into a new list *flat; its skeleton (a new reference), or
+ * NULL with an exception (*flat then NULL or a list to release) */
+static PyObject *
+flatten_new(PyObject *obj, PyObject **flat)
+{
+    if (!PyDict_Check(obj) && !PyList_Check(obj) && !PyTuple_Check(obj)) {
+        /* one leaf (tape.gradient(y, x)): a list of one, made at its size */
+        if ((*flat = PyList_New(1)) == NULL) {
+            return NULL;
+        }
+        PyList_SET_ITEM(*flat, 0, Py_NewRef(obj));
+        return Py_NewRef(Py_None);
+    }
+    if ((*flat = PyList_New(0)) == NULL) {
+        return NULL;
+    }
+    return tg_flatten(obj, *flat);
+}
+
 /* gradient and _gradient_batched: nb_wanted < 0 unbatched; otherwise the
  * batch size is read from the first output gradient. */
 static PyObject *
@@ -1160,10 +1179,8 @@ gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
     if ((mode = tg_parse_unconnected(unconnected)) < 0) {
         goto done;
     }
-    if ((flat_t = PyList_New(0)) == NULL ||
-        (flat_s = PyList_New(0)) == NULL ||
-        (tmp = tg_flatten(target, flat_t)) == NULL ||
-        (skel_s = tg_flatten(sources, flat_s)) == NULL) {
+    if ((tmp = flatten_new(target, &flat_t)) == NULL ||
+        (skel_s = flatten_new(sources, &flat_s)) == NULL) {
         goto done;
     }
     Py_CLEAR(tmp);
