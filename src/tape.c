@@ -551,7 +551,10 @@ tape_fresh_record(TapeObject *t)
     Py_CLEAR(t->notes);
     t->start_id = tg_last_id();
     t->exit_id = -1;
-    return PyList_SetSlice(t->watched_vars, 0, PY_SSIZE_T_MAX, NULL);
+    /* (the list is made by the first watched Variable) */
+    return t->watched_vars == NULL || PyList_GET_SIZE(t->watched_vars) == 0
+               ? 0
+               : PyList_SetSlice(t->watched_vars, 0, PY_SSIZE_T_MAX, NULL);
 }
 
 static int
@@ -562,6 +565,9 @@ watch_variable(TapeObject *t, VariableObject *v)
         return 0;
     }
     if (tape_fresh_record(t) < 0 || tg_idmap_put(&t->ids, v->id, -1) < 0) {
+        return -1;
+    }
+    if (t->watched_vars == NULL && (t->watched_vars = PyList_New(0)) == NULL) {
         return -1;
     }
     return PyList_Append(t->watched_vars, (PyObject *)v);
@@ -760,12 +766,8 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     t->npast = 0;
     t->past_arena = NULL;
     t->past_ids = NULL;
-    t->watched_vars = PyList_New(0);
+    t->watched_vars = NULL;    /* made by the first watched Variable */
     tg_live_tapes++;
-    if (t->watched_vars == NULL) {
-        Py_DECREF(t);
-        return NULL;
-    }
     PyObject_GC_Track(t);
     return (PyObject *)t;
 }
@@ -1020,7 +1022,9 @@ static PyObject *
 tape_watched_variables(TapeObject *t, PyObject *Py_UNUSED(ignored))
 {
     /* TF: in order of creation, not of access */
-    PyObject *list = tg_sequence_list(t->watched_vars), *tup;
+    PyObject *list = t->watched_vars ? tg_sequence_list(t->watched_vars)
+                                     : PyList_New(0);
+    PyObject *tup;
     if (list == NULL) {
         return NULL;
     }
