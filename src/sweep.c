@@ -999,8 +999,9 @@ sweep_exit(TapeObject *tape, int swept)
     Py_DECREF(tape);
 }
 
-/* Sweep from the flattened targets to the flattened sources: one result
- * per source (a new list: gradient tensors, None, or zeros under mode 1).
+/* Sweep from the flattened targets to the flattened sources (lists, or
+ * tuples): one result per source (a new list: gradient tensors, None, or
+ * zeros under mode 1).
  * flat_o: output gradients per target, or NULL (ones).  nb >= 0: a batched
  * sweep, every output gradient [nb] + its target's shape, every result
  * [nb] + its source's.  *swept is set once the arguments are checked: from
@@ -1015,14 +1016,14 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
     grad_table gt;
     grad_table_init(&gt);
     PyObject *results = NULL;
-    Py_ssize_t nentries, nt = PyList_GET_SIZE(flat_t);
-    Py_ssize_t ns = PyList_GET_SIZE(flat_s);
+    Py_ssize_t nentries, nt = PySequence_Fast_GET_SIZE(flat_t);
+    Py_ssize_t ns = PySequence_Fast_GET_SIZE(flat_s);
 
     /* sources, and the tensors that depend on them */
     for (Py_ssize_t i = 0; i < ns; i++) {
         int64_t id;
         TensorObject *v;
-        if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
+        if (resolve(PySequence_Fast_GET_ITEM(flat_s, i), method, "source", &id,
                     &v) < 0) {
             goto done;
         }
@@ -1053,7 +1054,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         int64_t id;
         TensorObject *v;
         PyObject *seed;
-        if (resolve(PyList_GET_ITEM(flat_t, i), method, "target", &id,
+        if (resolve(PySequence_Fast_GET_ITEM(flat_t, i), method, "target", &id,
                     &v) < 0) {
             goto done;
         }
@@ -1063,7 +1064,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
             Py_DECREF(v);
             continue; /* unconnected target */
         }
-        seed = seed_for(flat_o ? PyList_GET_ITEM(flat_o, i) : Py_None, v, i,
+        seed = seed_for(flat_o ? PySequence_Fast_GET_ITEM(flat_o, i) : Py_None, v, i,
                         nb);
         Py_DECREF(v);
         if (seed == NULL || accumulate(&gt, id, seed) < 0) {
@@ -1083,7 +1084,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         int64_t id;
         TensorObject *v;
         PyObject *r;
-        if (resolve(PyList_GET_ITEM(flat_s, i), method, "source", &id,
+        if (resolve(PySequence_Fast_GET_ITEM(flat_s, i), method, "source", &id,
                     &v) < 0) {
             Py_CLEAR(results);
             goto done;
@@ -1117,17 +1118,18 @@ done:
     return results;
 }
 
-/* obj flattened into a new list *flat; its skeleton (a new reference), or
- * NULL with an exception (*flat then NULL or a list to release) */
+/* obj flattened into a new list (a tuple for a lone leaf) *flat; its
+ * skeleton (a new reference), or NULL with an exception (*flat then NULL
+ * or a sequence to release) */
 static PyObject *
 flatten_new(PyObject *obj, PyObject **flat)
 {
     if (!PyDict_Check(obj) && !PyList_Check(obj) && !PyTuple_Check(obj)) {
-        /* one leaf (tape.gradient(y, x)): a list of one, made at its size */
-        if ((*flat = PyList_New(1)) == NULL) {
+        /* one leaf (tape.gradient(y, x)): a tuple of one, from CPython's
+         * free list (a list's item array is a calloc) */
+        if ((*flat = PyTuple_Pack(1, obj)) == NULL) {
             return NULL;
         }
-        PyList_SET_ITEM(*flat, 0, Py_NewRef(obj));
         return Py_NewRef(Py_None);
     }
     if ((*flat = PyList_New(0)) == NULL) {
@@ -1184,7 +1186,7 @@ gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
         goto done;
     }
     Py_CLEAR(tmp);
-    nt = PyList_GET_SIZE(flat_t);
+    nt = PySequence_Fast_GET_SIZE(flat_t);
     if (ograds != Py_None) {
         if ((flat_o = PyList_New(0)) == NULL ||
             (tmp = tg_flatten(ograds, flat_o)) == NULL) {
