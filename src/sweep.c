@@ -111,11 +111,11 @@ PyObject *
 tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
 {
     if (skel == Py_None) {
-        if (*pos >= PyList_GET_SIZE(flat)) {
+        if (*pos >= PySequence_Fast_GET_SIZE(flat)) {
             PyErr_SetString(PyExc_SystemError, "tapegrad: pack overran");
             return NULL;
         }
-        return Py_NewRef(PyList_GET_ITEM(flat, (*pos)++));
+        return Py_NewRef(PySequence_Fast_GET_ITEM(flat, (*pos)++));
     }
     const char *kind = PyUnicode_AsUTF8(PyTuple_GET_ITEM(skel, 0));
     PyObject *children = PyTuple_GET_ITEM(skel, kind[0] == 'l' ? 1 : 2);
@@ -1000,8 +1000,8 @@ sweep_exit(TapeObject *tape, int swept)
 }
 
 /* Sweep from the flattened targets to the flattened sources (lists, or
- * tuples): one result per source (a new list: gradient tensors, None, or
- * zeros under mode 1).
+ * tuples): one result per source (a new list, a tuple if flat_s is one:
+ * gradient tensors, None, or zeros under mode 1).
  * flat_o: output gradients per target, or NULL (ones).  nb >= 0: a batched
  * sweep, every output gradient [nb] + its target's shape, every result
  * [nb] + its source's.  *swept is set once the arguments are checked: from
@@ -1077,7 +1077,9 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         goto done;
     }
 
-    if ((results = PyList_New(ns)) == NULL) {
+    /* a tuple of one for a lone source's (flatten_new's tuple) */
+    results = PyTuple_Check(flat_s) ? PyTuple_New(ns) : PyList_New(ns);
+    if (results == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
@@ -1109,7 +1111,12 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
             Py_CLEAR(results);
             goto done;
         }
-        PyList_SET_ITEM(results, i, r);
+        if (PyTuple_Check(results)) {
+            PyTuple_SET_ITEM(results, i, r);
+        }
+        else {
+            PyList_SET_ITEM(results, i, r);
+        }
     }
 
 done:
