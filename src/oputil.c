@@ -760,10 +760,14 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
         }                                                                    \
     } while (0)
 
-PyObject *
-tg_fused_grad(int kind, PyObject *g, PyObject *y)
+/* Where a fused rule writes g combined with y elementwise: g itself when
+ * only the vjp holds it, else a new tensor.  NULL with no exception when
+ * the rule does not apply (not two tensors of one float dtype and shape,
+ * or something records the sweep); NULL with MemoryError. */
+static TensorObject *
+fused_out(PyObject *g, PyObject *y)
 {
-    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y, *out;
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
     if (g == NULL || y == NULL || !Tensor_Check(g) || !Tensor_Check(y) ||
         tg->dtype != ty->dtype ||
         (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
@@ -771,12 +775,20 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
         return NULL;
     }
     if (tg_exclusive(g)) {
-        out = (TensorObject *)Py_NewRef(g);
-        out->all_ones = 0;
+        return (TensorObject *)Py_NewRef(g);
     }
-    else if ((out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape)) == NULL) {
+    return tg_tensor_new(tg->dtype, tg->ndim, tg->shape);
+}
+
+PyObject *
+tg_fused_grad(int kind, PyObject *g, PyObject *y)
+{
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
+    TensorObject *out = fused_out(g, y);
+    if (out == NULL) {
         return NULL;
     }
+    out->all_ones = 0;
     Py_ssize_t n = tg->size;
     PyThreadState *ts = tg_nogil_begin(n);
     if (kind == TG_FUSED_TANH) {
@@ -807,20 +819,12 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
 PyObject *
 tg_fused_unary_grad(const char *f, int negate, PyObject *g, PyObject *x)
 {
-    TensorObject *tg = (TensorObject *)g, *tx = (TensorObject *)x, *out;
-    if (g == NULL || x == NULL || !Tensor_Check(g) || !Tensor_Check(x) ||
-        tg->dtype != tx->dtype ||
-        (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
-        !tg_same_shape(tg, tx) || !tg_unrecorded()) {
+    TensorObject *out = fused_out(g, x);
+    if (out == NULL) {
         return NULL;
     }
-    if (tg_exclusive(g)) {
-        out = (TensorObject *)Py_NewRef(g);
-    }
-    else if ((out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape)) == NULL) {
-        return NULL;
-    }
-    if (tg_unary_times_kernel(f, tg, tx, negate, out) == 0) {
+    if (tg_unary_times_kernel(f, (TensorObject *)g, (TensorObject *)x,
+                              negate, out) == 0) {
         Py_DECREF(out);        /* g is unchanged: the kernel wrote nothing */
         return NULL;
     }
