@@ -708,6 +708,44 @@ tg_exclusive(PyObject *t)
            tg_is_float(x->dtype);
 }
 
+/* 1 * t is t.  In a vjp's product of a factor known to be all ones (a
+ * sweep's seed, reduce_sum's vjp of one) and a tensor t of the product's
+ * shape and dtype, when no tape and no forward accumulator of this thread
+ * follows the ones, the product is t itself: the same values (but for a
+ * signaling NaN, which the multiply would quiet) and, to whatever any
+ * tape follows, the same derivatives.  So nothing is computed and no
+ * enclosing tape records a multiply: a second-order sweep keeps two
+ * entries fewer per seeded product.  t is returned borrowed (the caller
+ * takes its own reference, which also keeps later ops from writing over
+ * it); NULL (no exception) when the shortcut does not apply. */
+PyObject *
+tg_ones_factor(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL || !Tensor_Check(a) || !Tensor_Check(b)) {
+        return NULL;
+    }
+    TensorObject *ta = (TensorObject *)a, *tb = (TensorObject *)b;
+    TensorObject *ones = ta->all_ones ? ta : tb->all_ones ? tb : NULL;
+    TensorObject *t = ones == ta ? tb : ta;
+    if (ones == NULL || ta->dtype != tb->dtype || !tg_is_float(ta->dtype) ||
+        (ones->ndim != 0 && !tg_same_shape(ones, t))) {
+        return NULL;
+    }
+    if (!tg_unrecorded()) {
+        PyObject *tapes = tg_active_stack();
+        if (tg_num_accumulating > 0) {
+            return NULL;     /* an accumulator may hold a tangent for it */
+        }
+        for (Py_ssize_t k = 0; tapes && k < PyList_GET_SIZE(tapes); k++) {
+            TapeObject *tape = (TapeObject *)PyList_GET_ITEM(tapes, k);
+            if (tg_idmap_get(tape->ids, ones->id, NULL)) {
+                return NULL;
+            }
+        }
+    }
+    return (PyObject *)t;
+}
+
 /* add, subtract, multiply or divide of a and b written over `last` (one
  * of them: see LAST in vjp.h) when nothing records it, `last` is
  * exclusive and the result has its shape and dtype.  A new reference to

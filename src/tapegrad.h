@@ -429,6 +429,7 @@ PyObject *tg_tensor_getitem(PyObject *self, PyObject *key);
 int tg_convertible(PyObject *o);
 int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
 PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
+PyObject *tg_ones_factor(PyObject *a, PyObject *b); /* 1 * t: t, borrowed */
 enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
 PyObject *tg_fused_grad(int kind, PyObject *g, PyObject *y);
 PyObject *tg_fused_unary_grad(const char *f, int negate, PyObject *g,

@@ -131,6 +131,12 @@ op2_scoped(scope *S, int op, PyObject *a, PyObject *b)
 {
     PyObject *last = S->last;
     S->last = NULL;
+    if (op == TG_OP_multiply) {
+        PyObject *t = tg_ones_factor(a, b);
+        if (t != NULL) {
+            return Py_NewRef(t);
+        }
+    }
     if (last != NULL && a != NULL && b != NULL &&
         (a == last || b == last)) {
         PyObject *r = tg_op2_over(op, a, b, last);

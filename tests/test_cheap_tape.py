@@ -625,3 +625,104 @@ def test_reduction_fills_give_the_broadcasts_values(shape, dtype):
         t.watch(x)
         y = tf.reduce_sum(x * x)
     np.testing.assert_array_equal(t.gradient(y, x).numpy(), 2 * xn)
+
+
+# ---- 1 * t is t (tg_ones_factor) ------------------------------------------
+# A vjp's product of a sweep's all-ones seed and a tensor t of the
+# product's shape is t itself when no tape or accumulator follows the
+# ones: nothing computed, nothing recorded by an enclosing tape.
+
+def test_a_seeded_product_is_t_itself_and_not_recorded():
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as t:
+        with tf.GradientTape() as t2:
+            y = x * x * x
+        d = t2.gradient(y, x)
+    # the forward's two products, the vjp of x*x (its upstream gradient
+    # x is no seed: two products) and the sum of x's three contributions;
+    # the seed's two products with x and x*x are not on t
+    assert [o.type for o in t.operations()] == [
+        "Mul", "Mul", "Mul", "Mul", "AddV2", "AddV2"]
+    assert float(d) == 12.0                  # 3 x**2
+    assert float(t.gradient(d, x)) == 12.0   # 6 x
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 1500)])
+def test_a_watched_ones_output_gradient_stays_a_factor(shape):
+    # output_gradients of ones that the outer tape follows: d/du of the
+    # inner gradient u * 3x**2 is 3x**2, not None
+    xv = np.linspace(0.5, 2.0, int(np.prod(shape))).reshape(shape)
+    x = tf.constant(xv, dtype=tf.float64)
+    u = tf.ones(shape, dtype=tf.float64)
+    with tf.GradientTape() as t:
+        t.watch(u)
+        with tf.GradientTape() as t2:
+            t2.watch(x)
+            y = x * x * x
+        g = t2.gradient(y, x, output_gradients=u)
+    du = t.gradient(g, u)
+    assert du is not None
+    np.testing.assert_allclose(du.numpy(), 3 * xv ** 2, rtol=1e-15)
+    np.testing.assert_allclose(g.numpy(), 3 * xv ** 2, rtol=1e-15)
+
+
+def test_ones_with_a_tangent_stay_a_factor_under_an_accumulator():
+    x = tf.constant([1.0, 2.0, 3.0])
+    u = tf.ones(3)
+    with tf.autodiff.ForwardAccumulator(u, tf.constant([1.0, 2.0, 3.0])) \
+            as acc:
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = x * x
+        g = t.gradient(y, x, output_gradients=u)
+    np.testing.assert_array_equal(g.numpy(), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(acc.jvp(g).numpy(), [2.0, 8.0, 18.0])
+
+
+@pytest.mark.parametrize("n", [1, 5, 2000])
+def test_a_factor_handed_back_is_never_written_over(n):
+    # each of x's two contributions is c itself: their sum must go to a
+    # new buffer, and c (held by the caller and the tape) keep its values
+    cv = np.linspace(-3.0, 3.0, n).astype(np.float32)
+    c = tf.constant(cv)
+    x = tf.constant(np.ones(n, np.float32))
+    for persistent in (False, True):
+        with tf.GradientTape(persistent=persistent) as t:
+            t.watch(x)
+            y = x * c + x * c
+        g = t.gradient(y, x)
+        np.testing.assert_array_equal(g.numpy(), 2 * cv)
+        np.testing.assert_array_equal(c.numpy(), cv)
+        # one contribution: the gradient is c's values, and c stays c
+        with tf.GradientTape(persistent=persistent) as t:
+            t.watch(x)
+            y = c * x
+        g = t.gradient(y, x)
+        np.testing.assert_array_equal(g.numpy(), cv)
+        g2 = t.gradient(y, x) if persistent else g
+        np.testing.assert_array_equal(g2.numpy(), cv)
+        np.testing.assert_array_equal(c.numpy(), cv)
+
+
+def test_a_factor_only_the_tape_held_gives_its_values():
+    # the factor c * 2 is held by the tape alone; handed back as x's
+    # gradient after the tape let it go, then summed with more
+    cv = np.array([1.5, -2.0, 4.0], np.float32)
+    x = tf.constant(np.ones(3, np.float32))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * (tf.constant(cv) * 2.0) + tf.sin(x)
+    g = t.gradient(y, x)
+    np.testing.assert_array_equal(
+        g.numpy(), 2 * cv + np.cos(np.ones(3, np.float32)))
+
+
+def test_one_times_t_keeps_t_bits():
+    # -0.0, infinities and NaN come back as they are
+    cv = np.array([-0.0, 0.0, np.inf, -np.inf, np.nan, 1e-45], np.float32)
+    x = tf.constant(np.ones(6, np.float32))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * tf.constant(cv)
+    g = t.gradient(y, x).numpy()
+    assert g.tobytes() == cv.tobytes()
