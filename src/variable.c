@@ -111,6 +111,10 @@ variable_make(PyTypeObject *type, TensorObject *t, int trainable,
     return (PyObject *)self;
 }
 
+/* "Variable:0", every unnamed variable's name: made once (interned,
+ * kept for the process, as the tape stack's key) */
+static PyObject *default_name;
+
 static PyObject *
 variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -167,7 +171,7 @@ variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         goto done;
     }
     if (name == Py_None) {
-        full = PyUnicode_FromString("Variable:0");
+        full = Py_NewRef(default_name);
     }
     else if (PyUnicode_Check(name)) {
         full = PyUnicode_FromFormat("%U:0", name);
@@ -709,6 +713,10 @@ static PyType_Spec variable_spec = {
 int
 tg_variable_init_type(PyObject *module)
 {
+    if (default_name == NULL &&
+        (default_name = PyUnicode_InternFromString("Variable:0")) == NULL) {
+        return -1;
+    }
     tg_st->variable_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &variable_spec, NULL);
     if (tg_st->variable_type == NULL) {
