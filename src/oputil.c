@@ -870,6 +870,38 @@ tg_fused_unary_grad(const char *f, int negate, PyObject *g, PyObject *x)
     return (PyObject *)out;
 }
 
+/* ---- vectorcall arguments ------------------------------------------------
+ * A METH_FASTCALL | METH_KEYWORDS method's arguments as the tuple and dict
+ * a tuple-and-keywords parser reads (*kw NULL without keywords): for the
+ * uncommon spellings of calls whose common one reads args[] directly. */
+int
+tg_vector_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               PyObject **tup, PyObject **kw)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    *kw = NULL;
+    if ((*tup = PyTuple_New(nargs)) == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(*tup, i, Py_NewRef(args[i]));
+    }
+    if (nkw > 0 && (*kw = PyDict_New()) == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        if (PyDict_SetItem(*kw, PyTuple_GET_ITEM(kwnames, k),
+                           args[nargs + k]) < 0) {
+            goto error;
+        }
+    }
+    return 0;
+error:
+    Py_CLEAR(*tup);
+    Py_CLEAR(*kw);
+    return -1;
+}
+
 /* ---- shape attributes ----------------------------------------------------
  * A vjp that reshapes or broadcasts a cotangent to an input's shape passes
  * the shape as the op's attribute tuple, ((d0, d1, ...),).  A sweep asks

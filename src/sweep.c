@@ -1148,29 +1148,14 @@ flatten_new(PyObject *obj, PyObject **flat)
 /* gradient and _gradient_batched: nb_wanted < 0 unbatched; otherwise the
  * batch size is read from the first output gradient. */
 static PyObject *
-gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
+gradient_run(TapeObject *tape, PyObject *target, PyObject *sources,
+             PyObject *ograds, PyObject *unconnected, int batched)
 {
-    static char *kwlist[] = {"target", "sources", "output_gradients",
-                             "unconnected_gradients", NULL};
-    PyObject *target, *sources, *ograds = Py_None, *unconnected = Py_None;
     PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *results = NULL;
     PyObject *skel_s = NULL, *tmp = NULL, *packed = NULL;
     Py_ssize_t nt, pos = 0, nb = -1;
     int mode, swept = 0;
 
-    Py_ssize_t npos = PyTuple_GET_SIZE(args);
-    if ((kw == NULL || PyDict_GET_SIZE(kw) == 0) && npos >= 2 && npos <= 4) {
-        /* tape.gradient(y, x): positional only, the parser skipped */
-        target = PyTuple_GET_ITEM(args, 0);
-        sources = PyTuple_GET_ITEM(args, 1);
-        ograds = npos > 2 ? PyTuple_GET_ITEM(args, 2) : Py_None;
-        unconnected = npos > 3 ? PyTuple_GET_ITEM(args, 3) : Py_None;
-    }
-    else if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient",
-                                          kwlist, &target, &sources, &ograds,
-                                          &unconnected)) {
-        return NULL;
-    }
     if (sweep_usable(tape) < 0) {
         return NULL;
     }
@@ -1245,10 +1230,41 @@ done:
     return packed;
 }
 
-PyObject *
-tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw)
+/* gradient's arguments from a tuple and a dict of keywords */
+static PyObject *
+gradient_impl(TapeObject *tape, PyObject *args, PyObject *kw, int batched)
 {
-    return gradient_impl(tape, args, kw, 0);
+    static char *kwlist[] = {"target", "sources", "output_gradients",
+                             "unconnected_gradients", NULL};
+    PyObject *target, *sources, *ograds = Py_None, *unconnected = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:gradient", kwlist,
+                                     &target, &sources, &ograds,
+                                     &unconnected)) {
+        return NULL;
+    }
+    return gradient_run(tape, target, sources, ograds, unconnected, batched);
+}
+
+/* tape.gradient as a vectorcall: tape.gradient(y, x), positional, reads
+ * its arguments in place (no tuple made, none parsed); anything else
+ * goes through the keyword parser. */
+PyObject *
+tg_tape_gradient_vector(TapeObject *tape, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *tup, *kw, *r;
+    if (kwnames == NULL && nargs >= 2 && nargs <= 4) {
+        return gradient_run(tape, args[0], args[1],
+                            nargs > 2 ? args[2] : Py_None,
+                            nargs > 3 ? args[3] : Py_None, 0);
+    }
+    if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
+        return NULL;
+    }
+    r = gradient_impl(tape, tup, kw, 0);
+    Py_DECREF(tup);
+    Py_XDECREF(kw);
+    return r;
 }
 
 /* gradient with a leading batch dimension on every output gradient (and

@@ -1059,19 +1059,27 @@ may_hold_none(PyObject *r)
 }
 
 static PyObject *
-tape_gradient_method(TapeObject *t, PyObject *args, PyObject *kw)
+tape_gradient_method(TapeObject *t, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames)
 {
-    PyObject *r = tg_tape_gradient(t, args, kw), *mod, *w;
+    PyObject *r = tg_tape_gradient_vector(t, args, nargs, kwnames);
+    PyObject *mod, *w, *tup, *kw;
     if (r == NULL || !tg_none_gradient_warnings || !may_hold_none(r)) {
         return r;
     }
     /* tapegrad.debugging.enable_none_gradient_warnings(): a None in the
      * result warns with tape.explain's paragraph (Python reads it) */
+    if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
     mod = PyImport_ImportModule("tapegrad._explain");
     w = mod ? PyObject_CallMethod(mod, "warn_none", "OOOO", (PyObject *)t,
-                                  args, kw ? kw : Py_None, r)
+                                  tup, kw ? kw : Py_None, r)
             : NULL;
     Py_XDECREF(mod);
+    Py_DECREF(tup);
+    Py_XDECREF(kw);
     if (w == NULL) {
         Py_DECREF(r);
         return NULL;
@@ -1271,7 +1279,7 @@ static PyMethodDef tape_methods[] = {
      "reset($self, /)\n--\n\nForget everything recorded (and watched) so "
      "far; the tape keeps recording."},
     {"gradient", (PyCFunction)(void (*)(void))tape_gradient_method,
-     METH_VARARGS | METH_KEYWORDS,
+     METH_FASTCALL | METH_KEYWORDS,
      "gradient($self, /, target, sources, output_gradients=None, "
      "unconnected_gradients=tapegrad.UnconnectedGradients.NONE)\n--\n\n"
      "Gradient of the sum of `target` with respect to each of `sources`,\n"

@@ -607,7 +607,10 @@ int tg_parse_unconnected(PyObject *u);  /* 0 NONE, 1 ZERO, -1 error */
  * returned; tg_pack rebuilds the structure from a flat list */
 PyObject *tg_flatten(PyObject *obj, PyObject *out);
 PyObject *tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos);
-PyObject *tg_tape_gradient(TapeObject *tape, PyObject *args, PyObject *kw);
+PyObject *tg_tape_gradient_vector(TapeObject *tape, PyObject *const *args,
+                                  Py_ssize_t nargs, PyObject *kwnames);
+int tg_vector_args(PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames, PyObject **tup, PyObject **kw);
 PyObject *tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw);
 PyObject *tg_tape_batch_jacobian(TapeObject *tape, PyObject *args,
                                  PyObject *kw);

@@ -367,6 +367,12 @@ def test_gradient_and_tape_arguments_positional_or_by_name():
         y = x * x
     with pytest.raises(TypeError):
         t.gradient(y)
+    with pytest.raises(TypeError, match="sources"):
+        t.gradient(y, x, sources=x)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * x
+    assert float(t.gradient(target=y, sources=x)) == 6.0
 
 
 

@@ -239,6 +239,16 @@ def test_none_gradient_warnings_switch():
             line = _next_line()
             assert tape.gradient(y, [x]) == [None]
         assert caught[0].filename == HERE and caught[0].lineno == line
+        # arguments by name reach the warning too (one per None source)
+        w, u = tf.constant(2.0), tf.constant(5.0)
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            y = x * w
+        with pytest.warns(tf.debugging.NoneGradientWarning,
+                          match="never watched") as caught:
+            g = tape.gradient(target=y, sources=[w, u])
+        assert float(g[0]) == 3.0 and g[1] is None
+        assert len(caught) == 1
         v = tf.Variable(1.0)
         with tf.GradientTape() as tape:
             y = v * 2
