@@ -999,32 +999,33 @@ sweep_exit(TapeObject *tape, int swept)
     Py_DECREF(tape);
 }
 
-/* Sweep from the flattened targets to the flattened sources (lists, or
- * tuples): one result per source (a new list, a tuple if flat_s is one:
- * gradient tensors, None, or zeros under mode 1).
- * flat_o: output gradients per target, or NULL (ones).  nb >= 0: a batched
+/* Sweep from the flattened targets (nt of them) to the flattened sources
+ * (ns): one result per source into results[0..ns) (new references:
+ * gradient tensors, None, or zeros under mode 1); 0, or -1 with an
+ * exception and no result set.  Arrays, not sequences: tape.gradient(y, x)
+ * passes its two arguments as they came, with no tuple around them.
+ * ograds: output gradients per target, or NULL (ones).  nb >= 0: a batched
  * sweep, every output gradient [nb] + its target's shape, every result
  * [nb] + its source's.  *swept is set once the arguments are checked: from
  * there a non-persistent tape is used up, whatever happens (an error
  * before it leaves the tape usable, as TF's). */
-static PyObject *
-sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
-           PyObject *flat_o, PyObject *flat_s, int mode, Py_ssize_t nb,
-           int *swept)
+static int
+sweep_flat(TapeObject *tape, const char *method, PyObject *const *targets,
+           Py_ssize_t nt, PyObject *const *ograds, PyObject *const *sources,
+           Py_ssize_t ns, int mode, Py_ssize_t nb, int *swept,
+           PyObject **results)
 {
     tg_idmap *source_ids = NULL;
     grad_table gt;
     grad_table_init(&gt);
-    PyObject *results = NULL;
-    Py_ssize_t nentries, nt = PySequence_Fast_GET_SIZE(flat_t);
-    Py_ssize_t ns = PySequence_Fast_GET_SIZE(flat_s);
+    int rc = -1;
+    Py_ssize_t nentries, filled = 0;
 
     /* sources, and the tensors that depend on them */
     for (Py_ssize_t i = 0; i < ns; i++) {
         int64_t id;
         TensorObject *v;
-        if (resolve(PySequence_Fast_GET_ITEM(flat_s, i), method, "source", &id,
-                    &v) < 0) {
+        if (resolve(sources[i], method, "source", &id, &v) < 0) {
             goto done;
         }
         Py_DECREF(v);
@@ -1054,8 +1055,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         int64_t id;
         TensorObject *v;
         PyObject *seed;
-        if (resolve(PySequence_Fast_GET_ITEM(flat_t, i), method, "target", &id,
-                    &v) < 0) {
+        if (resolve(targets[i], method, "target", &id, &v) < 0) {
             goto done;
         }
         if (!tg_is_float(v->dtype) || !tg_idmap_get(gt.index, id, NULL) ||
@@ -1064,8 +1064,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
             Py_DECREF(v);
             continue; /* unconnected target */
         }
-        seed = seed_for(flat_o ? PySequence_Fast_GET_ITEM(flat_o, i) : Py_None, v, i,
-                        nb);
+        seed = seed_for(ograds ? ograds[i] : Py_None, v, i, nb);
         Py_DECREF(v);
         if (seed == NULL || accumulate(&gt, id, seed) < 0) {
             goto done;
@@ -1077,18 +1076,11 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         goto done;
     }
 
-    /* a tuple of one for a lone source's (flatten_new's tuple) */
-    results = PyTuple_Check(flat_s) ? PyTuple_New(ns) : PyList_New(ns);
-    if (results == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < ns; i++) {
+    for (; filled < ns; filled++) {
         int64_t id;
         TensorObject *v;
         PyObject *r;
-        if (resolve(PySequence_Fast_GET_ITEM(flat_s, i), method, "source", &id,
-                    &v) < 0) {
-            Py_CLEAR(results);
+        if (resolve(sources[filled], method, "source", &id, &v) < 0) {
             goto done;
         }
         grad_slot_t *gs = filled_slot(&gt, id);
@@ -1108,41 +1100,66 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *flat_t,
         }
         Py_DECREF(v);
         if (r == NULL) {
-            Py_CLEAR(results);
             goto done;
         }
-        if (PyTuple_Check(results)) {
-            PyTuple_SET_ITEM(results, i, r);
-        }
-        else {
-            PyList_SET_ITEM(results, i, r);
-        }
+        results[filled] = r;
     }
+    rc = 0;
 
 done:
+    if (rc < 0) {
+        while (filled > 0) {
+            Py_CLEAR(results[--filled]);
+        }
+    }
     grad_table_free(&gt);
     tg_idmap_free(source_ids);
+    return rc;
+}
+
+/* sweep_flat over flattened sequences (lists or tuples), its results as a
+ * new list; NULL with an exception */
+static PyObject *
+sweep_list(TapeObject *tape, const char *method, PyObject *flat_t,
+           PyObject *flat_o, PyObject *flat_s, int mode, Py_ssize_t nb,
+           int *swept)
+{
+    Py_ssize_t ns = PySequence_Fast_GET_SIZE(flat_s);
+    PyObject *results = PyList_New(ns);
+    if (results == NULL ||
+        sweep_flat(tape, method, PySequence_Fast_ITEMS(flat_t),
+                   PySequence_Fast_GET_SIZE(flat_t),
+                   flat_o ? PySequence_Fast_ITEMS(flat_o) : NULL,
+                   PySequence_Fast_ITEMS(flat_s), ns, mode, nb, swept,
+                   ((PyListObject *)results)->ob_item) < 0) {
+        Py_XDECREF(results);
+        return NULL;
+    }
     return results;
 }
 
-/* obj flattened into a new list (a tuple for a lone leaf) *flat; its
- * skeleton (a new reference), or NULL with an exception (*flat then NULL
- * or a sequence to release) */
+/* obj's leaves as an array *items of *n: obj itself for a lone leaf
+ * (tape.gradient(y, x): *items points at the caller's pointer, *flat
+ * stays NULL), else the items of a new list *flat.  The skeleton (a new
+ * reference, None for a leaf), or NULL with an exception (*flat then NULL
+ * or a list to release). */
 static PyObject *
-flatten_new(PyObject *obj, PyObject **flat)
+flatten_items(PyObject *const *obj, PyObject **flat, PyObject *const **items,
+              Py_ssize_t *n)
 {
-    if (!PyDict_Check(obj) && !PyList_Check(obj) && !PyTuple_Check(obj)) {
-        /* one leaf (tape.gradient(y, x)): a tuple of one, from CPython's
-         * free list (a list's item array is a calloc) */
-        if ((*flat = PyTuple_Pack(1, obj)) == NULL) {
-            return NULL;
-        }
+    PyObject *skel;
+    if (!PyDict_Check(*obj) && !PyList_Check(*obj) && !PyTuple_Check(*obj)) {
+        *items = obj;
+        *n = 1;
         return Py_NewRef(Py_None);
     }
-    if ((*flat = PyList_New(0)) == NULL) {
+    if ((*flat = PyList_New(0)) == NULL ||
+        (skel = tg_flatten(*obj, *flat)) == NULL) {
         return NULL;
     }
-    return tg_flatten(obj, *flat);
+    *items = PySequence_Fast_ITEMS(*flat);
+    *n = PyList_GET_SIZE(*flat);
+    return skel;
 }
 
 /* gradient and _gradient_batched: nb_wanted < 0 unbatched; otherwise the
@@ -1153,7 +1170,8 @@ gradient_run(TapeObject *tape, PyObject *target, PyObject *sources,
 {
     PyObject *flat_t = NULL, *flat_s = NULL, *flat_o = NULL, *results = NULL;
     PyObject *skel_s = NULL, *tmp = NULL, *packed = NULL;
-    Py_ssize_t nt, pos = 0, nb = -1;
+    PyObject *const *ts, *const *ss;
+    Py_ssize_t nt, ns, pos = 0, nb = -1;
     int mode, swept = 0;
 
     if (sweep_usable(tape) < 0) {
@@ -1173,12 +1191,11 @@ gradient_run(TapeObject *tape, PyObject *target, PyObject *sources,
     if ((mode = tg_parse_unconnected(unconnected)) < 0) {
         goto done;
     }
-    if ((tmp = flatten_new(target, &flat_t)) == NULL ||
-        (skel_s = flatten_new(sources, &flat_s)) == NULL) {
+    if ((tmp = flatten_items(&target, &flat_t, &ts, &nt)) == NULL ||
+        (skel_s = flatten_items(&sources, &flat_s, &ss, &ns)) == NULL) {
         goto done;
     }
     Py_CLEAR(tmp);
-    nt = PySequence_Fast_GET_SIZE(flat_t);
     if (ograds != Py_None) {
         if ((flat_o = PyList_New(0)) == NULL ||
             (tmp = tg_flatten(ograds, flat_o)) == NULL) {
@@ -1213,9 +1230,18 @@ gradient_run(TapeObject *tape, PyObject *target, PyObject *sources,
             goto done;
         }
     }
-    results = sweep_flat(tape, "gradient", flat_t, flat_o, flat_s, mode, nb,
-                         &swept);
-    if (results != NULL) {
+    PyObject *const *os = flat_o ? PySequence_Fast_ITEMS(flat_o) : NULL;
+    if (skel_s == Py_None) {
+        /* a lone source: its result is the answer, no list around it */
+        PyObject *r;
+        if (sweep_flat(tape, "gradient", ts, nt, os, ss, 1, mode, nb,
+                       &swept, &r) == 0) {
+            packed = r;
+        }
+    }
+    else if ((results = PyList_New(ns)) != NULL &&
+             sweep_flat(tape, "gradient", ts, nt, os, ss, ns, mode, nb,
+                        &swept, ((PyListObject *)results)->ob_item) == 0) {
         packed = tg_pack(skel_s, results, &pos);
     }
 
@@ -1377,7 +1403,7 @@ jacobian_loop(TapeObject *tape, const char *method, PyObject *flat_t,
             goto done;
         }
         PyList_SET_ITEM(flat_o, 0, seed);
-        r = sweep_flat(tape, method, flat_t, flat_o, flat_s, mode, -1,
+        r = sweep_list(tape, method, flat_t, flat_o, flat_s, mode, -1,
                        swept);
         Py_DECREF(flat_o);
         if (r == NULL) {
@@ -1528,7 +1554,7 @@ tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
             goto done;
         }
         PyList_SET_ITEM(flat_o, 0, seed);
-        results = sweep_flat(tape, "jacobian", flat_t, flat_o, flat_s, mode,
+        results = sweep_list(tape, "jacobian", flat_t, flat_o, flat_s, mode,
                              n, &swept);
     }
     else {
@@ -1673,7 +1699,7 @@ tg_tape_batch_jacobian(TapeObject *tape, PyObject *args, PyObject *kw)
             goto done;
         }
         PyList_SET_ITEM(flat_o, 0, seed);
-        results = sweep_flat(tape, "batch_jacobian", flat_t, flat_o, flat_s,
+        results = sweep_list(tape, "batch_jacobian", flat_t, flat_o, flat_s,
                              mode, n, &swept);
         if (results != NULL && PyList_GET_ITEM(results, 0) != Py_None) {
             /* [n, b] + source row -> [b, n] + source row */
