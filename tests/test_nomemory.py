@@ -79,7 +79,10 @@ def test_with_block_failing_for_memory_still_takes_the_tape_off_the_stack():
         assert C._live_counts() == base, (start, C._live_counts(), base)
     print("ok", failures)
     ''')
-    assert out.startswith("ok") and int(out.split()[1]) > 10, out
+    # failures counts the case's allocation points (10 since tape.gradient
+    # stopped making argument tuples): enough of them must have failed
+    # for the check to have meant something
+    assert out.startswith("ok") and int(out.split()[1]) >= 8, out
 
 
 def test_quiet_numpy_calls_survive_every_failing_allocation():
