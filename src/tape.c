@@ -772,6 +772,29 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return (PyObject *)t;
 }
 
+/* GradientTape(...) as a vectorcall on the type (tp_vectorcall, which
+ * CPython never inherits, so subclasses take type_call): the usual
+ * GradientTape() goes straight to tape_new with the shared empty tuple;
+ * other spellings build the tuple and dict tape_new parses. */
+static PyObject *
+tape_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *tup, *kw, *r;
+    if (nargs == 0 && kwnames == NULL) {
+        tup = PyTuple_New(0);            /* the empty tuple: no allocation */
+        kw = NULL;
+    }
+    else if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
+        return NULL;
+    }
+    r = tup ? tape_new((PyTypeObject *)type, tup, kw) : NULL;
+    Py_XDECREF(tup);
+    Py_XDECREF(kw);
+    return r;
+}
+
 static int
 tape_traverse(TapeObject *t, visitproc visit, void *arg)
 {
@@ -1358,6 +1381,7 @@ tg_tape_init_type(PyObject *module)
         PyModule_AddType(module, tg_st->tape_type) < 0) {
         return -1;
     }
+    tg_st->tape_type->tp_vectorcall = tape_vectorcall;
     tg_st->stack_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &stack_spec, NULL);
     if (tg_st->stack_type == NULL) {

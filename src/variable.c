@@ -115,6 +115,10 @@ variable_make(PyTypeObject *type, TensorObject *t, int trainable,
  * kept for the process, as the tape stack's key) */
 static PyObject *default_name;
 
+static PyObject *variable_build(PyTypeObject *type, PyObject *init,
+                                PyObject *trainable, PyObject *name,
+                                PyObject *dtype_obj);
+
 static PyObject *
 variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
@@ -123,19 +127,45 @@ variable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
                              NULL};
     PyObject *init = Py_None, *trainable = Py_None, *name = Py_None;
     PyObject *dtype_obj = Py_None, *ignore = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOO:Variable", kwlist,
+                                     &init, &trainable, &name, &dtype_obj,
+                                     &ignore, &ignore, &ignore)) {
+        return NULL;
+    }
+    return variable_build(type, init, trainable, name, dtype_obj);
+}
+
+/* Variable(1.0), the usual call, as a vectorcall on the type (never
+ * inherited: subclasses take type_call): the one argument read in place,
+ * no tuple made, no parser; other spellings go through variable_new. */
+static PyObject *
+variable_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                    PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *tup, *kw, *r;
+    if (nargs == 1 && kwnames == NULL) {
+        return variable_build((PyTypeObject *)type, args[0], Py_None,
+                              Py_None, Py_None);
+    }
+    if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
+        return NULL;
+    }
+    r = variable_new((PyTypeObject *)type, tup, kw);
+    Py_DECREF(tup);
+    Py_XDECREF(kw);
+    return r;
+}
+
+/* A new Variable from Variable()'s arguments (validate_shape,
+ * caching_device and shape are accepted and ignored) */
+static PyObject *
+variable_build(PyTypeObject *type, PyObject *init, PyObject *trainable,
+               PyObject *name, PyObject *dtype_obj)
+{
     PyObject *self = NULL, *full = NULL;
     TensorObject *t = NULL;
     int dtype, is_trainable;
-    if ((kw == NULL || PyDict_GET_SIZE(kw) == 0) &&
-        PyTuple_GET_SIZE(args) == 1) {
-        init = PyTuple_GET_ITEM(args, 0);   /* Variable(1.0): no parser */
-    }
-    else if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOOOO:Variable",
-                                          kwlist, &init, &trainable, &name,
-                                          &dtype_obj, &ignore, &ignore,
-                                          &ignore)) {
-        return NULL;
-    }
     if (init == Py_None) {
         PyErr_SetString(PyExc_ValueError,
                         "The initial value must be specified.");
@@ -722,6 +752,7 @@ tg_variable_init_type(PyObject *module)
     if (tg_st->variable_type == NULL) {
         return -1;
     }
+    tg_st->variable_type->tp_vectorcall = variable_vectorcall;
     if (PyModule_AddObjectRef(module, "Variable",
                               (PyObject *)tg_st->variable_type) < 0) {
         return -1;
