@@ -301,14 +301,50 @@ mod_call(PyObject *Py_UNUSED(m), PyObject *const *args, Py_ssize_t nargs,
     return NULL;
 }
 
+/* A default in a row's attribute text ("None", "False", "-1", "1e-12",
+ * "'CONSTANT'"): the literals the rows use, read here (ast.literal_eval on
+ * each of the ~150 cost a millisecond of `import tapegrad`); anything
+ * else still goes to ast.literal_eval.  A new reference, or NULL. */
+static PyObject *
+literal_default(PyObject *text)
+{
+    const char *s = PyUnicode_AsUTF8(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *v, *ast;
+    if (s == NULL) {
+        return NULL;
+    }
+    if (!strcmp(s, "None")) {
+        return Py_NewRef(Py_None);
+    }
+    if (!strcmp(s, "True") || !strcmp(s, "False")) {
+        return PyBool_FromLong(s[0] == 'T');
+    }
+    if (n >= 2 && s[0] == '\'' && s[n - 1] == '\'' &&
+        !memchr(s + 1, '\'', (size_t)(n - 2)) &&
+        !memchr(s + 1, '\\', (size_t)(n - 2))) {
+        return PyUnicode_Substring(text, 1, n - 1);
+    }
+    if ((v = PyLong_FromUnicodeObject(text, 10)) != NULL) {
+        return v;
+    }
+    PyErr_Clear();
+    if ((v = PyFloat_FromString(text)) != NULL) {
+        return v;
+    }
+    PyErr_Clear();
+    if ((ast = PyImport_ImportModule("ast")) == NULL) {
+        return NULL;
+    }
+    v = PyObject_CallMethod(ast, "literal_eval", "O", text);
+    Py_DECREF(ast);
+    return v;
+}
+
 static int
 parse_signatures(void)
 {
-    PyObject *ast = PyImport_ImportModule("ast");
     int rc = -1;
-    if (ast == NULL) {
-        return -1;
-    }
     for (int op = 0; op < TG_NOPS; op++) {
         const tg_opdef *d = &tg_ops[op];
         tg_opsig *sig = &tg_st->sig[op];
@@ -361,8 +397,7 @@ parse_signatures(void)
                 dflt = Py_NewRef(Py_None);
             }
             else if (kv != NULL) {
-                dflt = PyObject_CallMethod(ast, "literal_eval", "O",
-                                           PyList_GET_ITEM(kv, 1));
+                dflt = literal_default(PyList_GET_ITEM(kv, 1));
             }
             if (dflt == NULL ||
                 PyList_Append(names, PyList_GET_ITEM(kv, 0)) < 0 ||
@@ -399,7 +434,6 @@ parse_signatures(void)
     }
     rc = 0;
 done:
-    Py_DECREF(ast);
     return rc;
 }
 

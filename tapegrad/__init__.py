@@ -59,31 +59,25 @@ from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 _tapegrad._set_shape_type(TensorShape)
 
 from . import (autodiff, config, debugging, dtypes,  # noqa: E402,F401
-               errors, experimental, image, linalg, math, nn, test)
+               experimental, linalg, math, nn)
 from .dtypes import as_dtype, double, half  # noqa: E402,F401
-from ._custom_gradient import custom_gradient  # noqa: E402,F401
-from ._function import TensorSpec, device, function  # noqa: E402,F401
-from ._module import Module  # noqa: E402,F401
-from ._control_flow import (TensorArray, case, cond, foldl,  # noqa: E402,F401
-                            foldr, map_fn, scan, switch_case,
-                            vectorized_map, while_loop)
-from ._printing import is_tensor, print  # noqa: E402,F401
 
 
 def _install_ops():
     """Put every op-table row under its public names: a row's `api` lists
     its paths (\"add math.add\"), so the table is the one place that names
     an op."""
+    modules = {"": _sys.modules[__name__]}
     for row in _tapegrad._ops():
         if not row["api"]:
             continue
         fn = getattr(_tapegrad, row["name"])
         for path in row["api"].split():
-            *package, attr = path.split(".")
-            module = _sys.modules[__name__]
-            if package:
-                module = _importlib.import_module(
-                    ".".join([__name__, *package]))
+            package, _, attr = path.rpartition(".")
+            module = modules.get(package)
+            if module is None:
+                module = modules[package] = _importlib.import_module(
+                    __name__ + "." + package)
             setattr(module, attr, fn)
             if hasattr(module, "__all__") and attr not in module.__all__:
                 module.__all__.append(attr)
@@ -91,26 +85,11 @@ def _install_ops():
 
 _install_ops()
 
-from . import _composite_ops  # noqa: E402
-from ._clip import clip_by_global_norm  # noqa: E402,F401
-
 
 def _install_composites():
-    """TF's other paths for the composite ops."""
-    names = {"nn": ["embedding_lookup"],
-             "math": ["unsorted_segment_mean", "segment_sum", "segment_mean",
-                      "segment_max"]}
-    for ns, fns in names.items():
-        module = _sys.modules[__name__ + "." + ns]
-        for fn in fns:
-            setattr(module, fn, getattr(_composite_ops, fn))
-            if hasattr(module, "__all__") and fn not in module.__all__:
-                module.__all__.append(fn)
-    from . import _conv, _pool
-    for module_ in (_conv, _pool):
-        for fn in module_.__all__:
-            setattr(nn, fn, getattr(module_, fn))
-            nn.__all__.append(fn)
+    """TF's tf.math paths for rows the table names at the top level.
+    (The Python-composed ops, tapegrad/_composite_ops.py, are lazy names
+    of nn and math.)"""
     top = _sys.modules[__name__]
     for fn in ("scatter_nd", "tensor_scatter_nd_update",
                "tensor_scatter_nd_add", "tensor_scatter_nd_sub",
@@ -124,19 +103,26 @@ _install_composites()
 # two thirds of `import tapegrad` past NumPy (keras 45 ms, data 26 ms,
 # random 13 ms, which loads numpy.random; train 8 ms, which loads
 # zipfile and json).  `tf.keras`, `tf.data`, `tf.random`, `tf.train` and
-# `import tapegrad.keras` work as before.
-_LAZY_SUBMODULES = ("data", "keras", "random", "train")
+# `import tapegrad.keras` work as before.  The Python-written parts
+# follow (tapegrad/_lazy.py says why): image, test and errors, control
+# flow, custom_gradient, Module, tf.function and TensorSpec, tf.print,
+# clip_by_global_norm.
+_LAZY_SUBMODULES = ("data", "errors", "image", "keras", "random", "test",
+                    "train")
+_LAZY_NAMES = dict.fromkeys(
+    ("TensorArray", "case", "cond", "foldl", "foldr", "map_fn", "scan",
+     "switch_case", "vectorized_map", "while_loop"), __name__ + "._control_flow")
+_LAZY_NAMES.update(dict.fromkeys(("TensorSpec", "device", "function"),
+                                 __name__ + "._function"))
+_LAZY_NAMES.update(dict.fromkeys(("is_tensor", "print"),
+                                 __name__ + "._printing"))
+_LAZY_NAMES.update(custom_gradient=__name__ + "._custom_gradient",
+                   Module=__name__ + "._module",
+                   clip_by_global_norm=__name__ + "._clip")
 
+from . import _lazy  # noqa: E402
 
-def __getattr__(name):
-    if name in _LAZY_SUBMODULES:
-        return _importlib.import_module("." + name, __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.attach(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
 
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
-
-
-__all__ = sorted({name for name in dir() if not name.startswith("_")} |
-                 set(_LAZY_SUBMODULES))
+__all__ = sorted({name for name in globals() if not name.startswith("_")} |
+                 set(_LAZY_SUBMODULES) | set(_LAZY_NAMES))

@@ -7,7 +7,6 @@ second order and forward mode are the rows' and match TF's.
 from collections import abc as _abc
 
 from . import _tapegrad as C
-from . import linalg as _linalg
 from . import nn as _nn
 
 __all__ = ["clip_by_global_norm", "global_norm"]
@@ -50,5 +49,3 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return clipped, use_norm
 
 
-_linalg.global_norm = global_norm
-_linalg.__all__.append("global_norm")

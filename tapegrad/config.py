@@ -6,7 +6,12 @@ one CPU, as TF's do on a machine without accelerators.
 """
 import collections
 
-from ._function import functions_run_eagerly, run_functions_eagerly
+from . import _lazy
+
+# tapegrad/_function.py loads on first use (tapegrad/_lazy.py)
+__getattr__, __dir__ = _lazy.attach(
+    __name__, dict.fromkeys(("functions_run_eagerly", "run_functions_eagerly"),
+                            "tapegrad._function"))
 
 __all__ = ["run_functions_eagerly", "functions_run_eagerly",
            "list_physical_devices", "list_logical_devices"]

@@ -16,8 +16,18 @@ op); op locations cost a walk up the Python frames per recorded op while
 on.
 """
 from . import _tapegrad as _C
-from ._explain import NoneGradientWarning
-from ._tape_view import RecordedOp, draw
+
+
+def __getattr__(name):
+    # _explain and _tape_view load when first needed (a gradient's None
+    # explained, a tape looked inside), not with `import tapegrad`
+    if name == "NoneGradientWarning":
+        from ._explain import NoneGradientWarning
+        return NoneGradientWarning
+    if name == "RecordedOp":
+        from ._tape_view import RecordedOp
+        return RecordedOp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def enable_none_gradient_warnings():
@@ -46,6 +56,7 @@ def draw_tape(tape, target=None):
     """Draw what `tape` recorded, the ops `target`'s gradient flows through
     in red: an SVG from Graphviz's `dot` when it is installed (notebooks
     display it), else a matplotlib Figure of the same graph."""
+    from ._tape_view import draw
     return draw(tape, target)
 
 

@@ -1,9 +1,17 @@
 """tapegrad.math: elementwise math, reductions and scans, as tf.math.
 
 Its functions are op-table rows (src/ops*.def) installed by
-tapegrad/__init__.py from each row's `api` paths.
+tapegrad/__init__.py from each row's `api` paths, polygamma below, and
+the segment ops composed in tapegrad/_composite_ops.py, which load on
+first use.
 """
-__all__ = []
+from . import _lazy
+
+_LAZY = dict.fromkeys(("unsorted_segment_mean", "segment_sum",
+                       "segment_mean", "segment_max"),
+                      "tapegrad._composite_ops")
+__getattr__, __dir__ = _lazy.attach(__name__, _LAZY)
+__all__ = list(_LAZY)
 
 
 def polygamma(a, x, name=None):

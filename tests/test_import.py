@@ -1,6 +1,8 @@
 """`import tapegrad` stays cheap (issue 15: within 1.2x `import numpy`,
-measured by benchmarks/, never here): tapegrad.keras, .data, .random and
-.train load on first use, as TF's tf.keras does, and then work as
+measured by benchmarks/, never here): tapegrad.keras, .data, .random,
+.train, .image and .test, control flow, custom_gradient, Module, the
+Python convolutions and poolings of tf.nn and the tape views of
+tf.debugging load on first use, as TF's tf.keras does, and then work as
 always."""
 import os
 import subprocess
@@ -10,7 +12,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAZY = ["tapegrad.keras", "tapegrad.data", "tapegrad.random",
-        "tapegrad.train"]
+        "tapegrad.train", "tapegrad.image", "tapegrad.test",
+        "tapegrad._control_flow", "tapegrad._custom_gradient",
+        "tapegrad._module", "tapegrad._conv", "tapegrad._pool",
+        "tapegrad._explain", "tapegrad._tape_view"]
 
 pytestmark = pytest.mark.no_refleak_check(reason="runs child processes")
 
@@ -35,10 +40,44 @@ def test_lazy_namespaces_load_on_first_use():
               "print(tf.keras.layers.Dense.__name__,\n"
               "      tf.random.normal([3]).shape.as_list(),\n"
               "      tf.data.Dataset.__name__,\n"
-              "      tf.train.Checkpoint.__name__)\n"
+              "      tf.train.Checkpoint.__name__,\n"
+              "      tf.image.resize.__name__,\n"
+              "      tf.test.check_gradients.__name__,\n"
+              "      int(tf.cond(tf.constant(True), lambda: 1, lambda: 2)),\n"
+              "      tf.custom_gradient.__name__, tf.Module.__name__,\n"
+              "      tf.nn.conv2d(tf.ones([1, 3, 3, 1]),\n"
+              "                   tf.ones([2, 2, 1, 1]), 1, 'VALID')\n"
+              "      .shape.as_list(),\n"
+              "      tf.nn.max_pool2d(tf.ones([1, 2, 2, 1]), 2, 2, 'VALID')\n"
+              "      .shape.as_list(),\n"
+              "      tf.debugging.NoneGradientWarning.__name__,\n"
+              "      tf.debugging.RecordedOp.__name__)\n"
               "print(*[m in sys.modules for m in %r])" % LAZY)
-    assert out == ["Dense", "[3]", "Dataset", "Checkpoint"] + \
-        ["True"] * len(LAZY)
+    assert out == ["Dense", "[3]", "Dataset", "Checkpoint",
+                   "resize", "check_gradients", "1",
+                   "custom_gradient", "Module", "[1,", "2,", "2,", "1]",
+                   "[1,", "1,", "1,", "1]", "NoneGradientWarning",
+                   "RecordedOp"] + ["True"] * len(LAZY)
+
+
+def test_lazy_names_are_listed_before_they_load():
+    # __all__ and dir() name them all; nn's list matches the modules'
+    import tapegrad as tf
+    from tapegrad import _conv, _pool
+    for name in ("cond", "while_loop", "TensorArray", "image", "test",
+                 "custom_gradient", "Module"):
+        assert name in tf.__all__ and name in dir(tf)
+    assert set(tf.nn.__all__) >= set(_conv.__all__) | set(_pool.__all__)
+    from tapegrad import _composite_ops
+    assert sorted(tf.nn._LAZY) == sorted(_conv.__all__ + _pool.__all__ +
+                                         ["embedding_lookup"])
+    assert sorted(tf.math._LAZY) == sorted(
+        set(_composite_ops.__all__) - {"embedding_lookup"})
+    assert tf.nn.conv2d is _conv.conv2d and tf.nn.avg_pool is _pool.avg_pool
+    assert {"conv2d", "max_pool", "relu"} <= set(dir(tf.nn))
+    assert tf.while_loop is tf._control_flow.while_loop
+    with pytest.raises(AttributeError, match="no attribute 'conv9d'"):
+        tf.nn.conv9d
 
 
 def test_submodule_imports_and_star_import_work():
