@@ -24,7 +24,12 @@ compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wshadow",
                 # sqrt never sets errno then, so loops calling it vectorise
                 # (sqrtps, correctly rounded like sqrtf); nothing here
                 # reads errno after a math call
-                "-fno-math-errno"]
+                "-fno-math-errno",
+                # a + b * c stays two roundings, never one fused
+                # multiply-add, whatever -march: a fused rule's sums and
+                # products are then bit for bit the formulas' (which run
+                # as separate ops), as tests/test_cheap_tape.py checks
+                "-ffp-contract=off"]
 link_args = []
 undef = []
 if os.environ.get("TAPEGRAD_WERROR") == "1":

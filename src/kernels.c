@@ -397,13 +397,16 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
  * on the stack, still in L1 when the product reads it: one pass over
  * memory where the formula's two ops make two and write a temporary as
  * large as x.  The loop is the one tg_unary_kernel runs for f and the
- * product is IEEE's, so the values are the formula's.  g, x and out are
- * contiguous, of one float dtype and size; out may be g.  1 if done, 0
- * if NumPy has no such loop. */
+ * product is IEEE's, so the values are the formula's.  With `add`, out
+ * += that product instead: the sweep's accumulation of it into a gradient
+ * already there, in the same pass (the sum the accumulation would
+ * compute, out + product).  g, x and out are contiguous, of one float
+ * dtype and size; out may be g (not with `add`).  1 if done, 0 if NumPy
+ * has no such loop. */
 #define FUSED_CHUNK 1024
 int
 tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
-                      int negate, TensorObject *out)
+                      int negate, int add, TensorObject *out)
 {
     int npy = tg_dtype_npy[x->dtype];
     const loop_entry *e = numpy_loop(name, 1, npy, 0, npy);
@@ -424,7 +427,8 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
             float *po = (float *)out->data + start;
             for (npy_intp i = 0; i < len; i++) {
                 float p = pg[i] * pf[i];
-                po[i] = negate ? -p : p;
+                p = negate ? -p : p;
+                po[i] = add ? po[i] + p : p;
             }
         }
         else {
@@ -432,7 +436,8 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
             double *po = (double *)out->data + start;
             for (npy_intp i = 0; i < len; i++) {
                 double p = pg[i] * buf[i];
-                po[i] = negate ? -p : p;
+                p = negate ? -p : p;
+                po[i] = add ? po[i] + p : p;
             }
         }
     }

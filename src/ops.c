@@ -457,7 +457,7 @@ int
 sin_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *fused = KEEP(tg_fused_unary_grad("cos", 0, G, X(0)));
+    PyObject *fused = KEEP(tg_fused_unary_grad(c, "cos", 0, G, X(0)));
     if (fused == NULL && !PyErr_Occurred()) {
         fused = MUL(G, LAST(UNARY(cos, X(0))));
     }
@@ -471,7 +471,7 @@ int
 cos_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *fused = KEEP(tg_fused_unary_grad("sin", 1, G, X(0)));
+    PyObject *fused = KEEP(tg_fused_unary_grad(c, "sin", 1, G, X(0)));
     if (fused == NULL && !PyErr_Occurred()) {
         fused = NEG(MUL(G, LAST(UNARY(sin, X(0)))));
     }
@@ -510,7 +510,7 @@ int
 sigmoid_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *fused = KEEP(tg_fused_grad(TG_FUSED_SIGMOID, G, Y));
+    PyObject *fused = KEEP(tg_fused_grad(c, TG_FUSED_SIGMOID, G, Y));
     if (fused == NULL && !PyErr_Occurred()) {
         fused = MUL(G, LAST(MUL(Y, LAST(SUB(CONST(1.0, Y), Y)))));
     }

@@ -558,7 +558,7 @@ int
 tanh_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    PyObject *fused = KEEP(tg_fused_grad(TG_FUSED_TANH, G, Y));
+    PyObject *fused = KEEP(tg_fused_grad(c, TG_FUSED_TANH, G, Y));
     if (fused == NULL && !PyErr_Occurred()) {
         fused = MUL(G, LAST(SUB(ONE(Y), LAST(MUL(Y, Y)))));
     }

@@ -792,25 +792,42 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
     do {                                                                     \
         const T *pg = (const T *)tg->data, *py = (const T *)ty->data;        \
         T *po = (T *)out->data;                                              \
-        for (Py_ssize_t i = 0; i < n; i++) {                                 \
-            T gv = pg[i], yv = py[i];                                        \
-            po[i] = (EXPR);                                                  \
+        if (add) {                                                           \
+            for (Py_ssize_t i = 0; i < n; i++) {                             \
+                T gv = pg[i], yv = py[i];                                    \
+                po[i] = po[i] + (EXPR);                                      \
+            }                                                                \
+        }                                                                    \
+        else {                                                               \
+            for (Py_ssize_t i = 0; i < n; i++) {                             \
+                T gv = pg[i], yv = py[i];                                    \
+                po[i] = (EXPR);                                              \
+            }                                                                \
         }                                                                    \
     } while (0)
 
-/* Where a fused rule writes g combined with y elementwise: g itself when
- * only the vjp holds it, else a new tensor.  NULL with no exception when
- * the rule does not apply (not two tensors of one float dtype and shape,
- * or something records the sweep); NULL with MemoryError. */
+/* Where a fused rule writes g combined with y elementwise: into input 0's
+ * gradient already in the sweep's table when only the table holds it
+ * (*add set: the rule adds its result there, and accumulate has nothing
+ * left to do), else over g itself when only the vjp holds it, else a new
+ * tensor.  NULL with no exception when the rule does not apply (not two
+ * tensors of one float dtype and shape, or something records the sweep);
+ * NULL with MemoryError. */
 static TensorObject *
-fused_out(PyObject *g, PyObject *y)
+fused_out(tg_vjp_ctx *c, PyObject *g, PyObject *y, int *add)
 {
-    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y, *acc;
+    *add = 0;
     if (g == NULL || y == NULL || !Tensor_Check(g) || !Tensor_Check(y) ||
         tg->dtype != ty->dtype ||
         (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
         !tg_same_shape(tg, ty) || !tg_unrecorded()) {
         return NULL;
+    }
+    if ((acc = tg_vjp_accumulator(c, 0)) != NULL &&
+        acc->dtype == tg->dtype && tg_same_shape(acc, tg)) {
+        *add = 1;
+        return (TensorObject *)Py_NewRef(acc);
     }
     if (tg_exclusive(g)) {
         return (TensorObject *)Py_NewRef(g);
@@ -818,17 +835,30 @@ fused_out(PyObject *g, PyObject *y)
     return tg_tensor_new(tg->dtype, tg->ndim, tg->shape);
 }
 
+/* the gradient a fused rule returns: `out`, marked as already added to
+ * input 0's gradient when it is that gradient */
+static PyObject *
+fused_result(tg_vjp_ctx *c, TensorObject *out, int add)
+{
+    out->all_ones = 0;
+    if (add) {
+        c->added |= 1u;
+    }
+    return (PyObject *)out;
+}
+
 PyObject *
-tg_fused_grad(int kind, PyObject *g, PyObject *y)
+tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
 {
     TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
-    TensorObject *out = fused_out(g, y);
+    int add;
+    TensorObject *out = fused_out(c, g, y, &add);
     if (out == NULL) {
         return NULL;
     }
-    out->all_ones = 0;
     Py_ssize_t n = tg->size;
     PyThreadState *ts = tg_nogil_begin(n);
+    /* with `add`, the sum accumulate would form: gradient + contribution */
     if (kind == TG_FUSED_TANH) {
         if (tg->dtype == TG_FLOAT32) {
             FUSED_LOOP(float, gv * (1.0f - yv * yv));
@@ -846,28 +876,30 @@ tg_fused_grad(int kind, PyObject *g, PyObject *y)
         }
     }
     tg_nogil_end(ts);
-    return (PyObject *)out;
+    return fused_result(c, out, add);
 }
 #undef FUSED_LOOP
 
 /* g * f(x) (negated with `negate`) as one chunked pass, f a NumPy unary
  * loop (sin's g * cos(x), cos's -(g * sin(x))), written over g when only
- * the vjp holds it: tg_unary_times_kernel.  The same conditions and
- * contract as tg_fused_grad. */
+ * the vjp holds it, or added into input 0's gradient so far:
+ * tg_unary_times_kernel.  The same conditions and contract as
+ * tg_fused_grad. */
 PyObject *
-tg_fused_unary_grad(const char *f, int negate, PyObject *g, PyObject *x)
+tg_fused_unary_grad(tg_vjp_ctx *c, const char *f, int negate, PyObject *g,
+                    PyObject *x)
 {
-    TensorObject *out = fused_out(g, x);
+    int add;
+    TensorObject *out = fused_out(c, g, x, &add);
     if (out == NULL) {
         return NULL;
     }
     if (tg_unary_times_kernel(f, (TensorObject *)g, (TensorObject *)x,
-                              negate, out) == 0) {
-        Py_DECREF(out);        /* g is unchanged: the kernel wrote nothing */
+                              negate, add, out) == 0) {
+        Py_DECREF(out);        /* nothing was written */
         return NULL;
     }
-    out->all_ones = 0;
-    return (PyObject *)out;
+    return fused_result(c, out, add);
 }
 
 /* ---- vectorcall arguments ------------------------------------------------

@@ -336,6 +336,32 @@ same_shape(int nd, const Py_ssize_t *a, TensorObject *t)
     return 1;
 }
 
+/* Input i's gradient so far, for a fused rule to add its contribution
+ * into (then setting bit i of c->added) instead of returning a new tensor
+ * that accumulate would add: in an unbatched, unrecorded sweep, when only
+ * the table holds that gradient, a float tensor of input i's shape and
+ * dtype.  The sum is accumulate's (gradient + contribution, in place);
+ * the pass and the contribution's buffer are saved.  Borrowed, or NULL. */
+TensorObject *
+tg_vjp_accumulator(tg_vjp_ctx *c, int i)
+{
+    grad_table *gt = c->table;
+    const tg_slot *s = &c->e->slots[i];
+    int64_t pos;
+    if (gt == NULL || !c->needs[i] ||
+        !tg_idmap_get(gt->index, s->id, &pos)) {
+        return NULL;
+    }
+    grad_slot_t *gs = &gt->slots[pos];
+    TensorObject *t = (TensorObject *)gs->t;
+    if (gs->unboxed || t == NULL || !tg_exclusive(gs->t) ||
+        t->dtype != s->dtype || !same_shape(s->ndim, s->shape, t) ||
+        !tg_unrecorded()) {
+        return NULL;
+    }
+    return t;
+}
+
 /* [nb] + shape into out (shape alone when nb < 0); returns the rank */
 static int
 batched_shape(Py_ssize_t nb, int nd, const Py_ssize_t *shape,
@@ -635,27 +661,29 @@ entry_vjp(tg_entry *e, TensorObject **gs, grad_table *gt, Py_ssize_t nb)
     for (int j = 0; j < e->nout; j++) {
         outs[j] = e->slots[e->nin + j].saved;
     }
+    tg_vjp_ctx c = {
+        .e = e,
+        .in = s.in,
+        .outs = outs,
+        .out = outs[0],
+        .attrs = e->attrs,
+        .gs = gs,
+        .g = gs[0],
+        .needs = s.needs,
+        .gx = s.gx,
+        .batch = nb >= 0,
+        .table = nb < 0 ? gt : NULL,
+    };
     if (any) {
-        tg_vjp_ctx c = {
-            .e = e,
-            .in = s.in,
-            .outs = outs,
-            .out = outs[0],
-            .attrs = e->attrs,
-            .gs = gs,
-            .g = gs[0],
-            .needs = s.needs,
-            .gx = s.gx,
-            .batch = nb >= 0,
-        };
         rc = (nb >= 0 && (d->flags & TG_UNBATCHED_VJP))
                  ? vjp_per_element(d, &c, nb)
                  : d->vjp(&c);
     }
     for (int i = 0; i < e->nin; i++) {
         PyObject *gi = s.gx[i];
-        if (gi == NULL || rc < 0 || gi == Py_None || !s.needs[i]) {
-            Py_XDECREF(gi);
+        if (gi == NULL || rc < 0 || gi == Py_None || !s.needs[i] ||
+            (c.added >> i) & 1u) {
+            Py_XDECREF(gi);    /* (added: already the table's gradient) */
             continue;
         }
         gi = unbroadcast(gi, &e->slots[i], nb);

@@ -343,6 +343,11 @@ struct tg_vjp_ctx {
                                   cotangent, upstream and returned, has a
                                   leading batch dimension that the saved
                                   tensors lack; 0 otherwise */
+    void *table;               /* the sweep's gradient table (unbatched
+                                  sweeps), for tg_vjp_accumulator */
+    unsigned added;            /* bit i: gx[i] is the gradient already in
+                                  the table, the contribution added into it
+                                  (tg_vjp_accumulator): nothing to add */
 };
 
 /* What a jvp sees: every input and output of the op just run, and the
@@ -431,9 +436,10 @@ int tg_exclusive(PyObject *t);    /* only one holder; may be overwritten */
 PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
 PyObject *tg_ones_factor(PyObject *a, PyObject *b); /* 1 * t: t, borrowed */
 enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
-PyObject *tg_fused_grad(int kind, PyObject *g, PyObject *y);
-PyObject *tg_fused_unary_grad(const char *f, int negate, PyObject *g,
-                              PyObject *x);
+PyObject *tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y);
+TensorObject *tg_vjp_accumulator(tg_vjp_ctx *c, int i);
+PyObject *tg_fused_unary_grad(tg_vjp_ctx *c, const char *f, int negate,
+                              PyObject *g, PyObject *x);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
                  TensorObject **out);   /* shared immutable ones */
 void tg_ones_cache_clear(void);
@@ -645,7 +651,8 @@ tg_nogil_end(PyThreadState *ts)
 int tg_unary_numpy_loop(const char *name, TensorObject *x,
                         TensorObject *out);
 int tg_unary_times_kernel(const char *name, TensorObject *g,
-                          TensorObject *x, int negate, TensorObject *out);
+                          TensorObject *x, int negate, int add,
+                          TensorObject *out);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,

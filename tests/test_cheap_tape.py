@@ -732,3 +732,68 @@ def test_one_times_t_keeps_t_bits():
         y = x * tf.constant(cv)
     g = t.gradient(y, x).numpy()
     assert g.tobytes() == cv.tobytes()
+
+
+# ---- fused rules adding into the gradient so far (tg_vjp_accumulator) ----
+# When input x already has a gradient only the sweep holds, sin's, cos's,
+# tanh's and sigmoid's fused vjps add their contribution into it in the
+# same pass, instead of a new tensor that accumulate then adds.
+
+def _two_paths(build, x, recorded):
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = build(x)
+        if recorded:                 # the rows' formulas run, recorded
+            return t.gradient(y, x).numpy()
+    return t.gradient(y, x).numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 1023, 1024, 1025, 3000])
+@pytest.mark.parametrize("fname", ["sin", "cos", "tanh", "sigmoid"])
+def test_fused_rules_add_into_the_gradient_so_far(fname, n, dtype):
+    rng = np.random.default_rng(n)
+    xn = rng.uniform(-3, 3, (n,)).astype(dtype)
+    cn = rng.uniform(-2, 2, (n,)).astype(dtype)
+    x, c = tf.constant(xn), tf.constant(cn)
+    f = getattr(tf.math, fname)
+    # x's gradient so far is x * 2 + ... (a sum only the sweep holds) when
+    # f's vjp runs last; c's values are f's upstream gradient
+    cases = [lambda v: f(v) * c + v * v,
+             lambda v: f(v) * c + v * v + tf.exp(v),
+             lambda v: f(v) + v,                      # a view: not added
+             lambda v: f(v * 1.0) * c + v * v]        # not x itself
+    for build in cases:
+        got = _two_paths(build, x, recorded=False)
+        want = _two_paths(build, x, recorded=True)
+        assert got.tobytes() == want.tobytes()
+        np.testing.assert_array_equal(x.numpy(), xn)
+        np.testing.assert_array_equal(c.numpy(), cn)
+    x64, c64 = xn.astype(np.float64), cn.astype(np.float64)
+    d = {"sin": np.cos(x64), "cos": -np.sin(x64),
+         "tanh": 1 - np.tanh(x64) ** 2,
+         "sigmoid": np.exp(-x64) / (1 + np.exp(-x64)) ** 2}[fname]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(_two_paths(cases[0], x, False),
+                               c64 * d + 2 * x64, rtol=tol, atol=tol)
+
+
+def test_a_gradient_the_caller_holds_is_not_added_into():
+    # output_gradients handed in by the caller, and a persistent tape's
+    # second gradient, keep their values
+    xn = np.linspace(-2, 2, 2000).astype(np.float32)
+    x = tf.constant(xn)
+    og = tf.constant(np.full(2000, 0.5, np.float32))
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = tf.sin(x) + x * x
+    g1 = t.gradient(y, x, output_gradients=og).numpy()
+    g2 = t.gradient(y, x).numpy()
+    np.testing.assert_array_equal(og.numpy(), np.full(2000, 0.5, np.float32))
+    np.testing.assert_allclose(g1, 0.5 * (np.cos(xn) + 2 * xn), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(g2, np.cos(xn) + 2 * xn, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(x.numpy(), xn)
