@@ -1048,6 +1048,7 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *const *targets,
     grad_table_init(&gt);
     int rc = -1;
     Py_ssize_t nentries, filled = 0;
+    int64_t before = tg_last_id();     /* tensors made by the sweep: later */
 
     /* sources, and the tensors that depend on them */
     for (Py_ssize_t i = 0; i < ns; i++) {
@@ -1114,6 +1115,16 @@ sweep_flat(TapeObject *tape, const char *method, PyObject *const *targets,
         grad_slot_t *gs = filled_slot(&gt, id);
         if (gs != NULL) {
             r = Py_NewRef(gs->t);
+            /* A gradient that is a tensor from before the sweep (1 * t is
+             * t, tg_ones_factor, and the sum is t's alone; a target's
+             * own output gradient) comes back under an id of its own, as
+             * TF's gradients are new tensors: with t's id, a tape started
+             * later that follows t would take the gradient for t.  The
+             * identity op shares t's bytes and is recorded where a tape
+             * follows t, so enclosing tapes still connect it. */
+            if (Tensor_Check(r) && ((TensorObject *)r)->id <= before) {
+                Py_SETREF(r, tg_op1(TG_OP_identity, r, NULL));
+            }
         }
         else if (PyErr_Occurred()) {
             r = NULL;
@@ -1145,6 +1156,19 @@ done:
     return rc;
 }
 
+/* A list of n NULLs for sweep_flat to fill, hidden from the cyclic GC
+ * until it is (user code runs during a sweep, and gc.get_objects() must
+ * not hand it a list of NULLs): PyObject_GC_Track it once filled. */
+static PyObject *
+results_list(Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    if (list != NULL) {
+        PyObject_GC_UnTrack(list);
+    }
+    return list;
+}
+
 /* sweep_flat over flattened sequences (lists or tuples), its results as a
  * new list; NULL with an exception */
 static PyObject *
@@ -1153,7 +1177,7 @@ sweep_list(TapeObject *tape, const char *method, PyObject *flat_t,
            int *swept)
 {
     Py_ssize_t ns = PySequence_Fast_GET_SIZE(flat_s);
-    PyObject *results = PyList_New(ns);
+    PyObject *results = results_list(ns);
     if (results == NULL ||
         sweep_flat(tape, method, PySequence_Fast_ITEMS(flat_t),
                    PySequence_Fast_GET_SIZE(flat_t),
@@ -1163,6 +1187,7 @@ sweep_list(TapeObject *tape, const char *method, PyObject *flat_t,
         Py_XDECREF(results);
         return NULL;
     }
+    PyObject_GC_Track(results);
     return results;
 }
 
@@ -1267,9 +1292,10 @@ gradient_run(TapeObject *tape, PyObject *target, PyObject *sources,
             packed = r;
         }
     }
-    else if ((results = PyList_New(ns)) != NULL &&
+    else if ((results = results_list(ns)) != NULL &&
              sweep_flat(tape, "gradient", ts, nt, os, ss, ns, mode, nb,
                         &swept, ((PyListObject *)results)->ob_item) == 0) {
+        PyObject_GC_Track(results);
         packed = tg_pack(skel_s, results, &pos);
     }
 

@@ -30,6 +30,10 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | {"NoneGradientWarning", "RecordedOp"})
+
+
 def enable_none_gradient_warnings():
     """Warn (NoneGradientWarning) whenever a gradient comes back None,
     saying why, as tape.explain would."""

@@ -797,3 +797,83 @@ def test_a_gradient_the_caller_holds_is_not_added_into():
     np.testing.assert_allclose(g2, np.cos(xn) + 2 * xn, rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_array_equal(x.numpy(), xn)
+
+
+def test_a_gradient_that_is_a_tensor_itself_gets_an_id_of_its_own():
+    # d sum(x * w) / dw is x's values; returned as x itself (x's id), a
+    # tape started later that follows x took it for x: 2x, not x
+    x = tf.constant([1.0, 2.0, 3.0])
+    w = tf.constant([4.0, 5.0, 6.0])
+    with tf.GradientTape() as t:
+        t.watch(w)
+        y = tf.reduce_sum(x * w)
+    dw = t.gradient(y, w)
+    assert dw is not x
+    with tf.GradientTape() as t2:
+        t2.watch(x)
+        z = tf.reduce_sum(dw * x)
+    np.testing.assert_array_equal(t2.gradient(z, x).numpy(), [1, 2, 3])
+    # a Variable's value carries the Variable's id
+    v = tf.Variable([4.0, 5.0, 6.0])
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.reduce_sum(x * v)
+    dx = t.gradient(y, x)
+    with tf.GradientTape() as t2:
+        z = tf.reduce_sum(dx * v)
+    np.testing.assert_array_equal(t2.gradient(z, v).numpy(), [4, 5, 6])
+    # a target's own output gradient, and the scalar case
+    og = tf.constant([0.5, 0.25, 2.0])
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * 1.0
+    g = t.gradient(y, x, output_gradients=og)
+    assert g is not og
+    np.testing.assert_array_equal(g.numpy(), og.numpy())
+    a, b = tf.constant(3.0), tf.constant(2.0)
+    with tf.GradientTape() as t:
+        t.watch(a)
+        y = a * b
+    da = t.gradient(y, a)
+    assert da is not b and float(da) == 2.0
+
+
+def test_an_enclosing_tape_still_connects_a_gradient_that_was_a_tensor():
+    # the fresh id is an identity op, recorded where a tape follows
+    x = tf.constant([1.0, 2.0, 3.0])
+    w = tf.constant([4.0, 5.0, 6.0])
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as t:
+            t.watch(w)
+            y = tf.reduce_sum(x * w)
+        dw = t.gradient(y, w)            # = x, as a function of x
+        z = tf.reduce_sum(dw * dw)
+    np.testing.assert_array_equal(outer.gradient(z, x).numpy(), [2, 4, 6])
+
+
+def test_user_code_in_a_sweep_never_sees_a_half_filled_result_list():
+    # a custom gradient that walks every object the GC tracks, touching
+    # every list's items, while gradient()'s result list is being filled
+    import gc
+
+    @tf.custom_gradient
+    def f(v):
+        def grad(up):
+            for o in gc.get_objects():
+                if type(o) is list:
+                    for item in o:
+                        type(item)
+            return up * 2.0
+        return v * 1.0, grad
+
+    a, b = tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0])
+    with tf.GradientTape(persistent=True) as t:
+        t.watch([a, b])
+        yv = f(a) * b
+        y = tf.reduce_sum(yv)
+    ga, gb = t.gradient(y, [a, b])
+    np.testing.assert_array_equal(ga.numpy(), [6.0, 8.0])
+    np.testing.assert_array_equal(gb.numpy(), [1.0, 2.0])
+    j = t.jacobian(yv, a)                # sweep_list's result list
+    np.testing.assert_array_equal(j.numpy(), [[6.0, 0.0], [0.0, 8.0]])
