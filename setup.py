@@ -15,6 +15,7 @@ from glob import glob
 
 import numpy as np
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wshadow",
                 "-Wstrict-prototypes", "-Wno-missing-field-initializers",
@@ -71,4 +72,22 @@ ext = Extension(
     extra_link_args=link_args,
 )
 
-setup(ext_modules=[ext])
+
+
+class build_ext_and_bytecode(build_ext):
+    """build_ext that, building in place (an editable install, or
+    `build_ext --inplace`), also byte-compiles the package's modules, as
+    pip does for a regular install: where Python writes no bytecode cache
+    itself (PYTHONDONTWRITEBYTECODE, set on these machines) every import
+    would otherwise compile them again.  Python checks each .pyc against
+    its source's mtime and size, so an edited module is never run stale."""
+
+    def run(self):
+        super().run()
+        if self.inplace or getattr(self, "editable_mode", False):
+            import compileall
+            here = os.path.dirname(os.path.abspath(__file__))
+            compileall.compile_dir(os.path.join(here, "tapegrad"), quiet=1)
+
+
+setup(ext_modules=[ext], cmdclass={"build_ext": build_ext_and_bytecode})

@@ -93,3 +93,18 @@ def test_unknown_attribute_is_still_an_attribute_error():
     import tapegrad
     with pytest.raises(AttributeError, match="no attribute 'kerass'"):
         tapegrad.kerass
+
+
+def test_the_build_leaves_bytecode_for_what_import_loads():
+    # setup.py byte-compiles the package when it builds in place (an
+    # editable install), as pip does for a regular one: where Python
+    # writes no cache itself (PYTHONDONTWRITEBYTECODE) every import would
+    # compile these modules again, a fifth of `import numpy`
+    out = run("import importlib.util, os, sys, tapegrad\n"
+              "mods = [m for n, m in sys.modules.items()\n"
+              "        if n.startswith('tapegrad')\n"
+              "        and getattr(m, '__file__', '').endswith('.py')]\n"
+              "print(len(mods), *sorted(m.__name__ for m in mods\n"
+              "      if not os.path.exists(\n"
+              "          importlib.util.cache_from_source(m.__file__))))")
+    assert int(out[0]) >= 10 and out[1:] == []
