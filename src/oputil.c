@@ -934,6 +934,23 @@ error:
     return -1;
 }
 
+/* A type's tp_new called with vectorcall arguments (a type's
+ * tp_vectorcall, for the spellings it does not read in place). */
+PyObject *
+tg_vector_new(newfunc fn, PyObject *type, PyObject *const *args,
+              size_t nargsf, PyObject *kwnames)
+{
+    PyObject *tup, *kw, *r;
+    if (tg_vector_args(args, PyVectorcall_NARGS(nargsf), kwnames, &tup,
+                       &kw) < 0) {
+        return NULL;
+    }
+    r = fn((PyTypeObject *)type, tup, kw);
+    Py_DECREF(tup);
+    Py_XDECREF(kw);
+    return r;
+}
+
 /* ---- shape attributes ----------------------------------------------------
  * A vjp that reshapes or broadcasts a cotangent to an input's shape passes
  * the shape as the op's attribute tuple, ((d0, d1, ...),).  A sweep asks

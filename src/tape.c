@@ -773,26 +773,13 @@ tape_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 }
 
 /* GradientTape(...) as a vectorcall on the type (tp_vectorcall, which
- * CPython never inherits, so subclasses take type_call): the usual
- * GradientTape() goes straight to tape_new with the shared empty tuple;
- * other spellings build the tuple and dict tape_new parses. */
+ * CPython never inherits, so subclasses take type_call): tape_new with
+ * no type_call around it; GradientTape() passes the shared empty tuple. */
 static PyObject *
 tape_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
                 PyObject *kwnames)
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *tup, *kw, *r;
-    if (nargs == 0 && kwnames == NULL) {
-        tup = PyTuple_New(0);            /* the empty tuple: no allocation */
-        kw = NULL;
-    }
-    else if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
-        return NULL;
-    }
-    r = tup ? tape_new((PyTypeObject *)type, tup, kw) : NULL;
-    Py_XDECREF(tup);
-    Py_XDECREF(kw);
-    return r;
+    return tg_vector_new(tape_new, type, args, nargsf, kwnames);
 }
 
 static int

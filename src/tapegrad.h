@@ -617,6 +617,8 @@ PyObject *tg_tape_gradient_vector(TapeObject *tape, PyObject *const *args,
                                   Py_ssize_t nargs, PyObject *kwnames);
 int tg_vector_args(PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames, PyObject **tup, PyObject **kw);
+PyObject *tg_vector_new(newfunc fn, PyObject *type, PyObject *const *args,
+                        size_t nargsf, PyObject *kwnames);
 PyObject *tg_tape_jacobian(TapeObject *tape, PyObject *args, PyObject *kw);
 PyObject *tg_tape_batch_jacobian(TapeObject *tape, PyObject *args,
                                  PyObject *kw);

@@ -142,19 +142,11 @@ static PyObject *
 variable_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
                     PyObject *kwnames)
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *tup, *kw, *r;
-    if (nargs == 1 && kwnames == NULL) {
+    if (PyVectorcall_NARGS(nargsf) == 1 && kwnames == NULL) {
         return variable_build((PyTypeObject *)type, args[0], Py_None,
                               Py_None, Py_None);
     }
-    if (tg_vector_args(args, nargs, kwnames, &tup, &kw) < 0) {
-        return NULL;
-    }
-    r = variable_new((PyTypeObject *)type, tup, kw);
-    Py_DECREF(tup);
-    Py_XDECREF(kw);
-    return r;
+    return tg_vector_new(variable_new, type, args, nargsf, kwnames);
 }
 
 /* A new Variable from Variable()'s arguments (validate_shape,
