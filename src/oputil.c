@@ -709,8 +709,9 @@ tg_exclusive(PyObject *t)
 }
 
 /* 1 * t is t.  In a vjp's product of a factor known to be all ones (a
- * sweep's seed, reduce_sum's vjp of one) and a tensor t of the product's
- * shape and dtype, when no tape and no forward accumulator of this thread
+ * sweep's seed, reduce_sum's vjp of one; any shape that broadcasts into
+ * t's) and a tensor t of the product's shape and dtype, when no tape and
+ * no forward accumulator of this thread
  * follows the ones, the product is t itself: the same values (but for a
  * signaling NaN, which the multiply would quiet) and, to whatever any
  * tape follows, the same derivatives.  So nothing is computed and no
@@ -727,9 +728,20 @@ tg_ones_factor(PyObject *a, PyObject *b)
     TensorObject *ta = (TensorObject *)a, *tb = (TensorObject *)b;
     TensorObject *ones = ta->all_ones ? ta : tb->all_ones ? tb : NULL;
     TensorObject *t = ones == ta ? tb : ta;
-    if (ones == NULL || ta->dtype != tb->dtype || !tg_is_float(ta->dtype) ||
-        (ones->ndim != 0 && !tg_same_shape(ones, t))) {
+    if (ones == NULL || ta->dtype != tb->dtype || !tg_is_float(ta->dtype)) {
         return NULL;
+    }
+    if (ones->ndim != 0 && !tg_same_shape(ones, t)) {
+        Py_ssize_t shape[TG_MAXDIMS];
+        int nd;
+        if (tg_broadcast_shapes("Mul", ta, tb, &nd, shape) < 0) {
+            PyErr_Clear();         /* the multiply itself reports it */
+            return NULL;
+        }
+        if (nd != t->ndim ||
+            memcmp(shape, t->shape, (size_t)nd * sizeof(Py_ssize_t))) {
+            return NULL;
+        }
     }
     if (!tg_unrecorded()) {
         PyObject *tapes = tg_active_stack();
@@ -770,10 +782,7 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
         memcmp(shape, t->shape, (size_t)nd * sizeof(Py_ssize_t))) {
         return NULL;
     }
-    TensorObject *other = last == a ? tb : ta;
-    if (op == TG_OP_multiply && other->all_ones) {
-        return Py_NewRef(last);    /* t * 1 is t */
-    }
+    /* (t * 1 never gets here: op2_scoped answers it, tg_ones_factor) */
     if (tg_binary_kernel(op, ta, tb, t) < 0) {
         return NULL;
     }

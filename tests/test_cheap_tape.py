@@ -877,3 +877,28 @@ def test_user_code_in_a_sweep_never_sees_a_half_filled_result_list():
     np.testing.assert_array_equal(gb.numpy(), [1.0, 2.0])
     j = t.jacobian(yv, a)                # sweep_list's result list
     np.testing.assert_array_equal(j.numpy(), [[6.0, 0.0], [0.0, 8.0]])
+
+
+def test_ones_that_broadcast_are_a_factor_too():
+    # dx of x * ones((1, 4)) is the upstream gradient itself; with a tape
+    # following the ones, the product is still recorded: d/do reaches it
+    rng = np.random.default_rng(3)
+    xn = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+    wn = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+    x, w, o = tf.constant(xn), tf.constant(wn), tf.ones((1, 4))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = x * o
+    dx = t.gradient(y, x, output_gradients=w)
+    assert dx is not w and dx.numpy().tobytes() == wn.tobytes()
+    assert np.shares_memory(dx.numpy(), w.numpy())     # no multiply ran
+    with tf.GradientTape() as outer:
+        outer.watch(o)
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = x * o
+        dx = t.gradient(y, x, output_gradients=w)
+        z = tf.reduce_sum(dx * x)
+    np.testing.assert_allclose(outer.gradient(z, o).numpy(),
+                               (wn * xn).sum(axis=0, keepdims=True),
+                               rtol=1e-6)
