@@ -391,61 +391,126 @@ tg_unary_numpy_loop(const char *name, TensorObject *x, TensorObject *out)
     return PyErr_Occurred() ? -1 : 1;
 }
 
+/* NumPy's loops for a dtype's multiply and add (IEEE-exact, and
+ * vectorised for the machine, which the build's baseline loops are not),
+ * looked up with the GIL held, for tg_terms_chunk to run without it.
+ * 0 if NumPy has none. */
+int
+tg_terms_loops_get(int dtype, tg_terms_loops *l)
+{
+    int npy = tg_dtype_npy[dtype];
+    l->mul = numpy_loop("multiply", 2, npy, npy, npy);
+    l->add = numpy_loop("add", 2, npy, npy, npy);
+    return l->mul != NULL && l->add != NULL;
+}
+
+/* out[0, len) = a op b, b a scalar when bstep is 0 */
+static inline void
+run_loop2(const void *entry, const char *a, const char *b, npy_intp bstep,
+          char *out, npy_intp len, npy_intp isz)
+{
+    const loop_entry *e = entry;
+    char *args[3] = {(char *)a, (char *)b, out};
+    npy_intp steps[3] = {isz, bstep, isz};
+    e->fn(args, &len, steps, e->data);
+}
+
+/* dst[0, len) = the terms' left-to-right sum at elements [start, start +
+ * len): fl(c0 t0) + fl(c1 t1) + ..., a product left out where its
+ * coefficient is 1 (1 * t is t), every step rounded in the dtype as the
+ * ops that would have made and summed the terms round it.  dst may be
+ * term 0's own bytes at `start`.  len * itemsize <= TG_TERMS_BYTES;
+ * float32 or float64; the loops from tg_terms_loops_get.  Runs without
+ * the GIL. */
+void
+tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
+               int dtype, Py_ssize_t start, Py_ssize_t len, char *dst)
+{
+    double tmp[TG_TERMS_BYTES / sizeof(double)];
+    npy_intp isz = tg_dtype_size[dtype];
+    for (int k = 0; k < n; k++) {
+        const char *p = terms[k].t->data + start * isz;
+        float cf = (float)terms[k].coef;
+        double cd = terms[k].coef;
+        const char *c = dtype == TG_FLOAT32 ? (const char *)&cf
+                                            : (const char *)&cd;
+        if (cd == 1.0) {
+            if (k == 0 && dst != p) {
+                memcpy(dst, p, (size_t)(len * isz));
+            }
+            else if (k > 0) {
+                run_loop2(l->add, dst, p, isz, dst, len, isz);
+            }
+        }
+        else if (k == 0) {
+            run_loop2(l->mul, p, c, 0, dst, len, isz);
+        }
+        else {
+            run_loop2(l->mul, p, c, 0, (char *)tmp, len, isz);
+            run_loop2(l->add, dst, (char *)tmp, isz, dst, len, isz);
+        }
+    }
+}
+
 /* out = g * f(x), or -(g * f(x)) with `negate`: a vjp's product of its
  * upstream gradient and a derivative NumPy's unary loop `name` computes
  * (sin's g * cos(x)), a chunk at a time.  f of a chunk lands in a buffer
  * on the stack, still in L1 when the product reads it: one pass over
  * memory where the formula's two ops make two and write a temporary as
- * large as x.  The loop is the one tg_unary_kernel runs for f and the
- * product is IEEE's, so the values are the formula's.  With `add`, out
- * += that product instead: the sweep's accumulation of it into a gradient
- * already there, in the same pass (the sum the accumulation would
- * compute, out + product).  g, x and out are contiguous, of one float
- * dtype and size; out may be g (not with `add`).  1 if done, 0 if NumPy
- * has no such loop. */
-#define FUSED_CHUNK 1024
+ * large as x.  Every step is the NumPy loop the op would run, so the
+ * values are the formula's.  With `nterms` terms (tg_term), out = their
+ * sum + that product instead: the sweep's accumulation of it into a
+ * gradient already there, in the same pass (what summing the terms and
+ * then accumulating would compute).  g, x, out and the terms are
+ * contiguous, of one float dtype and size; out may be g, or term 0 when
+ * the terms are out alone (nterms 1, coefficient 1).  1 if done, 0 if
+ * NumPy has no such loops. */
 int
 tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
-                      int negate, int add, TensorObject *out)
+                      int negate, const tg_term *terms, int nterms,
+                      TensorObject *out)
 {
     int npy = tg_dtype_npy[x->dtype];
     const loop_entry *e = numpy_loop(name, 1, npy, 0, npy);
-    if (e == NULL || (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64)) {
+    const loop_entry *neg = numpy_loop("negative", 1, npy, 0, npy);
+    tg_terms_loops l;
+    if (e == NULL || neg == NULL || !tg_terms_loops_get(x->dtype, &l) ||
+        (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64)) {
         return 0;
     }
-    double buf[FUSED_CHUNK];   /* FUSED_CHUNK floats or doubles */
+    double buf[TG_TERMS_BYTES / sizeof(double)];   /* f(x), then g * f(x) */
+    double sum[TG_TERMS_BYTES / sizeof(double)];   /* the terms' sum */
+    int in_out = nterms == 1 && terms[0].coef == 1.0 && terms[0].t == out;
     Py_ssize_t n = x->size, isz = tg_dtype_size[x->dtype];
+    Py_ssize_t chunk = TG_TERMS_BYTES / isz;
     npy_intp steps[2] = {isz, isz};
     PyThreadState *ts = tg_nogil_begin(n);
-    for (Py_ssize_t start = 0; start < n; start += FUSED_CHUNK) {
-        npy_intp len = n - start < FUSED_CHUNK ? n - start : FUSED_CHUNK;
-        char *args[2] = {x->data + start * isz, (char *)buf};
-        e->fn(args, &len, steps, e->data);
-        if (x->dtype == TG_FLOAT32) {
-            const float *pg = (const float *)g->data + start;
-            const float *pf = (const float *)buf;
-            float *po = (float *)out->data + start;
-            for (npy_intp i = 0; i < len; i++) {
-                float p = pg[i] * pf[i];
-                p = negate ? -p : p;
-                po[i] = add ? po[i] + p : p;
-            }
+    for (Py_ssize_t start = 0; start < n; start += chunk) {
+        npy_intp len = n - start < chunk ? n - start : chunk;
+        Py_ssize_t at = start * isz;
+        char *args[2] = {x->data + at, (char *)buf};
+        char *prod = nterms > 0 ? (char *)buf : out->data + at;
+        e->fn(args, &len, steps, e->data);                  /* f(x) */
+        run_loop2(l.mul, g->data + at, (char *)buf, isz, prod, len, isz);
+        if (negate) {
+            char *nargs[2] = {prod, prod};
+            neg->fn(nargs, &len, steps, neg->data);
         }
-        else {
-            const double *pg = (const double *)g->data + start;
-            double *po = (double *)out->data + start;
-            for (npy_intp i = 0; i < len; i++) {
-                double p = pg[i] * buf[i];
-                p = negate ? -p : p;
-                po[i] = add ? po[i] + p : p;
-            }
+        if (in_out) {
+            run_loop2(l.add, out->data + at, prod, isz, out->data + at,
+                      len, isz);
+        }
+        else if (nterms > 0) {
+            tg_terms_chunk(&l, terms, nterms, x->dtype, start, len,
+                           (char *)sum);
+            run_loop2(l.add, (char *)sum, prod, isz, out->data + at, len,
+                      isz);
         }
     }
     tg_nogil_end(ts);
     npy_clear_floatstatus_barrier((char *)steps);
     return 1;
 }
-#undef FUSED_CHUNK
 
 /* Step an odometer over the outer dims 0..last of `shape` (the innermost
  * dim is the loop's own), moving two operands' offsets by their strides

@@ -242,7 +242,16 @@ int
 pow_vjp(tg_vjp_ctx *c)
 {
     VJP_BEGIN;
-    if (NEEDS(0)) {
+    double k;
+    if (NEEDS(0) && tg_vjp_scalable(c, G, X(1), &k)) {
+        /* g all ones and a constant exponent k: x^(k-1), handed to the
+         * sweep as a term scaled by k, whose product is made in the pass
+         * that sums x's gradient (x**2: no pass of its own at all) */
+        SET(0, POW(X(0), SUB(X(1), CONST(1.0, X(1)))));
+        c->scaled |= 1u;
+        c->scale[0] = k;
+    }
+    else if (NEEDS(0)) {
         SET(0, MUL(G, LAST(MUL(X(1), POW(X(0), SUB(X(1), CONST(1.0, X(1))))))));
     }
     if (NEEDS(1)) {

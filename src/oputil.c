@@ -704,8 +704,10 @@ int
 tg_exclusive(PyObject *t)
 {
     TensorObject *x = (TensorObject *)t;
+    /* (a weak reference would see the bytes change: forward tensors the
+     * sweep holds alone, 1 * t is t, can be weakly referenced) */
     return Py_REFCNT(t) == 1 && Tensor_Check(t) && x->base == NULL &&
-           tg_is_float(x->dtype);
+           tg_is_float(x->dtype) && x->weakreflist == NULL;
 }
 
 /* 1 * t is t.  In a vjp's product of a factor known to be all ones (a
@@ -801,73 +803,110 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
     do {                                                                     \
         const T *pg = (const T *)tg->data, *py = (const T *)ty->data;        \
         T *po = (T *)out->data;                                              \
-        if (add) {                                                           \
-            for (Py_ssize_t i = 0; i < n; i++) {                             \
-                T gv = pg[i], yv = py[i];                                    \
-                po[i] = po[i] + (EXPR);                                      \
+        T sum[TG_TERMS_BYTES / sizeof(T)];                                   \
+        Py_ssize_t chunk = TG_TERMS_BYTES / sizeof(T);                       \
+        for (Py_ssize_t s0 = 0; s0 < n; s0 += chunk) {                       \
+            Py_ssize_t len = n - s0 < chunk ? n - s0 : chunk;                \
+            const T *pa = in_out ? po + s0 : NULL;                           \
+            if (!in_out && f.n > 0) {                                        \
+                tg_terms_chunk(&f.loops, f.terms, f.n, tg->dtype, s0, len,   \
+                               (char *)sum);                                 \
+                pa = sum;                                                    \
             }                                                                \
-        }                                                                    \
-        else {                                                               \
-            for (Py_ssize_t i = 0; i < n; i++) {                             \
+            for (Py_ssize_t i = s0; i < s0 + len; i++) {                     \
                 T gv = pg[i], yv = py[i];                                    \
-                po[i] = (EXPR);                                              \
+                T p = (EXPR);                                                \
+                po[i] = pa ? pa[i - s0] + p : p;                             \
             }                                                                \
         }                                                                    \
     } while (0)
 
-/* Where a fused rule writes g combined with y elementwise: into input 0's
- * gradient already in the sweep's table when only the table holds it
- * (*add set: the rule adds its result there, and accumulate has nothing
- * left to do), else over g itself when only the vjp holds it, else a new
- * tensor.  NULL with no exception when the rule does not apply (not two
- * tensors of one float dtype and shape, or something records the sweep);
- * NULL with MemoryError. */
-static TensorObject *
-fused_out(tg_vjp_ctx *c, PyObject *g, PyObject *y, int *add)
+/* What a fused rule writes and adds to: the contribution goes to `out`,
+ * plus the terms of input 0's gradient so far (f->n of them, 0: none)
+ * when the sweep's table lets the rule add them in the same pass
+ * (tg_vjp_addend); the sum then replaces that gradient, and accumulate
+ * has nothing left to do. */
+typedef struct {
+    TensorObject *out;
+    const tg_term *terms;
+    int n;
+    tg_terms_loops loops;      /* for tg_terms_chunk */
+} fused_target;
+
+/* Choose the target: `out` is the gradient so far when it is one tensor
+ * only the table holds (added into in place), else g when only the vjp
+ * holds it, else a term only the table holds (each chunk of the terms is
+ * summed before the same chunk of out is written), else a new tensor.
+ * 0 when the rule does not apply (not two tensors of one float dtype and
+ * shape, or something records the sweep), -1 with MemoryError, 1 done
+ * (f->out a new reference). */
+static int
+fused_out(tg_vjp_ctx *c, PyObject *g, PyObject *y, fused_target *f)
 {
-    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y, *acc;
-    *add = 0;
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
+    f->n = 0;
+    f->terms = NULL;
     if (g == NULL || y == NULL || !Tensor_Check(g) || !Tensor_Check(y) ||
         tg->dtype != ty->dtype ||
         (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
         !tg_same_shape(tg, ty) || !tg_unrecorded()) {
-        return NULL;
+        return 0;
     }
-    if ((acc = tg_vjp_accumulator(c, 0)) != NULL &&
-        acc->dtype == tg->dtype && tg_same_shape(acc, tg)) {
-        *add = 1;
-        return (TensorObject *)Py_NewRef(acc);
+    if (tg_vjp_addend(c, 0, &f->terms, &f->n) && f->terms[0].t->dtype ==
+        tg->dtype && tg_same_shape(f->terms[0].t, tg)) {
+        PyObject *t0 = (PyObject *)f->terms[0].t;
+        if (f->n == 1 && f->terms[0].coef == 1.0 && tg_exclusive(t0)) {
+            f->out = (TensorObject *)Py_NewRef(t0);
+            return 1;
+        }
+        if (!tg_terms_loops_get(tg->dtype, &f->loops)) {
+            f->n = 0;          /* (out of memory: accumulate adds them) */
+        }
+    }
+    else {
+        f->n = 0;
     }
     if (tg_exclusive(g)) {
-        return (TensorObject *)Py_NewRef(g);
+        f->out = (TensorObject *)Py_NewRef(g);
+        return 1;
     }
-    return tg_tensor_new(tg->dtype, tg->ndim, tg->shape);
+    for (int k = 0; k < f->n; k++) {
+        if (tg_exclusive((PyObject *)f->terms[k].t)) {
+            f->out = (TensorObject *)Py_NewRef(f->terms[k].t);
+            return 1;
+        }
+    }
+    f->out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape);
+    return f->out != NULL ? 1 : -1;
 }
 
-/* the gradient a fused rule returns: `out`, marked as already added to
- * input 0's gradient when it is that gradient */
+/* the gradient a fused rule returns: f->out, which replaced input 0's
+ * gradient in the table when the rule added that gradient's terms */
 static PyObject *
-fused_result(tg_vjp_ctx *c, TensorObject *out, int add)
+fused_result(tg_vjp_ctx *c, fused_target *f, int added)
 {
-    out->all_ones = 0;
-    if (add) {
-        c->added |= 1u;
+    f->out->all_ones = 0;
+    if (added) {
+        tg_vjp_addend_done(c, 0, f->out);
     }
-    return (PyObject *)out;
+    return (PyObject *)f->out;
 }
 
 PyObject *
 tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
 {
-    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y;
-    int add;
-    TensorObject *out = fused_out(c, g, y, &add);
-    if (out == NULL) {
+    TensorObject *tg = (TensorObject *)g, *ty = (TensorObject *)y, *out;
+    fused_target f;
+    int rc = fused_out(c, g, y, &f);
+    if (rc <= 0) {
         return NULL;
     }
+    out = f.out;
+    /* added over the gradient so far when that is `out` itself */
+    int in_out = f.n == 1 && f.terms[0].t == out;
+    int added = f.n > 0;
     Py_ssize_t n = tg->size;
     PyThreadState *ts = tg_nogil_begin(n);
-    /* with `add`, the sum accumulate would form: gradient + contribution */
     if (kind == TG_FUSED_TANH) {
         if (tg->dtype == TG_FLOAT32) {
             FUSED_LOOP(float, gv * (1.0f - yv * yv));
@@ -885,30 +924,30 @@ tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
         }
     }
     tg_nogil_end(ts);
-    return fused_result(c, out, add);
+    return fused_result(c, &f, added);
 }
 #undef FUSED_LOOP
 
 /* g * f(x) (negated with `negate`) as one chunked pass, f a NumPy unary
  * loop (sin's g * cos(x), cos's -(g * sin(x))), written over g when only
- * the vjp holds it, or added into input 0's gradient so far:
+ * the vjp holds it, or added to input 0's gradient so far:
  * tg_unary_times_kernel.  The same conditions and contract as
  * tg_fused_grad. */
 PyObject *
-tg_fused_unary_grad(tg_vjp_ctx *c, const char *f, int negate, PyObject *g,
+tg_fused_unary_grad(tg_vjp_ctx *c, const char *fn, int negate, PyObject *g,
                     PyObject *x)
 {
-    int add;
-    TensorObject *out = fused_out(c, g, x, &add);
-    if (out == NULL) {
+    fused_target f;
+    int rc = fused_out(c, g, x, &f);
+    if (rc <= 0) {
         return NULL;
     }
-    if (tg_unary_times_kernel(f, (TensorObject *)g, (TensorObject *)x,
-                              negate, add, out) == 0) {
-        Py_DECREF(out);        /* nothing was written */
+    if (tg_unary_times_kernel(fn, (TensorObject *)g, (TensorObject *)x,
+                              negate, f.terms, f.n, f.out) == 0) {
+        Py_DECREF(f.out);        /* nothing was written */
         return NULL;
     }
-    return fused_result(c, out, add);
+    return fused_result(c, &f, f.n > 0);
 }
 
 /* ---- vectorcall arguments ------------------------------------------------

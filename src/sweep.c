@@ -179,14 +179,37 @@ tg_pack(PyObject *skel, PyObject *flat, Py_ssize_t *pos)
 
 /* ---- gradient bookkeeping --------------------------------------------------- */
 
-/* One tensor's gradient so far: a tensor (a new reference), nothing, or a
+/* One tensor's gradient so far: a tensor (a new reference), nothing, a
  * rank-0 float kept unboxed (`unboxed`: value v of dtype dt, no tensor
- * object; see scalar_vjp).  Boxed when anything but scalar_vjp reads it. */
+ * object; see scalar_vjp), or terms not yet summed (`p`, below).  Boxed
+ * or summed when anything but scalar_vjp or a fused rule reads it. */
+typedef struct pending pending;
 typedef struct {
     PyObject *t;
     double v;
     int dt, unboxed;
+    pending *p;         /* or the gradient is terms not yet summed (t NULL) */
 } grad_slot_t;
+
+/* ---- gradients kept as terms ----------------------------------------------
+ * When nothing records the sweep, a large float gradient that several
+ * entries contribute to is kept as a list of terms (tg_term: coef * t) and
+ * summed once, when something reads it: in one pass over all of them
+ * (pending_eval), or in the very pass of a fused rule that adds its own
+ * contribution (tg_vjp_addend).  Summing as they come costs a pass per
+ * contribution.  A rule may also hand over its gradient as a scaled term
+ * (tg_vjp_scalable: pow's g * (k * x^(k-1)) with g all ones), whose
+ * product is then made in the same pass.  The sum is the one accumulate
+ * would form, in the same order and rounding (tg_terms_chunk), so the
+ * values are the same; tests/test_cheap_tape.py checks them bit for bit.
+ * At most PENDING_MAX terms wait (each keeps its tensor alive); smaller
+ * gradients than PENDING_MIN elements are summed as they come. */
+#define PENDING_MAX 4
+#define PENDING_MIN 4096
+struct pending {
+    int n;
+    tg_term term[PENDING_MAX];
+};
 
 /* One slot per relevant tensor (a source, or one that depends on a
  * source), made by the relevance pass: being in `index` is being
@@ -240,7 +263,154 @@ grad_slot(grad_table *g, int64_t id)
     }
     g->slots[g->n].t = NULL;
     g->slots[g->n].unboxed = 0;
+    g->slots[g->n].p = NULL;
     return &g->slots[g->n++];
+}
+
+static void
+pending_clear(grad_slot_t *s)
+{
+    pending *p = s->p;
+    if (p == NULL) {
+        return;
+    }
+    s->p = NULL;
+    for (int k = 0; k < p->n; k++) {
+        Py_DECREF(p->term[k].t);
+    }
+    PyMem_Free(p);
+}
+
+/* Sum slot s's terms into its tensor: over a term only the slot holds
+ * (term 0 directly; another a chunk at a time through a buffer, every
+ * term's chunk read before that chunk is written), else into a new
+ * tensor.  0, or -1 with an exception. */
+static int
+pending_eval(grad_slot_t *s)
+{
+    pending *p = s->p;
+    TensorObject *t0 = p->term[0].t, *out = NULL;
+    double buf[TG_TERMS_BYTES / sizeof(double)];
+    for (int k = 0; k < p->n && out == NULL; k++) {
+        if (tg_exclusive((PyObject *)p->term[k].t)) {
+            out = (TensorObject *)Py_NewRef(p->term[k].t);
+        }
+    }
+    if (out == NULL &&
+        (out = tg_tensor_new(t0->dtype, t0->ndim, t0->shape)) == NULL) {
+        return -1;
+    }
+    int direct = 1;             /* out is term 0, or no term */
+    for (int k = 1; k < p->n; k++) {
+        direct &= out != p->term[k].t;
+    }
+    tg_terms_loops l;
+    if (!tg_terms_loops_get(t0->dtype, &l)) {
+        Py_DECREF(out);
+        PyErr_NoMemory();      /* (NumPy's ufuncs could not be looked up) */
+        return -1;
+    }
+    Py_ssize_t n = t0->size, isz = tg_dtype_size[t0->dtype];
+    Py_ssize_t chunk = TG_TERMS_BYTES / isz;
+    PyThreadState *ts = tg_nogil_begin(n);
+    for (Py_ssize_t start = 0; start < n; start += chunk) {
+        Py_ssize_t len = n - start < chunk ? n - start : chunk;
+        char *dst = out->data + start * isz;
+        tg_terms_chunk(&l, p->term, p->n, t0->dtype, start, len,
+                       direct ? dst : (char *)buf);
+        if (!direct) {
+            memcpy(dst, buf, (size_t)(len * isz));
+        }
+    }
+    tg_nogil_end(ts);
+    out->all_ones = 0;
+    pending_clear(s);
+    s->t = (PyObject *)out;
+    return 0;
+}
+
+/* g (a new reference) may join slot s as a term: a float tensor of
+ * PENDING_MIN elements or more, of the dtype and shape of what s holds,
+ * nothing recording the sweep.  A lone term joins only when scaled.  At
+ * most one term is a tensor only the table holds (one the sum could be
+ * written over): a second such is added now, as it comes, so that the
+ * terms never keep more gradient-sized buffers alive than summing as they
+ * come would. */
+static int
+term_fits(grad_slot_t *s, PyObject *g, double coef)
+{
+    TensorObject *t = (TensorObject *)g, *have;
+    if (!Tensor_Check(g) || !tg_is_float(t->dtype) ||
+        (t->dtype != TG_FLOAT32 && t->dtype != TG_FLOAT64) ||
+        t->size < PENDING_MIN) {
+        return 0;
+    }
+    if (tg_exclusive(g)) {
+        for (int k = 0; s->p != NULL && k < s->p->n; k++) {
+            if (tg_exclusive((PyObject *)s->p->term[k].t)) {
+                return 0;
+            }
+        }
+        if (s->t != NULL && tg_exclusive(s->t)) {
+            return 0;
+        }
+    }
+    if (s->p != NULL) {
+        have = s->p->term[0].t;
+    }
+    else if (s->t != NULL) {
+        if (!Tensor_Check(s->t)) {
+            return 0;
+        }
+        have = (TensorObject *)s->t;
+    }
+    else {
+        return coef != 1.0 && tg_unrecorded();
+    }
+    return have->dtype == t->dtype && tg_same_shape(have, t) &&
+           tg_unrecorded();
+}
+
+/* append coef * g to slot s's terms (steals g); 0, or -1 with an
+ * exception */
+static int
+pending_add(grad_slot_t *s, PyObject *g, double coef)
+{
+    if (s->p != NULL && s->p->n == PENDING_MAX && pending_eval(s) < 0) {
+        Py_DECREF(g);
+        return -1;
+    }
+    if (s->p == NULL) {
+        pending *p = PyMem_Malloc(sizeof(pending));
+        if (p == NULL) {
+            Py_DECREF(g);
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->n = 0;
+        if (s->t != NULL) {
+            p->term[p->n++] = (tg_term){1.0, (TensorObject *)s->t};
+            s->t = NULL;
+        }
+        s->p = p;
+    }
+    s->p->term[s->p->n++] = (tg_term){coef, (TensorObject *)g};
+    return 0;
+}
+
+/* coef * g now, as a recorded multiply (steals g) */
+static PyObject *
+scale_now(PyObject *g, double coef)
+{
+    TensorObject *k = tg_tensor_scalar(((TensorObject *)g)->dtype, coef);
+    PyObject *r = NULL;
+    if (k != NULL) {
+        TensorObject *in[2] = {k, (TensorObject *)g};
+        r = tg_call_tensors(TG_OP_multiply, 2, in, NULL);
+        Py_DECREF(k);
+    }
+    Py_DECREF(g);
+    return r;
 }
 
 /* the slot at `id` if it holds a gradient, boxed; NULL if it holds none
@@ -260,6 +430,9 @@ filled_slot(grad_table *g, int64_t id)
         }
         s->unboxed = 0;
     }
+    if (s->p != NULL && pending_eval(s) < 0) {
+        return NULL;
+    }
     return s->t != NULL ? s : NULL;
 }
 
@@ -271,10 +444,20 @@ filled_slot(grad_table *g, int64_t id)
  * three contributions to x's gradient), and for scalars one tensor object
  * fewer. */
 static int
-accumulate(grad_table *gt, int64_t id, PyObject *g)
+accumulate_term(grad_table *gt, int64_t id, PyObject *g, double coef)
 {
     grad_slot_t *s = grad_slot(gt, id);
     if (s == NULL || (s->unboxed && filled_slot(gt, id) == NULL)) {
+        Py_DECREF(g);
+        return -1;
+    }
+    if (term_fits(s, g, coef)) {
+        return pending_add(s, g, coef);
+    }
+    if (coef != 1.0 && (g = scale_now(g, coef)) == NULL) {
+        return -1;
+    }
+    if (s->p != NULL && pending_eval(s) < 0) {
         Py_DECREF(g);
         return -1;
     }
@@ -310,11 +493,18 @@ accumulate(grad_table *gt, int64_t id, PyObject *g)
     return 0;
 }
 
+static inline int
+accumulate(grad_table *gt, int64_t id, PyObject *g)
+{
+    return accumulate_term(gt, id, g, 1.0);
+}
+
 static void
 grad_table_free(grad_table *g)
 {
     for (Py_ssize_t i = 0; i < g->n; i++) {
         Py_XDECREF(g->slots[i].t);
+        pending_clear(&g->slots[i]);
     }
     if (g->slots != g->inline_slots) {
         PyMem_Free(g->slots);
@@ -336,30 +526,83 @@ same_shape(int nd, const Py_ssize_t *a, TensorObject *t)
     return 1;
 }
 
-/* Input i's gradient so far, for a fused rule to add its contribution
- * into (then setting bit i of c->added) instead of returning a new tensor
- * that accumulate would add: in an unbatched, unrecorded sweep, when only
- * the table holds that gradient, a float tensor of input i's shape and
- * dtype.  The sum is accumulate's (gradient + contribution, in place);
- * the pass and the contribution's buffer are saved.  Borrowed, or NULL. */
-TensorObject *
-tg_vjp_accumulator(tg_vjp_ctx *c, int i)
+/* Input i's gradient so far, as terms for a fused rule to add to its own
+ * contribution in the same pass (the rule then hands the sum to
+ * tg_vjp_addend_done and sets nothing to accumulate): in an unbatched,
+ * unrecorded sweep, a float gradient of input i's shape and dtype, held as
+ * terms or as one tensor (then one term, coefficient 1).  *terms stays
+ * valid until tg_vjp_addend_done.  1 if there is such a gradient, else 0
+ * (the rule returns its contribution, which accumulate adds). */
+int
+tg_vjp_addend(tg_vjp_ctx *c, int i, const tg_term **terms, int *n)
 {
     grad_table *gt = c->table;
-    const tg_slot *s = &c->e->slots[i];
+    const tg_slot *sl = &c->e->slots[i];
     int64_t pos;
+    TensorObject *t;
     if (gt == NULL || !c->needs[i] ||
-        !tg_idmap_get(gt->index, s->id, &pos)) {
-        return NULL;
+        !tg_idmap_get(gt->index, sl->id, &pos) || !tg_unrecorded()) {
+        return 0;
     }
     grad_slot_t *gs = &gt->slots[pos];
-    TensorObject *t = (TensorObject *)gs->t;
-    if (gs->unboxed || t == NULL || !tg_exclusive(gs->t) ||
-        t->dtype != s->dtype || !same_shape(s->ndim, s->shape, t) ||
-        !tg_unrecorded()) {
-        return NULL;
+    if (gs->unboxed) {
+        return 0;
     }
-    return t;
+    if (gs->p != NULL) {
+        t = gs->p->term[0].t;
+        *terms = gs->p->term;
+        *n = gs->p->n;
+    }
+    else {
+        if (gs->t == NULL || !Tensor_Check(gs->t)) {
+            return 0;
+        }
+        t = (TensorObject *)gs->t;
+        c->addend1 = (tg_term){1.0, t};
+        *terms = &c->addend1;
+        *n = 1;
+    }
+    return (t->dtype == TG_FLOAT32 || t->dtype == TG_FLOAT64) &&
+           t->dtype == sl->dtype && same_shape(sl->ndim, sl->shape, t);
+}
+
+/* sum, the terms tg_vjp_addend gave plus the rule's contribution, is
+ * input i's gradient now */
+void
+tg_vjp_addend_done(tg_vjp_ctx *c, int i, TensorObject *sum)
+{
+    grad_table *gt = c->table;
+    int64_t pos = 0;
+    if (!tg_idmap_get(gt->index, c->e->slots[i].id, &pos)) {
+        return;                 /* (tg_vjp_addend found it) */
+    }
+    grad_slot_t *gs = &gt->slots[pos];
+    PyObject *old = gs->t;
+    gs->t = Py_NewRef((PyObject *)sum);
+    Py_XDECREF(old);
+    pending_clear(gs);
+    c->added |= 1u << i;
+}
+
+/* 1 when a rule's gradient g * (k * t) may be handed over as t scaled by
+ * k (c->scaled, c->scale): g all ones, k a rank-0 float tensor of g's
+ * dtype (its value in *v), in an unbatched sweep nothing records.  The
+ * table then keeps k * t as a term, and the pass that sums the gradient
+ * makes the product (what g * (k * t) is: 1 * u is u, tg_ones_factor). */
+int
+tg_vjp_scalable(tg_vjp_ctx *c, PyObject *g, PyObject *k, double *v)
+{
+    TensorObject *tg = (TensorObject *)g, *tk = (TensorObject *)k;
+    if (c->batch || c->table == NULL || g == NULL || k == NULL ||
+        !Tensor_Check(g) || !Tensor_Check(k) || !tg->all_ones ||
+        tk->ndim != 0 || tk->dtype != tg->dtype ||
+        (tg->dtype != TG_FLOAT32 && tg->dtype != TG_FLOAT64) ||
+        tg->size < PENDING_MIN || !tg_unrecorded()) {
+        return 0;
+    }
+    *v = tk->dtype == TG_FLOAT32 ? (double)*(float *)tk->data
+                                 : *(double *)tk->data;
+    return 1;
 }
 
 /* [nb] + shape into out (shape alone when nb < 0); returns the rank */
@@ -686,8 +929,19 @@ entry_vjp(tg_entry *e, TensorObject **gs, grad_table *gt, Py_ssize_t nb)
             Py_XDECREF(gi);    /* (added: already the table's gradient) */
             continue;
         }
-        gi = unbroadcast(gi, &e->slots[i], nb);
-        if (gi == NULL || accumulate(gt, e->slots[i].id, gi) < 0) {
+        double coef = 1.0;
+        if (i < 2 && (c.scaled >> i) & 1u) {
+            /* gi stands for c.scale[i] * gi (tg_vjp_scalable): a term
+             * of the input's shape, or scaled now */
+            coef = c.scale[i];
+            if (nb >= 0 || !same_shape(e->slots[i].ndim, e->slots[i].shape,
+                                       (TensorObject *)gi)) {
+                gi = scale_now(gi, coef);
+                coef = 1.0;
+            }
+        }
+        gi = gi ? unbroadcast(gi, &e->slots[i], nb) : NULL;
+        if (gi == NULL || accumulate_term(gt, e->slots[i].id, gi, coef) < 0) {
             rc = -1;
         }
     }
@@ -798,14 +1052,14 @@ scalar_accumulate(grad_table *gt, grad_slot_t *s, int64_t id, int dt,
                                 : s->v + v;
         return 0;
     }
-    if (s->t == NULL) {
+    if (s->t == NULL && s->p == NULL) {
         s->unboxed = 1;
         s->dt = dt;
         s->v = v;
         return 0;
     }
     TensorObject *t = (TensorObject *)s->t;
-    if (t->ndim == 0 && t->dtype == dt && tg_exclusive(s->t)) {
+    if (t != NULL && t->ndim == 0 && t->dtype == dt && tg_exclusive(s->t)) {
         if (dt == TG_FLOAT32) {
             *(float *)t->data = *(float *)t->data + (float)v;
         }
@@ -833,6 +1087,9 @@ scalar_vjp(tg_entry *e, int dt, grad_table *gt, tg_idmap *source_ids)
     grad_slot_t *s = &gt->slots[pos];
     if (s->unboxed) {
         g = s->v;
+    }
+    else if (s->p != NULL) {
+        return 0;               /* terms (never rank 0): the row's vjp */
     }
     else if (s->t == NULL) {
         return 1;

@@ -328,6 +328,15 @@ tg_is_arithmetic(int op)
 }
 
 /* What a vjp sees.  Upstream gradients and results are Tensors. */
+/* One term of a gradient the sweep's table keeps unevaluated: the product
+ * coef * t (t itself when coef is 1), t a float tensor of the gradient's
+ * shape and dtype.  A gradient of several terms is their left-to-right
+ * sum, each product and each sum rounded as the ops would round them. */
+typedef struct {
+    double coef;
+    TensorObject *t;
+} tg_term;
+
 struct tg_vjp_ctx {
     const tg_entry *e;
     TensorObject **in;         /* saved inputs (NULL where not saved) */
@@ -344,11 +353,18 @@ struct tg_vjp_ctx {
                                   leading batch dimension that the saved
                                   tensors lack; 0 otherwise */
     void *table;               /* the sweep's gradient table (unbatched
-                                  sweeps), for tg_vjp_accumulator */
+                                  sweeps), for tg_vjp_addend */
     unsigned added;            /* bit i: gx[i] is the gradient already in
                                   the table, the contribution added into it
-                                  (tg_vjp_accumulator): nothing to add */
+                                  (tg_vjp_addend): nothing to add */
+    unsigned scaled;           /* bit i (i < 2): gx[i] stands for the
+                                  product scale[i] * gx[i], which the table
+                                  keeps as a term (tg_vjp_scalable) */
+    double scale[2];
+    tg_term addend1;           /* tg_vjp_addend's one term for a gradient
+                                  held as a plain tensor */
 };
+
 
 /* What a jvp sees: every input and output of the op just run, and the
  * tangent of each input (NULL: zero, the input does not depend on the
@@ -437,7 +453,9 @@ PyObject *tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last);
 PyObject *tg_ones_factor(PyObject *a, PyObject *b); /* 1 * t: t, borrowed */
 enum { TG_FUSED_TANH, TG_FUSED_SIGMOID };
 PyObject *tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y);
-TensorObject *tg_vjp_accumulator(tg_vjp_ctx *c, int i);
+int tg_vjp_addend(tg_vjp_ctx *c, int i, const tg_term **terms, int *n);
+void tg_vjp_addend_done(tg_vjp_ctx *c, int i, TensorObject *sum);
+int tg_vjp_scalable(tg_vjp_ctx *c, PyObject *g, PyObject *k, double *v);
 PyObject *tg_fused_unary_grad(tg_vjp_ctx *c, const char *f, int negate,
                               PyObject *g, PyObject *x);
 int tg_ones_view(int dtype, int ndim, const Py_ssize_t *shape,
@@ -653,8 +671,17 @@ tg_nogil_end(PyThreadState *ts)
 int tg_unary_numpy_loop(const char *name, TensorObject *x,
                         TensorObject *out);
 int tg_unary_times_kernel(const char *name, TensorObject *g,
-                          TensorObject *x, int negate, int add,
-                          TensorObject *out);
+                          TensorObject *x, int negate, const tg_term *terms,
+                          int nterms, TensorObject *out);
+/* NumPy's multiply and add loops of a dtype, for tg_terms_chunk */
+typedef struct {
+    const void *mul, *add;
+} tg_terms_loops;
+#define TG_TERMS_BYTES 8192     /* tg_terms_chunk takes at most this much:
+                                   the chunks fused passes work in */
+int tg_terms_loops_get(int dtype, tg_terms_loops *l);
+void tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
+                    int dtype, Py_ssize_t start, Py_ssize_t len, char *dst);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,

@@ -17,7 +17,11 @@
   (the derivative of a chunk on the stack, then the product), give the
   formula's values bit for bit, at every size around the chunk's, over
   an upstream gradient only the sweep holds (written in place) or one
-  the caller holds (left alone).
+  the caller holds (left alone);
+- large gradients with several contributions are kept as terms (x**k's
+  k * x^(k-1) scaled, not multiplied) and summed once, in one pass or in
+  a fused rule's own pass: the sums the ops would make, bit for bit,
+  written over no tensor anyone else can see.
 """
 import gc
 import weakref
@@ -734,7 +738,7 @@ def test_one_times_t_keeps_t_bits():
     assert g.tobytes() == cv.tobytes()
 
 
-# ---- fused rules adding into the gradient so far (tg_vjp_accumulator) ----
+# ---- fused rules adding into the gradient so far (tg_vjp_addend) ---------
 # When input x already has a gradient only the sweep holds, sin's, cos's,
 # tanh's and sigmoid's fused vjps add their contribution into it in the
 # same pass, instead of a new tensor that accumulate then adds.
@@ -778,6 +782,104 @@ def test_fused_rules_add_into_the_gradient_so_far(fname, n, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(_two_paths(cases[0], x, False),
                                c64 * d + 2 * x64, rtol=tol, atol=tol)
+
+
+# ---- gradients kept as terms (sweep.c, pending; tg_vjp_scalable) ---------
+# Sizes around the smallest gradient kept as terms (4096 elements) and the
+# chunk the sums are made in (2048), more contributions than wait at once
+# (4), pow's scaled terms, and every way the terms are read: by a fused
+# rule, by another rule's vjp, and as the result.
+
+TERM_CASES = {
+    "pow2_sin": lambda v, c: tf.math.sin(v) * v + v ** 2,
+    "pow3_cos": lambda v, c: tf.math.cos(v) * c + v ** 3 + v * c,
+    "many": lambda v, c: (v ** 2 + v * c + v ** 2 + tf.exp(v) + v ** 3 +
+                          v * v + tf.tanh(v)),
+    "read_by_exp": lambda v, c: tf.exp(v * c + v ** 2 + v) * c,
+    "read_by_tanh": lambda v, c: tf.tanh(tf.sin(v) * v + v ** 2 + v),
+    "sqrt": lambda v, c: tf.abs(v) ** 0.5 + v ** 2 + v ** -1.0,
+    "result": lambda v, c: v ** 2 + v * c + v,
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [4095, 4096, 4097, 6143, 6145, 20000])
+@pytest.mark.parametrize("case", sorted(TERM_CASES))
+def test_terms_give_the_sums_the_ops_give(case, n, dtype):
+    rng = np.random.default_rng(n)
+    xn = rng.uniform(0.5, 2, (n,)).astype(dtype)
+    cn = rng.uniform(-2, 2, (n,)).astype(dtype)
+    x, c = tf.constant(xn), tf.constant(cn)
+    build = TERM_CASES[case]
+    got = _two_paths(lambda v: build(v, c), x, recorded=False)
+    want = _two_paths(lambda v: build(v, c), x, recorded=True)
+    assert got.tobytes() == want.tobytes()
+    np.testing.assert_array_equal(x.numpy(), xn)
+    np.testing.assert_array_equal(c.numpy(), cn)
+
+
+def test_terms_values_against_numpy():
+    xn = np.linspace(0.5, 2, 10000)
+    cn = np.cos(xn)
+    x, c = tf.constant(xn), tf.constant(cn)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.math.sin(x) * x + x ** 2 + x ** 3 * c + x * c
+    np.testing.assert_allclose(
+        t.gradient(y, x).numpy(),
+        np.cos(xn) * xn + np.sin(xn) + 2 * xn + 3 * xn ** 2 * cn + cn,
+        rtol=1e-12)
+
+
+def test_terms_leave_every_tensor_someone_can_see_alone():
+    # tensors the caller holds, weakly or strongly, that the sweep would
+    # otherwise sum into (sin(x): only the tape holds it once multiply's
+    # entry is released)
+    xn = np.linspace(-2, 2, 10000).astype(np.float32)
+    x = tf.constant(xn)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        s = tf.math.sin(x)
+        r = weakref.ref(s)
+        kept = s.numpy().copy()
+        y = s * x + x ** 2
+        del s
+    g = t.gradient(y, x)
+    # written over, sin(x) would live on under the gradient, changed
+    assert r() is None or np.array_equal(r().numpy(), kept)
+    np.testing.assert_allclose(g.numpy(),
+                               np.cos(xn) * xn + np.sin(xn) + 2 * xn,
+                               rtol=1e-5, atol=1e-5)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        s = tf.math.sin(x)
+        y = tf.math.sin(s * x + x ** 2)
+    g = t.gradient(y, x)
+    np.testing.assert_array_equal(s.numpy(), np.sin(xn))
+    np.testing.assert_array_equal(x.numpy(), xn)
+
+
+def test_scaled_terms_only_for_an_all_ones_upstream_gradient():
+    # with output_gradients, or under a recording tape, or in a Jacobian,
+    # x**2's vjp multiplies as its formula says; the values agree
+    xn = np.linspace(-2, 2, 6000)
+    x = tf.constant(xn)
+    og = tf.constant(np.full(6000, 0.5))
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x ** 2 + x * 3.0
+    np.testing.assert_array_equal(t.gradient(y, x, output_gradients=og),
+                                  0.5 * (2 * xn) + 0.5 * 3.0)
+    np.testing.assert_array_equal(t.gradient(y, x), 2 * xn + 3.0)
+    np.testing.assert_array_equal(og.numpy(), np.full(6000, 0.5))
+    xs = tf.constant(np.linspace(-1, 1, 5000).reshape(50, 100))
+    with tf.GradientTape() as t:
+        t.watch(xs)
+        y = tf.reduce_sum(xs ** 2 + xs, axis=1)
+    j = t.jacobian(y, xs).numpy()
+    want = np.zeros((50, 50, 100))
+    want[np.arange(50), np.arange(50)] = 2 * xs.numpy() + 1
+    np.testing.assert_array_equal(j, want)
 
 
 def test_a_gradient_the_caller_holds_is_not_added_into():

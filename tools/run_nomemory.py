@@ -531,6 +531,19 @@ def _cases():
                        output_gradients=[tf.constant(2.0), tf.constant(1.0)])
         return [x.numpy() for x in g], t.gradient(w, v).numpy()
 
+    @case("gradient_terms")
+    def _():
+        # gradients kept as terms (sweep.c, pending): pow's scaled terms,
+        # more contributions than wait at once, the terms summed by a
+        # fused rule (sin) and by another rule's vjp (exp), the result
+        v = tf.constant(np.linspace(0.5, 2, 4096, dtype=np.float32))
+        with tf.GradientTape() as t:
+            t.watch(v)
+            a = tf.math.sin(v) * v + v ** 2
+            c = tf.exp(v * v + v ** 2 + v ** 3 + v + v * 0.5)
+            y = tf.reduce_sum(a + c)
+        return t.gradient(y, v).numpy()
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)
