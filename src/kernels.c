@@ -419,14 +419,15 @@ run_loop2(const void *entry, const char *a, const char *b, npy_intp bstep,
  * len): fl(c0 t0) + fl(c1 t1) + ..., a product left out where its
  * coefficient is 1 (1 * t is t), every step rounded in the dtype as the
  * ops that would have made and summed the terms round it.  dst may be
- * term 0's own bytes at `start`.  len * itemsize <= TG_TERMS_BYTES;
- * float32 or float64; the loops from tg_terms_loops_get.  Runs without
- * the GIL. */
+ * term 0's own bytes at `start`.  len * itemsize <= TG_TERMS_BYTES, and
+ * so large is `scratch` (a scaled term's product after the first goes
+ * there); float32 or float64; the loops from tg_terms_loops_get.  Runs
+ * without the GIL. */
 void
 tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
-               int dtype, Py_ssize_t start, Py_ssize_t len, char *dst)
+               int dtype, Py_ssize_t start, Py_ssize_t len, char *dst,
+               char *scratch)
 {
-    double tmp[TG_TERMS_BYTES / sizeof(double)];
     npy_intp isz = tg_dtype_size[dtype];
     for (int k = 0; k < n; k++) {
         const char *p = terms[k].t->data + start * isz;
@@ -446,8 +447,8 @@ tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
             run_loop2(l->mul, p, c, 0, dst, len, isz);
         }
         else {
-            run_loop2(l->mul, p, c, 0, (char *)tmp, len, isz);
-            run_loop2(l->add, dst, (char *)tmp, isz, dst, len, isz);
+            run_loop2(l->mul, p, c, 0, scratch, len, isz);
+            run_loop2(l->add, dst, scratch, isz, dst, len, isz);
         }
     }
 }
@@ -462,9 +463,10 @@ tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
  * sum + that product instead: the sweep's accumulation of it into a
  * gradient already there, in the same pass (what summing the terms and
  * then accumulating would compute).  g, x, out and the terms are
- * contiguous, of one float dtype and size; out may be g, or term 0 when
- * the terms are out alone (nterms 1, coefficient 1).  1 if done, 0 if
- * NumPy has no such loops. */
+ * contiguous, of one float dtype and size.  out may be g or any term:
+ * added into in place when the terms are out alone with coefficient 1,
+ * else written after the chunk's terms and product are made.  1 if done,
+ * 0 if NumPy has no such loops. */
 int
 tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
                       int negate, const tg_term *terms, int nterms,
@@ -478,8 +480,9 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
         (x->dtype != TG_FLOAT32 && x->dtype != TG_FLOAT64)) {
         return 0;
     }
-    double buf[TG_TERMS_BYTES / sizeof(double)];   /* f(x), then g * f(x) */
-    double sum[TG_TERMS_BYTES / sizeof(double)];   /* the terms' sum */
+    /* f(x), then g * f(x); the terms' sum (its scratch: buf, before f) */
+    double buf[TG_TERMS_BYTES / sizeof(double)];
+    double sum[TG_TERMS_BYTES / sizeof(double)];
     int in_out = nterms == 1 && terms[0].coef == 1.0 && terms[0].t == out;
     Py_ssize_t n = x->size, isz = tg_dtype_size[x->dtype];
     Py_ssize_t chunk = TG_TERMS_BYTES / isz;
@@ -490,6 +493,10 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
         Py_ssize_t at = start * isz;
         char *args[2] = {x->data + at, (char *)buf};
         char *prod = nterms > 0 ? (char *)buf : out->data + at;
+        if (nterms > 0 && !in_out) {    /* before out's chunk is written */
+            tg_terms_chunk(&l, terms, nterms, x->dtype, start, len,
+                           (char *)sum, (char *)buf);
+        }
         e->fn(args, &len, steps, e->data);                  /* f(x) */
         run_loop2(l.mul, g->data + at, (char *)buf, isz, prod, len, isz);
         if (negate) {
@@ -501,8 +508,6 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
                       len, isz);
         }
         else if (nterms > 0) {
-            tg_terms_chunk(&l, terms, nterms, x->dtype, start, len,
-                           (char *)sum);
             run_loop2(l.add, (char *)sum, prod, isz, out->data + at, len,
                       isz);
         }

@@ -804,13 +804,14 @@ tg_op2_over(int op, PyObject *a, PyObject *b, PyObject *last)
         const T *pg = (const T *)tg->data, *py = (const T *)ty->data;        \
         T *po = (T *)out->data;                                              \
         T sum[TG_TERMS_BYTES / sizeof(T)];                                   \
+        T scratch[TG_TERMS_BYTES / sizeof(T)];                               \
         Py_ssize_t chunk = TG_TERMS_BYTES / sizeof(T);                       \
         for (Py_ssize_t s0 = 0; s0 < n; s0 += chunk) {                       \
             Py_ssize_t len = n - s0 < chunk ? n - s0 : chunk;                \
             const T *pa = in_out ? po + s0 : NULL;                           \
             if (!in_out && f.n > 0) {                                        \
                 tg_terms_chunk(&f.loops, f.terms, f.n, tg->dtype, s0, len,   \
-                               (char *)sum);                                 \
+                               (char *)sum, (char *)scratch);                \
                 pa = sum;                                                    \
             }                                                                \
             for (Py_ssize_t i = s0; i < s0 + len; i++) {                     \
@@ -903,7 +904,7 @@ tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
     }
     out = f.out;
     /* added over the gradient so far when that is `out` itself */
-    int in_out = f.n == 1 && f.terms[0].t == out;
+    int in_out = f.n == 1 && f.terms[0].coef == 1.0 && f.terms[0].t == out;
     int added = f.n > 0;
     Py_ssize_t n = tg->size;
     PyThreadState *ts = tg_nogil_begin(n);

@@ -203,7 +203,8 @@ typedef struct {
  * would form, in the same order and rounding (tg_terms_chunk), so the
  * values are the same; tests/test_cheap_tape.py checks them bit for bit.
  * At most PENDING_MAX terms wait (each keeps its tensor alive); smaller
- * gradients than PENDING_MIN elements are summed as they come. */
+ * gradients than PENDING_MIN elements are summed as they come.  (A NaN's
+ * sign may differ: NumPy's own loops do not keep it alike either.) */
 #define PENDING_MAX 4
 #define PENDING_MIN 4096
 struct pending {
@@ -281,6 +282,55 @@ pending_clear(grad_slot_t *s)
     PyMem_Free(p);
 }
 
+/* coef * g now, as a recorded multiply (steals g) */
+static PyObject *
+scale_now(PyObject *g, double coef)
+{
+    TensorObject *k = tg_tensor_scalar(((TensorObject *)g)->dtype, coef);
+    PyObject *r = NULL;
+    if (k != NULL) {
+        TensorObject *in[2] = {k, (TensorObject *)g};
+        r = tg_call_tensors(TG_OP_multiply, 2, in, NULL);
+        Py_DECREF(k);
+    }
+    Py_DECREF(g);
+    return r;
+}
+
+/* Sum slot s's terms with the ops themselves, as they would have been
+ * summed as they came: when NumPy's loops are not to be had.  0, or -1
+ * with an exception. */
+static int
+pending_eval_ops(grad_slot_t *s)
+{
+    pending *p = s->p;
+    PyObject *sum = NULL;
+    for (int k = 0; k < p->n; k++) {
+        PyObject *t = Py_NewRef((PyObject *)p->term[k].t);
+        if (p->term[k].coef != 1.0) {
+            t = scale_now(t, p->term[k].coef);
+        }
+        if (t == NULL) {
+            Py_XDECREF(sum);
+            return -1;
+        }
+        if (sum == NULL) {
+            sum = t;
+            continue;
+        }
+        TensorObject *in[2] = {(TensorObject *)sum, (TensorObject *)t};
+        PyObject *r = tg_call_tensors(TG_OP_add, 2, in, NULL);
+        Py_DECREF(t);
+        Py_SETREF(sum, r);
+        if (sum == NULL) {
+            return -1;
+        }
+    }
+    pending_clear(s);
+    s->t = sum;
+    return 0;
+}
+
 /* Sum slot s's terms into its tensor: over a term only the slot holds
  * (term 0 directly; another a chunk at a time through a buffer, every
  * term's chunk read before that chunk is written), else into a new
@@ -291,6 +341,7 @@ pending_eval(grad_slot_t *s)
     pending *p = s->p;
     TensorObject *t0 = p->term[0].t, *out = NULL;
     double buf[TG_TERMS_BYTES / sizeof(double)];
+    double scratch[TG_TERMS_BYTES / sizeof(double)];
     for (int k = 0; k < p->n && out == NULL; k++) {
         if (tg_exclusive((PyObject *)p->term[k].t)) {
             out = (TensorObject *)Py_NewRef(p->term[k].t);
@@ -306,9 +357,8 @@ pending_eval(grad_slot_t *s)
     }
     tg_terms_loops l;
     if (!tg_terms_loops_get(t0->dtype, &l)) {
-        Py_DECREF(out);
-        PyErr_NoMemory();      /* (NumPy's ufuncs could not be looked up) */
-        return -1;
+        Py_DECREF(out);        /* (NumPy's loops could not be looked up) */
+        return pending_eval_ops(s);
     }
     Py_ssize_t n = t0->size, isz = tg_dtype_size[t0->dtype];
     Py_ssize_t chunk = TG_TERMS_BYTES / isz;
@@ -317,7 +367,7 @@ pending_eval(grad_slot_t *s)
         Py_ssize_t len = n - start < chunk ? n - start : chunk;
         char *dst = out->data + start * isz;
         tg_terms_chunk(&l, p->term, p->n, t0->dtype, start, len,
-                       direct ? dst : (char *)buf);
+                       direct ? dst : (char *)buf, (char *)scratch);
         if (!direct) {
             memcpy(dst, buf, (size_t)(len * isz));
         }
@@ -331,16 +381,17 @@ pending_eval(grad_slot_t *s)
 
 /* g (a new reference) may join slot s as a term: a float tensor of
  * PENDING_MIN elements or more, of the dtype and shape of what s holds,
- * nothing recording the sweep.  A lone term joins only when scaled.  At
- * most one term is a tensor only the table holds (one the sum could be
- * written over): a second such is added now, as it comes, so that the
- * terms never keep more gradient-sized buffers alive than summing as they
- * come would. */
+ * nothing recording the sweep.  A lone term joins only when scaled.  A
+ * term that only the table holds when it comes joins only if no term is
+ * such a tensor yet; a second is added now, as it comes, so that the terms
+ * do not pile up buffers summing would have freed.  (Terms others held
+ * when they came, a saved input, may be the table's alone later: up to
+ * PENDING_MAX buffers then wait for the sum.) */
 static int
 term_fits(grad_slot_t *s, PyObject *g, double coef)
 {
     TensorObject *t = (TensorObject *)g, *have;
-    if (!Tensor_Check(g) || !tg_is_float(t->dtype) ||
+    if (!Tensor_Check(g) ||
         (t->dtype != TG_FLOAT32 && t->dtype != TG_FLOAT64) ||
         t->size < PENDING_MIN) {
         return 0;
@@ -398,21 +449,6 @@ pending_add(grad_slot_t *s, PyObject *g, double coef)
     return 0;
 }
 
-/* coef * g now, as a recorded multiply (steals g) */
-static PyObject *
-scale_now(PyObject *g, double coef)
-{
-    TensorObject *k = tg_tensor_scalar(((TensorObject *)g)->dtype, coef);
-    PyObject *r = NULL;
-    if (k != NULL) {
-        TensorObject *in[2] = {k, (TensorObject *)g};
-        r = tg_call_tensors(TG_OP_multiply, 2, in, NULL);
-        Py_DECREF(k);
-    }
-    Py_DECREF(g);
-    return r;
-}
-
 /* the slot at `id` if it holds a gradient, boxed; NULL if it holds none
  * or boxing failed (then with an exception) */
 static grad_slot_t *
@@ -436,13 +472,13 @@ filled_slot(grad_table *g, int64_t id)
     return s->t != NULL ? s : NULL;
 }
 
-/* grads[id] += g (steals g).  The add is recorded like any op.  When
- * nothing records the sweep, a sum of two same-shaped gradients is
- * written over one of them that only the table holds, as NumPy's `+=`
- * would: the same values (a + b is b + a in IEEE arithmetic), one buffer
- * fewer to allocate and fault in (two of the elementwise 1e6 benchmark's
- * three contributions to x's gradient), and for scalars one tensor object
- * fewer. */
+/* grads[id] += coef * g (steals g).  A large float gradient joins the
+ * slot's terms when it may (term_fits), to be summed once; otherwise the
+ * product is made now and the add is recorded like any op.  When nothing
+ * records the sweep, a sum of two same-shaped gradients is written over
+ * one of them that only the table holds, as NumPy's `+=` would: the same
+ * values (a + b is b + a in IEEE arithmetic), one buffer fewer to
+ * allocate and fault in, and for scalars one tensor object fewer. */
 static int
 accumulate_term(grad_table *gt, int64_t id, PyObject *g, double coef)
 {
@@ -548,6 +584,7 @@ tg_vjp_addend(tg_vjp_ctx *c, int i, const tg_term **terms, int *n)
     if (gs->unboxed) {
         return 0;
     }
+    c->addend_at = (Py_ssize_t)pos;
     if (gs->p != NULL) {
         t = gs->p->term[0].t;
         *terms = gs->p->term;
@@ -567,16 +604,13 @@ tg_vjp_addend(tg_vjp_ctx *c, int i, const tg_term **terms, int *n)
 }
 
 /* sum, the terms tg_vjp_addend gave plus the rule's contribution, is
- * input i's gradient now */
+ * input i's gradient now (in the slot tg_vjp_addend found: nothing has
+ * added slots in between) */
 void
 tg_vjp_addend_done(tg_vjp_ctx *c, int i, TensorObject *sum)
 {
     grad_table *gt = c->table;
-    int64_t pos = 0;
-    if (!tg_idmap_get(gt->index, c->e->slots[i].id, &pos)) {
-        return;                 /* (tg_vjp_addend found it) */
-    }
-    grad_slot_t *gs = &gt->slots[pos];
+    grad_slot_t *gs = &gt->slots[c->addend_at];
     PyObject *old = gs->t;
     gs->t = Py_NewRef((PyObject *)sum);
     Py_XDECREF(old);

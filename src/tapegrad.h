@@ -327,7 +327,6 @@ tg_is_arithmetic(int op)
            op == TG_OP_multiply || op == TG_OP_divide;
 }
 
-/* What a vjp sees.  Upstream gradients and results are Tensors. */
 /* One term of a gradient the sweep's table keeps unevaluated: the product
  * coef * t (t itself when coef is 1), t a float tensor of the gradient's
  * shape and dtype.  A gradient of several terms is their left-to-right
@@ -337,6 +336,7 @@ typedef struct {
     TensorObject *t;
 } tg_term;
 
+/* What a vjp sees.  Upstream gradients and results are Tensors. */
 struct tg_vjp_ctx {
     const tg_entry *e;
     TensorObject **in;         /* saved inputs (NULL where not saved) */
@@ -363,8 +363,8 @@ struct tg_vjp_ctx {
     double scale[2];
     tg_term addend1;           /* tg_vjp_addend's one term for a gradient
                                   held as a plain tensor */
+    Py_ssize_t addend_at;      /* the table slot tg_vjp_addend found */
 };
-
 
 /* What a jvp sees: every input and output of the op just run, and the
  * tangent of each input (NULL: zero, the input does not depend on the
@@ -681,7 +681,8 @@ typedef struct {
                                    the chunks fused passes work in */
 int tg_terms_loops_get(int dtype, tg_terms_loops *l);
 void tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
-                    int dtype, Py_ssize_t start, Py_ssize_t len, char *dst);
+                    int dtype, Py_ssize_t start, Py_ssize_t len, char *dst,
+                    char *scratch);
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,

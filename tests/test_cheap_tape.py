@@ -799,6 +799,13 @@ TERM_CASES = {
     "read_by_tanh": lambda v, c: tf.tanh(tf.sin(v) * v + v ** 2 + v),
     "sqrt": lambda v, c: tf.abs(v) ** 0.5 + v ** 2 + v ** -1.0,
     "result": lambda v, c: v ** 2 + v * c + v,
+    # x's gradient so far one scaled term only the table holds (x**3's
+    # 3 * x^2) under tanh's and sigmoid's fused rules, whose upstream
+    # gradient is shared: the sum is written over that term, scaled
+    "tanh_pow3": lambda v, c: tf.tanh(v) + v ** 3,
+    "sigmoid_pow3": lambda v, c: tf.sigmoid(v) * c + v ** 3,
+    "sum_tanh_pow3": lambda v, c: tf.reduce_sum(tf.tanh(v) + v ** 3),
+    "cos_pow_half": lambda v, c: tf.math.cos(v) + v ** 1.5,
 }
 
 
@@ -816,6 +823,20 @@ def test_terms_give_the_sums_the_ops_give(case, n, dtype):
     assert got.tobytes() == want.tobytes()
     np.testing.assert_array_equal(x.numpy(), xn)
     np.testing.assert_array_equal(c.numpy(), cn)
+
+
+def test_a_scaled_term_under_tanh_keeps_its_coefficient():
+    # tanh's fused rule wrote over x**3's term x^2 as if it were the sum
+    # so far: x^2 + tanh', not 3 x^2 + tanh'
+    xn = np.linspace(-2, 2, 5000)
+    x = tf.constant(xn)
+    for f, d in [(tf.tanh, 1 - np.tanh(xn) ** 2),
+                 (tf.sigmoid, np.exp(-xn) / (1 + np.exp(-xn)) ** 2)]:
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = tf.reduce_sum(f(x) + x ** 3)
+        np.testing.assert_allclose(t.gradient(y, x).numpy(),
+                                   d + 3 * xn ** 2, rtol=1e-12, atol=1e-12)
 
 
 def test_terms_values_against_numpy():
