@@ -483,7 +483,7 @@ tg_unary_times_kernel(const char *name, TensorObject *g, TensorObject *x,
     /* f(x), then g * f(x); the terms' sum (its scratch: buf, before f) */
     double buf[TG_TERMS_BYTES / sizeof(double)];
     double sum[TG_TERMS_BYTES / sizeof(double)];
-    int in_out = nterms == 1 && terms[0].coef == 1.0 && terms[0].t == out;
+    int in_out = tg_terms_are(terms, nterms, out);
     Py_ssize_t n = x->size, isz = tg_dtype_size[x->dtype];
     Py_ssize_t chunk = TG_TERMS_BYTES / isz;
     npy_intp steps[2] = {isz, isz};

@@ -834,10 +834,10 @@ typedef struct {
     tg_terms_loops loops;      /* for tg_terms_chunk */
 } fused_target;
 
-/* Choose the target: `out` is the gradient so far when it is one tensor
- * only the table holds (added into in place), else g when only the vjp
- * holds it, else a term only the table holds (each chunk of the terms is
- * summed before the same chunk of out is written), else a new tensor.
+/* Choose the target: `out` is a term of the gradient so far that only the
+ * table holds (added into in place when it is the one unscaled term; else
+ * each chunk of the terms is summed before that chunk of out is written),
+ * else g when only the vjp holds it, else a new tensor.
  * 0 when the rule does not apply (not two tensors of one float dtype and
  * shape, or something records the sweep), -1 with MemoryError, 1 done
  * (f->out a new reference). */
@@ -853,29 +853,20 @@ fused_out(tg_vjp_ctx *c, PyObject *g, PyObject *y, fused_target *f)
         !tg_same_shape(tg, ty) || !tg_unrecorded()) {
         return 0;
     }
-    if (tg_vjp_addend(c, 0, &f->terms, &f->n) && f->terms[0].t->dtype ==
-        tg->dtype && tg_same_shape(f->terms[0].t, tg)) {
-        PyObject *t0 = (PyObject *)f->terms[0].t;
-        if (f->n == 1 && f->terms[0].coef == 1.0 && tg_exclusive(t0)) {
-            f->out = (TensorObject *)Py_NewRef(t0);
-            return 1;
-        }
-        if (!tg_terms_loops_get(tg->dtype, &f->loops)) {
-            f->n = 0;          /* (out of memory: accumulate adds them) */
-        }
+    if (!tg_vjp_addend(c, 0, &f->terms, &f->n) ||
+        f->terms[0].t->dtype != tg->dtype ||
+        !tg_same_shape(f->terms[0].t, tg) ||
+        !tg_terms_loops_get(tg->dtype, &f->loops)) {
+        f->n = 0;              /* (no loops: out of memory; accumulate adds) */
     }
-    else {
-        f->n = 0;
+    int k = tg_term_exclusive(f->terms, f->n);
+    if (k >= 0) {
+        f->out = (TensorObject *)Py_NewRef(f->terms[k].t);
+        return 1;
     }
     if (tg_exclusive(g)) {
         f->out = (TensorObject *)Py_NewRef(g);
         return 1;
-    }
-    for (int k = 0; k < f->n; k++) {
-        if (tg_exclusive((PyObject *)f->terms[k].t)) {
-            f->out = (TensorObject *)Py_NewRef(f->terms[k].t);
-            return 1;
-        }
     }
     f->out = tg_tensor_new(tg->dtype, tg->ndim, tg->shape);
     return f->out != NULL ? 1 : -1;
@@ -884,10 +875,10 @@ fused_out(tg_vjp_ctx *c, PyObject *g, PyObject *y, fused_target *f)
 /* the gradient a fused rule returns: f->out, which replaced input 0's
  * gradient in the table when the rule added that gradient's terms */
 static PyObject *
-fused_result(tg_vjp_ctx *c, fused_target *f, int added)
+fused_result(tg_vjp_ctx *c, fused_target *f)
 {
     f->out->all_ones = 0;
-    if (added) {
+    if (f->n > 0) {
         tg_vjp_addend_done(c, 0, f->out);
     }
     return (PyObject *)f->out;
@@ -903,9 +894,7 @@ tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
         return NULL;
     }
     out = f.out;
-    /* added over the gradient so far when that is `out` itself */
-    int in_out = f.n == 1 && f.terms[0].coef == 1.0 && f.terms[0].t == out;
-    int added = f.n > 0;
+    int in_out = tg_terms_are(f.terms, f.n, out);
     Py_ssize_t n = tg->size;
     PyThreadState *ts = tg_nogil_begin(n);
     if (kind == TG_FUSED_TANH) {
@@ -925,7 +914,7 @@ tg_fused_grad(tg_vjp_ctx *c, int kind, PyObject *g, PyObject *y)
         }
     }
     tg_nogil_end(ts);
-    return fused_result(c, &f, added);
+    return fused_result(c, &f);
 }
 #undef FUSED_LOOP
 
@@ -948,7 +937,7 @@ tg_fused_unary_grad(tg_vjp_ctx *c, const char *fn, int negate, PyObject *g,
         Py_DECREF(f.out);        /* nothing was written */
         return NULL;
     }
-    return fused_result(c, &f, f.n > 0);
+    return fused_result(c, &f);
 }
 
 /* ---- vectorcall arguments ------------------------------------------------

@@ -339,21 +339,15 @@ static int
 pending_eval(grad_slot_t *s)
 {
     pending *p = s->p;
-    TensorObject *t0 = p->term[0].t, *out = NULL;
+    TensorObject *t0 = p->term[0].t, *out;
     double buf[TG_TERMS_BYTES / sizeof(double)];
     double scratch[TG_TERMS_BYTES / sizeof(double)];
-    for (int k = 0; k < p->n && out == NULL; k++) {
-        if (tg_exclusive((PyObject *)p->term[k].t)) {
-            out = (TensorObject *)Py_NewRef(p->term[k].t);
-        }
-    }
-    if (out == NULL &&
-        (out = tg_tensor_new(t0->dtype, t0->ndim, t0->shape)) == NULL) {
+    int k = tg_term_exclusive(p->term, p->n);
+    int direct = k <= 0;        /* out is term 0, or no term */
+    out = k >= 0 ? (TensorObject *)Py_NewRef(p->term[k].t)
+                 : tg_tensor_new(t0->dtype, t0->ndim, t0->shape);
+    if (out == NULL) {
         return -1;
-    }
-    int direct = 1;             /* out is term 0, or no term */
-    for (int k = 1; k < p->n; k++) {
-        direct &= out != p->term[k].t;
     }
     tg_terms_loops l;
     if (!tg_terms_loops_get(t0->dtype, &l)) {
@@ -396,15 +390,10 @@ term_fits(grad_slot_t *s, PyObject *g, double coef)
         t->size < PENDING_MIN) {
         return 0;
     }
-    if (tg_exclusive(g)) {
-        for (int k = 0; s->p != NULL && k < s->p->n; k++) {
-            if (tg_exclusive((PyObject *)s->p->term[k].t)) {
-                return 0;
-            }
-        }
-        if (s->t != NULL && tg_exclusive(s->t)) {
-            return 0;
-        }
+    if (tg_exclusive(g) &&
+        ((s->p != NULL && tg_term_exclusive(s->p->term, s->p->n) >= 0) ||
+         (s->t != NULL && tg_exclusive(s->t)))) {
+        return 0;
     }
     if (s->p != NULL) {
         have = s->p->term[0].t;

@@ -683,6 +683,27 @@ int tg_terms_loops_get(int dtype, tg_terms_loops *l);
 void tg_terms_chunk(const tg_terms_loops *l, const tg_term *terms, int n,
                     int dtype, Py_ssize_t start, Py_ssize_t len, char *dst,
                     char *scratch);
+
+/* the first term only the table holds (a sum may be written over it), or
+ * -1 */
+static inline int
+tg_term_exclusive(const tg_term *terms, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (tg_exclusive((PyObject *)terms[k].t)) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* the terms are `out` alone, unscaled: their sum with a contribution is
+ * an add into out, in place */
+static inline int
+tg_terms_are(const tg_term *terms, int n, const TensorObject *out)
+{
+    return n == 1 && terms[0].coef == 1.0 && terms[0].t == out;
+}
 int tg_binary_numpy_loop(const char *name, TensorObject *a, TensorObject *b,
                          TensorObject *out);
 int tg_matmul_numpy_loop(TensorObject *a, TensorObject *b, int ta, int tb,
