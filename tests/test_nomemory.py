@@ -178,3 +178,47 @@ def test_gradient_of_a_list_of_targets_failing_for_memory_leaks_nothing():
         gc.collect()
         assert (sys.getrefcount(targets), sys.getrefcount(sources)) == refs, start
     ''')
+
+
+def test_leak_check_counts_the_case_not_tapegrad_caches():
+    # The CI run of 2026-12-07 reported a 'leak' in variable_assign at a
+    # start past the case's last allocation: tapegrad's free list of small
+    # tensor objects filled across the 20 confirming calls (a call that
+    # fails early leaves it fuller, so the next call allocates less and
+    # allocation `start` is a later one each time).  _repeat now starts
+    # every call from emptied caches: filling them is not a leak, and an
+    # error path that keeps a block still is one.
+    out = _child(HARNESS + '''
+    from run_nomemory import _repeat
+
+    def make():
+        # 40 small tensors alive at once, freed to the free list at return
+        return [tf.constant([float(i), 1.0]) for i in range(40)]
+
+    kept = []
+
+    def leaky():
+        try:
+            return make()
+        except MemoryError:
+            kept.append([None] * 3)     # one list per failing call
+            raise
+
+    for _ in range(3):
+        make()
+    C._release_blocks()
+    nothing_fails = 10 ** 6
+    # the measurement without emptied caches: the free list's fill
+    gc.collect()
+    before = sys.getallocatedblocks()
+    attempt(make, nothing_fails, nothing_fails + 1)
+    gc.collect()
+    cache_fill = sys.getallocatedblocks() - before
+    grown = _repeat(make, nothing_fails, nothing_fails + 1, 20)
+    leaked = _repeat(leaky, 5, 6, 20)
+    print(cache_fill, grown, leaked, len(kept))
+    ''')
+    cache_fill, grown, leaked, kept = map(int, out.split())
+    assert cache_fill >= 20          # what fooled the old check
+    assert grown < 20                # not reported
+    assert leaked >= 20 and kept == 21   # 1 + 20 calls, each kept a list

@@ -667,7 +667,7 @@ def _sweep(name, f, mode, limit, expected, live, marks):
     while start < MAX_POINTS:
         if mode == "single" and start >= limit:
             break
-        gc.collect()
+        _settle()
         base = live()
         blocks = sys.getallocatedblocks()
         os.write(2, marks[start] if start < len(marks)
@@ -684,7 +684,7 @@ def _sweep(name, f, mode, limit, expected, live, marks):
         err = None if e is None or isinstance(e, MemoryError) else str(e)[:200]
         why = None if err is None else _known_error(e)
         r = e = None
-        gc.collect()
+        _settle()
         grew = sys.getallocatedblocks() > blocks
         after = live()
         # bookkeeping only after the measurement
@@ -719,16 +719,60 @@ def _stop(name, mode, start):
     return start + FROM_WINDOW if name in WINDOWED_CASES else 0
 
 
-def _repeat(f, start, stop, n):
+def _settle():
+    """Collect, and empty tapegrad's caches (the free list of small tensor
+    objects, the data block cache, cached constants and attributes).  Every
+    attempt starts from the same empty caches, so allocation number `start`
+    is the same allocation on every call (with a warm free list, a call
+    that fails early leaves it fuller, the next call takes more objects
+    from it and allocates less, and 20 'identical' failing calls each fail
+    a different allocation), and the blocks counted before and after an
+    attempt are the case's own, not a cache's fill."""
+    gc.collect()
+    from tapegrad import _tapegrad as C
+    C._release_blocks()
+
+
+def _failing_calls(f, start, stop, n, measure):
+    """measure() after one warm-up call failing at `start` and after n more,
+    each from settled caches: (before, after)."""
     import _testcapi
     args = (start, stop, _testcapi.set_nomemory, _testcapi.remove_mem_hooks)
+    _settle()
     _attempt(f, *args)
-    gc.collect()
-    before = sys.getallocatedblocks()
+    _settle()
+    before = measure()
     for _ in range(n):
         _attempt(f, *args)
-    gc.collect()
-    return sys.getallocatedblocks() - before
+        _settle()
+    return before, measure()
+
+
+def _repeat(f, start, stop, n):
+    before, after = _failing_calls(f, start, stop, n, sys.getallocatedblocks)
+    return after - before
+
+
+def _leak_sites(f, start, stop, n=20):
+    """Where the blocks a leaking start leaves behind were allocated: the
+    Python-level tracebacks (tracemalloc sits under set_nomemory's hooks,
+    so the failing allocation is still number `start`) of the sites that
+    grew by at least n blocks over n failing calls."""
+    import tracemalloc
+    tracemalloc.start(12)
+    try:
+        before, after = _failing_calls(f, start, stop, n,
+                                       tracemalloc.take_snapshot)
+    finally:
+        tracemalloc.stop()
+    sites = []
+    for stat in after.compare_to(before, "traceback"):
+        if stat.count_diff >= n:
+            frames = list(stat.traceback)[-4:]      # innermost last
+            sites.append("%d blocks from %s" % (stat.count_diff, " <- ".join(
+                "%s:%d" % (os.path.basename(fr.filename), fr.lineno)
+                for fr in reversed(frames))))
+    return sites[:3]
 
 
 def _build_from(s, items):
@@ -806,8 +850,13 @@ def child(names, modes, passes):
                 if grown >= 20:
                     confirmed[start] = grown
             if confirmed:
+                first = min(confirmed)
+                sites = _leak_sites(f, first, _stop(name, mode, first))
                 problems.append("leak: 20 calls failing at start N left D more "
-                                "allocated blocks, {N: D} = %r" % confirmed)
+                                "allocated blocks, {N: D} = %r%s" % (
+                                    confirmed, "".join(
+                                        "\n      start %d: %s" % (first, site)
+                                        for site in sites)))
             known = []
             if py_leaks and name in PYTHON_LEVEL_CASES:
                 known = [p for p in problems
@@ -852,7 +901,13 @@ def run_batch(names, modes, passes, timeout):
             case = todo[0]
         tail = [ln for ln in p.stderr.splitlines()
                 if not ln.startswith(("CASE ", "MODE ", "START "))]
-        frames = [ln for ln in tail if ln.strip().startswith("File ")]
+        # the crashing thread's stack (faulthandler's dump), not a
+        # traceback printed earlier (an ignored exception's)
+        dump = tail
+        for i, ln in enumerate(tail):
+            if "most recent call first" in ln:
+                dump = tail[i:]
+        frames = [ln for ln in dump if ln.strip().startswith("File ")]
         known = None
         for path, why in KNOWN_CRASHES.items():
             if frames and path in frames[0]:
