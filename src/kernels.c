@@ -1108,25 +1108,50 @@ tg_unary_kernel(int op, TensorObject *x, TensorObject *out)
 
 /* ---- NumPy bridges ---------------------------------------------------------- */
 
-/* NumPy's function `name`, looked up once (borrowed: the cache in module
- * state keeps it). */
+/* `owner.attr`, looked up once and kept under `key` in the cache in module
+ * state (borrowed).  Per call, a lookup by name would make a fresh name
+ * string, and a method a fresh bound method; CPython 3.11's type attribute
+ * cache also keeps a reference to each fresh name string (it is keyed by
+ * the string's address), up to 4096 of them. */
 PyObject *
-tg_numpy_ufunc(const char *name)
+tg_numpy_attr_cached(const char *key, PyObject *owner, const char *attr)
 {
-    PyObject *f = PyDict_GetItemString(tg_st->numpy_cache, name);
+    PyObject *f = PyDict_GetItemString(tg_st->numpy_cache, key);
     if (f != NULL) {
         return f;
     }
-    f = PyObject_GetAttrString(tg_st->numpy, name);
+    f = PyObject_GetAttrString(owner, attr);
     if (f == NULL) {
         return NULL;
     }
-    if (PyDict_SetItemString(tg_st->numpy_cache, name, f) < 0) {
+    if (PyDict_SetItemString(tg_st->numpy_cache, key, f) < 0) {
         Py_DECREF(f);
         return NULL;
     }
     Py_DECREF(f);
     return f;
+}
+
+/* NumPy's function `name` (borrowed, cached) */
+PyObject *
+tg_numpy_ufunc(const char *name)
+{
+    return tg_numpy_attr_cached(name, tg_st->numpy, name);
+}
+
+/* NumPy's `name`.reduce, a bound method of the ufunc (borrowed, cached) */
+PyObject *
+tg_numpy_ufunc_reduce(const char *name)
+{
+    char key[64];
+    PyObject *f;
+    PyOS_snprintf(key, sizeof(key), "%s.reduce", name);
+    f = PyDict_GetItemString(tg_st->numpy_cache, key);
+    if (f != NULL) {
+        return f;
+    }
+    f = tg_numpy_ufunc(name);
+    return f == NULL ? NULL : tg_numpy_attr_cached(key, f, "reduce");
 }
 
 /* ---- NumPy's floating-point error state -----------------------------------

@@ -576,8 +576,7 @@ reduce_numpy(TensorObject *x, const char *mask, int keepdims)
     kw = Py_BuildValue("{sOsOsO}", "axis", axes, "dtype",
                        (PyObject *)PyArray_DESCR((PyArrayObject *)arr),
                        "keepdims", keepdims ? Py_True : Py_False);
-    PyObject *add = tg_numpy_ufunc("add");
-    reduce = add ? PyObject_GetAttrString(add, "reduce") : NULL;
+    reduce = tg_numpy_ufunc_reduce("add");
     if (kw == NULL || reduce == NULL) {
         goto done;
     }
@@ -594,7 +593,6 @@ done:
     Py_XDECREF(arr);
     Py_XDECREF(axes);
     Py_XDECREF(kw);
-    Py_XDECREF(reduce);
     return r;
 }
 

@@ -30,13 +30,13 @@ call_quiet(const char *name, int nargs, PyObject **args)
             return NULL;
         }
     }
-    PyObject *fn = PyObject_GetAttrString(umath_linalg, name);
+    char key[64];
+    PyOS_snprintf(key, sizeof(key), "linalg.%s", name);
+    PyObject *fn = tg_numpy_attr_cached(key, umath_linalg, name);
     if (fn == NULL) {
         return NULL;
     }
-    PyObject *r = tg_np_vectorcall(fn, args, (size_t)nargs, NULL);
-    Py_DECREF(fn);
-    return r;
+    return tg_np_vectorcall(fn, args, (size_t)nargs, NULL);
 }
 
 /* x as an ndarray LAPACK can take (float16 widened), last two axes swapped
@@ -2225,8 +2225,7 @@ max_keep(scope *S, PyObject *v, PyObject *axes)
     }
     TensorObject *t = (TensorObject *)v;
     PyObject *arr = tg_tensor_as_array(t);
-    PyObject *mx = arr ? tg_numpy_ufunc("maximum") : NULL;
-    PyObject *red = mx ? PyObject_GetAttrString(mx, "reduce") : NULL;
+    PyObject *red = arr ? tg_numpy_ufunc_reduce("maximum") : NULL;
     PyObject *args = red ? PyTuple_Pack(1, arr) : NULL;
     PyObject *tup = args ? PySequence_Tuple(axes) : NULL;
     PyObject *kw = tup ? Py_BuildValue("{sNsOsd}", "axis", tup, "keepdims",
@@ -2234,7 +2233,6 @@ max_keep(scope *S, PyObject *v, PyObject *axes)
                        : NULL;
     PyObject *m = kw ? tg_np_call(red, args, kw) : NULL;
     Py_XDECREF(arr);
-    Py_XDECREF(red);
     Py_XDECREF(args);
     Py_XDECREF(kw);
     TensorObject *mt = result_tensor(m, t->dtype);

@@ -302,13 +302,11 @@ enum { R_MAX, R_MIN, R_PROD, R_LSE, R_VAR, R_STD, R_ALL, R_ANY };
 static PyObject *
 np_reduce(const char *ufunc, PyObject *arr, PyObject *axes)
 {
-    PyObject *f = tg_numpy_ufunc(ufunc), *reduce, *args, *kw, *r = NULL;
-    reduce = f ? PyObject_GetAttrString(f, "reduce") : NULL;
+    PyObject *reduce = tg_numpy_ufunc_reduce(ufunc), *args, *kw, *r = NULL;
     args = reduce ? PyTuple_Pack(1, arr) : NULL;
     kw = args ? Py_BuildValue("{sOsO}", "axis", axes, "keepdims", Py_True)
               : NULL;
     r = kw ? tg_np_call(reduce, args, kw) : NULL;
-    Py_XDECREF(reduce);
     Py_XDECREF(args);
     Py_XDECREF(kw);
     if (r != NULL && !PyArray_Check(r)) {

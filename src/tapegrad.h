@@ -424,6 +424,8 @@ TensorObject *tg_constant_scalar(int dtype, double v);
 TensorObject *tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape,
                                  char *data, PyObject *base);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
+PyObject *tg_tensor_numpy(TensorObject *t);    /* Tensor.numpy() */
+PyObject *tg_tensor_array(TensorObject *t, PyObject *args, PyObject *kw);
 PyObject *tg_reduce_value(const char *helper, TensorObject *t,
                           PyObject *extra); /* a __reduce__ value */
 int64_t tg_next_id(void);
@@ -723,6 +725,9 @@ int tg_binary_kernel(int op, TensorObject *a, TensorObject *b,
                      TensorObject *out);
 int tg_unary_kernel(int op, TensorObject *x, TensorObject *out);
 PyObject *tg_numpy_ufunc(const char *name); /* borrowed, cached */
+PyObject *tg_numpy_ufunc_reduce(const char *name); /* likewise */
+PyObject *tg_numpy_attr_cached(const char *key, PyObject *owner,
+                               const char *attr);
 /* NumPy's errstate(all='ignore') around one NumPy call: begin returns a
  * token (NULL on error); end takes it (NULL: nothing to undo), keeps any
  * pending exception and returns -1 only if the reset itself failed */

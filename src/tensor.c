@@ -757,6 +757,22 @@ tensor_array(TensorObject *self, PyObject *args, PyObject *kw)
     return arr;
 }
 
+/* A Variable's numpy() and __array__ read its value through these: a
+ * direct call, where looking the method up by a fresh name string costs
+ * an allocation and leaves the string in CPython's type attribute cache
+ * (3.11 keys it by the string's address and keeps a reference) */
+PyObject *
+tg_tensor_numpy(TensorObject *t)
+{
+    return tensor_numpy(t, NULL);
+}
+
+PyObject *
+tg_tensor_array(TensorObject *t, PyObject *args, PyObject *kw)
+{
+    return tensor_array(t, args, kw);
+}
+
 /* TF's numpy_text: str() or repr() of the value; rank 0 uses str() of the
  * NumPy scalar in both (shortest round trip: 0.9999546, not np.float32(..));
  * multi-line text starts on a new line. */

@@ -328,21 +328,13 @@ variable_read_value(VariableObject *self, PyObject *Py_UNUSED(ignored))
 static PyObject *
 variable_numpy(VariableObject *self, PyObject *Py_UNUSED(ignored))
 {
-    return PyObject_CallMethod((PyObject *)self->value, "numpy", NULL);
+    return tg_tensor_numpy(self->value);
 }
 
 static PyObject *
 variable_array(VariableObject *self, PyObject *args, PyObject *kw)
 {
-    PyObject *m = PyObject_GetAttrString((PyObject *)self->value,
-                                         "__array__");
-    PyObject *r;
-    if (m == NULL) {
-        return NULL;
-    }
-    r = PyObject_Call(m, args, kw);
-    Py_DECREF(m);
-    return r;
+    return tg_tensor_array(self->value, args, kw);
 }
 
 static PyObject *
