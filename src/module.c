@@ -1171,6 +1171,12 @@ mod_block_cache(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(nn)", n, bytes);
 }
 
+static PyObject *
+mod_elisions(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(tg_elisions);
+}
+
 /* _fill(text, indent, subsequent_indent): the docstrings' paragraph
  * filler, for tests/test_signatures.py to hold against textwrap.fill */
 static PyObject *
@@ -1504,6 +1510,10 @@ static PyMethodDef module_methods[] = {
     {"_block_cache", (PyCFunction)mod_block_cache, METH_NOARGS,
      "_block_cache($module, /)\n--\n\n"
      "(blocks, bytes) of large tensor data waiting in the cache for reuse."},
+    {"_elisions", (PyCFunction)mod_elisions, METH_NOARGS,
+     "_elisions($module, /)\n--\n\n"
+     "How many operator results so far were computed in place in a "
+     "temporary operand's block (temporary elision, tensor.c)."},
     {"_adopt", (PyCFunction)mod_adopt, METH_O,
      "_adopt($module, array, /)\n--\n\n"
      "A Tensor over a fresh ndarray's bytes, no copy (private: the array "

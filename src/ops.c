@@ -17,6 +17,37 @@
 
 /* ---- elementwise arithmetic ------------------------------------------------------ */
 
+/* The output computed in place in the operand an operator donated
+ * (tensor.c, "temporary elision"), when it is one of this op's inputs,
+ * has the output's shape and dtype, the other operand is as large or a
+ * single element (one pass over exactly aliased buffers, as NumPy's
+ * in-place loops), and no tape that is recording saves that input.  1 if
+ * taken, 0 if not, -1 on error. */
+static int
+donated_output(int op, TensorObject **in, int dt, int ndim,
+               const Py_ssize_t *shape, TensorObject **out)
+{
+    TensorObject *d = tg_elide_donor;
+    int k = d == in[0] ? 0 : d == in[1] ? 1 : -1;
+    int saves = tg_ops[op].flags &
+                (TG_SAVE_INS | (k == 0 ? TG_SAVE_IN0 : TG_SAVE_IN1));
+    if (k < 0) {
+        return 0;
+    }
+    tg_elide_donor = NULL;
+    if (Py_REFCNT(d) != 1 || d->dtype != dt || d->ndim != ndim ||
+        (saves && tg_num_recording > 0) || tg_num_accumulating > 0 ||
+        (in[1 - k]->size != 1 && in[1 - k]->size != d->size)) {
+        return 0;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (d->shape[i] != shape[i]) {
+            return 0;
+        }
+    }
+    return tg_tensor_take_block(d, out);
+}
+
 int
 tg_binary_forward(int op, TensorObject **in, TensorObject **out)
 {
@@ -56,8 +87,14 @@ tg_binary_forward(int op, TensorObject **in, TensorObject **out)
     else if (op == TG_OP_divide && !tg_is_float(dt)) {
         dt = TG_FLOAT64; /* TF: int32 / int32 is float64 */
     }
-    *out = tg_tensor_new(dt, ndim, shape);
-    if (*out == NULL) {
+    *out = NULL;
+    if (tg_elide_donor != NULL) {
+        int taken = donated_output(op, in, dt, ndim, shape, out);
+        if (taken < 0) {
+            return -1;
+        }
+    }
+    if (*out == NULL && (*out = tg_tensor_new(dt, ndim, shape)) == NULL) {
         return -1;
     }
     if (tg_binary_kernel(op, in[0], in[1], *out) < 0) {

@@ -425,6 +425,10 @@ TensorObject *tg_tensor_external(int dtype, int ndim, const Py_ssize_t *shape,
                                  char *data, PyObject *base);
 PyObject *tg_tensor_as_array(TensorObject *t); /* read-only view */
 PyObject *tg_tensor_numpy(TensorObject *t);    /* Tensor.numpy() */
+/* temporary elision (tensor.c): the operand an operator may compute in */
+extern TensorObject *tg_elide_donor;
+extern Py_ssize_t tg_elisions;
+int tg_tensor_take_block(TensorObject *d, TensorObject **out);
 PyObject *tg_tensor_array(TensorObject *t, PyObject *args, PyObject *kw);
 PyObject *tg_reduce_value(const char *helper, TensorObject *t,
                           PyObject *extra); /* a __reduce__ value */

@@ -19,6 +19,7 @@
  */
 #include "tapegrad.h"
 #include "structmember.h"
+#include "opcode.h"            /* BINARY_OP: temporary elision */
 #include <stddef.h>
 
 Py_ssize_t tg_live_tensors = 0;
@@ -378,6 +379,95 @@ TensorObject *
 tg_tensor_new(int dtype, int ndim, const Py_ssize_t *shape)
 {
     return tensor_alloc(dtype, ndim, shape, -1);
+}
+
+/* ---- temporary elision ----------------------------------------------------
+ * In `sin(x) * x + x**2` the add's operands are temporaries: nothing but
+ * the interpreter's stack refers to them, and they die as soon as the add
+ * returns.  Like NumPy for its arrays, the add then computes in place, in
+ * one operand's block, instead of writing a third 4 MB buffer (1e6
+ * float32: the forward's add went from a cold destination to a warm one).
+ *
+ * An operand is donated (tg_elide_donor, set by the operator slots below
+ * and read by tg_binary_forward) only when all of these hold:
+ *   - it is a Tensor owning a block (BLOCK_MIN bytes or more, not a view)
+ *     and only one reference exists: the stack's.  No name, no tape saved
+ *     it, no view or .numpy() array shares its bytes, no weak reference.
+ *   - the running frame is executing a binary operator (BINARY_OP): the
+ *     slot was called by the interpreter, whose stack holds that one
+ *     reference and drops it after the call.  C code calling
+ *     PyNumber_Add on an object it owns alone, and uses afterwards, is
+ *     not (NumPy guards the same case with a backtrace).  Our own C code
+ *     calls the ops directly, never through these slots.
+ *   - no forward accumulator is active (a jvp reads the op's inputs after
+ *     the forward), and under a recording tape the op's row does not save
+ *     that input (add and subtract save none; a saved input would be read
+ *     by the gradient).  tg_binary_forward checks the shapes and dtype.
+ * The result takes the block over and the donor becomes a view of the
+ * result: the donor's bytes change, but nothing can see it before it dies.
+ * A plain global, read and written with the GIL held: a forward takes it
+ * only if it is one of the forward's own inputs. */
+TensorObject *tg_elide_donor = NULL;
+Py_ssize_t tg_elisions = 0;     /* results so made: tests read it */
+
+/* Give `d`'s block to a new tensor of d's shape and dtype, *out.  1 done,
+ * 0 if d owns no block to give (nothing changed), -1 on error. */
+int
+tg_tensor_take_block(TensorObject *d, TensorObject **out)
+{
+    TensorObject *t;
+    if (!owns_block(d) || d->weakreflist != NULL) {
+        return 0;
+    }
+    t = tensor_obj(d->dtype, d->ndim, d->shape, d->size, sizeof(block));
+    if (t == NULL) {
+        return -1;
+    }
+    memcpy(t->data, inline_start(d), sizeof(block)); /* the block's record */
+    t->data = d->data;
+    d->base = Py_NewRef(t);    /* d no longer owns it (owns_block) */
+    d->all_ones = 0;           /* its bytes are about to change */
+    *out = t;
+    tg_elisions++;
+    return 1;
+}
+
+/* Is the innermost Python frame executing BINARY_OP (see above)? */
+static int
+in_binary_operator(void)
+{
+    PyFrameObject *frame = PyThreadState_GetFrame(PyThreadState_Get());
+    PyCodeObject *code;
+    PyObject *bytes;
+    int lasti, yes = 0;
+    if (frame == NULL) {
+        return 0;
+    }
+    code = PyFrame_GetCode(frame);
+    lasti = PyFrame_GetLasti(frame);
+    bytes = PyCode_GetCode(code);
+    if (bytes == NULL) {
+        PyErr_Clear();         /* only a missed elision */
+    }
+    else {
+        yes = lasti >= 0 && lasti < PyBytes_GET_SIZE(bytes) &&
+              (unsigned char)PyBytes_AS_STRING(bytes)[lasti] == BINARY_OP;
+        Py_DECREF(bytes);
+    }
+    Py_DECREF(code);
+    Py_DECREF(frame);
+    return yes;
+}
+
+/* An operand the operator slots may donate (the cheap tests first: a
+ * small tensor pays two compares) */
+static int
+donatable(PyObject *o)
+{
+    TensorObject *t = (TensorObject *)o;
+    return Py_REFCNT(o) == 1 && Py_IS_TYPE(o, tg_st->tensor_type) &&
+           t->size >= (Py_ssize_t)(BLOCK_MIN / 8) && owns_block(t) &&
+           t->weakreflist == NULL && tg_num_accumulating == 0;
 }
 
 /* A tensor that shares `src`'s bytes with another shape (same size) and,
@@ -1116,15 +1206,39 @@ binary(int op, PyObject *a, PyObject *b)
     return tg_call(op, 2, args, NULL);
 }
 
+/* + - * /: an operand the interpreter alone holds may give the result its
+ * block (see "temporary elision") */
+static PyObject *
+arithmetic(int op, PyObject *a, PyObject *b)
+{
+    PyObject *r;
+    int da = donatable(a), db = !da && donatable(b);
+    if (!(da || db) || !tg_convertible(a) || !tg_convertible(b) ||
+        !in_binary_operator()) {
+        return binary(op, a, b);
+    }
+    tg_elide_donor = (TensorObject *)(da ? a : b);
+    r = binary(op, a, b);
+    tg_elide_donor = NULL;
+    return r;
+}
+
+#define ARITHMETIC_SLOT(NAME, OP)                             \
+    PyObject *tg_nb_##NAME(PyObject *a, PyObject *b)          \
+    {                                                         \
+        return arithmetic(OP, a, b);                          \
+    }
+ARITHMETIC_SLOT(add, TG_OP_add)
+ARITHMETIC_SLOT(subtract, TG_OP_subtract)
+ARITHMETIC_SLOT(multiply, TG_OP_multiply)
+ARITHMETIC_SLOT(true_divide, TG_OP_divide)
+#undef ARITHMETIC_SLOT
+
 #define BINARY_SLOT(NAME, OP)                                 \
     PyObject *tg_nb_##NAME(PyObject *a, PyObject *b)          \
     {                                                         \
         return binary(OP, a, b);                              \
     }
-BINARY_SLOT(add, TG_OP_add)
-BINARY_SLOT(subtract, TG_OP_subtract)
-BINARY_SLOT(multiply, TG_OP_multiply)
-BINARY_SLOT(true_divide, TG_OP_divide)
 BINARY_SLOT(matmul, TG_OP_matmul)
 BINARY_SLOT(floor_divide, TG_OP_floordiv)
 BINARY_SLOT(remainder, TG_OP_floormod)

@@ -1,0 +1,199 @@
+"""Temporary elision (src/tensor.c): an operator whose operand only the
+interpreter's stack holds computes its result in that operand's block.
+Each test says when it must happen, or must not, and that the values are
+the ones a fresh buffer gives."""
+import functools
+import operator
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import tapegrad as tf
+from tapegrad import _tapegrad as C
+
+N = 1 << 17                      # 512 KB of float32: a tensor with a block
+
+
+def make_x():
+    # (not a fixture: conftest counts live tensors before fixtures go)
+    return tf.constant(np.random.default_rng(3).uniform(-2, 2, N)
+                       .astype(np.float32))
+
+
+def elided(fn):
+    """fn's result, and how many results were made in place meanwhile"""
+    before = C._elisions()
+    r = fn()
+    return r, C._elisions() - before
+
+
+def test_a_temporary_operand_gives_its_block():
+    x = make_x()
+    a = x.numpy()
+    r, n = elided(lambda: tf.math.sin(x) * x + x * x)
+    assert n == 2                # the product into sin's block, the sum
+    np.testing.assert_array_equal(r.numpy(),
+                                  np.sin(a) * a + a * a)
+
+
+# each operator written out on the temporary: passed to a function, it
+# would have a name there (two references)
+OPERATORS = {
+    "+": (lambda x: tf.math.exp(x) + 2.0, lambda x: 2.0 + tf.math.exp(x),
+          np.add),
+    "-": (lambda x: tf.math.exp(x) - 2.0, lambda x: 2.0 - tf.math.exp(x),
+          np.subtract),
+    "*": (lambda x: tf.math.exp(x) * 2.0, lambda x: 2.0 * tf.math.exp(x),
+          np.multiply),
+    "/": (lambda x: tf.math.exp(x) / 2.0, lambda x: 2.0 / tf.math.exp(x),
+          np.divide),
+}
+
+
+@pytest.mark.parametrize("sym", sorted(OPERATORS))
+@pytest.mark.parametrize("side", [0, 1])
+def test_every_arithmetic_operator_and_side(sym, side):
+    x = make_x()
+    a = x.numpy()
+    fn, ref = OPERATORS[sym][side], OPERATORS[sym][2]
+    r, n = elided(lambda: fn(x))
+    assert n == 1
+    two = np.float32(2.0)
+    want = ref(np.exp(a), two) if side == 0 else ref(two, np.exp(a))
+    np.testing.assert_array_equal(r.numpy(), want)
+
+
+def test_named_operands_are_never_written():
+    x = make_x()
+    a = x.numpy().copy()
+    s = tf.math.sin(x)
+    r, n = elided(lambda: s + x)
+    assert n == 0
+    np.testing.assert_array_equal(s.numpy(), np.sin(a))
+    np.testing.assert_array_equal(x.numpy(), a)
+    np.testing.assert_array_equal(r.numpy(), np.sin(a) + a)
+
+
+def test_calls_from_c_code_are_not_elided():
+    x = make_x()
+    # operator.add and functools.reduce call the slot from C: the frame is
+    # not executing a binary operator, whatever the reference count
+    r, n = elided(lambda: operator.add(tf.math.sin(x), 1.0))
+    assert n == 0
+    r2, n2 = elided(lambda: functools.reduce(
+        operator.add, [tf.math.sin(x), x, x]))
+    assert n2 == 0
+    a = x.numpy()
+    np.testing.assert_array_equal(r2.numpy(), np.sin(a) + a + a)
+
+
+def test_views_and_shared_bytes_are_not_written():
+    x = make_x()
+    a = x.numpy().copy()
+    # a reshape is a view of x: its bytes are x's
+    r, n = elided(lambda: tf.reshape(x, [N // 4, 4]) + 1.0)
+    assert n == 0
+    np.testing.assert_array_equal(x.numpy(), a)
+    # an ndarray given to constant may be adopted: it must stay as it was
+    arr = np.ones(N, np.float32)
+    r, n = elided(lambda: tf.constant(arr) * 3.0)
+    np.testing.assert_array_equal(arr, np.ones(N, np.float32))
+    np.testing.assert_array_equal(r.numpy(), np.full(N, 3.0, np.float32))
+    # the product with all ones is a view of the other factor
+    s = tf.math.sin(x)
+    r, n = elided(lambda: (s * tf.ones_like(s)) + 1.0)
+    np.testing.assert_array_equal(s.numpy(), np.sin(a))
+    np.testing.assert_array_equal(r.numpy(), np.sin(a) + np.float32(1))
+
+
+def test_small_tensors_weak_references_and_broadcasts_are_not_elided():
+    x = make_x()
+    small = tf.constant(np.ones(1000, np.float32))
+    _, n = elided(lambda: tf.math.exp(small) + 1.0)
+    assert n == 0
+    # the temporary broadcast into a larger result: no block of that size
+    col = tf.constant(np.ones((N // 8, 1), np.float32))
+    row = tf.constant(np.ones((1, 8), np.float32))
+    r, n = elided(lambda: tf.math.exp(col) + row)
+    assert n == 0 and r.shape == (N // 8, 8)
+    # a weakly referenced temporary: the weak reference would see it change
+    hold = [tf.math.exp(x)]
+    ref = weakref.ref(hold[0])
+    _, n = elided(lambda: hold.pop() + 1.0)
+    assert n == 0 and ref() is None
+
+
+def test_integer_division_changes_dtype_and_is_not_elided():
+    i = tf.constant(np.arange(1, N + 1, dtype=np.int32))
+    a = i.numpy()
+    r, n = elided(lambda: (i + i) / i)       # int32 / int32 is float64
+    assert n == 0 and r.dtype == tf.float64
+    np.testing.assert_array_equal(r.numpy(), (a + a) / a)
+    r, n = elided(lambda: (i + i) * i)       # same dtype: elided
+    assert n == 1 and r.dtype == tf.int32
+    np.testing.assert_array_equal(r.numpy(), (a + a) * a)
+
+
+def test_a_tape_keeps_the_inputs_its_gradient_reads():
+    x = make_x()
+    a = x.numpy()
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        # multiply saves both inputs: sin(x) is not written; the sum of
+        # two temporaries saves nothing: elided
+        y, n = elided(lambda: tf.math.sin(x) * x + x * x)
+        loss = tf.reduce_sum(y)
+    assert n == 1
+    g = tape.gradient(loss, x)
+    np.testing.assert_allclose(g.numpy(), np.cos(a) * a + np.sin(a) + 2 * a,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_second_order_through_elided_ops():
+    x = make_x()
+    a = x.numpy()
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            loss = tf.reduce_sum(tf.math.sin(x) * x + x * x)
+        g = inner.gradient(loss, x)
+        gg = tf.reduce_sum(g * 1.0 + 0.0)
+    h = outer.gradient(gg, x)
+    # d/dx (cos(x) x + sin(x) + 2x) = 2 cos(x) - x sin(x) + 2
+    np.testing.assert_allclose(h.numpy(), 2 * np.cos(a) - a * np.sin(a) + 2,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_forward_accumulators_see_their_inputs_unchanged():
+    x = make_x()
+    a = x.numpy()
+    with tf.autodiff.ForwardAccumulator(x, tf.ones_like(x)) as acc:
+        y, n = elided(lambda: tf.math.sin(x) * tf.math.exp(x) + x * x)
+    assert n == 0
+    np.testing.assert_allclose(
+        acc.jvp(y).numpy(),
+        np.cos(a) * np.exp(a) + np.sin(a) * np.exp(a) + 2 * a,
+        rtol=1e-5, atol=1e-5)
+
+
+def test_threads_each_get_their_own_values():
+    rng = np.random.default_rng(5)
+    inputs = [rng.uniform(-1, 1, N).astype(np.float32) for _ in range(4)]
+    bad = []
+
+    def run(a):
+        t = tf.constant(a)
+        want = np.sin(a) * a + a * a - a / np.float32(3)
+        for _ in range(20):
+            got = (tf.math.sin(t) * t + t * t - t / 3.0).numpy()
+            if not np.array_equal(got, want):
+                bad.append(1)
+    threads = [threading.Thread(target=run, args=(a,)) for a in inputs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert bad == []
