@@ -1223,27 +1223,21 @@ arithmetic(int op, PyObject *a, PyObject *b)
     return r;
 }
 
-#define ARITHMETIC_SLOT(NAME, OP)                             \
+/* tg_nb_NAME(a, b): HOW(OP, a, b), arithmetic or binary */
+#define BINARY_SLOT(NAME, HOW, OP)                            \
     PyObject *tg_nb_##NAME(PyObject *a, PyObject *b)          \
     {                                                         \
-        return arithmetic(OP, a, b);                          \
+        return HOW(OP, a, b);                                 \
     }
-ARITHMETIC_SLOT(add, TG_OP_add)
-ARITHMETIC_SLOT(subtract, TG_OP_subtract)
-ARITHMETIC_SLOT(multiply, TG_OP_multiply)
-ARITHMETIC_SLOT(true_divide, TG_OP_divide)
-#undef ARITHMETIC_SLOT
-
-#define BINARY_SLOT(NAME, OP)                                 \
-    PyObject *tg_nb_##NAME(PyObject *a, PyObject *b)          \
-    {                                                         \
-        return binary(OP, a, b);                              \
-    }
-BINARY_SLOT(matmul, TG_OP_matmul)
-BINARY_SLOT(floor_divide, TG_OP_floordiv)
-BINARY_SLOT(remainder, TG_OP_floormod)
-BINARY_SLOT(and, TG_OP_logical_and)
-BINARY_SLOT(or, TG_OP_logical_or)
+BINARY_SLOT(add, arithmetic, TG_OP_add)
+BINARY_SLOT(subtract, arithmetic, TG_OP_subtract)
+BINARY_SLOT(multiply, arithmetic, TG_OP_multiply)
+BINARY_SLOT(true_divide, arithmetic, TG_OP_divide)
+BINARY_SLOT(matmul, binary, TG_OP_matmul)
+BINARY_SLOT(floor_divide, binary, TG_OP_floordiv)
+BINARY_SLOT(remainder, binary, TG_OP_floormod)
+BINARY_SLOT(and, binary, TG_OP_logical_and)
+BINARY_SLOT(or, binary, TG_OP_logical_or)
 #undef BINARY_SLOT
 
 PyObject *
