@@ -544,6 +544,18 @@ def _cases():
             y = tf.reduce_sum(a + c)
         return t.gradient(y, v).numpy()
 
+    big_block = tf.constant(np.linspace(-1, 1, 1 << 16, dtype=np.float32))
+
+    @case("elided_operators")
+    def _():
+        # temporary elision (tensor.c): results computed in a temporary
+        # operand's block, outside and inside a tape
+        r = tf.math.sin(big_block) * 2.0 + big_block - 1.0
+        with tf.GradientTape() as t:
+            t.watch(big_block)
+            y = tf.reduce_sum(tf.math.exp(big_block) + big_block * 3.0)
+        return r, t.gradient(y, big_block)
+
     # printing, conversion, indexing, operators
     cases["repr_tensor"] = lambda: repr(x)
     cases["str_tensor"] = lambda: str(x)
