@@ -89,6 +89,22 @@ def test_calls_from_c_code_are_not_elided():
     np.testing.assert_array_equal(r2.numpy(), np.sin(a) + a + a)
 
 
+def test_numpy_object_arrays_keep_their_elements():
+    # `objs + objs` is a BINARY_OP in this frame, but NumPy's object loop
+    # calls PyNumber_Add on elements the array alone holds: the backtrace
+    # finds NumPy's frames between the slot and the interpreter
+    x = make_x()
+    a = x.numpy()
+    objs = np.empty(2, dtype=object)
+    objs[0] = tf.math.exp(x)
+    objs[1] = tf.math.sin(x)
+    r, n = elided(lambda: objs + objs)
+    assert n == 0
+    np.testing.assert_array_equal(objs[0].numpy(), np.exp(a))
+    np.testing.assert_array_equal(objs[1].numpy(), np.sin(a))
+    np.testing.assert_array_equal(r[0].numpy(), np.exp(a) + np.exp(a))
+
+
 def test_views_and_shared_bytes_are_not_written():
     x = make_x()
     a = x.numpy().copy()

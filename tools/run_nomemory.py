@@ -544,7 +544,7 @@ def _cases():
             y = tf.reduce_sum(a + c)
         return t.gradient(y, v).numpy()
 
-    big_block = tf.constant(np.linspace(-1, 1, 1 << 16, dtype=np.float32))
+    big_block = tf.constant(np.linspace(-1, 1, 1 << 17, dtype=np.float32))
 
     @case("elided_operators")
     def _():
