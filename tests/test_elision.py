@@ -105,6 +105,35 @@ def test_numpy_object_arrays_keep_their_elements():
     np.testing.assert_array_equal(r[0].numpy(), np.exp(a) + np.exp(a))
 
 
+def test_slots_called_by_cpython_code_holding_the_operand():
+    # `__add__ = t.__add__` in a class body: `obj + 1.0` is a BINARY_OP in
+    # this frame, and t's one reference is the method wrapper's (found by
+    # a review).  The slot sees _PyObject_MakeTpCall and slot_nb_add below
+    # it, not a walk learned from the interpreter's own operators.
+    x = make_x()
+    a = x.numpy()
+    held = tf.math.exp(x)
+
+    class Shift:
+        __add__ = held.__add__
+        __rsub__ = held.__rsub__
+        __mul__ = staticmethod(held.__mul__)
+        __iadd__ = held.__add__
+    del held
+    s = Shift()
+    for _ in range(2):
+        r, n = elided(lambda: s + 1.0)
+        assert n == 0
+        np.testing.assert_array_equal(r.numpy(), np.exp(a) + np.float32(1))
+        r, n = elided(lambda: 1.0 - s)
+        assert n == 0
+        r, n = elided(lambda: s * 2.0)
+        assert n == 0
+    t = s
+    t += 3.0
+    np.testing.assert_array_equal(Shift.__add__.__self__.numpy(), np.exp(a))
+
+
 def test_views_and_shared_bytes_are_not_written():
     x = make_x()
     a = x.numpy().copy()
