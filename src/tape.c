@@ -105,6 +105,11 @@ thread_stack(int create)
     }
     dict = PyThreadState_GetDict();
     if (dict == NULL) {
+        /* with the GIL held, only a dict that could not be allocated (the
+         * thread's first use; CPython clears that MemoryError) */
+        if (create && !PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
         return NULL;
     }
     s = (StackObject *)PyDict_GetItemWithError(dict, tg_st->thread_key);
