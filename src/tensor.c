@@ -575,16 +575,25 @@ static void *good_walks[GOOD_WALKS][WALK_MAX];
 static int good_n = 0;
 static int walks_state = 0;        /* 0 not learned, 1 learning, 2 learned */
 static PyThreadState *learner;     /* while learning: its thread, */
-static PyObject *learning_code;    /* and the code it runs */
+static PyObject *learning_code;    /* the code it runs, */
+static PyObject *lesson_vars[3];   /* and its operands a, b, f */
 
-/* In the slots, while learning: keep this walk if it is the lesson's */
+static int
+lesson_operand(PyObject *o)
+{
+    return o == lesson_vars[0] || o == lesson_vars[1] || o == lesson_vars[2];
+}
+
+/* In the slots, while learning: keep this walk if it is the lesson's own
+ * operator (its thread, its code, its operands) */
 static void
-learn_walk(void)
+learn_walk(PyObject *a, PyObject *b)
 {
     PyFrameObject *frame;
     PyCodeObject *code;
     void *walk[WALK_MAX] = {NULL};
-    if (PyThreadState_Get() != learner ||
+    if (PyThreadState_Get() != learner || !lesson_operand(a) ||
+        !lesson_operand(b) ||
         (frame = PyThreadState_GetFrame(learner)) == NULL) {
         return;
     }
@@ -603,6 +612,10 @@ learn_walk(void)
     Py_DECREF(frame);
 }
 
+/* Run the lesson (see above): 0 learned, -1 not now (another thread is
+ * learning, or memory ran out: the next large operand tries again), -2
+ * with an exception to raise (the lesson's frame ran a signal handler:
+ * Ctrl-C is the user's, raised by their operator). */
 static int
 learn_walks(void)
 {
@@ -630,15 +643,27 @@ learn_walks(void)
                              PyEval_GetBuiltins()) == 0) {
         walks_state = 1;
         learner = PyThreadState_Get();
+        lesson_vars[0] = a;
+        lesson_vars[1] = b;
+        lesson_vars[2] = f;
+        /* unseen by trace and profile functions: a debugger would step
+         * into it, and a tracer could change what it runs */
+        PyThreadState_EnterTracing(learner);
         r = PyEval_EvalCode(learning_code, globals, NULL);
+        PyThreadState_LeaveTracing(learner);
         learner = NULL;
+        lesson_vars[0] = lesson_vars[1] = lesson_vars[2] = NULL;
     }
-    /* learned if the lesson ran: if it could not (memory), try again on
-     * the next large operand, eliding nothing until then */
+    /* learned if the lesson ran; if it could not for memory (or the
+     * recursion limit), the next large operand tries again, eliding
+     * nothing until then */
     walks_state = r != NULL ? 2 : 0;
     if (r == NULL) {
         good_n = 0;
-        PyErr_Clear();
+        if (PyErr_ExceptionMatches(PyExc_MemoryError) ||
+            PyErr_ExceptionMatches(PyExc_RecursionError)) {
+            PyErr_Clear();
+        }
     }
     Py_XDECREF(r);
     Py_CLEAR(learning_code);
@@ -646,17 +671,20 @@ learn_walks(void)
     Py_XDECREF(a);
     Py_XDECREF(b);
     Py_XDECREF(f);
-    return walks_state == 2 ? 0 : -1;
+    return walks_state == 2 ? 0 : PyErr_Occurred() ? -2 : -1;
 }
 
 /* The slot was called by the interpreter's binary operator: a learned
- * walk, exactly */
+ * walk, exactly.  1 yes, 0 no, -1 with an exception (learn_walks) */
 static int
 called_by_interpreter(void)
 {
     void *walk[WALK_MAX] = {NULL};
-    if (walks_state != 2 && learn_walks() < 0) {
-        return 0;
+    if (walks_state != 2) {
+        int rc = learn_walks();
+        if (rc < 0) {
+            return rc == -2 ? -1 : 0;
+        }
     }
     if (walk_to_interpreter(walk) == 0) {
         return 0;
@@ -670,8 +698,10 @@ called_by_interpreter(void)
 }
 #else
 static void
-learn_walk(void)
+learn_walk(PyObject *a, PyObject *b)
 {
+    (void)a;
+    (void)b;
 }
 
 static int
@@ -683,10 +713,11 @@ called_by_interpreter(void)
 static int walks_state = 0;
 #endif
 
+/* 1 yes, 0 no, -1 with an exception */
 static int
 in_binary_operator(void)
 {
-    return frame_at_binary_op() && called_by_interpreter();
+    return frame_at_binary_op() ? called_by_interpreter() : 0;
 }
 
 /* An operand the operator slots may donate (the cheap tests first: a
@@ -1447,15 +1478,17 @@ static PyObject *
 arithmetic(int op, PyObject *a, PyObject *b)
 {
     PyObject *r;
-    int da, db;
+    int da, db, at;
     if (walks_state == 1) {
-        learn_walk();          /* tapegrad is learning its operators */
+        learn_walk(a, b);      /* tapegrad is learning its operators */
     }
     da = donatable(a);
     db = !da && donatable(b);
-    if (!(da || db) || !tg_convertible(a) || !tg_convertible(b) ||
-        !in_binary_operator()) {
+    if (!(da || db) || !tg_convertible(a) || !tg_convertible(b)) {
         return binary(op, a, b);
+    }
+    if ((at = in_binary_operator()) <= 0) {
+        return at < 0 ? NULL : binary(op, a, b);
     }
     tg_elide_donor = (TensorObject *)(da ? a : b);
     r = binary(op, a, b);
