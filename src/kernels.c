@@ -1120,7 +1120,12 @@ tg_numpy_attr_cached(const char *key, PyObject *owner, const char *attr)
     if (f != NULL) {
         return f;
     }
-    f = PyObject_GetAttrString(owner, attr);
+    /* by an interned name: one string object however often a failing
+     * allocation makes the lookup above miss, not one more kept by the
+     * type cache each time */
+    PyObject *name = PyUnicode_InternFromString(attr);
+    f = name != NULL ? PyObject_GetAttr(owner, name) : NULL;
+    Py_XDECREF(name);
     if (f == NULL) {
         return NULL;
     }
@@ -1144,13 +1149,8 @@ PyObject *
 tg_numpy_ufunc_reduce(const char *name)
 {
     char key[64];
-    PyObject *f;
+    PyObject *f = tg_numpy_ufunc(name);
     PyOS_snprintf(key, sizeof(key), "%s.reduce", name);
-    f = PyDict_GetItemString(tg_st->numpy_cache, key);
-    if (f != NULL) {
-        return f;
-    }
-    f = tg_numpy_ufunc(name);
     return f == NULL ? NULL : tg_numpy_attr_cached(key, f, "reduce");
 }
 

@@ -395,19 +395,22 @@ tg_tensor_new(int dtype, int ndim, const Py_ssize_t *shape)
  * An operand is donated (tg_elide_donor, set by the operator slots below
  * and read by tg_binary_forward) only when all of these hold:
  *   - it is a Tensor owning a block of ELIDE_MIN bytes or more (not a
- *     view) and only one reference exists: the stack's.  No name, no tape saved
- *     it, no view or .numpy() array shares its bytes, no weak reference.
+ *     view) and only one reference exists: the stack's.  No name, no tape
+ *     saved it, no view or .numpy() array shares its bytes, no weak
+ *     reference.
  *   - the slot was called by the interpreter's binary operator: the
  *     running frame is executing BINARY_OP, and the C stack from the slot
- *     up to the interpreter's loop (_PyEval_EvalFrameDefault) holds only
- *     CPython's own code (PyNumber_Add, binary_op1), as NumPy checks with
- *     a backtrace for its own elision.  Then the one reference is the
- *     value stack's, dropped after the call.  A reference count of 1 alone
- *     is not enough: C code may call PyNumber_Add on an object it holds
- *     alone and use it afterwards (NumPy's loops over an object array of
- *     tensors, `objs + objs`, hold each element once, as does Cython code
- *     on its temporaries).  Our own C code calls the ops directly, never
- *     through these slots.  Without glibc's backtrace, nothing is elided.
+ *     up to the interpreter's loop (_PyEval_EvalFrameDefault) is exactly
+ *     one the interpreter's own operators give (learned once, see "the
+ *     walks are learned" below; NumPy checks its own elision with a
+ *     backtrace).  Then the one reference is the value stack's, dropped
+ *     after the call.  A reference count of 1 alone is not enough: C code
+ *     may call PyNumber_Add on an object it holds alone and use it
+ *     afterwards (NumPy's loops over an object array of tensors, `objs +
+ *     objs`, hold each element once; so does a method wrapper set as a
+ *     class's `__add__`, and Cython code its temporaries).  Our own C code
+ *     calls the ops directly, never through these slots.  Without glibc
+ *     (dladdr, the unwinder), nothing is elided.
  *   - no forward accumulator is active (a jvp reads the op's inputs after
  *     the forward), and under a recording tape the op's row does not save
  *     that input (add and subtract save none; a saved input would be read
@@ -722,7 +725,7 @@ in_binary_operator(void)
 
 /* An operand the operator slots may donate (the cheap tests first: a
  * small tensor pays two compares).  From ELIDE_MIN bytes: the check's
- * backtrace costs ~1.5 us, more than elision saved on 256 KB (exp(x) + 1
+ * stack walk costs ~1.5 us, more than elision saved on 256 KB (exp(x) + 1
  * at 64K float32: 33.6 -> 35.0 us) and less than it saves on 512 KB (128K:
  * 74.2 -> 70.5 us; 1M: 869 -> 706 us). */
 #define ELIDE_MIN ((Py_ssize_t)512 * 1024)
