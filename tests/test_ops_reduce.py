@@ -175,6 +175,30 @@ def test_large_reductions_match_numpy(name, rng):
         np.testing.assert_allclose(got, NUMPY[name](a, axis=ax), rtol=1e-10)
 
 
+@pytest.mark.parametrize("n", [4097, 4127, 4128, 4639, 100003, 10 ** 6])
+def test_large_float32_sums_are_as_accurate_as_numpys(n, rng):
+    # above 4096 elements a full float32 sum runs in 32 float32 lanes of
+    # 512-element blocks whose partials add up in double (kernels.c,
+    # sum_f32); its error may not exceed NumPy's pairwise sum's by more
+    # than one rounding of the result, whatever the length's remainder
+    a = rng.standard_normal(n).astype(np.float32) + np.float32(0.25)
+    exact = a.astype(np.float64).sum()
+    for got in (tf.reduce_sum(a), tf.reduce_sum(tf.constant(a), axis=[0])):
+        got = float(got.numpy())
+        ulp = float(np.spacing(np.float32(abs(exact))))
+        assert abs(got - exact) <= abs(float(a.sum()) - exact) + ulp
+    # the mean is that sum over n, in float32 as TF computes it
+    assert float(tf.reduce_mean(a).numpy()) == pytest.approx(exact / n,
+                                                             rel=1e-6)
+    b = a.copy()
+    b[n // 2] = np.nan
+    assert np.isnan(tf.reduce_sum(b).numpy())
+    b[n // 2] = np.inf
+    assert tf.reduce_sum(b).numpy() == np.inf
+    b[n - 1] = -np.inf                       # in the tail past the lanes
+    assert np.isnan(tf.reduce_sum(b).numpy())
+
+
 # ---- errors ------------------------------------------------------------------------------------
 def test_errors_name_the_op_and_the_value():
     x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
