@@ -99,30 +99,28 @@ def _install_composites():
 
 _install_composites()
 
-# Imported on first use, as TF's own tf.keras is: together they were
-# two thirds of `import tapegrad` past NumPy (keras 45 ms, data 26 ms,
-# random 13 ms, which loads numpy.random; train 8 ms, which loads
-# zipfile and json).  `tf.keras`, `tf.data`, `tf.random`, `tf.train` and
-# `import tapegrad.keras` work as before.  The Python-written parts
-# follow (tapegrad/_lazy.py says why): image, test and errors, control
-# flow, custom_gradient, Module, tf.function and TensorSpec, tf.print,
-# clip_by_global_norm.
-_LAZY_SUBMODULES = ("data", "errors", "image", "keras", "random", "test",
-                    "train")
-_LAZY_NAMES = dict.fromkeys(
-    ("TensorArray", "case", "cond", "foldl", "foldr", "map_fn", "scan",
-     "switch_case", "vectorized_map", "while_loop"), __name__ + "._control_flow")
-_LAZY_NAMES.update(dict.fromkeys(("TensorSpec", "device", "function"),
-                                 __name__ + "._function"))
-_LAZY_NAMES.update(dict.fromkeys(("is_tensor", "print"),
-                                 __name__ + "._printing"))
-_LAZY_NAMES.update(custom_gradient=__name__ + "._custom_gradient",
-                   Module=__name__ + "._module",
-                   clip_by_global_norm=__name__ + "._clip")
-
+# tf.keras, tf.data, tf.random, tf.train, tf.image and tf.test run their
+# code on first use, as TF's own tf.keras does; the Python-written names
+# of this namespace and of math, nn, linalg and config are read from
+# their modules now that the names those modules import exist
+# (tapegrad/_lazy.py says why not on first use).
 from . import _lazy  # noqa: E402
 
-__getattr__, __dir__ = _lazy.attach(__name__, _LAZY_NAMES, _LAZY_SUBMODULES)
+_lazy.lazy_submodules(__name__, ("data", "errors", "image", "keras",
+                                 "random", "test", "train"))
+_FROM_MODULES = dict.fromkeys(
+    ("TensorArray", "case", "cond", "foldl", "foldr", "map_fn", "scan",
+     "switch_case", "vectorized_map", "while_loop"), __name__ + "._control_flow")
+_FROM_MODULES.update(dict.fromkeys(("TensorSpec", "device", "function"),
+                                   __name__ + "._function"))
+_FROM_MODULES.update(dict.fromkeys(("is_tensor", "print"),
+                                   __name__ + "._printing"))
+_FROM_MODULES.update(custom_gradient=__name__ + "._custom_gradient",
+                     Module=__name__ + "._module",
+                     clip_by_global_norm=__name__ + "._clip")
+_lazy.install_names(_sys.modules[__name__], _FROM_MODULES)
+for _namespace in (config, linalg, math, nn):
+    _lazy.install_names(_namespace, _namespace._FROM_MODULES)
+del _namespace
 
-__all__ = sorted({name for name in globals() if not name.startswith("_")} |
-                 set(_LAZY_SUBMODULES) | set(_LAZY_NAMES))
+__all__ = sorted(name for name in globals() if not name.startswith("_"))

@@ -6,12 +6,10 @@ one CPU, as TF's do on a machine without accelerators.
 """
 import collections
 
-from . import _lazy
-
-# tapegrad/_function.py loads on first use (tapegrad/_lazy.py)
-__getattr__, __dir__ = _lazy.attach(
-    __name__, dict.fromkeys(("functions_run_eagerly", "run_functions_eagerly"),
-                            "tapegrad._function"))
+# from tapegrad/_function.py, set here by tapegrad/__init__.py once the
+# package is ready
+_FROM_MODULES = dict.fromkeys(("functions_run_eagerly",
+                               "run_functions_eagerly"), "tapegrad._function")
 
 __all__ = ["run_functions_eagerly", "functions_run_eagerly",
            "list_physical_devices", "list_logical_devices"]

@@ -2,10 +2,8 @@
 
 Its functions are op-table rows (src/ops*.def) installed by
 tapegrad/__init__.py from each row's `api` paths, and global_norm
-(tapegrad/_clip.py), which loads on first use.
+(tapegrad/_clip.py), which tapegrad/__init__.py sets here once the
+package is ready.
 """
-from . import _lazy
-
-__getattr__, __dir__ = _lazy.attach(__name__,
-                                    {"global_norm": "tapegrad._clip"})
+_FROM_MODULES = {"global_norm": "tapegrad._clip"}
 __all__ = ["global_norm"]

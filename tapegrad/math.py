@@ -2,16 +2,13 @@
 
 Its functions are op-table rows (src/ops*.def) installed by
 tapegrad/__init__.py from each row's `api` paths, polygamma below, and
-the segment ops composed in tapegrad/_composite_ops.py, which load on
-first use.
+the segment ops composed in tapegrad/_composite_ops.py, which
+tapegrad/__init__.py sets here once the package is ready.
 """
-from . import _lazy
-
-_LAZY = dict.fromkeys(("unsorted_segment_mean", "segment_sum",
-                       "segment_mean", "segment_max"),
-                      "tapegrad._composite_ops")
-__getattr__, __dir__ = _lazy.attach(__name__, _LAZY)
-__all__ = list(_LAZY)
+_FROM_MODULES = dict.fromkeys(("unsorted_segment_mean", "segment_sum",
+                               "segment_mean", "segment_max"),
+                              "tapegrad._composite_ops")
+__all__ = list(_FROM_MODULES)
 
 
 def polygamma(a, x, name=None):
