@@ -686,9 +686,9 @@ RUNNERS = {"chain": w_chain, "seed": w_seed, "second-order": w_second_order,
 
 def cpu_model():
     """The CPU's name and NumPy's SIMD targets found on it: the ratios to
-    the NumPy floors move with both (an AMD Zen 5's SIMD sin and cos make
-    the elementwise floor 1.4x faster than on the Intel machine of
-    earlier runs, while tapegrad's share of it stays)."""
+    the NumPy floors move with both (an AMD Zen 5's SIMD sin and cos made
+    the elementwise floor 1.4x faster than on the machine of earlier
+    runs, while tapegrad's share of it stayed)."""
     name = platform.processor() or platform.machine()
     try:
         info = {}
