@@ -99,15 +99,16 @@ def _install_composites():
 
 _install_composites()
 
-# tf.keras, tf.data, tf.random, tf.train, tf.image and tf.test run their
-# code on first use, as TF's own tf.keras does; the Python-written names
+# tf.keras, tf.data, tf.random, tf.train, tf.image, tf.test and tf.errors
+# are imported on first use, as TF's own tf.keras is; the Python-written names
 # of this namespace and of math, nn, linalg and config are read from
 # their modules now that the names those modules import exist
 # (tapegrad/_lazy.py says why not on first use).
 from . import _lazy  # noqa: E402
 
-_lazy.lazy_submodules(__name__, ("data", "errors", "image", "keras",
-                                 "random", "test", "train"))
+_lazy.lazy_submodules(_sys.modules[__name__],
+                      ("data", "errors", "image", "keras", "random", "test",
+                       "train"))
 _FROM_MODULES = dict.fromkeys(
     ("TensorArray", "case", "cond", "foldl", "foldr", "map_fn", "scan",
      "switch_case", "vectorized_map", "while_loop"), __name__ + "._control_flow")

@@ -1,9 +1,9 @@
 """`import tapegrad` stays cheap (issue 15: within 1.2x `import numpy`,
 measured by benchmarks/, never here): tapegrad.keras, .data, .random,
-.train, .image, .test and .errors run their code on first use, as TF's
-tf.keras does, and the tape views of tf.debugging load when first
-needed; then they work as always.  And `tf.ones` stays a specialised
-attribute read: no namespace defines a module-level __getattr__."""
+.train, .image, .test and .errors are imported on first use, as TF's
+tf.keras is, and the tape views of tf.debugging load when first needed;
+then they work as always.  And `tf.ones` stays a specialised attribute
+read: no namespace defines a module-level __getattr__."""
 import os
 import subprocess
 import sys
@@ -31,28 +31,14 @@ def run(code):
 
 
 def test_import_leaves_the_heavy_namespaces_for_later():
-    # each lazy namespace is its package's attribute and in sys.modules
-    # from the start (one module object, before and after it runs), its
-    # code not run yet: reading its name, file or spec does not run it
-    out = run("import sys, types, tapegrad\n"
-              "mods = [sys.modules[m] for m in %r]\n"
-              "print(*[type(m) is not types.ModuleType for m in mods])\n"
-              "print(*[getattr(tapegrad, m.__name__.split('.')[1]) is m\n"
-              "        for m in mods])\n"
-              "print(repr(tapegrad.keras).startswith(\"<module 'tapegrad.\"),\n"
-              "      tapegrad.keras.__spec__.name, tapegrad.keras.__file__\n"
-              "      .endswith('__init__.py'))\n"
-              "print(*[type(m) is not types.ModuleType for m in mods])\n"
-              "print(*[m in sys.modules for m in %r])" % (LAZY, HEAVY))
-    n = len(LAZY)
-    assert out == (["True"] * n + ["True"] * n +
-                   ["True", "tapegrad.keras", "True"] + ["True"] * n +
-                   ["False"] * len(HEAVY))
+    out = run("import sys, tapegrad\n"
+              "print(*[m in sys.modules for m in %r])" % (LAZY + HEAVY))
+    assert out == ["False"] * len(LAZY + HEAVY)
 
 
 def test_lazy_namespaces_load_on_first_use():
     out = run("import sys, types, tapegrad as tf\n"
-              "keras = tf.keras\n"
+              "kept = tf.keras                 # a stand-in, kept\n"
               "print(tf.keras.layers.Dense.__name__,\n"
               "      tf.random.normal([3]).shape.as_list(),\n"
               "      tf.data.Dataset.__name__,\n"
@@ -69,14 +55,35 @@ def test_lazy_namespaces_load_on_first_use():
               "      .shape.as_list(),\n"
               "      tf.debugging.NoneGradientWarning.__name__,\n"
               "      tf.debugging.RecordedOp.__name__)\n"
-              "print(keras is tf.keras is sys.modules['tapegrad.keras'],\n"
-              "      type(keras) is types.ModuleType)\n"
+              "# the first use put the real module in the stand-in's place;\n"
+              "# the kept stand-in reads through to it\n"
+              "print(tf.keras is sys.modules['tapegrad.keras'],\n"
+              "      type(tf.keras) is types.ModuleType,\n"
+              "      kept.layers is tf.keras.layers,\n"
+              "      isinstance(kept, types.ModuleType),\n"
+              "      'Sequential' in dir(kept), repr(kept) == repr(tf.keras))\n"
               "print(*[m in sys.modules for m in %r])" % HEAVY)
     assert out == ["Dense", "[3]", "Dataset", "Checkpoint",
                    "resize", "check_gradients", "InvalidArgumentError", "1",
                    "custom_gradient", "Module", "[1,", "2,", "2,", "1]",
                    "[1,", "1,", "1,", "1]", "NoneGradientWarning",
-                   "RecordedOp", "True", "True"] + ["True"] * len(HEAVY)
+                   "RecordedOp"] + ["True"] * 6 + ["True"] * len(HEAVY)
+
+
+def test_a_submodule_imported_first_is_loaded_once():
+    # `from tapegrad.keras.layers import Dense` before any tf.keras: the
+    # import system runs keras first, as for any package, and Keras knows
+    # the one Dense class (a reviewer's repro against a lazily *executed*
+    # keras module, whose __path__ read ran keras mid-import and then
+    # loaded layers a second time: "Only instances of keras.Layer can be
+    # added to a Sequential model")
+    out = run("from tapegrad.keras.layers import Dense\n"
+              "import sys, tapegrad as tf\n"
+              "m = tf.keras.Sequential([Dense(1)])\n"
+              "print(Dense is tf.keras.layers.Dense,\n"
+              "      sys.modules['tapegrad.keras.layers'] is tf.keras.layers,\n"
+              "      len(m.layers))")
+    assert out == ["True", "True", "1"]
 
 
 def test_namespaces_define_no_module_getattr():
@@ -90,8 +97,9 @@ def test_namespaces_define_no_module_getattr():
         assert "__getattr__" not in vars(ns), ns.__name__
 
 
-def test_first_use_from_several_threads_runs_the_code_once():
-    # threads reading a lazy namespace at once all wait for its one run
+def test_first_use_from_several_threads_imports_once():
+    # threads reading a lazy namespace at once share the one import (the
+    # import system's own module lock)
     out = run("import threading, tapegrad as tf\n"
               "got, errors = [], []\n"
               "def use():\n"
