@@ -59,14 +59,24 @@ def _op_error_init(self, *args, **kwargs):
 def _op_error_reduce(self):
     """pickled with its fields, so a copy keeps node_def, op and code"""
     if type(self) is OpError:
-        return OpError, (self._node_def, self._op, self._message,
+        return OpError, (self._node_def, self._op, self.message,
                          self._error_code)
-    return type(self), (self._node_def, self._op, self._message)
+    return type(self), (self._node_def, self._op, self.message)
 
 
 OpError.__init__ = _op_error_init
 OpError.__reduce__ = _op_error_reduce
-OpError.message = property(lambda self: self._message,
+def _op_error_message(self):
+    # an error the C module raised before this module was first imported
+    # (`except tf.errors.InvalidArgumentError` imports it) was made by
+    # BaseException's constructor: its message is its one argument
+    own = self.__dict__
+    if "_message" in own:
+        return own["_message"]
+    return str(self.args[0]) if self.args else ""
+
+
+OpError.message = property(_op_error_message,
                            doc="The error message that describes the "
                                "error.")
 OpError.op = property(lambda self: self._op,
@@ -77,7 +87,6 @@ OpError.error_code = property(lambda self: self._error_code,
                               doc="The integer error code (tf.errors.*).")
 OpError._error_code = UNKNOWN
 OpError._node_def = OpError._op = None
-OpError._message = ""
 InvalidArgumentError._error_code = INVALID_ARGUMENT
 
 

@@ -544,3 +544,24 @@ def test_iterator_get_next_raises_out_of_range_at_the_end():
         it.get_next()
     with pytest.raises(StopIteration):   # the Python protocol is unchanged
         next(it)
+
+
+def test_an_error_raised_before_tf_errors_is_imported_keeps_its_message():
+    # tf.errors is imported on first use; the C module may raise its
+    # InvalidArgumentError before that (the `except tf.errors...` clause
+    # imports it): the error was made by BaseException's constructor, and
+    # its message, str and pickled copy are still the message (a
+    # reviewer found e.message == '' the first time)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import pickle, tapegrad as tf\n"
+            "try:\n"
+            "    tf.reshape(tf.ones([3]), [2])\n"
+            "except tf.errors.InvalidArgumentError as e:\n"
+            "    copy = pickle.loads(pickle.dumps(e))\n"
+            "    print(e.message == str(e) == copy.message != '',\n"
+            "          type(copy).__name__, e.error_code, e.op)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=root))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "InvalidArgumentError", "3", "None"]
