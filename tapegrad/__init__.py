@@ -58,8 +58,10 @@ from . import _variables  # noqa: E402,F401  (registers ref() and slices)
 
 _tapegrad._set_shape_type(TensorShape)
 
+# errors now, not on first use: it gives the C module's OpError TF's
+# properties (e.message ...), which an error raised before it would lack
 from . import (autodiff, config, debugging, dtypes,  # noqa: E402,F401
-               experimental, linalg, math, nn)
+               errors, experimental, linalg, math, nn)
 from .dtypes import as_dtype, double, half  # noqa: E402,F401
 
 
@@ -99,16 +101,15 @@ def _install_composites():
 
 _install_composites()
 
-# tf.keras, tf.data, tf.random, tf.train, tf.image, tf.test and tf.errors
-# are imported on first use, as TF's own tf.keras is; the Python-written names
+# tf.keras, tf.data, tf.random, tf.train, tf.image and tf.test are
+# imported on first use, as TF's own tf.keras is; the Python-written names
 # of this namespace and of math, nn, linalg and config are read from
 # their modules now that the names those modules import exist
 # (tapegrad/_lazy.py says why not on first use).
 from . import _lazy  # noqa: E402
 
 _lazy.lazy_submodules(_sys.modules[__name__],
-                      ("data", "errors", "image", "keras", "random", "test",
-                       "train"))
+                      ("data", "image", "keras", "random", "test", "train"))
 _FROM_MODULES = dict.fromkeys(
     ("TensorArray", "case", "cond", "foldl", "foldr", "map_fn", "scan",
      "switch_case", "vectorized_map", "while_loop"), __name__ + "._control_flow")

@@ -67,9 +67,9 @@ def _op_error_reduce(self):
 OpError.__init__ = _op_error_init
 OpError.__reduce__ = _op_error_reduce
 def _op_error_message(self):
-    # an error the C module raised before this module was first imported
-    # (`except tf.errors.InvalidArgumentError` imports it) was made by
-    # BaseException's constructor: its message is its one argument
+    # an error made by BaseException's constructor (one the C module
+    # raised before this module was imported): its message is its one
+    # argument
     own = self.__dict__
     if "_message" in own:
         return own["_message"]

@@ -546,12 +546,13 @@ def test_iterator_get_next_raises_out_of_range_at_the_end():
         next(it)
 
 
-def test_an_error_raised_before_tf_errors_is_imported_keeps_its_message():
-    # tf.errors is imported on first use; the C module may raise its
-    # InvalidArgumentError before that (the `except tf.errors...` clause
-    # imports it): the error was made by BaseException's constructor, and
-    # its message, str and pickled copy are still the message (a
-    # reviewer found e.message == '' the first time)
+def test_the_first_error_of_a_process_has_its_message():
+    # while tf.errors loaded on first use, the C module's first
+    # InvalidArgumentError was made before the `except tf.errors...`
+    # clause imported it, with BaseException's constructor: a reviewer
+    # found e.message == '' the first time.  tf.errors is imported with
+    # the package now, and the message property reads the error's one
+    # argument when the constructor did not set it
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = ("import pickle, tapegrad as tf\n"
             "try:\n"

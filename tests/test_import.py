@@ -1,6 +1,6 @@
 """`import tapegrad` stays cheap (issue 15: within 1.2x `import numpy`,
 measured by benchmarks/, never here): tapegrad.keras, .data, .random,
-.train, .image, .test and .errors are imported on first use, as TF's
+.train, .image and .test are imported on first use, as TF's
 tf.keras is, and the tape views of tf.debugging load when first needed;
 then they work as always.  And `tf.ones` stays a specialised attribute
 read: no namespace defines a module-level __getattr__."""
@@ -12,8 +12,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAZY = ["tapegrad.keras", "tapegrad.data", "tapegrad.random",
-        "tapegrad.train", "tapegrad.image", "tapegrad.test",
-        "tapegrad.errors"]
+        "tapegrad.train", "tapegrad.image", "tapegrad.test"]
 # what the lazy ones import, and the views tf.debugging loads when asked
 HEAVY = ["tapegrad.keras.layers", "tapegrad.keras.optimizers",
          "tapegrad._data_pipeline", "numpy.random", "tapegrad._explain",
