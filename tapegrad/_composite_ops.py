@@ -12,7 +12,8 @@ import numpy as np
 from . import _tapegrad as C
 
 __all__ = ["embedding_lookup", "unsorted_segment_mean", "segment_sum",
-           "segment_mean", "segment_max"]
+           "segment_mean", "segment_max", "count_nonzero",
+           "reduce_euclidean_norm"]
 
 
 def _t(x, dtype=None):
@@ -91,3 +92,30 @@ def segment_max(data, segment_ids, name=None):
     1, ...), as TF's SegmentMax requires."""
     ids, n = _sorted_ids(segment_ids, "SegmentMax")
     return C.unsorted_segment_max(data, ids, n)
+
+
+# ---- counts and norms ---------------------------------------------------------------
+def count_nonzero(input, axis=None, keepdims=None, dtype=C.int64,  # noqa: A002
+                  name=None):
+    """How many elements are not zero (not False), over `axis` (all by
+    default), as `dtype` (int64 by default)."""
+    from .dtypes import as_dtype
+    x = _t(input)
+    nonzero = C.not_equal(x, C.zeros([], dtype=x.dtype))
+    counts = C.reduce_sum(C.cast(nonzero, C.int64), axis=axis,
+                          keepdims=bool(keepdims))
+    dtype = as_dtype(dtype)
+    return counts if dtype == C.int64 else C.cast(counts, dtype)
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False,
+                          name=None):
+    """sqrt(sum(x**2)) over `axis` (all by default).  Integer inputs give
+    an integer norm, truncated, as TF's EuclideanNorm does (4 for
+    sqrt(17))."""
+    x = _t(input_tensor)
+    if x.dtype.is_integer:
+        sq = C.reduce_sum(C.cast(x, C.float64) ** 2, axis=axis,
+                          keepdims=keepdims)
+        return C.cast(C.floor(C.sqrt(sq)), x.dtype)
+    return C.sqrt(C.reduce_sum(C.square(x), axis=axis, keepdims=keepdims))

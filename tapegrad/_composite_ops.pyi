@@ -1,6 +1,6 @@
-from tapegrad._tapegrad import Tensor, TensorLike
+from tapegrad._tapegrad import DTypeLike, Tensor, TensorLike
 from _typeshed import Incomplete
-__all__ = ['embedding_lookup', 'unsorted_segment_mean', 'segment_sum', 'segment_mean', 'segment_max']
+__all__ = ['embedding_lookup', 'unsorted_segment_mean', 'segment_sum', 'segment_mean', 'segment_max', 'count_nonzero', 'reduce_euclidean_norm']
 
 def embedding_lookup(params: TensorLike, ids: TensorLike, max_norm: Incomplete=None, name: str | None=None) -> Tensor: ...
 
@@ -11,3 +11,7 @@ def segment_sum(data: TensorLike, segment_ids: TensorLike, name: str | None=None
 def segment_mean(data: TensorLike, segment_ids: TensorLike, name: str | None=None) -> Tensor: ...
 
 def segment_max(data: TensorLike, segment_ids: TensorLike, name: str | None=None) -> Tensor: ...
+
+def count_nonzero(input: TensorLike, axis: Incomplete=None, keepdims: bool | None=None, dtype: DTypeLike=..., name: str | None=None) -> Tensor: ...
+
+def reduce_euclidean_norm(input_tensor: TensorLike, axis: Incomplete=None, keepdims: bool=False, name: str | None=None) -> Tensor: ...

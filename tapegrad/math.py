@@ -6,7 +6,8 @@ the segment ops composed in tapegrad/_composite_ops.py, which
 tapegrad/__init__.py sets here once the package is ready.
 """
 _FROM_MODULES = dict.fromkeys(("unsorted_segment_mean", "segment_sum",
-                               "segment_mean", "segment_max"),
+                               "segment_mean", "segment_max",
+                               "count_nonzero", "reduce_euclidean_norm"),
                               "tapegrad._composite_ops")
 __all__ = list(_FROM_MODULES)
 

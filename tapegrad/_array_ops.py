@@ -1,0 +1,201 @@
+"""TF's array functions that ported code reaches for, composed of op-table
+rows: tf.slice, tf.roll, tf.repeat, tf.meshgrid, tf.sequence_mask,
+tf.ensure_shape and tf.executing_eagerly.
+
+Each is what TF's own Python (array_ops.py, manip_ops.py) computes, built
+from recorded rows (strided slices, concat, gather, reshape, broadcast_to,
+comparisons), so gradients, second order and forward mode come from
+those rows' rules.  Shapes, defaults and errors are TF's.
+"""
+import numpy as np
+
+from . import _tapegrad as C
+
+__all__ = ["slice", "roll", "repeat", "meshgrid", "sequence_mask",
+           "ensure_shape", "executing_eagerly"]
+
+_slice = slice                     # the builtin, before `slice` below
+
+
+def _t(x):
+    if isinstance(x, (C.Tensor, C.Variable)):
+        return x
+    return C.convert_to_tensor(x)
+
+
+def _ints(x, op, param):
+    """x (a Python int, a list or an integer tensor) as a 1-D int64
+    array; TF's TypeError for a float."""
+    t = _t(x)
+    a = np.asarray(t.numpy())
+    if a.dtype.kind not in "iu" and a.size:   # [] is an empty int list
+        raise TypeError("%s: Value passed to parameter '%s' has DataType %s "
+                        "not in list of allowed values: int32, int64"
+                        % (op, param, t.dtype.name))
+    return a.astype(np.int64).reshape(-1), a.ndim
+
+
+def executing_eagerly():
+    """True: tapegrad runs every op eagerly, tf.function's body included
+    (as TF with tf.config.run_functions_eagerly(True))."""
+    return True
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
+    """The block of `input_` that starts at `begin` and has `size`
+    elements along each axis (-1: all the rest of that axis)."""
+    x = _t(input_)
+    shape = x.shape.as_list()
+    b, _ = _ints(begin, "Slice", "begin")
+    s, _ = _ints(size, "Slice", "size")
+    if len(b) != len(shape) or len(s) != len(shape):
+        raise C.InvalidArgumentError(
+            "Expected begin and size arguments to be 1-D tensors of size "
+            "%d, but got shapes [%d] and [%d] instead. [Op:Slice]"
+            % (len(shape), len(b), len(s)))
+    index = []
+    for i, dim in enumerate(shape):
+        if not 0 <= b[i] <= dim:
+            raise C.InvalidArgumentError(
+                "Expected begin[%d] in [0, %d], but got %d [Op:Slice]"
+                % (i, dim, b[i]))
+        n = dim - b[i] if s[i] == -1 else s[i]
+        if not 0 <= n <= dim - b[i]:
+            raise C.InvalidArgumentError(
+                "Expected size[%d] in [0, %d], but got %d [Op:Slice]"
+                % (i, dim - b[i], s[i]))
+        index.append(_slice(int(b[i]), int(b[i] + n)))
+    return x[tuple(index)] if index else C.identity(x)
+
+
+def roll(input, shift, axis, name=None):  # noqa: A002 (TF's name)
+    """Elements shifted `shift` places toward higher indices along `axis`,
+    those past the end coming round to the start; shifts along a repeated
+    axis add up."""
+    x = _t(input)
+    shifts, sd = _ints(shift, "Roll", "shift")
+    axes, ad = _ints(axis, "Roll", "axis")
+    if sd > 1 or ad > 1:
+        raise C.InvalidArgumentError(
+            "shift must be a scalar or a 1-D vector. Found: %s [Op:Roll]"
+            % (list(np.shape(shift)),))
+    if len(shifts) != len(axes):
+        raise C.InvalidArgumentError(
+            "shift and axis must have the same size [Op:Roll]")
+    rank = len(x.shape)
+    total = {}
+    for sh, ax in zip(shifts, axes):
+        if not -rank <= ax < rank:
+            raise C.InvalidArgumentError(
+                "axis %d is out of range [Op:Roll]" % ax)
+        ax = int(ax) % rank
+        total[ax] = total.get(ax, 0) + int(sh)
+    out = x
+    for ax, sh in sorted(total.items()):
+        dim = x.shape[ax]
+        k = sh % dim if dim else 0
+        if k == 0:
+            continue
+        lead = (_slice(None),) * ax
+        out = C.concat([out[lead + (_slice(dim - k, None),)],
+                        out[lead + (_slice(0, dim - k),)]], ax)
+    return out if out is not x else C.identity(x)
+
+
+def repeat(input, repeats, axis=None, name=None):  # noqa: A002
+    """Each element (axis None: of the flattened input) or each slice
+    along `axis`, `repeats` times over (a count for all, or one each)."""
+    x = _t(input)
+    if axis is None:
+        x = C.reshape(x, [-1])
+        axis = 0
+    rank = len(x.shape)
+    if not -rank <= int(axis) < rank:
+        raise C.InvalidArgumentError(
+            "axis %d is out of range for a tensor of rank %d [Op:Repeat]"
+            % (int(axis), rank))
+    axis = int(axis) % rank
+    counts, _ = _ints(repeats, "Repeat", "repeats")
+    dim = x.shape[axis]
+    if counts.size not in (1, dim):
+        raise C.InvalidArgumentError(
+            "Dimensions must be equal, but are %d and %d for repeats and "
+            "the input's axis %d [Op:Repeat]" % (counts.size, dim, axis))
+    if np.any(counts < 0):
+        raise C.InvalidArgumentError(
+            "repeats must be non-negative, got %s [Op:Repeat]"
+            % counts.tolist())
+    index = np.repeat(np.arange(dim, dtype=np.int64),
+                      counts if counts.size == dim else int(counts[0]))
+    return C.gather(x, index, axis=axis)
+
+
+def meshgrid(*args, **kwargs):
+    """N-D coordinate grids from N 1-D tensors: with indexing 'xy' (the
+    default) the first two axes are swapped, as in NumPy."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs:
+        key = next(iter(kwargs))
+        raise TypeError("'{}' is an invalid keyword argument for this "
+                        "function".format(key))
+    if indexing not in ("xy", "ij"):
+        raise ValueError("indexing parameter must be either 'xy' or 'ij'")
+    vecs = [C.reshape(_t(a), [-1]) for a in args]
+    n = len(vecs)
+    if n == 0:
+        return []
+    sizes = [v.shape[0] for v in vecs]
+    if indexing == "xy" and n > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, v in enumerate(vecs):
+        where = i
+        if indexing == "xy" and n > 1 and i < 2:
+            where = 1 - i
+        shape = [1] * n
+        shape[where] = -1
+        out.append(C.broadcast_to(C.reshape(v, shape), sizes))
+    return out
+
+
+def sequence_mask(lengths, maxlen=None, dtype=C.bool, name=None):
+    """mask[..., j] = j < lengths[...], over maxlen columns (by default
+    the largest length)."""
+    n = _t(lengths)
+    if n.dtype not in (C.int32, C.int64, C.int8, C.int16, C.uint8):
+        raise TypeError("sequence_mask: Value passed to parameter 'lengths' "
+                        "has DataType %s not in list of allowed values: "
+                        "int32, int64" % n.dtype.name)
+    if maxlen is None:
+        maxlen = int(np.max(n.numpy())) if n.numpy().size else 0
+        maxlen = max(maxlen, 0)
+    else:
+        maxlen = int(_t(maxlen).numpy())
+        if maxlen < 0:
+            raise C.InvalidArgumentError(
+                "maxlen must be non-negative, got %d [Op:SequenceMask]"
+                % maxlen)
+    cols = C.range(maxlen, dtype=n.dtype)
+    mask = C.less(cols, C.expand_dims(n, -1))
+    from .dtypes import as_dtype
+    return mask if as_dtype(dtype) == C.bool else C.cast(mask, dtype)
+
+
+def ensure_shape(x, shape, name=None):
+    """x itself (its gradient passes through) when its shape is
+    compatible with `shape` (None: any size); InvalidArgumentError
+    otherwise."""
+    from ._shape import TensorShape
+    x = _t(x)
+    want = TensorShape(shape)
+    if not want.is_compatible_with(x.shape):
+        def show(s):
+            if s.rank is None:
+                return "<unknown>"
+            return "[%s]" % ",".join("?" if d is None else str(d)
+                                     for d in s.as_list())
+        raise C.InvalidArgumentError(
+            "Shape of tensor x %s is not compatible with expected shape %s."
+            " [Op:EnsureShape]" % (show(x.shape), show(want)))
+    return C.identity(x)
