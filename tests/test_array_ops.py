@@ -225,3 +225,18 @@ def test_reduce_euclidean_norm_gradient_is_x_over_the_norm():
     x = np.array([3.0, 4.0])
     g = grad(tf.math.reduce_euclidean_norm, x)
     np.testing.assert_allclose(g, x / 5.0, rtol=1e-7)
+
+
+def test_forward_mode_goes_through_the_rows_they_are_made_of():
+    x = tf.constant([1.0, 2.0, 3.0])
+    with tf.autodiff.ForwardAccumulator(x, tf.constant([1.0, 0.0, 0.0])) \
+            as acc:
+        rolled = tf.roll(x, 1, 0) * 2.0
+        repeated = tf.repeat(x, 2)
+        sliced = tf.slice(x, [1], [2])
+        norm = tf.math.reduce_euclidean_norm(x)
+    assert acc.jvp(rolled).numpy().tolist() == [0, 2, 0]
+    assert acc.jvp(repeated).numpy().tolist() == [1, 1, 0, 0, 0, 0]
+    assert acc.jvp(sliced).numpy().tolist() == [0, 0]
+    np.testing.assert_allclose(acc.jvp(norm).numpy(), 1 / np.sqrt(14),
+                               rtol=1e-6)
