@@ -119,7 +119,7 @@ _FROM_MODULES.update(dict.fromkeys(("is_tensor", "print"),
                                    __name__ + "._printing"))
 _FROM_MODULES.update(dict.fromkeys(
     ("slice", "roll", "repeat", "meshgrid", "sequence_mask", "ensure_shape",
-     "executing_eagerly"), __name__ + "._array_ops"))
+     "executing_eagerly", "unique"), __name__ + "._array_ops"))
 _FROM_MODULES.update(custom_gradient=__name__ + "._custom_gradient",
                      Module=__name__ + "._module",
                      clip_by_global_norm=__name__ + "._clip")

@@ -1,18 +1,20 @@
 """TF's array functions that ported code reaches for, composed of op-table
 rows: tf.slice, tf.roll, tf.repeat, tf.meshgrid, tf.sequence_mask,
-tf.ensure_shape and tf.executing_eagerly.
+tf.ensure_shape, tf.executing_eagerly and tf.unique.
 
 Each is what TF's own Python (array_ops.py, manip_ops.py) computes, built
 from recorded rows (strided slices, concat, gather, reshape, broadcast_to,
 comparisons), so gradients, second order and forward mode come from
 those rows' rules.  Shapes, defaults and errors are TF's.
 """
+import collections
+
 import numpy as np
 
 from . import _tapegrad as C
 
 __all__ = ["slice", "roll", "repeat", "meshgrid", "sequence_mask",
-           "ensure_shape", "executing_eagerly"]
+           "ensure_shape", "executing_eagerly", "unique"]
 
 _slice = slice                     # the builtin, before `slice` below
 
@@ -199,3 +201,34 @@ def ensure_shape(x, shape, name=None):
             "Shape of tensor x %s is not compatible with expected shape %s."
             " [Op:EnsureShape]" % (show(x.shape), show(want)))
     return C.identity(x)
+
+
+Unique = collections.namedtuple("Unique", ["y", "idx"])
+
+
+def unique(x, out_idx=C.int32, name=None):
+    """The distinct elements of the 1-D `x` in the order they first appear
+    (y), and where each element of x is in y (idx, of dtype out_idx)."""
+    from .dtypes import as_dtype
+    t = _t(x)
+    if len(t.shape) != 1:
+        raise C.InvalidArgumentError(
+            "unique expects a 1D vector. [Op:UniqueV2]")
+    out_idx = as_dtype(out_idx)
+    if out_idx not in (C.int32, C.int64):
+        raise TypeError("Value passed to parameter 'out_idx' has DataType %s "
+                        "not in list of allowed values: int32, int64"
+                        % out_idx.name)
+    a = t.numpy()
+    # every NaN its own element, as TF's hash of values makes it
+    _, first, inverse = np.unique(a, return_index=True, return_inverse=True,
+                                  equal_nan=False)
+    order = np.argsort(first, kind="stable")     # by first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    # y has no gradient: TF registers none for UniqueV2 (its tape raises
+    # LookupError there); here a gradient through y is None, as for any
+    # stop_gradient
+    y = C.gather(t, first[order].astype(np.int64))
+    idx = C.constant(rank[inverse.reshape(-1)], dtype=out_idx)
+    return Unique(C.stop_gradient(y), idx)

@@ -1,6 +1,7 @@
 from tapegrad._tapegrad import DTypeLike, Tensor, TensorLike
 from _typeshed import Incomplete
-__all__ = ['slice', 'roll', 'repeat', 'meshgrid', 'sequence_mask', 'ensure_shape', 'executing_eagerly']
+from typing import NamedTuple
+__all__ = ['slice', 'roll', 'repeat', 'meshgrid', 'sequence_mask', 'ensure_shape', 'executing_eagerly', 'unique']
 
 def executing_eagerly() -> bool: ...
 
@@ -15,3 +16,9 @@ def meshgrid(*args: TensorLike, **kwargs: Incomplete) -> list[Tensor]: ...
 def sequence_mask(lengths: TensorLike, maxlen: TensorLike | None=None, dtype: DTypeLike=..., name: str | None=None) -> Tensor: ...
 
 def ensure_shape(x: TensorLike, shape: Incomplete, name: str | None=None) -> Tensor: ...
+
+class Unique(NamedTuple):
+    y: Tensor
+    idx: Tensor
+
+def unique(x: TensorLike, out_idx: DTypeLike=..., name: str | None=None) -> Unique: ...

@@ -240,3 +240,30 @@ def test_forward_mode_goes_through_the_rows_they_are_made_of():
     assert acc.jvp(sliced).numpy().tolist() == [0, 0]
     np.testing.assert_allclose(acc.jvp(norm).numpy(), 1 / np.sqrt(14),
                                rtol=1e-6)
+
+
+# ---- tf.unique ---------------------------------------------------------------------
+def test_unique_as_tfs_docstring_shows():
+    y, idx = tf.unique(tf.constant([1, 1, 2, 4, 4, 4, 7, 8, 8]))
+    assert y.numpy().tolist() == [1, 2, 4, 7, 8]
+    assert idx.dtype == tf.int32
+    assert idx.numpy().tolist() == [0, 0, 1, 2, 2, 2, 3, 4, 4]
+    # first-appearance order, out_idx, NaNs each their own, a namedtuple
+    u = tf.unique([3.0, 1.0, 3.0, np.nan, np.nan], out_idx=tf.int64)
+    assert type(u).__name__ == "Unique" and u.idx.dtype == tf.int64
+    assert u.y.numpy()[:2].tolist() == [3.0, 1.0] and u.y.shape == (4,)
+    assert u.idx.numpy().tolist() == [0, 1, 0, 2, 3]
+    assert repr(u).startswith("Unique(y=<tapegrad.Tensor: shape=(4,)")
+    with pytest.raises(IAE, match="unique expects a 1D vector"):
+        tf.unique([[1, 2]])
+    x = tf.constant([1.0, 2.0, 1.0])
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y, _ = tf.unique(x)
+        total = tf.reduce_sum(y) + tf.reduce_sum(x * 0.0)
+    # y has no gradient (TF defines none for UniqueV2): only the x term
+    np.testing.assert_array_equal(t.gradient(total, x).numpy(), [0, 0, 0])
+    with tf.GradientTape() as t:
+        t.watch(x)
+        s = tf.reduce_sum(tf.unique(x).y)
+    assert t.gradient(s, x) is None
