@@ -1458,6 +1458,12 @@ static PyMethodDef module_methods[] = {
      "_set_helper($module, name, obj, /)\n--\n\n"
      "Register a Python-level helper the C core calls (Reference, "
      "slice_assign)."},
+    {"_scope_name", (PyCFunction)tg_py_scope_name, METH_NOARGS,
+     "_scope_name($module, /)\n--\n\n"
+     "This thread's tf.name_scope ('outer/inner/'), '' for none."},
+    {"_set_scope_name", (PyCFunction)tg_py_set_scope_name, METH_O,
+     "_set_scope_name($module, scope, /)\n--\n\n"
+     "Make `scope` this thread's tf.name_scope ('' for none)."},
     {"_set_shape_type", (PyCFunction)mod_set_shape_type, METH_O,
      "_set_shape_type($module, cls, /)\n--\n\n"
      "Make `.shape` build instances of cls (tapegrad.TensorShape)."},

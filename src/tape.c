@@ -43,6 +43,8 @@ typedef struct {
                            variable watchers), or NULL */
     PyObject *accs;     /* active ForwardAccumulators, in entry order, or
                            NULL (forward.c) */
+    PyObject *scope;    /* tf.name_scope's current scope on this thread
+                           ("outer/inner/"), or NULL for none */
 } StackObject;
 
 static _Thread_local StackObject *tls_stack = NULL; /* borrowed cache */
@@ -70,6 +72,7 @@ stack_dealloc(StackObject *self)
         }
     }
     Py_CLEAR(self->tapes);
+    Py_CLEAR(self->scope);
     if (self->accs != NULL) {
         tg_accumulators_thread_end(self->accs);
         Py_CLEAR(self->accs);
@@ -121,6 +124,7 @@ thread_stack(int create)
         s->tapes = PyList_New(0);
         s->watchers = NULL;
         s->accs = NULL;
+        s->scope = NULL;
         if (s->tapes == NULL || PyDict_SetItem(dict, tg_st->thread_key,
                                                (PyObject *)s) < 0) {
             Py_DECREF(s);
@@ -130,6 +134,52 @@ thread_stack(int create)
     }
     tls_stack = s;
     return s;
+}
+
+/* ---- name scopes ----------------------------------------------------------------
+ * tf.name_scope (tapegrad/_name_scope.py) keeps the thread's scope here,
+ * beside its tapes, and a Variable's name starts with it, as TF's eager
+ * variables' names do ('dense/w:0'). */
+
+/* This thread's scope: 0 with *scope borrowed (NULL: none), or -1 with
+ * an exception. */
+int
+tg_scope_name(PyObject **scope)
+{
+    StackObject *s = thread_stack(0);
+    if (s == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    *scope = s != NULL ? s->scope : NULL;
+    return 0;
+}
+
+/* _scope_name(): this thread's scope, '' for none */
+PyObject *
+tg_py_scope_name(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(args))
+{
+    PyObject *scope;
+    if (tg_scope_name(&scope) < 0) {
+        return NULL;
+    }
+    return scope != NULL ? Py_NewRef(scope) : PyUnicode_FromString("");
+}
+
+/* _set_scope_name(scope): this thread's scope from now on ('' for none) */
+PyObject *
+tg_py_set_scope_name(PyObject *Py_UNUSED(m), PyObject *scope)
+{
+    StackObject *s;
+    if (!PyUnicode_Check(scope)) {
+        PyErr_SetString(PyExc_TypeError, "scope name must be a str");
+        return NULL;
+    }
+    if ((s = thread_stack(1)) == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(s->scope, PyUnicode_GET_LENGTH(scope) ? Py_NewRef(scope)
+                                                     : NULL);
+    Py_RETURN_NONE;
 }
 
 PyObject *

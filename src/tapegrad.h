@@ -517,6 +517,9 @@ extern _Thread_local int tg_no_record; /* >0: nothing is recorded */
 
 /* ---- tape.c -------------------------------------------------------------- */
 PyObject *tg_active_stack(void); /* borrowed list of recording tapes or NULL */
+int tg_scope_name(PyObject **scope); /* tf.name_scope's, borrowed or NULL */
+PyObject *tg_py_scope_name(PyObject *m, PyObject *args);
+PyObject *tg_py_set_scope_name(PyObject *m, PyObject *scope);
 PyObject *tg_accumulator_list(int create); /* this thread's (borrowed) */
 int tg_tape_record(int op, int nin, TensorObject **in, int nout,
                    TensorObject **out, PyObject *attrs);

@@ -155,7 +155,7 @@ static PyObject *
 variable_build(PyTypeObject *type, PyObject *init, PyObject *trainable,
                PyObject *name, PyObject *dtype_obj)
 {
-    PyObject *self = NULL, *full = NULL;
+    PyObject *self = NULL, *full = NULL, *scope;
     TensorObject *t = NULL;
     int dtype, is_trainable;
     if (init == Py_None) {
@@ -192,11 +192,18 @@ variable_build(PyTypeObject *type, PyObject *init, PyObject *trainable,
     if (is_trainable < 0) {
         goto done;
     }
+    /* inside tf.name_scope('dense') the name is 'dense/w:0' (and
+     * 'dense/Variable:0' unnamed), as TF's eager variables are named */
+    if (tg_scope_name(&scope) < 0) {
+        goto done;
+    }
     if (name == Py_None) {
-        full = Py_NewRef(default_name);
+        full = scope == NULL ? Py_NewRef(default_name)
+                             : PyUnicode_FromFormat("%UVariable:0", scope);
     }
     else if (PyUnicode_Check(name)) {
-        full = PyUnicode_FromFormat("%U:0", name);
+        full = scope == NULL ? PyUnicode_FromFormat("%U:0", name)
+                             : PyUnicode_FromFormat("%U%U:0", scope, name);
     }
     else {
         PyErr_Format(PyExc_TypeError, "Variable name must be a string, not %s",

@@ -5,9 +5,11 @@ module's attributes in sorted order, into lists, tuples and dicts (dicts
 in sorted key order), yielding this module's own leaves before those of
 its submodules, each object once: TF's ``_flatten_module`` order.
 """
+import functools
 import re
 
 from . import _tapegrad as C
+from ._name_scope import name_scope
 
 __all__ = ["Module"]
 
@@ -78,20 +80,6 @@ def _is_variable(x):
     return type(x) is C.Variable or isinstance(x, C.Variable)
 
 
-class _NameScope:
-    """``with module.name_scope:`` (names are not scoped in eager
-    tapegrad: the context only carries the name)."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        return self.name
-
-    def __exit__(self, *exc):
-        return False
-
-
 class Module:
     """Base class for objects that hold Variables and other Modules (TF's
     tf.Module)."""
@@ -105,6 +93,11 @@ class Module:
                 "%r is not a valid module name. Module names must be valid "
                 "Python identifiers (e.g. a valid class name)." % (name,))
         self._name = name
+        # TF's: the scope as it stands where the module is made, kept
+        # whole (a trailing "/"), so `with self.name_scope:` later names
+        # its Variables 'outer/module/w:0' wherever it is entered
+        with name_scope(name) as scope:
+            self._name_scope = name_scope(scope)
 
     @property
     def name(self):
@@ -112,7 +105,9 @@ class Module:
 
     @property
     def name_scope(self):
-        return _NameScope(self._name)
+        """The module's tf.name_scope (its name, within the scope it was
+        made in)."""
+        return self._name_scope
 
     @property
     def variables(self):
@@ -137,9 +132,13 @@ class Module:
 
     @classmethod
     def with_name_scope(cls, method):
-        """TF's decorator; names are not scoped here, so it returns the
-        method unchanged."""
-        return method
+        """TF's decorator: the method runs inside the module's
+        name_scope, so the Variables it makes carry the module's name."""
+        @functools.wraps(method)
+        def method_with_name_scope(self, *args, **kwargs):
+            with self.name_scope:
+                return method(self, *args, **kwargs)
+        return method_with_name_scope
 
     def __repr__(self):
         return "<%s.%s object at %#x>" % (type(self).__module__,
