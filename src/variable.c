@@ -193,7 +193,9 @@ variable_build(PyTypeObject *type, PyObject *init, PyObject *trainable,
         goto done;
     }
     /* inside tf.name_scope('dense') the name is 'dense/w:0' (and
-     * 'dense/Variable:0' unnamed), as TF's eager variables are named */
+     * 'dense/Variable:0' unnamed), as TF's eager variables are named; as
+     * there, a name ending in '/' is the whole name ('w/' is 'w:0') and
+     * '' leaves the scope (':0') */
     if (tg_scope_name(&scope) < 0) {
         goto done;
     }
@@ -202,8 +204,18 @@ variable_build(PyTypeObject *type, PyObject *init, PyObject *trainable,
                              : PyUnicode_FromFormat("%UVariable:0", scope);
     }
     else if (PyUnicode_Check(name)) {
-        full = scope == NULL ? PyUnicode_FromFormat("%U:0", name)
-                             : PyUnicode_FromFormat("%U%U:0", scope, name);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(name);
+        if (len > 0 && PyUnicode_READ_CHAR(name, len - 1) == '/') {
+            PyObject *whole = PyUnicode_Substring(name, 0, len - 1);
+            full = whole ? PyUnicode_FromFormat("%U:0", whole) : NULL;
+            Py_XDECREF(whole);
+        }
+        else if (scope == NULL || len == 0) {
+            full = PyUnicode_FromFormat("%U:0", name);
+        }
+        else {
+            full = PyUnicode_FromFormat("%U%U:0", scope, name);
+        }
     }
     else {
         PyErr_Format(PyExc_TypeError, "Variable name must be a string, not %s",

@@ -25,15 +25,17 @@ def _t(x):
     return C.convert_to_tensor(x)
 
 
-def _ints(x, op, param):
-    """x (a Python int, a list or an integer tensor) as a 1-D int64
-    array; TF's TypeError for a float."""
+def _ints(x, op, position):
+    """x (a Python int, a list or an integer tensor), input `position` of
+    TF's op `op`, as a 1-D int64 array; TF's InvalidArgumentError for a
+    float."""
     t = _t(x)
     a = np.asarray(t.numpy())
     if a.dtype.kind not in "iu" and a.size:   # [] is an empty int list
-        raise TypeError("%s: Value passed to parameter '%s' has DataType %s "
-                        "not in list of allowed values: int32, int64"
-                        % (op, param, t.dtype.name))
+        raise C.InvalidArgumentError(
+            "cannot compute %s as input #%d(zero-based) was expected to be "
+            "a int32 tensor but is a %s tensor [Op:%s]"
+            % (op, position, t.dtype.name, op))
     return a.astype(np.int64).reshape(-1), a.ndim
 
 
@@ -48,8 +50,8 @@ def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
     elements along each axis (-1: all the rest of that axis)."""
     x = _t(input_)
     shape = x.shape.as_list()
-    b, _ = _ints(begin, "Slice", "begin")
-    s, _ = _ints(size, "Slice", "size")
+    b, _ = _ints(begin, "Slice", 1)
+    s, _ = _ints(size, "Slice", 2)
     if len(b) != len(shape) or len(s) != len(shape):
         raise C.InvalidArgumentError(
             "Expected begin and size arguments to be 1-D tensors of size "
@@ -75,8 +77,8 @@ def roll(input, shift, axis, name=None):  # noqa: A002 (TF's name)
     those past the end coming round to the start; shifts along a repeated
     axis add up."""
     x = _t(input)
-    shifts, sd = _ints(shift, "Roll", "shift")
-    axes, ad = _ints(axis, "Roll", "axis")
+    shifts, sd = _ints(shift, "Roll", 1)
+    axes, ad = _ints(axis, "Roll", 2)
     if sd > 1 or ad > 1:
         raise C.InvalidArgumentError(
             "shift must be a scalar or a 1-D vector. Found: %s [Op:Roll]"
@@ -108,27 +110,29 @@ def repeat(input, repeats, axis=None, name=None):  # noqa: A002
     """Each element (axis None: of the flattened input) or each slice
     along `axis`, `repeats` times over (a count for all, or one each)."""
     x = _t(input)
-    if axis is None:
+    if axis is None or len(x.shape) == 0:   # a scalar repeats as [x]
         x = C.reshape(x, [-1])
-        axis = 0
+        axis = 0 if axis is None or int(axis) in (0, -1) else int(axis)
     rank = len(x.shape)
     if not -rank <= int(axis) < rank:
-        raise C.InvalidArgumentError(
-            "axis %d is out of range for a tensor of rank %d [Op:Repeat]"
-            % (int(axis), rank))
+        raise ValueError("axis=%d out of bounds: expected %d<=axis<%d"
+                         % (int(axis), -rank, rank))
     axis = int(axis) % rank
-    counts, _ = _ints(repeats, "Repeat", "repeats")
+    counts, _ = _ints(repeats, "Repeat", 1)
     dim = x.shape[axis]
     if counts.size not in (1, dim):
+        raise ValueError("Dimensions must be equal, but are %d and %d for "
+                         "'repeats' and the input's axis %d"
+                         % (counts.size, dim, axis))
+    if counts.size == 1 and counts[0] < 0:
         raise C.InvalidArgumentError(
-            "Dimensions must be equal, but are %d and %d for repeats and "
-            "the input's axis %d [Op:Repeat]" % (counts.size, dim, axis))
-    if np.any(counts < 0):
-        raise C.InvalidArgumentError(
-            "repeats must be non-negative, got %s [Op:Repeat]"
-            % counts.tolist())
+            "repeats must be non-negative, got %d [Op:Repeat]"
+            % int(counts[0]))
+    # one count per slice: a negative one is 0, as TF's sequence mask of
+    # counts makes it
     index = np.repeat(np.arange(dim, dtype=np.int64),
-                      counts if counts.size == dim else int(counts[0]))
+                      np.maximum(counts, 0) if counts.size == dim
+                      else int(counts[0]))
     return C.gather(x, index, axis=axis)
 
 
@@ -163,25 +167,22 @@ def meshgrid(*args, **kwargs):
 
 def sequence_mask(lengths, maxlen=None, dtype=C.bool, name=None):
     """mask[..., j] = j < lengths[...], over maxlen columns (by default
-    the largest length)."""
-    n = _t(lengths)
-    if n.dtype not in (C.int32, C.int64, C.int8, C.int16, C.uint8):
-        raise TypeError("sequence_mask: Value passed to parameter 'lengths' "
-                        "has DataType %s not in list of allowed values: "
-                        "int32, int64" % n.dtype.name)
-    if maxlen is None:
-        maxlen = int(np.max(n.numpy())) if n.numpy().size else 0
-        maxlen = max(maxlen, 0)
-    else:
-        maxlen = int(_t(maxlen).numpy())
-        if maxlen < 0:
-            raise C.InvalidArgumentError(
-                "maxlen must be non-negative, got %d [Op:SequenceMask]"
-                % maxlen)
-    cols = C.range(maxlen, dtype=n.dtype)
-    mask = C.less(cols, C.expand_dims(n, -1))
+    the largest length): TF's range(maxlen) against the lengths cast to
+    maxlen's dtype (a float maxlen of 2.5 gives 3 columns)."""
     from .dtypes import as_dtype
-    return mask if as_dtype(dtype) == C.bool else C.cast(mask, dtype)
+    n = np.asarray(_t(lengths).numpy())
+    if maxlen is None:
+        m = n.max() if n.size else np.zeros((), n.dtype)
+    else:
+        m = np.asarray(_t(maxlen).numpy())
+        if m.ndim != 0:
+            raise ValueError("Argument `maxlen` must be scalar for "
+                             "sequence_mask, received `maxlen` = %s."
+                             % (m.tolist(),))
+    cols = np.arange(m, dtype=m.dtype) if m > 0 else np.zeros(0, m.dtype)
+    mask = cols < n.astype(m.dtype)[..., None]
+    out = C.constant(mask)
+    return out if as_dtype(dtype) == C.bool else C.cast(out, dtype)
 
 
 def ensure_shape(x, shape, name=None):
@@ -216,9 +217,9 @@ def unique(x, out_idx=C.int32, name=None):
             "unique expects a 1D vector. [Op:UniqueV2]")
     out_idx = as_dtype(out_idx)
     if out_idx not in (C.int32, C.int64):
-        raise TypeError("Value passed to parameter 'out_idx' has DataType %s "
-                        "not in list of allowed values: int32, int64"
-                        % out_idx.name)
+        raise C.InvalidArgumentError(
+            "Value for attr 'out_idx' of %s is not in the list of allowed "
+            "values: int32, int64 [Op:UniqueV2]" % out_idx.name)
     a = t.numpy()
     # every NaN its own element, as TF's hash of values makes it
     _, first, inverse = np.unique(a, return_index=True, return_inverse=True,

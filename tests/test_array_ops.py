@@ -51,7 +51,8 @@ def test_slice_errors_are_tfs():
     with pytest.raises(IAE, match="1-D tensors of size 3, but got shapes "
                                   r"\[2\] and \[3\]"):
         tf.slice(t, [0, 0], [1, 1, 1])
-    with pytest.raises(TypeError, match="'begin' has DataType float32"):
+    with pytest.raises(IAE, match=r"input #1\(zero-based\) was expected "
+                                  "to be a int32 tensor but is a float32"):
         tf.slice(t, [0.5, 0, 0], [1, 1, 1])
 
 
@@ -110,12 +111,20 @@ def test_repeat_gradient_sums_the_copies():
     np.testing.assert_array_equal(g, [11, 0, 11100])
 
 
-def test_repeat_errors():
-    with pytest.raises(IAE, match="Dimensions must be equal, but are 2 "
-                                  "and 3"):
-        tf.repeat([1, 2, 3], [1, 2], axis=0)
+def test_repeat_scalars_negative_counts_and_errors():
+    # a scalar repeats as [x] along axis 0 or -1; a negative count per
+    # slice counts as 0, a negative count for all is an error (TF 2.21)
+    assert tf.repeat(3, 4, axis=0).numpy().tolist() == [3, 3, 3, 3]
+    assert tf.repeat(3, 4, axis=-1).numpy().tolist() == [3, 3, 3, 3]
+    assert tf.repeat([1, 2, 3], [2, -1, 1], axis=0).numpy().tolist() == \
+        [1, 1, 3]
     with pytest.raises(IAE, match="non-negative"):
-        tf.repeat([1, 2], [1, -1], axis=0)
+        tf.repeat([1, 2], -1, axis=0)
+    with pytest.raises(ValueError, match="Dimensions must be equal, but "
+                                         "are 2 and 3"):
+        tf.repeat([1, 2, 3], [1, 2], axis=0)
+    with pytest.raises(ValueError, match="axis=2 out of bounds"):
+        tf.repeat([1, 2, 3], 2, axis=2)
 
 
 # ---- tf.meshgrid -------------------------------------------------------------------
@@ -161,8 +170,15 @@ def test_sequence_mask_as_tfs_docstring_shows():
     f = tf.sequence_mask([1, 2], 3, dtype=tf.float32)
     assert f.dtype == tf.float32
     assert f.numpy().tolist() == [[1, 0, 0], [1, 1, 0]]
-    with pytest.raises(TypeError, match="'lengths' has DataType float32"):
-        tf.sequence_mask([1.0, 2.0])
+    # TF's range(maxlen) against the lengths in maxlen's dtype: narrow
+    # ints with a wider maxlen, float lengths and a float maxlen work
+    assert tf.sequence_mask(tf.constant([100], tf.int8), 200).shape == \
+        (1, 200)
+    assert tf.sequence_mask([1.5, 2.0], 2.5).numpy().tolist() == \
+        [[True, True, False], [True, True, False]]
+    assert tf.sequence_mask(tf.constant([], tf.int32)).shape == (0, 0)
+    with pytest.raises(ValueError, match="`maxlen` must be scalar"):
+        tf.sequence_mask([1], [3])
 
 
 # ---- tf.ensure_shape and tf.executing_eagerly --------------------------------------

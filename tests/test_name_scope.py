@@ -29,6 +29,15 @@ def test_scopes_nest_and_name_the_variables_made_inside():
     assert tf.Variable(1.0).name == "Variable:0"
 
 
+def test_a_name_ending_in_slash_is_whole_and_an_empty_one_leaves_scope():
+    # TF's eager variable names (a reviewer's comparison with TF 2.21)
+    with tf.name_scope("a"):
+        assert tf.Variable(1.0, name="w/").name == "w:0"
+        assert tf.Variable(1.0, name="").name == ":0"
+        assert tf.Variable(1.0, name="x/y").name == "a/x/y:0"
+    assert tf.Variable(1.0, name="w/").name == "w:0"
+
+
 def test_a_scope_is_left_when_its_block_raises_and_takes_only_strings():
     with pytest.raises(RuntimeError):
         with tf.name_scope("boom"):
