@@ -122,6 +122,7 @@ _FROM_MODULES.update(dict.fromkeys(
      "executing_eagerly", "unique"), __name__ + "._array_ops"))
 _FROM_MODULES.update(custom_gradient=__name__ + "._custom_gradient",
                      name_scope=__name__ + "._name_scope",
+                     get_current_name_scope=__name__ + "._name_scope",
                      Module=__name__ + "._module",
                      clip_by_global_norm=__name__ + "._clip")
 _lazy.install_names(_sys.modules[__name__], _FROM_MODULES)

@@ -10,7 +10,7 @@ scope, and "" leaves every scope.
 """
 from . import _tapegrad as C
 
-__all__ = ["name_scope"]
+__all__ = ["name_scope", "get_current_name_scope"]
 
 
 class name_scope:
@@ -44,3 +44,9 @@ class name_scope:
     def __exit__(self, *exc):
         C._set_scope_name(self._outer.pop())
         return False
+
+
+def get_current_name_scope():
+    """This thread's name scope without its trailing "/" ('outer/inner'),
+    '' outside every scope."""
+    return C._scope_name().rstrip("/")

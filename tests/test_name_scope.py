@@ -16,6 +16,7 @@ def test_scopes_nest_and_name_the_variables_made_inside():
         assert tf.Variable(1.0).name == "foo/Variable:0"
         with tf.name_scope("bar") as s2:
             assert s2 == "foo/bar/"
+            assert tf.get_current_name_scope() == "foo/bar"
             assert tf.Variable(1.0, name="v").name == "foo/bar/v:0"
             with tf.name_scope("top/") as s3:     # a trailing / is whole
                 assert s3 == "top/"
@@ -27,6 +28,7 @@ def test_scopes_nest_and_name_the_variables_made_inside():
         assert tf.Variable(1.0, name="w").name == "foo/w:0"
     assert tf.Variable(1.0, name="w").name == "w:0"
     assert tf.Variable(1.0).name == "Variable:0"
+    assert tf.get_current_name_scope() == ""
 
 
 def test_a_name_ending_in_slash_is_whole_and_an_empty_one_leaves_scope():
